@@ -1,0 +1,76 @@
+# pinrec: the names everyone relies on.
+#   make demo    set up, build, index a Fashion-MNIST sample, query it, write grid PNGs
+#   make test    set up, then every test (race detector, purego kernels, no-cgo build, Keras agreement)
+#   make build   bin/pinrec (the CLI of examples/cli)
+#
+# TensorFlow: by default the C API inside the pinned tensorflow-cpu wheel that `make setup` installs
+# into .venv (see tools/setup.sh). To use an official libtensorflow C library instead, point
+# TF_PREFIX at its install prefix (the folder holding include/ and lib/): make test TF_PREFIX=/usr/local
+
+SHELL := /bin/bash
+VENV := $(CURDIR)/.venv
+PY := $(VENV)/bin/python
+TF_PREFIX ?= $(VENV)/tf
+export CGO_CFLAGS := -I$(TF_PREFIX)/include
+export CGO_LDFLAGS := -L$(TF_PREFIX)/lib -Wl,-rpath,$(TF_PREFIX)/lib
+export TF_CPP_MIN_LOG_LEVEL ?= 2
+export PINREC_PYTHON := $(PY)
+GO ?= go
+
+.PHONY: all setup build test test-go test-purego test-nocgo vet demo dataset bench bench-embed bench-index bench-persist bench-cli fuzz clean
+
+all: build
+
+setup:
+	@tools/setup.sh
+
+build: setup
+	$(GO) build -o bin/pinrec ./examples/cli
+
+vet:
+	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
+	$(GO) vet ./...
+
+test: setup dataset vet test-nocgo test-purego test-go
+
+# The whole suite, with the race detector, TensorFlow running for real.
+test-go:
+	$(GO) test -race -count=1 ./...
+
+# The portable kernels alone.
+test-purego:
+	$(GO) test -count=1 -tags purego -run 'Kernel|Index|Search|Load|Save|Persist' .
+
+# Index users need no TensorFlow: the package builds and its non-TensorFlow tests pass without cgo.
+test-nocgo:
+	CGO_ENABLED=0 $(GO) build ./...
+	CGO_ENABLED=0 $(GO) test -count=1 -run 'Kernel|Index|Search|Load|Save|Persist|Decode|Preprocess|NoTensorFlow' .
+
+dataset:
+	@test -d /usr/share/datasets/fashion-mnist || { \
+	  echo "installing Debian's dataset-fashion-mnist"; \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  $$SUDO apt-get update -q >/dev/null && $$SUDO apt-get install -y -q dataset-fashion-mnist >/dev/null; }
+
+demo: build dataset
+	@tools/demo.sh
+
+bench: bench-index bench-persist bench-embed bench-cli
+
+bench-embed: setup
+	@tools/bench_embed.sh
+
+bench-index: setup
+	@tools/bench_index.sh
+
+bench-persist: setup
+	@tools/bench_persist.sh
+
+bench-cli: build dataset
+	@tools/bench_cli.sh
+
+fuzz: setup
+	$(GO) test -run '^$$' -fuzz FuzzLoad -fuzztime $${FUZZTIME:-2m} .
+
+clean:
+	rm -rf bin demo
