@@ -1,2 +1,45 @@
 // Package pinrec is content-based image recommendation: Pinterest's "More like this".
+//
+// It turns every image into a ResNet50 embedding, keeps the vectors in an index, and for a
+// query image returns the K most similar images by Euclidean distance.
+//
+// The pieces compose:
+//
+//   - [Embedder] runs a Keras ResNet50 SavedModel (no top, average pooled, 2048-d) through
+//     TensorFlow's C library (github.com/galeone/tfgo). [NewEmbedder] opens the model folder
+//     written by tools/export_model.py, which holds the SavedModel and a pinrec.json file naming
+//     its input size, preprocessing mode and weights source.
+//   - [DecodeFile] and [Preprocess] decode JPEG, PNG, GIF, WebP, BMP and TIFF, apply the EXIF
+//     orientation, composite alpha on white, resize like Pillow's bilinear filter and apply
+//     Keras' preprocess_input (caffe, tf or torch mode).
+//   - [Index] is a flat float32 store with exact Euclidean top-K ([Index.Search],
+//     [Index.SearchBatch], [Index.Similar]) over SIMD kernels (AVX2+FMA on amd64, portable Go
+//     elsewhere or with the purego build tag).
+//   - [Index.Save] writes a documented, checksummed binary file atomically; [Load] reads it
+//     back, optionally memory-mapped.
+//
+// A typical program:
+//
+//	emb, err := pinrec.NewEmbedder(pinrec.DefaultModelDir())
+//	if err != nil { ... }
+//	defer emb.Close()
+//	ix, _ := pinrec.NewIndex(emb.Dim())
+//	for _, path := range paths {
+//		vec, err := emb.EmbedFile(ctx, path)
+//		if err != nil { log.Print(err); continue } // names the file and the reason
+//		ix.Add(pinrec.Item{ID: path, Vector: vec})
+//	}
+//	q, _ := emb.EmbedFile(ctx, "query.jpg")
+//	results, err := ix.Search(ctx, q, 5)
+//
+// # Errors
+//
+// Errors wrap exported sentinels (ErrDimMismatch, ErrTooLarge, ErrChecksum, ...) that callers
+// test with [errors.Is]; those about a file name it. No panic crosses the API.
+//
+// # TensorFlow
+//
+// Only [Embedder] needs TensorFlow. Built with CGO_ENABLED=0 or the notensorflow build tag, the
+// package has no cgo dependency, the index and image code work as usual, and [NewEmbedder]
+// returns [ErrNoTensorFlow].
 package pinrec
