@@ -1,0 +1,808 @@
+package pinrec
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"image"
+	"image/color"
+	"image/draw"
+	"image/gif"
+	"image/jpeg"
+	"image/png"
+	"io"
+	"math"
+	"os"
+	"strings"
+	"sync"
+
+	"golang.org/x/image/bmp"
+	"golang.org/x/image/tiff"
+	"golang.org/x/image/webp"
+)
+
+// Errors returned by Decode and DecodeFile. They are wrapped with the
+// operation, the file name and the decoder's own message: compare them with
+// errors.Is.
+var (
+	// ErrUnsupportedFormat means the bytes are not an image in a format pinrec
+	// decodes (JPEG, PNG, GIF, WebP, BMP, TIFF), or use a feature of that format
+	// the decoder does not implement (for example arithmetic-coded JPEG).
+	ErrUnsupportedFormat = errors.New("pinrec: unsupported image format")
+	// ErrTooLarge means the image header declares more pixels than the limit
+	// (see WithMaxPixels). Nothing beyond the header has been decoded.
+	ErrTooLarge = errors.New("pinrec: image too large")
+	// ErrCorruptImage means the bytes start like a supported format but cannot
+	// be decoded: truncated, damaged, or empty (a zero-byte file).
+	ErrCorruptImage = errors.New("pinrec: corrupt image")
+)
+
+// DefaultMaxPixels is the largest width*height Decode accepts unless
+// WithMaxPixels says otherwise: 64 Mi pixels (about 8192x8192), which bounds
+// the decoded image to a few hundred MB.
+const DefaultMaxPixels = 64 << 20
+
+// PreprocessMode is the pixel normalisation a model expects, as Keras'
+// imagenet_utils.preprocess_input defines it.
+type PreprocessMode int
+
+const (
+	// ModeCaffe converts RGB to BGR and subtracts the ImageNet channel means
+	// (103.939, 116.779, 123.68 in BGR order), without scaling. ResNet50 and
+	// VGG use it. It is the zero value.
+	ModeCaffe PreprocessMode = iota
+	// ModeTF scales pixels to [-1, 1]: x/127.5 - 1 (MobileNet, Inception, Xception).
+	ModeTF
+	// ModeTorch scales pixels to [0, 1], then subtracts the ImageNet mean
+	// (0.485, 0.456, 0.406) and divides by the standard deviation
+	// (0.229, 0.224, 0.225), in RGB order (DenseNet).
+	ModeTorch
+)
+
+// String returns "caffe", "tf" or "torch", the names Keras uses.
+func (m PreprocessMode) String() string {
+	switch m {
+	case ModeCaffe:
+		return "caffe"
+	case ModeTF:
+		return "tf"
+	case ModeTorch:
+		return "torch"
+	}
+	return fmt.Sprintf("PreprocessMode(%d)", int(m))
+}
+
+// ParsePreprocessMode parses the Keras name of a mode: "caffe", "tf" or
+// "torch" (case-insensitive, surrounding spaces ignored).
+func ParsePreprocessMode(s string) (PreprocessMode, error) {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "caffe":
+		return ModeCaffe, nil
+	case "tf":
+		return ModeTF, nil
+	case "torch":
+		return ModeTorch, nil
+	}
+	return 0, fmt.Errorf("pinrec: unknown preprocess mode %q (want caffe, tf or torch)", s)
+}
+
+type decodeConfig struct {
+	maxPixels int64
+}
+
+// DecodeOption configures Decode and DecodeFile.
+type DecodeOption func(*decodeConfig)
+
+// WithMaxPixels sets the largest width*height accepted, checked from the
+// image header before any pixel is decoded. n <= 0 restores DefaultMaxPixels.
+func WithMaxPixels(n int) DecodeOption {
+	return func(c *decodeConfig) {
+		if n <= 0 {
+			c.maxPixels = DefaultMaxPixels
+			return
+		}
+		c.maxPixels = int64(n)
+	}
+}
+
+// DecodeFile reads and decodes the image file at path; see Decode. Errors name
+// the file: "decode PATH: pinrec: corrupt image (jpeg): unexpected EOF".
+func DecodeFile(path string, opts ...DecodeOption) (image.Image, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("decode %s: %w", path, err)
+	}
+	img, err := decodeBytes(data, opts)
+	if err != nil {
+		return nil, fmt.Errorf("decode %s: %w", path, err)
+	}
+	return img, nil
+}
+
+// Decode reads an image from r until EOF and decodes it.
+//
+// The format is sniffed from the bytes, never from a file name: JPEG (baseline,
+// progressive, CMYK and YCCK), PNG (8/16-bit, grey, paletted, alpha), GIF (the
+// first frame), WebP (lossy and lossless), BMP and TIFF. The header is read
+// first and an image declaring more than the pixel limit (DefaultMaxPixels,
+// see WithMaxPixels) fails with ErrTooLarge before any pixel memory is
+// allocated. The EXIF orientation (JPEG APP1, TIFF IFD0, PNG eXIf, WebP EXIF)
+// is applied, so the returned image is upright; its bounds start at (0, 0)
+// when it was reoriented. Alpha is kept: Preprocess composites it on white.
+//
+// Errors wrap ErrUnsupportedFormat, ErrTooLarge or ErrCorruptImage. No input
+// makes Decode panic: a panic inside a decoder is returned as ErrCorruptImage.
+// Decode is safe for concurrent use.
+func Decode(r io.Reader, opts ...DecodeOption) (image.Image, error) {
+	data, err := io.ReadAll(r)
+	if err != nil {
+		return nil, fmt.Errorf("pinrec: read image: %w", err)
+	}
+	return decodeBytes(data, opts)
+}
+
+// imageFormat is a format sniffed from the first bytes of a file.
+type imageFormat string
+
+const (
+	formatUnknown imageFormat = ""
+	formatJPEG    imageFormat = "jpeg"
+	formatPNG     imageFormat = "png"
+	formatGIF     imageFormat = "gif"
+	formatWebP    imageFormat = "webp"
+	formatBMP     imageFormat = "bmp"
+	formatTIFF    imageFormat = "tiff"
+)
+
+// sniffFormat recognises a format from its magic bytes.
+func sniffFormat(b []byte) imageFormat {
+	switch {
+	case len(b) >= 3 && b[0] == 0xFF && b[1] == 0xD8 && b[2] == 0xFF:
+		return formatJPEG
+	case bytes.HasPrefix(b, []byte("\x89PNG\r\n\x1a\n")):
+		return formatPNG
+	case bytes.HasPrefix(b, []byte("GIF87a")), bytes.HasPrefix(b, []byte("GIF89a")):
+		return formatGIF
+	case len(b) >= 12 && string(b[0:4]) == "RIFF" && string(b[8:12]) == "WEBP":
+		return formatWebP
+	case len(b) >= 14 && b[0] == 'B' && b[1] == 'M':
+		return formatBMP
+	case bytes.HasPrefix(b, []byte("II*\x00")), bytes.HasPrefix(b, []byte("MM\x00*")):
+		return formatTIFF
+	}
+	return formatUnknown
+}
+
+func decodeConfigOf(f imageFormat, b []byte) (image.Config, error) {
+	r := bytes.NewReader(b)
+	switch f {
+	case formatJPEG:
+		return jpeg.DecodeConfig(r)
+	case formatPNG:
+		return png.DecodeConfig(r)
+	case formatGIF:
+		return gif.DecodeConfig(r)
+	case formatWebP:
+		return webp.DecodeConfig(r)
+	case formatBMP:
+		return bmp.DecodeConfig(r)
+	case formatTIFF:
+		return tiff.DecodeConfig(r)
+	}
+	return image.Config{}, ErrUnsupportedFormat
+}
+
+func decodeImageOf(f imageFormat, b []byte) (image.Image, error) {
+	r := bytes.NewReader(b)
+	switch f {
+	case formatJPEG:
+		return jpeg.Decode(r)
+	case formatPNG:
+		return png.Decode(r)
+	case formatGIF:
+		return gif.Decode(r)
+	case formatWebP:
+		return webp.Decode(r)
+	case formatBMP:
+		return bmp.Decode(r)
+	case formatTIFF:
+		return tiff.Decode(r)
+	}
+	return nil, ErrUnsupportedFormat
+}
+
+// classifyError maps a decoder's error onto the package sentinels.
+func classifyError(f imageFormat, err error) error {
+	var (
+		jpegUnsupported jpeg.UnsupportedError
+		pngUnsupported  png.UnsupportedError
+		tiffUnsupported tiff.UnsupportedError
+	)
+	switch {
+	case errors.Is(err, ErrUnsupportedFormat), errors.Is(err, ErrCorruptImage), errors.Is(err, ErrTooLarge):
+		return err
+	case errors.As(err, &jpegUnsupported), errors.As(err, &pngUnsupported),
+		errors.As(err, &tiffUnsupported), errors.Is(err, bmp.ErrUnsupported):
+		return fmt.Errorf("%w (%s): %w", ErrUnsupportedFormat, f, err)
+	case errors.Is(err, io.EOF):
+		// Readers report a file cut right at a boundary as io.EOF.
+		return fmt.Errorf("%w (%s): %w", ErrCorruptImage, f, io.ErrUnexpectedEOF)
+	}
+	return fmt.Errorf("%w (%s): %w", ErrCorruptImage, f, err)
+}
+
+// guard runs a third-party decoder step, turning a panic into ErrCorruptImage.
+func guard[T any](f imageFormat, fn func() (T, error)) (v T, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			var zero T
+			v, err = zero, fmt.Errorf("%w (%s): decoder panic: %v", ErrCorruptImage, f, r)
+		}
+	}()
+	return fn()
+}
+
+func decodeBytes(data []byte, opts []DecodeOption) (image.Image, error) {
+	cfg := decodeConfig{maxPixels: DefaultMaxPixels}
+	for _, o := range opts {
+		if o != nil {
+			o(&cfg)
+		}
+	}
+	if len(data) == 0 {
+		return nil, fmt.Errorf("%w: empty file", ErrCorruptImage)
+	}
+	f := sniffFormat(data)
+	if f == formatUnknown {
+		return nil, fmt.Errorf("%w: not a JPEG, PNG, GIF, WebP, BMP or TIFF file", ErrUnsupportedFormat)
+	}
+	ic, err := guard(f, func() (image.Config, error) { return decodeConfigOf(f, data) })
+	if err != nil {
+		return nil, classifyError(f, err)
+	}
+	if ic.Width <= 0 || ic.Height <= 0 {
+		return nil, fmt.Errorf("%w (%s): header declares %dx%d pixels", ErrCorruptImage, f, ic.Width, ic.Height)
+	}
+	if n := int64(ic.Width) * int64(ic.Height); n > cfg.maxPixels {
+		return nil, fmt.Errorf("%w: %s header declares %dx%d = %d pixels, limit %d",
+			ErrTooLarge, f, ic.Width, ic.Height, n, cfg.maxPixels)
+	}
+	img, err := guard(f, func() (image.Image, error) { return decodeImageOf(f, data) })
+	if err != nil {
+		return nil, classifyError(f, err)
+	}
+	if b := img.Bounds(); b.Empty() || int64(b.Dx())*int64(b.Dy()) > cfg.maxPixels {
+		return nil, fmt.Errorf("%w (%s): decoded bounds %v", ErrCorruptImage, f, b)
+	}
+	if o := exifOrientation(f, data); o > 1 {
+		img = orient(img, o)
+	}
+	return img, nil
+}
+
+// Preprocess turns img into a model input: RGB with alpha composited on white,
+// resized to size x size (squashed, aspect ratio not kept, like Keras
+// load_img(target_size=(size, size))) with a bilinear filter that reproduces
+// Pillow's Image.resize(..., Image.BILINEAR) (antialiased: when shrinking, the
+// triangle filter is widened by the scale factor), then normalised by mode as
+// Keras' preprocess_input does. The result is NHWC row-major float32 of length
+// size*size*3: pixel (x, y) channel c is at (y*size+x)*3+c, channels in BGR
+// order for ModeCaffe and RGB order otherwise.
+//
+// An image with empty bounds preprocesses as a white one. Preprocess is safe
+// for concurrent use. It panics if size <= 0.
+func Preprocess(img image.Image, size int, mode PreprocessMode) []float32 {
+	if size <= 0 {
+		panic(fmt.Sprintf("pinrec: Preprocess: size %d <= 0", size))
+	}
+	dst := make([]float32, size*size*3)
+	PreprocessInto(dst, img, size, mode)
+	return dst
+}
+
+// PreprocessInto is Preprocess writing into dst[:size*size*3], for callers
+// that fill a batch tensor in place. It panics if size <= 0 or
+// len(dst) < size*size*3.
+func PreprocessInto(dst []float32, img image.Image, size int, mode PreprocessMode) {
+	if size <= 0 {
+		panic(fmt.Sprintf("pinrec: PreprocessInto: size %d <= 0", size))
+	}
+	n := size * size * 3
+	if len(dst) < n {
+		panic(fmt.Sprintf("pinrec: PreprocessInto: len(dst) = %d < %d", len(dst), n))
+	}
+	dst = dst[:n]
+	b := img.Bounds()
+	if b.Empty() {
+		for i := range dst {
+			dst[i] = 255
+		}
+	} else {
+		resizeRGB(dst, img, b, size, size)
+	}
+	applyMode(dst, mode)
+}
+
+// applyMode normalises RGB values in [0, 255] in place.
+func applyMode(v []float32, mode PreprocessMode) {
+	switch mode {
+	case ModeTF:
+		for i := range v {
+			v[i] = v[i]/127.5 - 1
+		}
+	case ModeTorch:
+		mean := [3]float32{0.485, 0.456, 0.406}
+		std := [3]float32{0.229, 0.224, 0.225}
+		for i := 0; i+2 < len(v); i += 3 {
+			p := v[i : i+3 : i+3]
+			p[0] = (p[0]/255 - mean[0]) / std[0]
+			p[1] = (p[1]/255 - mean[1]) / std[1]
+			p[2] = (p[2]/255 - mean[2]) / std[2]
+		}
+	default: // ModeCaffe
+		for i := 0; i+2 < len(v); i += 3 {
+			p := v[i : i+3 : i+3]
+			r, g, b := p[0], p[1], p[2]
+			p[0] = b - 103.939
+			p[1] = g - 116.779
+			p[2] = r - 123.68
+		}
+	}
+}
+
+// resizeCoeffs holds the filter taps of one axis for an (in, out) size pair:
+// output i reads inputs start[i] .. start[i]+count[i]-1 with weights
+// w[i*stride : i*stride+count[i]].
+type resizeCoeffs struct {
+	start  []int32
+	count  []int32
+	w      []float32
+	stride int
+}
+
+var coeffCache struct {
+	sync.RWMutex
+	m map[[2]int]*resizeCoeffs
+}
+
+const maxCachedCoeffs = 1024
+
+// coeffsFor returns the cached bilinear coefficients for in -> out, computed as
+// Pillow's precompute_coeffs does (Resample.c) but kept in float32.
+func coeffsFor(in, out int) *resizeCoeffs {
+	key := [2]int{in, out}
+	coeffCache.RLock()
+	c := coeffCache.m[key]
+	coeffCache.RUnlock()
+	if c != nil {
+		return c
+	}
+	c = computeCoeffs(in, out)
+	coeffCache.Lock()
+	if coeffCache.m == nil || len(coeffCache.m) >= maxCachedCoeffs {
+		coeffCache.m = make(map[[2]int]*resizeCoeffs)
+	}
+	coeffCache.m[key] = c
+	coeffCache.Unlock()
+	return c
+}
+
+func computeCoeffs(in, out int) *resizeCoeffs {
+	scale := float64(in) / float64(out)
+	filterScale := math.Max(scale, 1)
+	support := 1.0 * filterScale // bilinear support is 1
+	stride := int(math.Ceil(support))*2 + 1
+	c := &resizeCoeffs{
+		start:  make([]int32, out),
+		count:  make([]int32, out),
+		w:      make([]float32, out*stride),
+		stride: stride,
+	}
+	ss := 1 / filterScale
+	tmp := make([]float64, stride)
+	for i := 0; i < out; i++ {
+		center := (float64(i) + 0.5) * scale
+		xmin := int(center - support + 0.5)
+		if xmin < 0 {
+			xmin = 0
+		}
+		xmax := int(center + support + 0.5)
+		if xmax > in {
+			xmax = in
+		}
+		n := xmax - xmin
+		if n > stride {
+			n = stride
+		}
+		var sum float64
+		for k := 0; k < n; k++ {
+			x := math.Abs((float64(k+xmin) - center + 0.5) * ss)
+			w := 0.0
+			if x < 1 {
+				w = 1 - x
+			}
+			tmp[k] = w
+			sum += w
+		}
+		if n < 1 { // cannot happen for in, out >= 1; keep the nearest pixel
+			xmin, n, tmp[0], sum = min(int(center), in-1), 1, 1, 1
+		}
+		c.start[i] = int32(xmin)
+		c.count[i] = int32(n)
+		for k := 0; k < n; k++ {
+			if sum != 0 {
+				c.w[i*stride+k] = float32(tmp[k] / sum)
+			}
+		}
+	}
+	return c
+}
+
+var (
+	rowPool = sync.Pool{New: func() any { return new([]uint8) }}
+	tmpPool = sync.Pool{New: func() any { return new([]float32) }}
+)
+
+// resizeRGB writes the outW x outH bilinear resize of img (bounds b, RGB with
+// alpha on white, values in [0, 255]) into dst as interleaved RGB float32.
+// The horizontal pass runs first, as in Pillow.
+func resizeRGB(dst []float32, img image.Image, b image.Rectangle, outW, outH int) {
+	inW, inH := b.Dx(), b.Dy()
+	hc := coeffsFor(inW, outW)
+	vc := coeffsFor(inH, outH)
+
+	rowp := rowPool.Get().(*[]uint8)
+	if cap(*rowp) < inW*3 {
+		*rowp = make([]uint8, inW*3)
+	}
+	row := (*rowp)[:inW*3]
+	tmpp := tmpPool.Get().(*[]float32)
+	rowLen := outW * 3
+	if cap(*tmpp) < inH*rowLen {
+		*tmpp = make([]float32, inH*rowLen)
+	}
+	tmp := (*tmpp)[:inH*rowLen]
+
+	read := rowReader(img, b)
+	for y := 0; y < inH; y++ {
+		read(row, y)
+		out := tmp[y*rowLen : (y+1)*rowLen]
+		for x := 0; x < outW; x++ {
+			s := int(hc.start[x])
+			n := int(hc.count[x])
+			w := hc.w[x*hc.stride : x*hc.stride+n]
+			src := row[s*3 : (s+n)*3]
+			var r, g, bl float32
+			for k, wk := range w {
+				p := src[k*3 : k*3+3 : k*3+3]
+				r += wk * float32(p[0])
+				g += wk * float32(p[1])
+				bl += wk * float32(p[2])
+			}
+			o := out[x*3 : x*3+3 : x*3+3]
+			o[0], o[1], o[2] = r, g, bl
+		}
+	}
+	for y := 0; y < outH; y++ {
+		s := int(vc.start[y])
+		n := int(vc.count[y])
+		w := vc.w[y*vc.stride : y*vc.stride+n]
+		out := dst[y*rowLen : (y+1)*rowLen]
+		src := tmp[s*rowLen : s*rowLen+rowLen]
+		w0 := w[0]
+		for i, v := range src {
+			out[i] = w0 * v
+		}
+		for k := 1; k < n; k++ {
+			wk := w[k]
+			src := tmp[(s+k)*rowLen : (s+k+1)*rowLen]
+			out := out[:len(src)]
+			for i, v := range src {
+				out[i] += wk * v
+			}
+		}
+	}
+	rowPool.Put(rowp)
+	tmpPool.Put(tmpp)
+}
+
+// rowReader returns a function that writes row y (0-based within b) of img
+// into dst as 8-bit RGB with alpha composited on white. Common image types
+// take fast paths that read their pixel slices directly.
+func rowReader(img image.Image, b image.Rectangle) func(dst []uint8, y int) {
+	w := b.Dx()
+	switch m := img.(type) {
+	case *image.YCbCr:
+		if b.Min.X < 0 || b.Min.Y < 0 {
+			break
+		}
+		var hs, vs uint
+		switch m.SubsampleRatio {
+		case image.YCbCrSubsampleRatio444:
+		case image.YCbCrSubsampleRatio422:
+			hs = 1
+		case image.YCbCrSubsampleRatio420:
+			hs, vs = 1, 1
+		case image.YCbCrSubsampleRatio440:
+			vs = 1
+		case image.YCbCrSubsampleRatio411:
+			hs = 2
+		case image.YCbCrSubsampleRatio410:
+			hs, vs = 2, 1
+		default:
+			return genericRow(img, b)
+		}
+		return func(dst []uint8, y int) {
+			yy := b.Min.Y + y
+			yrow := m.Y[(yy-m.Rect.Min.Y)*m.YStride+(b.Min.X-m.Rect.Min.X):]
+			cbase := (yy>>vs - m.Rect.Min.Y>>vs) * m.CStride
+			cbRow, crRow := m.Cb[cbase:], m.Cr[cbase:]
+			c0 := m.Rect.Min.X >> hs
+			for x := 0; x < w; x++ {
+				ci := (b.Min.X+x)>>hs - c0
+				r, g, bl := ycbcrToRGB(yrow[x], cbRow[ci], crRow[ci])
+				d := dst[x*3 : x*3+3 : x*3+3]
+				d[0], d[1], d[2] = r, g, bl
+			}
+		}
+	case *image.RGBA:
+		return func(dst []uint8, y int) {
+			src := m.Pix[m.PixOffset(b.Min.X, b.Min.Y+y):]
+			for x := 0; x < w; x++ {
+				p := src[x*4 : x*4+4 : x*4+4]
+				d := dst[x*3 : x*3+3 : x*3+3]
+				if a := p[3]; a == 0xff {
+					d[0], d[1], d[2] = p[0], p[1], p[2]
+				} else {
+					// Premultiplied: c + 255*(1-alpha).
+					d[0], d[1], d[2] = premulOverWhite8(p[0], a), premulOverWhite8(p[1], a), premulOverWhite8(p[2], a)
+				}
+			}
+		}
+	case *image.NRGBA:
+		return func(dst []uint8, y int) {
+			src := m.Pix[m.PixOffset(b.Min.X, b.Min.Y+y):]
+			for x := 0; x < w; x++ {
+				p := src[x*4 : x*4+4 : x*4+4]
+				d := dst[x*3 : x*3+3 : x*3+3]
+				if a := p[3]; a == 0xff {
+					d[0], d[1], d[2] = p[0], p[1], p[2]
+				} else {
+					d[0], d[1], d[2] = overWhite8(p[0], a), overWhite8(p[1], a), overWhite8(p[2], a)
+				}
+			}
+		}
+	case *image.Gray:
+		return func(dst []uint8, y int) {
+			src := m.Pix[m.PixOffset(b.Min.X, b.Min.Y+y):]
+			for x := 0; x < w; x++ {
+				v := src[x]
+				d := dst[x*3 : x*3+3 : x*3+3]
+				d[0], d[1], d[2] = v, v, v
+			}
+		}
+	case *image.Gray16:
+		return func(dst []uint8, y int) {
+			src := m.Pix[m.PixOffset(b.Min.X, b.Min.Y+y):]
+			for x := 0; x < w; x++ {
+				v := src[x*2] // high byte, as Pillow keeps it
+				d := dst[x*3 : x*3+3 : x*3+3]
+				d[0], d[1], d[2] = v, v, v
+			}
+		}
+	case *image.Paletted:
+		var lut [256][3]uint8
+		for i := range lut {
+			c := color.Color(color.Black)
+			if i < len(m.Palette) {
+				c = m.Palette[i]
+			}
+			lut[i] = compositeWhite(c)
+		}
+		return func(dst []uint8, y int) {
+			src := m.Pix[m.PixOffset(b.Min.X, b.Min.Y+y):]
+			for x := 0; x < w; x++ {
+				p := &lut[src[x]]
+				d := dst[x*3 : x*3+3 : x*3+3]
+				d[0], d[1], d[2] = p[0], p[1], p[2]
+			}
+		}
+	case *image.CMYK:
+		return func(dst []uint8, y int) {
+			src := m.Pix[m.PixOffset(b.Min.X, b.Min.Y+y):]
+			for x := 0; x < w; x++ {
+				p := src[x*4 : x*4+4 : x*4+4]
+				r, g, bl := color.CMYKToRGB(p[0], p[1], p[2], p[3])
+				d := dst[x*3 : x*3+3 : x*3+3]
+				d[0], d[1], d[2] = r, g, bl
+			}
+		}
+	case *image.RGBA64:
+		return func(dst []uint8, y int) {
+			src := m.Pix[m.PixOffset(b.Min.X, b.Min.Y+y):]
+			for x := 0; x < w; x++ {
+				p := src[x*8 : x*8+8 : x*8+8]
+				a := uint32(p[6])<<8 | uint32(p[7])
+				d := dst[x*3 : x*3+3 : x*3+3]
+				for c := 0; c < 3; c++ {
+					v := uint32(p[2*c])<<8 | uint32(p[2*c+1])
+					d[c] = uint8(min(v+0xffff-a, 0xffff) >> 8)
+				}
+			}
+		}
+	case *image.NRGBA64:
+		return func(dst []uint8, y int) {
+			src := m.Pix[m.PixOffset(b.Min.X, b.Min.Y+y):]
+			for x := 0; x < w; x++ {
+				p := src[x*8 : x*8+8 : x*8+8]
+				a := uint32(p[6])<<8 | uint32(p[7])
+				d := dst[x*3 : x*3+3 : x*3+3]
+				if a == 0xffff {
+					d[0], d[1], d[2] = p[0], p[2], p[4]
+					continue
+				}
+				for c := 0; c < 3; c++ {
+					v := uint32(p[2*c])<<8 | uint32(p[2*c+1])
+					d[c] = uint8((v*a/0xffff + 0xffff - a) >> 8)
+				}
+			}
+		}
+	case *image.NYCbCrA:
+		if b.Min.X < 0 || b.Min.Y < 0 || m.SubsampleRatio != image.YCbCrSubsampleRatio420 {
+			break
+		}
+		return func(dst []uint8, y int) {
+			yy := b.Min.Y + y
+			yrow := m.Y[(yy-m.Rect.Min.Y)*m.YStride+(b.Min.X-m.Rect.Min.X):]
+			arow := m.A[(yy-m.Rect.Min.Y)*m.AStride+(b.Min.X-m.Rect.Min.X):]
+			cbase := (yy>>1 - m.Rect.Min.Y>>1) * m.CStride
+			cbRow, crRow := m.Cb[cbase:], m.Cr[cbase:]
+			c0 := m.Rect.Min.X >> 1
+			for x := 0; x < w; x++ {
+				ci := (b.Min.X+x)>>1 - c0
+				r, g, bl := ycbcrToRGB(yrow[x], cbRow[ci], crRow[ci])
+				d := dst[x*3 : x*3+3 : x*3+3]
+				if a := arow[x]; a == 0xff {
+					d[0], d[1], d[2] = r, g, bl
+				} else {
+					d[0], d[1], d[2] = overWhite8(r, a), overWhite8(g, a), overWhite8(bl, a)
+				}
+			}
+		}
+	}
+	return genericRow(img, b)
+}
+
+// genericRow is the slow path through image.Image.At for any other type.
+func genericRow(img image.Image, b image.Rectangle) func(dst []uint8, y int) {
+	return func(dst []uint8, y int) {
+		for x := 0; x < b.Dx(); x++ {
+			p := compositeWhite(img.At(b.Min.X+x, b.Min.Y+y))
+			copy(dst[x*3:x*3+3], p[:])
+		}
+	}
+}
+
+// compositeWhite converts any colour to 8-bit RGB over a white background.
+func compositeWhite(c color.Color) [3]uint8 {
+	r, g, b, a := c.RGBA() // premultiplied, 16-bit
+	return [3]uint8{uint8(min(r+0xffff-a, 0xffff) >> 8), uint8(min(g+0xffff-a, 0xffff) >> 8), uint8(min(b+0xffff-a, 0xffff) >> 8)}
+}
+
+// premulOverWhite8 composites a premultiplied 8-bit channel value with alpha a
+// over white: c + 255 - a, clamped for invalid premultiplied input.
+func premulOverWhite8(c, a uint8) uint8 {
+	return uint8(min(uint32(c)+255-uint32(a), 255))
+}
+
+// overWhite8 composites a non-premultiplied 8-bit channel value with alpha a
+// over white, rounded: (c*a + 255*(255-a)) / 255.
+func overWhite8(c, a uint8) uint8 {
+	return uint8((uint32(c)*uint32(a) + 255*(255-uint32(a)) + 127) / 255)
+}
+
+// ycbcrToRGB is color.YCbCrToRGB, inlined for the hot loop.
+func ycbcrToRGB(y, cb, cr uint8) (uint8, uint8, uint8) {
+	yy1 := int32(y) * 0x10101
+	cb1 := int32(cb) - 128
+	cr1 := int32(cr) - 128
+	r := yy1 + 91881*cr1
+	if uint32(r)&0xff000000 == 0 {
+		r >>= 16
+	} else {
+		r = ^(r >> 31)
+	}
+	g := yy1 - 22554*cb1 - 46802*cr1
+	if uint32(g)&0xff000000 == 0 {
+		g >>= 16
+	} else {
+		g = ^(g >> 31)
+	}
+	b := yy1 + 116130*cb1
+	if uint32(b)&0xff000000 == 0 {
+		b >>= 16
+	} else {
+		b = ^(b >> 31)
+	}
+	return uint8(r), uint8(g), uint8(b)
+}
+
+// orient applies EXIF orientation o (2..8) and returns an upright image whose
+// bounds start at (0, 0). Gray, Gray16, RGBA, NRGBA, RGBA64, NRGBA64, CMYK and
+// Paletted images keep their type; others (YCbCr, NYCbCrA, ...) become RGBA.
+func orient(img image.Image, o int) image.Image {
+	b := img.Bounds()
+	switch m := img.(type) {
+	case *image.Gray:
+		pix, stride, r := orientPix(m.Pix[m.PixOffset(b.Min.X, b.Min.Y):], m.Stride, 1, b.Dx(), b.Dy(), o)
+		return &image.Gray{Pix: pix, Stride: stride, Rect: r}
+	case *image.Gray16:
+		pix, stride, r := orientPix(m.Pix[m.PixOffset(b.Min.X, b.Min.Y):], m.Stride, 2, b.Dx(), b.Dy(), o)
+		return &image.Gray16{Pix: pix, Stride: stride, Rect: r}
+	case *image.RGBA:
+		pix, stride, r := orientPix(m.Pix[m.PixOffset(b.Min.X, b.Min.Y):], m.Stride, 4, b.Dx(), b.Dy(), o)
+		return &image.RGBA{Pix: pix, Stride: stride, Rect: r}
+	case *image.NRGBA:
+		pix, stride, r := orientPix(m.Pix[m.PixOffset(b.Min.X, b.Min.Y):], m.Stride, 4, b.Dx(), b.Dy(), o)
+		return &image.NRGBA{Pix: pix, Stride: stride, Rect: r}
+	case *image.RGBA64:
+		pix, stride, r := orientPix(m.Pix[m.PixOffset(b.Min.X, b.Min.Y):], m.Stride, 8, b.Dx(), b.Dy(), o)
+		return &image.RGBA64{Pix: pix, Stride: stride, Rect: r}
+	case *image.NRGBA64:
+		pix, stride, r := orientPix(m.Pix[m.PixOffset(b.Min.X, b.Min.Y):], m.Stride, 8, b.Dx(), b.Dy(), o)
+		return &image.NRGBA64{Pix: pix, Stride: stride, Rect: r}
+	case *image.CMYK:
+		pix, stride, r := orientPix(m.Pix[m.PixOffset(b.Min.X, b.Min.Y):], m.Stride, 4, b.Dx(), b.Dy(), o)
+		return &image.CMYK{Pix: pix, Stride: stride, Rect: r}
+	case *image.Paletted:
+		pix, stride, r := orientPix(m.Pix[m.PixOffset(b.Min.X, b.Min.Y):], m.Stride, 1, b.Dx(), b.Dy(), o)
+		return &image.Paletted{Pix: pix, Stride: stride, Rect: r, Palette: m.Palette}
+	}
+	rgba := image.NewRGBA(image.Rect(0, 0, b.Dx(), b.Dy()))
+	draw.Draw(rgba, rgba.Rect, img, b.Min, draw.Src)
+	return orient(rgba, o)
+}
+
+// orientPix transforms a w x h block of bpp-byte pixels (row 0 at pix[0],
+// rows stride bytes apart) by EXIF orientation o into a fresh tight buffer.
+// Output pixel (x, y) reads source pixel (sx, sy):
+//
+//	2 mirror:     (w-1-x, y)       6 rotate 90° clockwise:        (y, h-1-x)
+//	3 rotate 180: (w-1-x, h-1-y)   7 transverse (anti-diagonal):  (w-1-y, h-1-x)
+//	4 flip:       (x, h-1-y)       8 rotate 90° counterclockwise: (w-1-y, x)
+//	5 transpose:  (y, x)
+func orientPix(pix []byte, stride, bpp, w, h, o int) ([]byte, int, image.Rectangle) {
+	ow, oh := w, h
+	if o >= 5 {
+		ow, oh = h, w
+	}
+	out := make([]byte, ow*oh*bpp)
+	ostride := ow * bpp
+	for y := 0; y < oh; y++ {
+		orow := out[y*ostride : (y+1)*ostride]
+		for x := 0; x < ow; x++ {
+			var sx, sy int
+			switch o {
+			case 2:
+				sx, sy = w-1-x, y
+			case 3:
+				sx, sy = w-1-x, h-1-y
+			case 4:
+				sx, sy = x, h-1-y
+			case 5:
+				sx, sy = y, x
+			case 6:
+				sx, sy = y, h-1-x
+			case 7:
+				sx, sy = w-1-y, h-1-x
+			case 8:
+				sx, sy = w-1-y, x
+			default:
+				sx, sy = x, y
+			}
+			si := sy*stride + sx*bpp
+			copy(orow[x*bpp:x*bpp+bpp], pix[si:si+bpp])
+		}
+	}
+	return out, ostride, image.Rect(0, 0, ow, oh)
+}
