@@ -1,0 +1,517 @@
+package pinrec
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"image"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sync"
+)
+
+// Errors of the Embedder, compared with errors.Is. Errors returned by NewEmbedder and the
+// Embed methods wrap them with the operation and the model directory or file.
+var (
+	// ErrNoTensorFlow is returned by NewEmbedder when pinrec was built without TensorFlow
+	// (CGO_ENABLED=0 or the notensorflow build tag). Everything but the Embedder still works.
+	ErrNoTensorFlow = errors.New("pinrec: built without TensorFlow (needs cgo and libtensorflow)")
+	// ErrBadModel is returned by NewEmbedder when the model directory is not a usable pinrec
+	// model: missing or invalid pinrec.json, no SavedModel, or a serving signature that does not
+	// take one batch of images to one batch of vectors of the declared sizes.
+	ErrBadModel = errors.New("pinrec: bad model")
+	// ErrClosed is returned by the methods of an Embedder after Close.
+	ErrClosed = errors.New("pinrec: embedder closed")
+	// ErrBadInput is returned by EmbedInputs for a tensor whose length is not the model's
+	// InputSize*InputSize*3.
+	ErrBadInput = errors.New("pinrec: bad input tensor")
+)
+
+// ModelInfoFile is the name of the metadata file that tools/export_model.py writes beside the
+// SavedModel, and that NewEmbedder reads.
+const ModelInfoFile = "pinrec.json"
+
+// ModelInfo describes the model an Embedder runs, as recorded in pinrec.json by
+// tools/export_model.py and checked against the SavedModel's serving signature.
+type ModelInfo struct {
+	// Dir is the model directory as given to NewEmbedder.
+	Dir string
+	// Architecture names the network, e.g. "keras.applications.ResNet50(include_top=False, pooling='avg')".
+	Architecture string
+	// InputSize is the side of the square input image, 224 for ResNet50.
+	InputSize int
+	// Mode is the Keras preprocess_input mode the model expects ("caffe" for ResNet50).
+	Mode PreprocessMode
+	// Dim is the length of the embeddings, 2048 for ResNet50.
+	Dim int
+	// Weights says where the weights come from: "imagenet", or
+	// "random (seed N): NOT pretrained, for testing only".
+	Weights string
+	// Pretrained is true for ImageNet weights, false for seeded random ones.
+	Pretrained bool
+	// TensorFlowVersion and KerasVersion are those of the Python export.
+	TensorFlowVersion, KerasVersion string
+	// SignatureKey is the SavedModel signature the Embedder runs ("serving_default").
+	SignatureKey string
+	// InputTensor and OutputTensor are the graph tensors ("op:index") that the signature maps
+	// its input and output to, as found in the SavedModel.
+	InputTensor, OutputTensor string
+}
+
+// InputLen returns the length of one preprocessed input tensor: InputSize*InputSize*3.
+func (m ModelInfo) InputLen() int { return m.InputSize * m.InputSize * 3 }
+
+// modelMeta is the JSON layout of pinrec.json.
+type modelMeta struct {
+	Format            string   `json:"format"`
+	Architecture      string   `json:"architecture"`
+	InputSize         int      `json:"input_size"`
+	Channels          int      `json:"channels"`
+	Preprocess        string   `json:"preprocess"`
+	Dim               int      `json:"dim"`
+	Weights           string   `json:"weights"`
+	Pretrained        bool     `json:"pretrained"`
+	TensorFlowVersion string   `json:"tensorflow_version"`
+	KerasVersion      string   `json:"keras_version"`
+	Tags              []string `json:"saved_model_tags"`
+	SignatureKey      string   `json:"signature_key"`
+	SignatureInput    string   `json:"signature_input"`
+	SignatureOutput   string   `json:"signature_output"`
+}
+
+// readModelMeta reads and checks dir/pinrec.json. Errors wrap ErrBadModel and name the file.
+func readModelMeta(dir string) (modelMeta, ModelInfo, error) {
+	path := filepath.Join(dir, ModelInfoFile)
+	var m modelMeta
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return m, ModelInfo{}, fmt.Errorf("open model %s: %w: %w", dir, ErrBadModel, err)
+	}
+	if err := json.Unmarshal(raw, &m); err != nil {
+		return m, ModelInfo{}, fmt.Errorf("read %s: %w: %w", path, ErrBadModel, err)
+	}
+	bad := func(format string, args ...any) error {
+		return fmt.Errorf("read %s: %w: %s", path, ErrBadModel, fmt.Sprintf(format, args...))
+	}
+	if m.InputSize <= 0 || m.InputSize > 4096 {
+		return m, ModelInfo{}, bad("input_size %d", m.InputSize)
+	}
+	if m.Channels != 0 && m.Channels != 3 {
+		return m, ModelInfo{}, bad("channels %d, want 3", m.Channels)
+	}
+	if m.Dim <= 0 || m.Dim > 1<<20 {
+		return m, ModelInfo{}, bad("dim %d", m.Dim)
+	}
+	mode, err := ParsePreprocessMode(m.Preprocess)
+	if err != nil {
+		return m, ModelInfo{}, bad("preprocess %q: %v", m.Preprocess, err)
+	}
+	if m.Weights == "" {
+		return m, ModelInfo{}, bad("no weights source")
+	}
+	if m.SignatureKey == "" {
+		m.SignatureKey = "serving_default"
+	}
+	if len(m.Tags) == 0 {
+		m.Tags = []string{"serve"}
+	}
+	info := ModelInfo{
+		Dir:               dir,
+		Architecture:      m.Architecture,
+		InputSize:         m.InputSize,
+		Mode:              mode,
+		Dim:               m.Dim,
+		Weights:           m.Weights,
+		Pretrained:        m.Pretrained,
+		TensorFlowVersion: m.TensorFlowVersion,
+		KerasVersion:      m.KerasVersion,
+		SignatureKey:      m.SignatureKey,
+	}
+	return m, info, nil
+}
+
+// DefaultModelDir returns the model directory to use when the caller has none: $PINREC_MODEL
+// when it is set; otherwise the first models/resnet50 holding a pinrec.json found in the
+// working directory or one of its parents (so tests and tools run anywhere inside the
+// repository find the model that `make setup` exports); otherwise "models/resnet50".
+func DefaultModelDir() string {
+	if dir := os.Getenv("PINREC_MODEL"); dir != "" {
+		return dir
+	}
+	const rel = "models/resnet50"
+	if wd, err := os.Getwd(); err == nil {
+		for dir := wd; ; {
+			cand := filepath.Join(dir, rel)
+			if _, err := os.Stat(filepath.Join(cand, ModelInfoFile)); err == nil {
+				return cand
+			}
+			parent := filepath.Dir(dir)
+			if parent == dir {
+				break
+			}
+			dir = parent
+		}
+	}
+	return filepath.FromSlash(rel)
+}
+
+// EmbedderOption configures NewEmbedder.
+type EmbedderOption func(*embedderConfig)
+
+type embedderConfig struct {
+	intra, inter int // TensorFlow thread pools; 0: TensorFlow's default (one thread per core)
+	batch        int // images per session run
+	workers      int // decoding/preprocessing goroutines of the pipelined paths
+}
+
+func defaultEmbedderConfig() embedderConfig {
+	return embedderConfig{batch: 8, workers: runtime.GOMAXPROCS(0)}
+}
+
+// WithThreads sets TensorFlow's intra-op (within one operation, e.g. a convolution) and
+// inter-op (independent operations) thread pools. 0 leaves TensorFlow's default, one thread per
+// core. Negative values are treated as 0.
+func WithThreads(intra, inter int) EmbedderOption {
+	return func(c *embedderConfig) {
+		c.intra, c.inter = max(intra, 0), max(inter, 0)
+	}
+}
+
+// WithBatchSize sets how many images go through the network in one session run (default 8).
+// Larger batches use more memory (about 100 MB per image for ResNet50 activations) and give
+// more throughput on many cores; values below 1 mean 1.
+func WithBatchSize(n int) EmbedderOption {
+	return func(c *embedderConfig) { c.batch = max(n, 1) }
+}
+
+// WithDecodeWorkers sets how many goroutines decode and preprocess images in Embed and
+// EmbedFiles while the network runs (default GOMAXPROCS). Values below 1 mean 1.
+func WithDecodeWorkers(n int) EmbedderOption {
+	return func(c *embedderConfig) { c.workers = max(n, 1) }
+}
+
+// runner runs the network: in holds n preprocessed images back to back (n*InputLen floats),
+// the result n embeddings back to back (n*Dim floats). It is safe for concurrent use.
+type runner interface {
+	run(in []float32, n int) ([]float32, error)
+	close() error
+}
+
+// Embedder turns images into embeddings with a TensorFlow SavedModel (by default Keras
+// ResNet50 without its classifier: 224x224 RGB in, 2048 floats out).
+//
+// An Embedder is safe for concurrent use by multiple goroutines: TensorFlow sessions run
+// concurrent calls in parallel, each call works on its own buffers, and Close waits for the
+// session runs in progress. Within one call, Embed and EmbedFiles overlap decoding and
+// preprocessing (WithDecodeWorkers goroutines) with inference, one batch (WithBatchSize) ahead.
+//
+// Close releases the TensorFlow session; a finalizer does so too, as a safety net only.
+type Embedder struct {
+	info ModelInfo
+	cfg  embedderConfig
+
+	mu     sync.RWMutex // read-held during each session run; write-held by Close
+	r      runner
+	closed bool
+}
+
+// newEmbedder wraps a runner; the build-specific NewEmbedder calls it.
+func newEmbedder(info ModelInfo, cfg embedderConfig, r runner) *Embedder {
+	e := &Embedder{info: info, cfg: cfg, r: r}
+	runtime.SetFinalizer(e, func(e *Embedder) { _ = e.Close() })
+	return e
+}
+
+// Info returns the description of the model.
+func (e *Embedder) Info() ModelInfo { return e.info }
+
+// Dim returns the length of the embeddings.
+func (e *Embedder) Dim() int { return e.info.Dim }
+
+// Preprocess turns img into the model's input tensor: RGB, resized to InputSize x InputSize,
+// in the model's preprocessing mode (see the package function Preprocess).
+func (e *Embedder) Preprocess(img image.Image) []float32 {
+	return Preprocess(img, e.info.InputSize, e.info.Mode)
+}
+
+// Close releases the TensorFlow session, after the session runs in progress end. Later calls
+// return ErrClosed; closing twice returns nil.
+func (e *Embedder) Close() error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.closed {
+		return nil
+	}
+	e.closed = true
+	runtime.SetFinalizer(e, nil)
+	if err := e.r.close(); err != nil {
+		return fmt.Errorf("close embedder %s: %w", e.info.Dir, err)
+	}
+	return nil
+}
+
+// runBatch runs n images held back to back in in, returning n vectors.
+func (e *Embedder) runBatch(in []float32, n int) ([][]float32, error) {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	if e.closed {
+		return nil, ErrClosed
+	}
+	flat, err := e.r.run(in, n)
+	if err != nil {
+		return nil, fmt.Errorf("embed with %s: %w", e.info.Dir, err)
+	}
+	d := e.info.Dim
+	if len(flat) != n*d {
+		return nil, fmt.Errorf("embed with %s: %w: got %d floats for %d images of dim %d", e.info.Dir, ErrBadModel, len(flat), n, d)
+	}
+	out := make([][]float32, n)
+	for i := range out {
+		out[i] = flat[i*d : (i+1)*d : (i+1)*d]
+	}
+	return out, nil
+}
+
+func (e *Embedder) checkOpen() error {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	if e.closed {
+		return ErrClosed
+	}
+	return nil
+}
+
+// EmbedInputs embeds preprocessed input tensors (as Preprocess makes them: InputSize*InputSize*3
+// floats each, row-major height x width x channel), in batches of WithBatchSize. It returns one
+// vector of Dim floats per input, in order. A tensor of the wrong length gives ErrBadInput; ctx
+// is checked between batches.
+func (e *Embedder) EmbedInputs(ctx context.Context, inputs [][]float32) ([][]float32, error) {
+	if err := e.checkOpen(); err != nil {
+		return nil, err
+	}
+	il := e.info.InputLen()
+	for i, in := range inputs {
+		if len(in) != il {
+			return nil, fmt.Errorf("embed input %d: %w: %d floats, want %d (%dx%dx3)", i, ErrBadInput, len(in), il, e.info.InputSize, e.info.InputSize)
+		}
+	}
+	out := make([][]float32, 0, len(inputs))
+	bs := e.cfg.batch
+	buf := make([]float32, min(bs, len(inputs))*il)
+	for start := 0; start < len(inputs); start += bs {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		n := min(bs, len(inputs)-start)
+		for j := range n {
+			copy(buf[j*il:(j+1)*il], inputs[start+j])
+		}
+		vecs, err := e.runBatch(buf[:n*il], n)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, vecs...)
+	}
+	return out, nil
+}
+
+// Embed embeds images: each is preprocessed for the model (in parallel with the inference of
+// the previous batch) and run in batches of WithBatchSize. It returns one vector per image, in
+// order. ctx is checked between batches.
+func (e *Embedder) Embed(ctx context.Context, imgs ...image.Image) ([][]float32, error) {
+	out := make([][]float32, len(imgs))
+	err := e.pipeline(ctx, len(imgs), func(i int, dst []float32) error {
+		PreprocessInto(dst, imgs[i], e.info.InputSize, e.info.Mode)
+		return nil
+	}, out)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// EmbedFile decodes the image file at path (see DecodeFile) and embeds it.
+func (e *Embedder) EmbedFile(ctx context.Context, path string) ([]float32, error) {
+	if err := e.checkOpen(); err != nil {
+		return nil, err
+	}
+	img, err := DecodeFile(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	vecs, err := e.runBatch(e.Preprocess(img), 1)
+	if err != nil {
+		return nil, fmt.Errorf("embed %s: %w", path, err)
+	}
+	return vecs[0], nil
+}
+
+// EmbedFiles decodes and embeds the image files at paths, decoding and preprocessing
+// (WithDecodeWorkers goroutines) while the network runs the previous batch. It returns one
+// vector per path, in order.
+//
+// A file that cannot be decoded does not stop the others: its vector is nil and its error
+// (naming the file, wrapping DecodeFile's sentinel) is joined into the returned error with
+// errors.Join. So when the error is not nil, the vectors are still returned and callers that
+// tolerate bad files skip the nil ones. A failure of the model, ErrClosed or ctx's error stops
+// the call and returns nil vectors.
+func (e *Embedder) EmbedFiles(ctx context.Context, paths []string, opts ...DecodeOption) ([][]float32, error) {
+	out := make([][]float32, len(paths))
+	fileErrs := make([]error, len(paths))
+	err := e.pipeline(ctx, len(paths), func(i int, dst []float32) error {
+		img, err := DecodeFile(paths[i], opts...)
+		if err != nil {
+			fileErrs[i] = err
+			return errSkip
+		}
+		PreprocessInto(dst, img, e.info.InputSize, e.info.Mode)
+		return nil
+	}, out)
+	if err != nil {
+		return nil, err
+	}
+	return out, errors.Join(fileErrs...)
+}
+
+// errSkip marks an item that the pipeline leaves out (its vector stays nil).
+var errSkip = errors.New("skip")
+
+// pipeline embeds n items into out: prep(i, dst) writes item i's input tensor into dst (or
+// returns errSkip to leave it out). Workers prepare items into batch buffers while the
+// calling goroutine runs full batches through the network; items are batched in order.
+func (e *Embedder) pipeline(ctx context.Context, n int, prep func(i int, dst []float32) error, out [][]float32) error {
+	if err := e.checkOpen(); err != nil {
+		return err
+	}
+	if n == 0 {
+		return nil
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+
+	il := e.info.InputLen()
+	bs := e.cfg.batch
+	nb := (n + bs - 1) / bs
+	workers := min(e.cfg.workers, n)
+
+	// A batch is filled by the workers, then run. Two batches in flight (one running, one
+	// filling) bound memory while keeping decoders busy during inference.
+	type batch struct {
+		start, count int
+		buf          []float32
+		ok           []bool
+		wg           sync.WaitGroup
+	}
+	free := make(chan *batch, 2)
+	for range 2 {
+		free <- &batch{buf: make([]float32, min(bs, n)*il), ok: make([]bool, min(bs, n))}
+	}
+	type job struct {
+		b *batch
+		j int
+	}
+	jobs := make(chan job, 2*bs)
+	ready := make(chan *batch, 2)
+
+	var workerWG sync.WaitGroup
+	for range workers {
+		workerWG.Add(1)
+		go func() {
+			defer workerWG.Done()
+			for jb := range jobs {
+				b := jb.b
+				if ctx.Err() == nil {
+					err := prep(b.start+jb.j, b.buf[jb.j*il:(jb.j+1)*il])
+					b.ok[jb.j] = err == nil
+				}
+				b.wg.Done()
+			}
+		}()
+	}
+	// The feeder hands out the items of each batch, then passes the batch on once complete.
+	go func() {
+		defer close(ready)
+		defer close(jobs)
+		for k := range nb {
+			var b *batch
+			select {
+			case b = <-free:
+			case <-ctx.Done():
+				return
+			}
+			b.start, b.count = k*bs, min(bs, n-k*bs)
+			b.wg.Add(b.count)
+			for j := range b.count {
+				select {
+				case jobs <- job{b, j}:
+				case <-ctx.Done():
+					b.wg.Add(j - b.count) // the items never handed out
+					b.wg.Wait()
+					return
+				}
+			}
+			b.wg.Wait()
+			select {
+			case ready <- b:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	defer workerWG.Wait()
+
+	var runErr error
+	for b := range ready {
+		if runErr == nil {
+			runErr = ctx.Err()
+		}
+		if runErr == nil {
+			runErr = e.runReady(b.buf, b.ok[:b.count], b.start, out)
+		}
+		if runErr != nil {
+			cancel()
+			continue // drain
+		}
+		free <- b
+	}
+	if runErr == nil {
+		runErr = ctx.Err()
+	}
+	return runErr
+}
+
+// runReady compacts the ok items of a batch buffer and runs them, storing vectors at
+// out[start+j].
+func (e *Embedder) runReady(buf []float32, ok []bool, start int, out [][]float32) error {
+	il := e.info.InputLen()
+	m := 0
+	for j, good := range ok {
+		if !good {
+			continue
+		}
+		if m != j {
+			copy(buf[m*il:(m+1)*il], buf[j*il:(j+1)*il])
+		}
+		m++
+	}
+	if m == 0 {
+		return nil
+	}
+	vecs, err := e.runBatch(buf[:m*il], m)
+	if err != nil {
+		return err
+	}
+	k := 0
+	for j, good := range ok {
+		if good {
+			out[start+j] = vecs[k]
+			k++
+		}
+	}
+	return nil
+}

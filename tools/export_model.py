@@ -1,0 +1,160 @@
+#!/usr/bin/env python3
+"""Export Keras ResNet50 (include_top=False, pooling="avg") as a TensorFlow SavedModel for pinrec.
+
+    tools/export_model.py --weights imagenet --out models/resnet50
+    tools/export_model.py --weights random --seed 0 --out models/resnet50
+
+The SavedModel has one serving signature, "serving_default": a float32 batch of 224x224x3 images,
+already preprocessed in Keras' "caffe" mode (RGB to BGR, ImageNet mean subtracted, no scaling), in;
+the 2048-d average-pooled features out. Beside it, pinrec.json records what pinrec's Go Embedder
+needs (input size, preprocessing mode, output dimension, signature key and tensor names) and where
+the weights come from (weights source, TensorFlow and Keras versions).
+
+--weights imagenet downloads Keras' pretrained weights (about 94 MB, cached in ~/.keras/models).
+If they cannot be downloaded (no internet), the script exits with status 3 and exports nothing:
+random weights are only ever written when asked for explicitly, and labelled "NOT pretrained".
+
+The export is written to a temporary directory beside --out and renamed into place at the end, so a
+directory holding pinrec.json is always a complete export.
+"""
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import tempfile
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+INPUT_SIZE = 224
+DIM = 2048
+MODE = "caffe"
+SIGNATURE_KEY = "serving_default"
+EXIT_NO_IMAGENET = 3
+
+
+def build_model(weights, seed):
+    """Returns the Keras ResNet50 feature extractor with the requested weights.
+
+    Raises ImagenetUnavailable when the ImageNet weights cannot be fetched."""
+    import keras
+
+    if weights == "random":
+        # Seeds Python, NumPy and the backend: the same seed gives the same weights.
+        keras.utils.set_random_seed(seed)
+        keras_weights = None
+    else:
+        keras_weights = "imagenet"
+    try:
+        return keras.applications.ResNet50(
+            include_top=False,
+            weights=keras_weights,
+            input_shape=(INPUT_SIZE, INPUT_SIZE, 3),
+            pooling="avg",
+        )
+    except Exception as err:  # get_file raises plain Exceptions (URL/HTTP errors) when offline
+        if weights == "imagenet":
+            raise ImagenetUnavailable(str(err)) from err
+        raise
+
+
+class ImagenetUnavailable(Exception):
+    pass
+
+
+def signature_names(saved_dir):
+    """Reads back the serving signature's input and output tensor names as TensorFlow stores them."""
+    import tensorflow as tf
+
+    loaded = tf.saved_model.load(saved_dir)
+    fn = loaded.signatures[SIGNATURE_KEY]
+    _, kwargs = fn.structured_input_signature
+    if len(kwargs) != 1 or len(fn.structured_outputs) != 1:
+        raise RuntimeError(f"{SIGNATURE_KEY}: want 1 input and 1 output, got {list(kwargs)} -> {list(fn.structured_outputs)}")
+    (in_key, in_spec), = kwargs.items()
+    (out_key, out_spec), = fn.structured_outputs.items()
+    if tuple(in_spec.shape[1:]) != (INPUT_SIZE, INPUT_SIZE, 3) or tuple(out_spec.shape[1:]) != (DIM,):
+        raise RuntimeError(f"{SIGNATURE_KEY}: unexpected shapes {in_spec.shape} -> {out_spec.shape}")
+    return in_key, out_key
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--weights", choices=["imagenet", "random"], required=True,
+                    help="imagenet: Keras' pretrained weights (needs internet once); random: seeded random weights, for tests only")
+    ap.add_argument("--seed", type=int, default=0, help="seed of --weights random (default 0)")
+    ap.add_argument("--out", required=True, help="output directory (replaced if it exists)")
+    args = ap.parse_args(argv)
+
+    import keras
+    import tensorflow as tf
+
+    out = os.path.abspath(args.out)
+    parent = os.path.dirname(out)
+    os.makedirs(parent, exist_ok=True)
+
+    try:
+        model = build_model(args.weights, args.seed)
+    except ImagenetUnavailable as err:
+        print(
+            "export_model: cannot download the Keras ResNet50 ImageNet weights "
+            f"(no internet access?): {err}\n"
+            "export_model: nothing was exported. On a machine with internet, rerun with --weights imagenet;\n"
+            "export_model: for tests only, --weights random --seed N exports seeded random (NOT pretrained) weights.",
+            file=sys.stderr,
+        )
+        return EXIT_NO_IMAGENET
+
+    if args.weights == "imagenet":
+        source = "imagenet"
+    else:
+        source = f"random (seed {args.seed}): NOT pretrained, for testing only"
+
+    tmp = tempfile.mkdtemp(prefix=".export-", dir=parent)
+    try:
+        # Keras 3's export writes a plain TensorFlow SavedModel whose "serving_default" signature
+        # takes the model's input by name and returns "output_0".
+        model.export(tmp, format="tf_saved_model", verbose=False)
+        in_key, out_key = signature_names(tmp)
+        meta = {
+            "format": "pinrec-model/1",
+            "architecture": "keras.applications.ResNet50(include_top=False, pooling='avg')",
+            "input_size": INPUT_SIZE,
+            "channels": 3,
+            "preprocess": MODE,
+            "dim": DIM,
+            "weights": source,
+            "pretrained": args.weights == "imagenet",
+            "seed": args.seed if args.weights == "random" else None,
+            "tensorflow_version": tf.__version__,
+            "keras_version": keras.__version__,
+            "saved_model_tags": ["serve"],
+            "signature_key": SIGNATURE_KEY,
+            "signature_input": in_key,
+            "signature_output": out_key,
+        }
+        with open(os.path.join(tmp, "pinrec.json"), "w") as f:
+            json.dump(meta, f, indent=2)
+            f.write("\n")
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o755)
+        # Replace any previous export: move it aside first, so out is either the old or the new one.
+        old = None
+        if os.path.lexists(out):
+            old = tempfile.mkdtemp(prefix=".old-", dir=parent)
+            os.rename(out, os.path.join(old, "x"))
+        os.rename(tmp, out)
+        tmp = None
+        if old:
+            shutil.rmtree(old, ignore_errors=True)
+    finally:
+        if tmp:
+            shutil.rmtree(tmp, ignore_errors=True)
+    print(f"export_model: wrote {out} (weights: {source}, TensorFlow {tf.__version__}, Keras {keras.__version__})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
