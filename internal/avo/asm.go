@@ -1,0 +1,154 @@
+// Command avo generates pinrec's AVX2+FMA squared-L2 kernels (../../kernel_amd64.s and
+// ../../kernel_amd64_stubs.go). Run it through `go generate` in the repository root; the
+// directive is in kernel_amd64.go.
+//
+// Every kernel l2sqR<r>Q<q> computes the r×q squared Euclidean distances between r rows and
+// q queries of length n: out[j*os+i] = Σ_t (x[i*xs+t] - q[j*qs+t])², i < r, j < q.
+// Each (row, query) pair has one 8-lane accumulator, fed 8 elements per step by
+// VSUBPS + VFMADD231PS, and the last n%8 elements through masked loads; the lanes are summed
+// in the same fixed order in every kernel. So all kernels give bit-identical results for the
+// same pair, whatever the blocking: Search and SearchBatch agree exactly.
+//
+// Register budget: r*q accumulators + q query registers + 1 temporary <= 16 (r=4, q=3 uses all).
+package main
+
+import (
+	"fmt"
+
+	. "github.com/mmcloughlin/avo/build"
+	. "github.com/mmcloughlin/avo/operand"
+	. "github.com/mmcloughlin/avo/reg"
+)
+
+func main() {
+	ConstraintExpr("amd64,!purego")
+
+	// tailMask holds eight all-ones words then eight zeros: the 8 words at
+	// tailMask + 4*(8-t) enable exactly the first t lanes.
+	mask := GLOBL("tailMask", RODATA|NOPTR)
+	for i := 0; i < 16; i++ {
+		v := uint32(0)
+		if i < 8 {
+			v = 0xffffffff
+		}
+		DATA(4*i, U32(v))
+	}
+
+	for r := 1; r <= 4; r++ {
+		for q := 1; q <= 3; q++ {
+			kernel(r, q, mask)
+		}
+	}
+	Generate()
+}
+
+func kernel(nr, nq int, mask Mem) {
+	name := fmt.Sprintf("l2sqR%dQ%d", nr, nq)
+	TEXT(name, NOSPLIT, "func(x []float32, xs int, q []float32, qs int, n int, out []float32, os int)")
+	Doc(
+		fmt.Sprintf("%s computes out[j*os+i] = Σ_{t<n} (x[i*xs+t] - q[j*qs+t])² for i < %d, j < %d.", name, nr, nq),
+		"The caller guarantees that every element it reads or writes is in bounds.",
+	)
+
+	// Row and query pointers.
+	xs := Load(Param("xs"), GP64())
+	SHLQ(U8(2), xs)
+	xp := make([]GPVirtual, nr)
+	xp[0] = GP64()
+	Load(Param("x").Base(), xp[0])
+	for i := 1; i < nr; i++ {
+		xp[i] = GP64()
+		LEAQ(Mem{Base: xp[i-1], Index: xs, Scale: 1}, xp[i])
+	}
+	qs := Load(Param("qs"), GP64())
+	SHLQ(U8(2), qs)
+	qp := make([]GPVirtual, nq)
+	qp[0] = GP64()
+	Load(Param("q").Base(), qp[0])
+	for j := 1; j < nq; j++ {
+		qp[j] = GP64()
+		LEAQ(Mem{Base: qp[j-1], Index: qs, Scale: 1}, qp[j])
+	}
+	n := Load(Param("n"), GP64())
+
+	acc := make([][]VecVirtual, nr)
+	for i := range acc {
+		acc[i] = make([]VecVirtual, nq)
+		for j := range acc[i] {
+			acc[i][j] = YMM()
+			VXORPS(acc[i][j], acc[i][j], acc[i][j])
+		}
+	}
+
+	off := GP64()
+	XORQ(off, off)
+	blocks := GP64()
+	MOVQ(n, blocks)
+	SHRQ(U8(3), blocks)
+	JZ(LabelRef(name + "_tail"))
+
+	Label(name + "_loop")
+	qv := make([]VecVirtual, nq)
+	for j := range qv {
+		qv[j] = YMM()
+		VMOVUPS(Mem{Base: qp[j], Index: off, Scale: 1}, qv[j])
+	}
+	for i := 0; i < nr; i++ {
+		for j := 0; j < nq; j++ {
+			d := YMM()
+			VSUBPS(Mem{Base: xp[i], Index: off, Scale: 1}, qv[j], d)
+			VFMADD231PS(d, d, acc[i][j])
+		}
+	}
+	ADDQ(U8(32), off)
+	DECQ(blocks)
+	JNZ(LabelRef(name + "_loop"))
+
+	// The last n%8 elements: masked loads read nothing past the end and give zeros.
+	Label(name + "_tail")
+	ANDQ(U8(7), n)
+	JZ(LabelRef(name + "_reduce"))
+	mp := GP64()
+	LEAQ(mask.Offset(32), mp)
+	SHLQ(U8(2), n)
+	SUBQ(n, mp)
+	m := YMM()
+	VMOVUPS(Mem{Base: mp}, m)
+	for j := 0; j < nq; j++ {
+		qt := YMM()
+		VMASKMOVPS(Mem{Base: qp[j], Index: off, Scale: 1}, m, qt)
+		for i := 0; i < nr; i++ {
+			d := YMM()
+			VMASKMOVPS(Mem{Base: xp[i], Index: off, Scale: 1}, m, d)
+			VSUBPS(qt, d, d)
+			VFMADD231PS(d, d, acc[i][j])
+		}
+	}
+
+	// Sum the lanes, the same way in every kernel, and store.
+	Label(name + "_reduce")
+	op := Load(Param("out").Base(), GP64())
+	os := Load(Param("os"), GP64())
+	SHLQ(U8(2), os)
+	for j := 0; j < nq; j++ {
+		for i := 0; i < nr; i++ {
+			a := acc[i][j]
+			hi := XMM()
+			VEXTRACTF128(U8(1), a, hi)
+			lo := XMM()
+			VADDPS(hi, a.AsX(), lo)
+			h2 := XMM()
+			VMOVHLPS(lo, lo, h2)
+			VADDPS(h2, lo, lo)
+			h1 := XMM()
+			VMOVSHDUP(lo, h1)
+			VADDSS(h1, lo, lo)
+			VMOVSS(lo, Mem{Base: op, Disp: 4 * i})
+		}
+		if j+1 < nq {
+			ADDQ(os, op)
+		}
+	}
+	VZEROUPPER()
+	RET()
+}

@@ -1,0 +1,37 @@
+//go:build amd64 && !purego
+
+package pinrec
+
+import "golang.org/x/sys/cpu"
+
+//go:generate sh -c "cd internal/avo && go run . -out ../../kernel_amd64.s -stubs ../../kernel_amd64_stubs.go -pkg pinrec"
+
+func init() {
+	if cpu.X86.HasAVX2 && cpu.X86.HasFMA {
+		l2sqTile = l2sqTileAVX2
+		kernelName = "avx2+fma"
+	}
+}
+
+// avx2Kernels[r-1][q-1] is the generated kernel for r rows and q queries
+// (kernel_amd64.s, from internal/avo).
+var avx2Kernels = [4][3]func(x []float32, xs int, q []float32, qs int, n int, out []float32, os int){
+	{l2sqR1Q1, l2sqR1Q2, l2sqR1Q3},
+	{l2sqR2Q1, l2sqR2Q2, l2sqR2Q3},
+	{l2sqR3Q1, l2sqR3Q2, l2sqR3Q3},
+	{l2sqR4Q1, l2sqR4Q2, l2sqR4Q3},
+}
+
+// l2sqTileAVX2 is l2sqTile over the AVX2+FMA kernels: for each group of up to three queries
+// (which stay in L1), the rows go by in groups of four, each kernel call computing up to twelve
+// distances with one register per pair.
+func l2sqTileAVX2(x []float32, nr, xs int, q []float32, nq, qs, n int, out []float32, os int) {
+	checkTile(x, nr, xs, q, nq, qs, n, out, os)
+	for j := 0; j < nq; j += 3 {
+		jn := min(3, nq-j)
+		for i := 0; i < nr; i += 4 {
+			in := min(4, nr-i)
+			avx2Kernels[in-1][jn-1](x[i*xs:], xs, q[j*qs:], qs, n, out[j*os+i:], os)
+		}
+	}
+}

@@ -1,0 +1,141 @@
+package pinrec
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// l2sq64 is the float64 reference: Σ (x[t]-y[t])².
+func l2sq64(x, y []float32) float64 {
+	var s float64
+	for t := range x {
+		d := float64(x[t]) - float64(y[t])
+		s += d * d
+	}
+	return s
+}
+
+// TestKernelMatchesPortable runs the kernel l2sqTile dispatches to (AVX2+FMA on most amd64
+// machines, the portable one under purego) against the portable kernel and a float64
+// reference, for every length 0..67, unaligned starts, tiles of several shapes, NaN guards
+// after every input row (a kernel that reads past the end would turn a result into NaN) and
+// guard values around the output (one that writes out of place would change them).
+func TestKernelMatchesPortable(t *testing.T) {
+	t.Logf("kernel: %s", kernelName)
+	rng := rand.New(rand.NewPCG(1, 2))
+	const guard = float32(-12345)
+	nan := float32(math.NaN())
+	shapes := []struct{ nr, nq int }{{1, 1}, {4, 1}, {3, 2}, {4, 3}, {5, 4}, {9, 7}}
+	for n := 0; n <= 67; n++ {
+		for _, sh := range shapes {
+			for off := 0; off < 3; off++ {
+				name := fmt.Sprintf("n=%d/%dx%d/off=%d", n, sh.nr, sh.nq, off)
+				stride := n + 1 + off // one NaN guard after each row
+				x := make([]float32, off+sh.nr*stride)
+				q := make([]float32, off+sh.nq*stride)
+				for _, buf := range [][]float32{x, q} {
+					for i := range buf {
+						buf[i] = nan
+					}
+				}
+				for i := 0; i < sh.nr; i++ {
+					for t := 0; t < n; t++ {
+						x[off+i*stride+t] = float32(rng.NormFloat64())
+					}
+				}
+				for j := 0; j < sh.nq; j++ {
+					for t := 0; t < n; t++ {
+						q[off+j*stride+t] = float32(rng.NormFloat64())
+					}
+				}
+				os := sh.nr + 2
+				fast := make([]float32, 1+sh.nq*os+1)
+				slow := make([]float32, len(fast))
+				for i := range fast {
+					fast[i], slow[i] = guard, guard
+				}
+				xs, qs := x[off:], q[off:]
+				l2sqTile(xs, sh.nr, stride, qs, sh.nq, stride, n, fast[1:], os)
+				l2sqTileGo(xs, sh.nr, stride, qs, sh.nq, stride, n, slow[1:], os)
+				for j := 0; j < sh.nq; j++ {
+					for i := 0; i < os; i++ {
+						o := 1 + j*os + i
+						if i >= sh.nr {
+							require.Equal(t, guard, fast[o], "%s: guard at query %d slot %d overwritten", name, j, i)
+							continue
+						}
+						ref := l2sq64(xs[i*stride:i*stride+n], qs[j*stride:j*stride+n])
+						tol := 1e-6*ref + 1e-30
+						require.InDelta(t, ref, float64(fast[o]), tol, "%s: fast row %d query %d", name, i, j)
+						require.InDelta(t, ref, float64(slow[o]), tol, "%s: portable row %d query %d", name, i, j)
+						require.InDelta(t, float64(slow[o]), float64(fast[o]), tol, "%s: fast vs portable", name)
+					}
+				}
+				require.Equal(t, guard, fast[0], "%s: guard before the output", name)
+				require.Equal(t, guard, fast[len(fast)-1], "%s: guard after the output", name)
+			}
+		}
+	}
+}
+
+// TestKernelBlockingInvariant checks that a pair's distance does not depend on the tile it is
+// computed in: Search (one query) and SearchBatch (many) must agree exactly.
+func TestKernelBlockingInvariant(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	const n, nr, nq = 203, 11, 7
+	x := randVectors(rng, nr, n)
+	q := randVectors(rng, nq, n)
+	whole := make([]float32, nr*nq)
+	l2sqTile(x, nr, n, q, nq, n, n, whole, nr)
+	for j := 0; j < nq; j++ {
+		for i := 0; i < nr; i++ {
+			one := make([]float32, 1)
+			l2sqTile(x[i*n:], 1, n, q[j*n:], 1, n, n, one, 1)
+			assert.Equal(t, whole[j*nr+i], one[0], "row %d query %d", i, j)
+		}
+	}
+}
+
+func TestKernelOutOfBoundsPanics(t *testing.T) {
+	x := make([]float32, 10)
+	out := make([]float32, 2)
+	assert.Panics(t, func() { l2sqTile(x, 2, 8, x, 1, 8, 8, out, 2) }, "rows past the slice")
+	assert.Panics(t, func() { l2sqTileGo(x, 1, 8, x, 1, 8, 8, out[:0], 1) }, "output too short")
+	assert.NotPanics(t, func() { l2sqTile(x, 1, 8, x, 1, 8, 8, out, 1) })
+}
+
+func randVectors(rng *rand.Rand, n, dim int) []float32 {
+	v := make([]float32, n*dim)
+	for i := range v {
+		v[i] = float32(rng.NormFloat64())
+	}
+	return v
+}
+
+func BenchmarkKernel(b *testing.B) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	for _, dim := range []int{128, 2048} {
+		for _, sh := range []struct{ nr, nq int }{{4, 1}, {64, 3}, {64, 12}} {
+			x := randVectors(rng, sh.nr, dim)
+			q := randVectors(rng, sh.nq, dim)
+			out := make([]float32, sh.nr*sh.nq)
+			for _, k := range []struct {
+				name string
+				fn   func([]float32, int, int, []float32, int, int, int, []float32, int)
+			}{{kernelName, l2sqTile}, {"go", l2sqTileGo}} {
+				b.Run(fmt.Sprintf("d=%d/%dx%d/%s", dim, sh.nr, sh.nq, k.name), func(b *testing.B) {
+					b.ReportAllocs()
+					b.SetBytes(int64(4 * dim * sh.nr * sh.nq))
+					for b.Loop() {
+						k.fn(x, sh.nr, dim, q, sh.nq, dim, dim, out, sh.nr)
+					}
+				})
+			}
+		}
+	}
+}
