@@ -274,6 +274,9 @@ func decodeBytes(data []byte, opts []DecodeOption) (image.Image, error) {
 	if b := img.Bounds(); b.Empty() || int64(b.Dx())*int64(b.Dy()) > cfg.maxPixels {
 		return nil, fmt.Errorf("%w (%s): decoded bounds %v", ErrCorruptImage, f, b)
 	}
+	if f == formatWebP {
+		img = webpToRGB(img)
+	}
 	if o := exifOrientation(f, data); o > 1 {
 		img = orient(img, o)
 	}
@@ -513,37 +516,8 @@ func rowReader(img image.Image, b image.Rectangle) func(dst []uint8, y int) {
 	w := b.Dx()
 	switch m := img.(type) {
 	case *image.YCbCr:
-		if b.Min.X < 0 || b.Min.Y < 0 {
-			break
-		}
-		var hs, vs uint
-		switch m.SubsampleRatio {
-		case image.YCbCrSubsampleRatio444:
-		case image.YCbCrSubsampleRatio422:
-			hs = 1
-		case image.YCbCrSubsampleRatio420:
-			hs, vs = 1, 1
-		case image.YCbCrSubsampleRatio440:
-			vs = 1
-		case image.YCbCrSubsampleRatio411:
-			hs = 2
-		case image.YCbCrSubsampleRatio410:
-			hs, vs = 2, 1
-		default:
-			return genericRow(img, b)
-		}
-		return func(dst []uint8, y int) {
-			yy := b.Min.Y + y
-			yrow := m.Y[(yy-m.Rect.Min.Y)*m.YStride+(b.Min.X-m.Rect.Min.X):]
-			cbase := (yy>>vs - m.Rect.Min.Y>>vs) * m.CStride
-			cbRow, crRow := m.Cb[cbase:], m.Cr[cbase:]
-			c0 := m.Rect.Min.X >> hs
-			for x := 0; x < w; x++ {
-				ci := (b.Min.X+x)>>hs - c0
-				r, g, bl := ycbcrToRGB(yrow[x], cbRow[ci], crRow[ci])
-				d := dst[x*3 : x*3+3 : x*3+3]
-				d[0], d[1], d[2] = r, g, bl
-			}
+		if r := yccRowReader(m, nil, 0, b, &jpegYCC); r != nil {
+			return r
 		}
 	case *image.RGBA:
 		return func(dst []uint8, y int) {
@@ -597,6 +571,10 @@ func rowReader(img image.Image, b image.Rectangle) func(dst []uint8, y int) {
 			if i < len(m.Palette) {
 				c = m.Palette[i]
 			}
+			if nc, ok := c.(color.NRGBA); ok && nc.A != 0xff {
+				lut[i] = [3]uint8{overWhite8(nc.R, nc.A), overWhite8(nc.G, nc.A), overWhite8(nc.B, nc.A)}
+				continue
+			}
 			lut[i] = compositeWhite(c)
 		}
 		return func(dst []uint8, y int) {
@@ -648,26 +626,8 @@ func rowReader(img image.Image, b image.Rectangle) func(dst []uint8, y int) {
 			}
 		}
 	case *image.NYCbCrA:
-		if b.Min.X < 0 || b.Min.Y < 0 || m.SubsampleRatio != image.YCbCrSubsampleRatio420 {
-			break
-		}
-		return func(dst []uint8, y int) {
-			yy := b.Min.Y + y
-			yrow := m.Y[(yy-m.Rect.Min.Y)*m.YStride+(b.Min.X-m.Rect.Min.X):]
-			arow := m.A[(yy-m.Rect.Min.Y)*m.AStride+(b.Min.X-m.Rect.Min.X):]
-			cbase := (yy>>1 - m.Rect.Min.Y>>1) * m.CStride
-			cbRow, crRow := m.Cb[cbase:], m.Cr[cbase:]
-			c0 := m.Rect.Min.X >> 1
-			for x := 0; x < w; x++ {
-				ci := (b.Min.X+x)>>1 - c0
-				r, g, bl := ycbcrToRGB(yrow[x], cbRow[ci], crRow[ci])
-				d := dst[x*3 : x*3+3 : x*3+3]
-				if a := arow[x]; a == 0xff {
-					d[0], d[1], d[2] = r, g, bl
-				} else {
-					d[0], d[1], d[2] = overWhite8(r, a), overWhite8(g, a), overWhite8(bl, a)
-				}
-			}
+		if r := yccRowReader(&m.YCbCr, m.A, m.AStride, b, &jpegYCC); r != nil {
+			return r
 		}
 	}
 	return genericRow(img, b)
@@ -701,30 +661,249 @@ func overWhite8(c, a uint8) uint8 {
 	return uint8((uint32(c)*uint32(a) + 255*(255-uint32(a)) + 127) / 255)
 }
 
-// ycbcrToRGB is color.YCbCrToRGB, inlined for the hot loop.
-func ycbcrToRGB(y, cb, cr uint8) (uint8, uint8, uint8) {
-	yy1 := int32(y) * 0x10101
-	cb1 := int32(cb) - 128
-	cr1 := int32(cr) - 128
-	r := yy1 + 91881*cr1
-	if uint32(r)&0xff000000 == 0 {
-		r >>= 16
-	} else {
-		r = ^(r >> 31)
+// yccTables converts Y'CbCr to RGB the way a reference C decoder does, with
+// integer tables: R = clamp((y[Y] + rCr[Cr]) >> shift),
+// G = clamp((y[Y] + gCb[Cb] + gCr[Cr]) >> shift), B = clamp((y[Y] + bCb[Cb]) >> shift).
+type yccTables struct {
+	y, rCr, gCb, gCr, bCb [256]int32
+	shift                 uint
+}
+
+// jpegYCC is libjpeg's full-range JFIF conversion (jdcolor.c, 16-bit fixed
+// point), which Pillow uses; Go's color.YCbCrToRGB rounds differently.
+// webpYCC is libwebp's BT.601 studio-swing conversion (dsp/yuv.h, 14-bit):
+// golang.org/x/image/webp returns the planes as an image.YCbCr, whose At would
+// wrongly read them as full range.
+var jpegYCC, webpYCC yccTables
+
+func init() {
+	const half = 1 << 15
+	fix := func(x float64) int32 { return int32(x*(1<<16) + 0.5) }
+	jpegYCC.shift = 16
+	webpYCC.shift = 6
+	for i := int32(0); i < 256; i++ {
+		x := i - 128
+		jpegYCC.y[i] = i << 16
+		jpegYCC.rCr[i] = ((fix(1.40200)*x + half) >> 16) << 16
+		jpegYCC.bCb[i] = ((fix(1.77200)*x + half) >> 16) << 16
+		jpegYCC.gCr[i] = -fix(0.71414) * x
+		jpegYCC.gCb[i] = -fix(0.34414)*x + half
+
+		webpYCC.y[i] = (i * 19077) >> 8
+		webpYCC.rCr[i] = (i*26149)>>8 - 14234
+		webpYCC.gCb[i] = -((i * 6419) >> 8)
+		webpYCC.gCr[i] = -((i * 13320) >> 8) + 8708
+		webpYCC.bCb[i] = (i*33050)>>8 - 17685
 	}
-	g := yy1 - 22554*cb1 - 46802*cr1
-	if uint32(g)&0xff000000 == 0 {
-		g >>= 16
-	} else {
-		g = ^(g >> 31)
+}
+
+func clampShift(v int32, shift uint) uint8 {
+	v >>= shift
+	if uint32(v) <= 255 {
+		return uint8(v)
 	}
-	b := yy1 + 116130*cb1
-	if uint32(b)&0xff000000 == 0 {
-		b >>= 16
-	} else {
-		b = ^(b >> 31)
+	if v < 0 {
+		return 0
 	}
-	return uint8(r), uint8(g), uint8(b)
+	return 255
+}
+
+// yccRowReader is the row reader of a Y'CbCr image (with an optional alpha
+// plane, composited on white). Subsampled chroma is upsampled as libjpeg-turbo
+// does by default ("fancy upsampling", jdsample.c): a triangle filter, 3/4 of
+// the nearer chroma sample and 1/4 of the next one, along each subsampled axis,
+// with libjpeg's rounding and edge replication; 4:1:1 and 4:1:0 chroma, and
+// chroma planes at most 2 samples wide, are replicated as libjpeg does too.
+// It returns nil for geometries it does not handle (negative origins, unknown
+// ratios), which take the generic path.
+func yccRowReader(m *image.YCbCr, alpha []uint8, astride int, b image.Rectangle, t *yccTables) func(dst []uint8, y int) {
+	if m.Rect.Min.X < 0 || m.Rect.Min.Y < 0 || b.Min.X < m.Rect.Min.X || b.Min.Y < m.Rect.Min.Y {
+		return nil
+	}
+	var hs, vs uint
+	switch m.SubsampleRatio {
+	case image.YCbCrSubsampleRatio444:
+	case image.YCbCrSubsampleRatio422:
+		hs = 1
+	case image.YCbCrSubsampleRatio420:
+		hs, vs = 1, 1
+	case image.YCbCrSubsampleRatio440:
+		vs = 1
+	case image.YCbCrSubsampleRatio411:
+		hs = 2
+	case image.YCbCrSubsampleRatio410:
+		hs, vs = 2, 1
+	default:
+		return nil
+	}
+	w := b.Dx()
+	// Chroma sample columns and rows of the whole image (edges replicate
+	// against the image, not against b).
+	cx0, cx1 := m.Rect.Min.X>>hs, (m.Rect.Max.X-1)>>hs
+	cy0, cy1 := m.Rect.Min.Y>>vs, (m.Rect.Max.Y-1)>>vs
+	cw := cx1 - cx0 + 1
+	fancyH := hs == 1 && cw > 2
+	fancyV := vs == 1 && hs <= 1 && (hs == 0 || cw > 2)
+	// Column sums of the two contributing chroma rows, scaled so that a
+	// replicated sample is v*4 (vertical filter) or v (no vertical filter).
+	sumCb := make([]int32, cw)
+	sumCr := make([]int32, cw)
+	cbv := make([]uint8, w)
+	crv := make([]uint8, w)
+	return func(dst []uint8, y int) {
+		yy := b.Min.Y + y
+		cy := yy >> vs
+		near := (cy - cy0) * m.CStride
+		if fancyV {
+			fy := cy - 1 // the next nearest chroma row: above for even rows
+			if yy&1 == 1 {
+				fy = cy + 1
+			}
+			fy = min(max(fy, cy0), cy1)
+			far := (fy - cy0) * m.CStride
+			for i := 0; i < cw; i++ {
+				sumCb[i] = 3*int32(m.Cb[near+i]) + int32(m.Cb[far+i])
+				sumCr[i] = 3*int32(m.Cr[near+i]) + int32(m.Cr[far+i])
+			}
+		} else {
+			for i := 0; i < cw; i++ {
+				sumCb[i] = int32(m.Cb[near+i])
+				sumCr[i] = int32(m.Cr[near+i])
+			}
+		}
+		// Chroma of each output pixel.
+		for x := 0; x < w; x++ {
+			xx := b.Min.X + x
+			i := xx>>hs - cx0
+			var cb, cr int32
+			switch {
+			case fancyH && fancyV: // h2v2
+				if xx&1 == 0 {
+					if i == 0 {
+						cb, cr = (sumCb[i]*4+8)>>4, (sumCr[i]*4+8)>>4
+					} else {
+						cb, cr = (sumCb[i]*3+sumCb[i-1]+8)>>4, (sumCr[i]*3+sumCr[i-1]+8)>>4
+					}
+				} else {
+					if i == cw-1 {
+						cb, cr = (sumCb[i]*4+7)>>4, (sumCr[i]*4+7)>>4
+					} else {
+						cb, cr = (sumCb[i]*3+sumCb[i+1]+7)>>4, (sumCr[i]*3+sumCr[i+1]+7)>>4
+					}
+				}
+			case fancyH: // h2v1
+				if xx&1 == 0 {
+					if i == 0 {
+						cb, cr = sumCb[i], sumCr[i]
+					} else {
+						cb, cr = (sumCb[i]*3+sumCb[i-1]+1)>>2, (sumCr[i]*3+sumCr[i-1]+1)>>2
+					}
+				} else {
+					if i == cw-1 {
+						cb, cr = sumCb[i], sumCr[i]
+					} else {
+						cb, cr = (sumCb[i]*3+sumCb[i+1]+2)>>2, (sumCr[i]*3+sumCr[i+1]+2)>>2
+					}
+				}
+			case fancyV: // h1v2
+				bias := int32(1)
+				if yy&1 == 1 {
+					bias = 2
+				}
+				cb, cr = (sumCb[i]+bias)>>2, (sumCr[i]+bias)>>2
+			default:
+				cb, cr = sumCb[i], sumCr[i]
+			}
+			cbv[x], crv[x] = uint8(cb), uint8(cr)
+		}
+		yrow := m.Y[(yy-m.Rect.Min.Y)*m.YStride+(b.Min.X-m.Rect.Min.X):]
+		var arow []uint8
+		if alpha != nil {
+			arow = alpha[(yy-m.Rect.Min.Y)*astride+(b.Min.X-m.Rect.Min.X):]
+		}
+		sh := t.shift
+		for x := 0; x < w; x++ {
+			yt := t.y[yrow[x]]
+			cb, cr := cbv[x], crv[x]
+			r := clampShift(yt+t.rCr[cr], sh)
+			g := clampShift(yt+t.gCb[cb]+t.gCr[cr], sh)
+			bl := clampShift(yt+t.bCb[cb], sh)
+			d := dst[x*3 : x*3+3 : x*3+3]
+			if arow != nil && arow[x] != 0xff {
+				a := arow[x]
+				r, g, bl = overWhite8(r, a), overWhite8(g, a), overWhite8(bl, a)
+			}
+			d[0], d[1], d[2] = r, g, bl
+		}
+	}
+}
+
+// webpToRGB converts the Y'CbCr planes golang.org/x/image/webp returns for a
+// lossy WebP into RGB with libwebp's conversion and upsampling: *image.RGBA
+// for an opaque image, *image.NRGBA (alpha kept) for *image.NYCbCrA.
+func webpToRGB(img image.Image) image.Image {
+	var (
+		m      *image.YCbCr
+		alpha  []uint8
+		astrde int
+	)
+	switch v := img.(type) {
+	case *image.YCbCr:
+		m = v
+	case *image.NYCbCrA:
+		m, alpha, astrde = &v.YCbCr, v.A, v.AStride
+	default:
+		return img
+	}
+	b := m.Bounds()
+	read := yccRowReader(m, nil, 0, b, &webpYCC)
+	if read == nil {
+		return img
+	}
+	row := make([]uint8, b.Dx()*3)
+	if alpha == nil {
+		out := image.NewRGBA(image.Rect(0, 0, b.Dx(), b.Dy()))
+		for y := 0; y < b.Dy(); y++ {
+			read(row, y)
+			o := out.Pix[y*out.Stride:]
+			for x := 0; x < b.Dx(); x++ {
+				o[4*x], o[4*x+1], o[4*x+2], o[4*x+3] = row[3*x], row[3*x+1], row[3*x+2], 0xff
+			}
+		}
+		return out
+	}
+	out := image.NewNRGBA(image.Rect(0, 0, b.Dx(), b.Dy()))
+	for y := 0; y < b.Dy(); y++ {
+		read(row, y)
+		o := out.Pix[y*out.Stride:]
+		a := alpha[(y+b.Min.Y-m.Rect.Min.Y)*astrde+(b.Min.X-m.Rect.Min.X):]
+		for x := 0; x < b.Dx(); x++ {
+			o[4*x], o[4*x+1], o[4*x+2], o[4*x+3] = row[3*x], row[3*x+1], row[3*x+2], a[x]
+		}
+	}
+	return out
+}
+
+// toRGBA converts an opaque Y'CbCr image to RGBA through its fast row reader
+// (libjpeg's upsampling and rounding); any other image through image/draw.
+func toRGBA(img image.Image) *image.RGBA {
+	b := img.Bounds()
+	out := image.NewRGBA(image.Rect(0, 0, b.Dx(), b.Dy()))
+	if m, ok := img.(*image.YCbCr); ok {
+		if read := yccRowReader(m, nil, 0, b, &jpegYCC); read != nil {
+			row := make([]uint8, b.Dx()*3)
+			for y := 0; y < b.Dy(); y++ {
+				read(row, y)
+				o := out.Pix[y*out.Stride:]
+				for x := 0; x < b.Dx(); x++ {
+					o[4*x], o[4*x+1], o[4*x+2], o[4*x+3] = row[3*x], row[3*x+1], row[3*x+2], 0xff
+				}
+			}
+			return out
+		}
+	}
+	draw.Draw(out, out.Rect, img, b.Min, draw.Src)
+	return out
 }
 
 // orient applies EXIF orientation o (2..8) and returns an upright image whose
@@ -758,9 +937,7 @@ func orient(img image.Image, o int) image.Image {
 		pix, stride, r := orientPix(m.Pix[m.PixOffset(b.Min.X, b.Min.Y):], m.Stride, 1, b.Dx(), b.Dy(), o)
 		return &image.Paletted{Pix: pix, Stride: stride, Rect: r, Palette: m.Palette}
 	}
-	rgba := image.NewRGBA(image.Rect(0, 0, b.Dx(), b.Dy()))
-	draw.Draw(rgba, rgba.Rect, img, b.Min, draw.Src)
-	return orient(rgba, o)
+	return orient(toRGBA(img), o)
 }
 
 // orientPix transforms a w x h block of bpp-byte pixels (row 0 at pix[0],
