@@ -1,0 +1,371 @@
+package pinrec
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"maps"
+	"math"
+	"runtime"
+	"slices"
+	"sync"
+)
+
+// Result is one search hit: the item's ID, its Euclidean distance to the query and a copy of
+// its metadata.
+type Result struct {
+	ID       string
+	Distance float32
+	Meta     map[string]string
+}
+
+// SearchOption configures [Index.Search], [Index.SearchBatch] and [Index.Similar].
+type SearchOption func(*searchConfig)
+
+type searchConfig struct {
+	filter  func(id string, meta map[string]string) bool
+	workers int
+}
+
+// WithFilter keeps only the items for which keep returns true. The filter is applied during
+// the scan, so a search returns k results whenever at least k items pass it.
+//
+// keep may be called from several goroutines at once, for any subset of the items and in
+// any order (the search skips it for items too far away to matter), so it must be safe for
+// concurrent use and free of side effects; it must not modify meta, which is the index's own.
+func WithFilter(keep func(id string, meta map[string]string) bool) SearchOption {
+	return func(c *searchConfig) { c.filter = keep }
+}
+
+// WithWorkers bounds the number of goroutines one search uses; the default is
+// runtime.GOMAXPROCS(0). Values below 1 mean the default. Servers that run many searches at
+// once may prefer WithWorkers(1).
+func WithWorkers(n int) SearchOption {
+	return func(c *searchConfig) { c.workers = n }
+}
+
+// Search returns the k items nearest to query by Euclidean distance, nearest first; items at
+// the same distance come in insertion order. If the index holds fewer than k items (that pass
+// the filter), it returns them all.
+//
+// The error wraps [ErrBadK] if k < 1, [ErrDimMismatch] or [ErrNonFinite] for a bad query,
+// [ErrEmptyIndex] if the index holds no items, or the context's error if ctx ends first.
+func (ix *Index) Search(ctx context.Context, query []float32, k int, opts ...SearchOption) ([]Result, error) {
+	if k < 1 {
+		return nil, fmt.Errorf("search: k=%d: %w", k, ErrBadK)
+	}
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	if err := ix.usable("search"); err != nil {
+		return nil, err
+	}
+	if err := checkVector(query, ix.dim); err != nil {
+		return nil, fmt.Errorf("search: query: %w", err)
+	}
+	res, err := ix.search(ctx, [][]float32{query}, k, -1, opts)
+	if err != nil {
+		return nil, fmt.Errorf("search: %w", err)
+	}
+	return res[0], nil
+}
+
+// SearchBatch runs [Index.Search] for each query, sharing one pass over the index between
+// them (a blocked kernel computes several query-row distances per load), which makes it much
+// faster than separate searches. Result i answers queries[i]. No queries give no results.
+//
+// The error wraps [ErrBadK], [ErrEmptyIndex], the context's error, or [ErrDimMismatch] or
+// [ErrNonFinite] naming the first bad query.
+func (ix *Index) SearchBatch(ctx context.Context, queries [][]float32, k int, opts ...SearchOption) ([][]Result, error) {
+	if k < 1 {
+		return nil, fmt.Errorf("search batch: k=%d: %w", k, ErrBadK)
+	}
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	if err := ix.usable("search batch"); err != nil {
+		return nil, err
+	}
+	for i, q := range queries {
+		if err := checkVector(q, ix.dim); err != nil {
+			return nil, fmt.Errorf("search batch: query %d: %w", i, err)
+		}
+	}
+	res, err := ix.search(ctx, queries, k, -1, opts)
+	if err != nil {
+		return nil, fmt.Errorf("search batch: %w", err)
+	}
+	return res, nil
+}
+
+// Similar returns the k items nearest to the item with the given ID ("more like this"),
+// leaving that item out. It returns fewer than k results when fewer other items exist (none
+// for an index of one item).
+//
+// The error wraps [ErrBadK], [ErrNotFound] for an unknown ID, or the context's error.
+func (ix *Index) Similar(ctx context.Context, id string, k int, opts ...SearchOption) ([]Result, error) {
+	if k < 1 {
+		return nil, fmt.Errorf("similar %q: k=%d: %w", id, k, ErrBadK)
+	}
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	if err := ix.usable("similar"); err != nil {
+		return nil, err
+	}
+	r, ok := ix.pos[id]
+	if !ok {
+		return nil, fmt.Errorf("similar %q: %w", id, ErrNotFound)
+	}
+	if len(ix.ids) == 1 {
+		return []Result{}, nil
+	}
+	q := ix.vectors[r*ix.dim : (r+1)*ix.dim]
+	res, err := ix.search(ctx, [][]float32{q}, k, r, opts)
+	if err != nil {
+		return nil, fmt.Errorf("similar %q: %w", id, err)
+	}
+	return res[0], nil
+}
+
+// cand is a row and its distance to a query: d is the Euclidean distance, correctly rounded
+// from the squared distance sq. Rows rank by d, then by row: the order users see.
+type cand struct {
+	d, sq float32
+	row   int
+}
+
+// after reports whether a ranks after b: farther, or as far and inserted later.
+func after(a, b cand) bool {
+	return a.d > b.d || (a.d == b.d && a.row > b.row)
+}
+
+func compareCand(a, b cand) int {
+	if c := cmp.Compare(a.d, b.d); c != 0 {
+		return c
+	}
+	return cmp.Compare(a.row, b.row)
+}
+
+// topK keeps the k best candidates seen so far in a max-heap: h[0] ranks last.
+type topK struct {
+	k int
+	h []cand
+}
+
+// admits reports whether c would enter the heap.
+func (t *topK) admits(c cand) bool {
+	return len(t.h) < t.k || after(t.h[0], c)
+}
+
+// rejects reports, without a square root, whether a row with squared distance sq, scanned
+// after every row in the heap, cannot enter it: sqrt is monotonic, and at an equal distance
+// the earlier row wins.
+func (t *topK) rejects(sq float32) bool {
+	return len(t.h) == t.k && sq > t.h[0].sq
+}
+
+// push adds c, which admits accepted, dropping the last candidate if the heap is full.
+func (t *topK) push(c cand) {
+	h := t.h
+	if len(h) < t.k {
+		h = append(h, c)
+		for i := len(h) - 1; i > 0; { // sift up
+			p := (i - 1) / 2
+			if !after(h[i], h[p]) {
+				break
+			}
+			h[i], h[p] = h[p], h[i]
+			i = p
+		}
+		t.h = h
+		return
+	}
+	h[0] = c
+	for i := 0; ; { // sift down
+		l := 2*i + 1
+		if l >= len(h) {
+			break
+		}
+		m := l
+		if r := l + 1; r < len(h) && after(h[r], h[l]) {
+			m = r
+		}
+		if !after(h[m], h[i]) {
+			break
+		}
+		h[i], h[m] = h[m], h[i]
+		i = m
+	}
+}
+
+// Scan tuning. A block of rows is scanned against every query before the next block, so it
+// should stay in L2 while the queries go by; workers get at least minWorkFloats of work.
+const (
+	blockBytes   = 512 << 10
+	maxBlockRows = 1024
+)
+
+var minWorkFloats = 1 << 18 // a variable so that tests can split small indexes
+
+// search scans the whole index for each query and returns the k nearest rows, leaving out
+// row skip (-1 for none). The caller holds mu for reading and has validated the queries.
+func (ix *Index) search(ctx context.Context, queries [][]float32, k int, skip int, opts []SearchOption) ([][]Result, error) {
+	var cfg searchConfig
+	for _, o := range opts {
+		if o != nil {
+			o(&cfg)
+		}
+	}
+	n, dim, nq := len(ix.ids), ix.dim, len(queries)
+	if n == 0 {
+		return nil, ErrEmptyIndex
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if nq == 0 {
+		return [][]Result{}, nil
+	}
+	k = min(k, n)
+
+	// The queries, packed: row j at packed[j*dim:(j+1)*dim].
+	var packed []float32
+	if nq == 1 {
+		packed = queries[0]
+	} else {
+		packed = make([]float32, nq*dim)
+		for j, q := range queries {
+			copy(packed[j*dim:], q)
+		}
+	}
+
+	workers := cfg.workers
+	if workers < 1 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	work := n * dim * nq
+	if work/minWorkFloats < workers {
+		workers = max(1, work/minWorkFloats)
+	}
+	// Contiguous ranges of whole groups of four rows.
+	per := (n + workers - 1) / workers
+	per = (per + 3) &^ 3
+	workers = (n + per - 1) / per
+
+	heaps := make([][]topK, workers)
+	errs := make([]error, workers)
+	panics := make([]any, workers)
+	var wg sync.WaitGroup
+	for w := range workers {
+		lo, hi := w*per, min(n, (w+1)*per)
+		run := func() {
+			defer func() {
+				if p := recover(); p != nil {
+					panics[w] = p
+				}
+			}()
+			heaps[w], errs[w] = ix.scan(ctx, packed, nq, k, lo, hi, skip, cfg.filter)
+		}
+		if w == workers-1 {
+			run()
+			continue
+		}
+		wg.Go(run)
+	}
+	wg.Wait()
+	for _, p := range panics {
+		if p != nil {
+			panic(p) // from the caller's filter: re-raised on the caller's goroutine
+		}
+	}
+	for _, err := range errs {
+		if err != nil {
+			return nil, err
+		}
+	}
+
+	// Merge the workers' heaps once per query.
+	out := make([][]Result, nq)
+	all := make([]cand, 0, workers*k)
+	for j := range out {
+		all = all[:0]
+		for w := range heaps {
+			all = append(all, heaps[w][j].h...)
+		}
+		slices.SortFunc(all, compareCand)
+		all = all[:min(k, len(all))]
+		res := make([]Result, len(all))
+		for i, c := range all {
+			res[i] = Result{
+				ID:       ix.ids[c.row],
+				Distance: c.d,
+				Meta:     maps.Clone(ix.meta[c.row]),
+			}
+		}
+		out[j] = res
+	}
+	return out, nil
+}
+
+// Filter verdicts cached per row of a block: a batch asks about a row once.
+const (
+	filterUnknown = iota
+	filterKeep
+	filterDrop
+)
+
+// scan computes the distances of rows [lo, hi) to the nq packed queries and returns one
+// top-k heap per query. It checks ctx between blocks.
+func (ix *Index) scan(ctx context.Context, packed []float32, nq, k, lo, hi, skip int,
+	filter func(string, map[string]string) bool) ([]topK, error) {
+	dim := ix.dim
+	heaps := make([]topK, nq)
+	for j := range heaps {
+		heaps[j] = topK{k: k, h: make([]cand, 0, min(k, hi-lo))}
+	}
+	bs := min(maxBlockRows, max(4, blockBytes/(4*dim))&^3, hi-lo)
+	dist := make([]float32, nq*bs)
+	var verdict []uint8
+	if filter != nil {
+		verdict = make([]uint8, bs)
+	}
+	done := ctx.Done()
+	for b := lo; b < hi; b += bs {
+		if done != nil {
+			select {
+			case <-done:
+				return nil, ctx.Err()
+			default:
+			}
+		}
+		nb := min(bs, hi-b)
+		l2sqTile(ix.vectors[b*dim:hi*dim], nb, dim, packed, nq, dim, dim, dist, bs)
+		if verdict != nil {
+			clear(verdict)
+		}
+		for j := range heaps {
+			t := &heaps[j]
+			dj := dist[j*bs : j*bs+nb]
+			for i, sq := range dj {
+				if t.rejects(sq) {
+					continue
+				}
+				c := cand{d: float32(math.Sqrt(float64(sq))), sq: sq, row: b + i}
+				if !t.admits(c) || c.row == skip {
+					continue
+				}
+				if verdict != nil {
+					if verdict[i] == filterUnknown {
+						verdict[i] = filterDrop
+						if filter(ix.ids[c.row], ix.meta[c.row]) {
+							verdict[i] = filterKeep
+						}
+					}
+					if verdict[i] == filterDrop {
+						continue
+					}
+				}
+				t.push(c)
+			}
+		}
+	}
+	return heaps, nil
+}
