@@ -179,7 +179,7 @@ func (r *tfRunner) run(in []float32, n int) (vecs []float32, err error) {
 		}
 	}()
 	s := int64(r.size)
-	t, err := tf.ReadTensor(tf.Float, []int64{int64(n), s, s, 3}, bytes.NewReader(floatBytes(in)))
+	t, err := tf.ReadTensor(tf.Float, []int64{int64(n), s, s, 3}, bytes.NewReader(tfFloatBytes(in)))
 	if err != nil {
 		return nil, fmt.Errorf("input tensor: %w", err)
 	}
@@ -192,7 +192,7 @@ func (r *tfRunner) run(in []float32, n int) (vecs []float32, err error) {
 		return nil, fmt.Errorf("tensorflow: output %v %v, want float [%d %d]", o.DataType(), o.Shape(), n, r.dim)
 	}
 	vecs = make([]float32, n*r.dim)
-	w := sliceWriter{b: floatBytes(vecs)}
+	w := tfSliceWriter{b: tfFloatBytes(vecs)}
 	if _, err := o.WriteContentsTo(&w); err != nil {
 		return nil, fmt.Errorf("output tensor: %w", err)
 	}
@@ -206,18 +206,18 @@ func (r *tfRunner) close() error {
 	return r.model.Session.Close()
 }
 
-// floatBytes views f's memory as bytes (native byte order, as TensorFlow's tensors are).
-func floatBytes(f []float32) []byte {
+// tfFloatBytes views f's memory as bytes (native byte order, as TensorFlow's tensors are).
+func tfFloatBytes(f []float32) []byte {
 	if len(f) == 0 {
 		return nil
 	}
 	return unsafe.Slice((*byte)(unsafe.Pointer(&f[0])), len(f)*4)
 }
 
-// sliceWriter fills b from the front.
-type sliceWriter struct{ b []byte }
+// tfSliceWriter fills b from the front.
+type tfSliceWriter struct{ b []byte }
 
-func (w *sliceWriter) Write(p []byte) (int, error) {
+func (w *tfSliceWriter) Write(p []byte) (int, error) {
 	if len(p) > len(w.b) {
 		return 0, fmt.Errorf("%d bytes more than expected", len(p)-len(w.b))
 	}
