@@ -1,0 +1,54 @@
+//go:build unix
+
+package pinrec
+
+import (
+	"fmt"
+	"os"
+	"runtime"
+	"sync"
+
+	"golang.org/x/sys/unix"
+)
+
+// mapping is a read-only memory mapping of a whole file.
+type mapping struct {
+	mu   sync.Mutex
+	data []byte
+}
+
+// mapFile maps size bytes of f read-only. The mapping stays valid after f is closed.
+func mapFile(f *os.File, size int64) (*mapping, error) {
+	if size <= 0 || size != int64(int(size)) {
+		return nil, fmt.Errorf("mmap: %d bytes", size)
+	}
+	data, err := unix.Mmap(int(f.Fd()), 0, int(size), unix.PROT_READ, unix.MAP_SHARED)
+	if err != nil {
+		return nil, fmt.Errorf("mmap: %w", err)
+	}
+	return &mapping{data: data}, nil
+}
+
+// Close unmaps the memory; later calls do nothing.
+func (m *mapping) Close() error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.data == nil {
+		return nil
+	}
+	err := unix.Munmap(m.data)
+	m.data = nil
+	if err != nil {
+		return fmt.Errorf("munmap: %w", err)
+	}
+	return nil
+}
+
+// releaseWhenUnreachable unmaps m if ix is dropped without Close: a safety net, not a
+// substitute for Close.
+func releaseWhenUnreachable(ix *Index, m *mapping) {
+	runtime.AddCleanup(ix, func(m *mapping) { m.Close() }, m)
+}
+
+// syncDirErr returns the error of syncing a directory: on Unix it is a real error.
+func syncDirErr(err error) error { return err }
