@@ -1,0 +1,247 @@
+// Command benchindex is the pinrec side of tools/bench_index.sh: it loads the benchmark's
+// data (written by tools/bench_index_faiss.py gen), builds an Index, measures its memory
+// overhead, times one query and a batch with GOMAXPROCS = 1, 2, ... (best of -reps), and
+// prints them beside FAISS's times (the JSON files of bench_index_faiss.py run) and the
+// measured read bandwidth, ending with the name=value lines the issue asks for.
+//
+// Run it through tools/bench_index.sh (make bench-index), not by hand.
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"log"
+	"math"
+	"os"
+	"path/filepath"
+	"runtime"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"time"
+	"unsafe"
+
+	"golang.org/x/sys/cpu"
+
+	"pinrec"
+)
+
+type faissResult struct {
+	Threads   int     `json:"threads"`
+	Version   string  `json:"faiss_version"`
+	AddS      float64 `json:"add_s"`
+	SingleS   float64 `json:"single_s"`
+	BatchS    float64 `json:"batch_s"`
+	SingleIDs []int   `json:"single_ids"`
+	BatchIDs  [][]int `json:"batch_ids"`
+}
+
+func main() {
+	dir := flag.String("dir", "", "folder with base.f32 and queries.f32")
+	n := flag.Int("n", 100000, "rows")
+	d := flag.Int("d", 2048, "dimension")
+	nq := flag.Int("nq", 100, "queries in the batch")
+	k := flag.Int("k", 10, "results per query")
+	reps := flag.Int("reps", 5, "repetitions (best is kept)")
+	threads := flag.String("threads", "1,2", "GOMAXPROCS values, comma-separated; the last is the headline")
+	faissFiles := flag.String("faiss", "", "FAISS result JSON files, one per thread count, comma-separated")
+	bwFile := flag.String("bandwidth", "", "file of 'bandwidth threads=T gbps=X' lines")
+	flag.Parse()
+	log.SetFlags(0)
+
+	tcounts := parseInts(*threads)
+	faiss := map[int]faissResult{}
+	for _, f := range strings.Split(*faissFiles, ",") {
+		if f == "" {
+			continue
+		}
+		b, err := os.ReadFile(f)
+		check(err)
+		var r faissResult
+		check(json.Unmarshal(b, &r))
+		faiss[r.Threads] = r
+	}
+	bw := readBandwidth(*bwFile)
+
+	base := readF32(filepath.Join(*dir, "base.f32"), *n**d)
+	queries := readF32(filepath.Join(*dir, "queries.f32"), *nq**d)
+	qs := make([][]float32, *nq)
+	for j := range qs {
+		qs[j] = queries[j**d : (j+1)**d]
+	}
+
+	// Build the index the way a user would: Add in batches, no capacity hint.
+	runtime.GC()
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	ix, err := pinrec.NewIndex(*d)
+	check(err)
+	start := time.Now()
+	const addBatch = 1000
+	items := make([]pinrec.Item, 0, addBatch)
+	for lo := 0; lo < *n; lo += addBatch {
+		items = items[:0]
+		for i := lo; i < min(*n, lo+addBatch); i++ {
+			items = append(items, pinrec.Item{ID: strconv.Itoa(i), Vector: base[i**d : (i+1)**d]})
+		}
+		check(ix.Add(items...))
+	}
+	addTime := time.Since(start)
+	items = nil
+	runtime.GC()
+	debug.FreeOSMemory()
+	runtime.ReadMemStats(&after)
+	runtime.KeepAlive(base) // counted in both readings
+	raw := float64(*n) * float64(*d) * 4
+	heap := float64(after.HeapAlloc) - float64(before.HeapAlloc)
+	overhead := (heap - raw) / raw
+
+	fmt.Printf("pinrec index benchmark: N=%d d=%d k=%d, batch of %d, best of %d; Go %s, AVX2=%v FMA=%v, %d CPUs\n",
+		*n, *d, *k, *nq, *reps, runtime.Version(), cpu.X86.HasAVX2, cpu.X86.HasFMA, runtime.NumCPU())
+	if r, ok := faiss[tcounts[len(tcounts)-1]]; ok {
+		fmt.Printf("FAISS %s IndexFlatL2 (faiss-cpu from PyPI); add %.2f s\n", r.Version, r.AddS)
+	}
+	for _, t := range tcounts {
+		fmt.Printf("read bandwidth, %d thread(s): %.2f GB/s (best of the runs before and after)\n", t, bw[t])
+	}
+	fmt.Printf("memory: raw vectors %.1f MB, index heap %.1f MB, overhead %.2f%% (goal <= 10%%)\n",
+		raw/1e6, heap/1e6, 100*overhead)
+	fmt.Printf("add: %d items in batches of %d: %.2f s\n", *n, addBatch, addTime.Seconds())
+
+	ctx := context.Background()
+	type row struct {
+		name            string
+		threads         int
+		pinrec, faissS  float64
+		gbps, fraction  float64
+		agree, possible int
+	}
+	var rows []row
+	var singleRatio, batchRatio, singleFraction float64
+	for _, t := range tcounts {
+		runtime.GOMAXPROCS(t)
+		var single []pinrec.Result
+		st := best(*reps, func() {
+			single, err = ix.Search(ctx, qs[0], *k)
+			check(err)
+		})
+		var batch [][]pinrec.Result
+		bt := best(*reps, func() {
+			batch, err = ix.SearchBatch(ctx, qs, *k)
+			check(err)
+		})
+		f := faiss[t]
+		r1 := row{name: "single query", threads: t, pinrec: st, faissS: f.SingleS, gbps: raw / st / 1e9}
+		r2 := row{name: fmt.Sprintf("batch of %d", *nq), threads: t, pinrec: bt, faissS: f.BatchS, gbps: raw / bt / 1e9}
+		if bw[t] > 0 {
+			r1.fraction = r1.gbps / bw[t]
+		}
+		if f.SingleIDs != nil {
+			r1.agree, r1.possible = overlap(single, f.SingleIDs), len(f.SingleIDs)
+			for j := range batch {
+				r2.agree += overlap(batch[j], f.BatchIDs[j])
+				r2.possible += len(f.BatchIDs[j])
+			}
+		}
+		rows = append(rows, r1, r2)
+		singleRatio, batchRatio, singleFraction = ratio(st, f.SingleS), ratio(bt, f.BatchS), r1.fraction
+	}
+	fmt.Printf("\n%-14s %7s %11s %11s %7s %10s %9s %14s\n", "case", "threads", "pinrec ms", "faiss ms", "ratio", "pinrec GB/s", "of bw", "same top-k ids")
+	for _, r := range rows {
+		frac := "-"
+		if r.fraction > 0 {
+			frac = fmt.Sprintf("%.2f", r.fraction)
+		}
+		fmt.Printf("%-14s %7d %11.2f %11.2f %7.3f %10.2f %9s %8d/%d\n", r.name, r.threads, 1e3*r.pinrec, 1e3*r.faissS,
+			ratio(r.pinrec, r.faissS), r.gbps, frac, r.agree, r.possible)
+	}
+	fmt.Printf("(ratio = pinrec time / FAISS time; FAISS computes batches as |x|²+|q|²-2x·q in float32, so a few\n" +
+		" near-tied neighbours may differ from pinrec's exact order)\n\n")
+	fmt.Printf("memory_overhead_fraction=%.4f\n", overhead)
+	fmt.Printf("single_ratio_vs_faiss=%.3f\n", singleRatio)
+	fmt.Printf("batch_ratio_vs_faiss=%.3f\n", batchRatio)
+	fmt.Printf("single_bandwidth_fraction=%.3f\n", singleFraction)
+	runtime.KeepAlive(ix)
+}
+
+func best(reps int, fn func()) float64 {
+	b := math.Inf(1)
+	for range reps {
+		t0 := time.Now()
+		fn()
+		b = min(b, time.Since(t0).Seconds())
+	}
+	return b
+}
+
+func ratio(a, b float64) float64 {
+	if b == 0 {
+		return math.NaN()
+	}
+	return a / b
+}
+
+// overlap counts the results whose ID is among want (the same top-k set, in any order).
+func overlap(res []pinrec.Result, want []int) int {
+	set := map[string]bool{}
+	for _, w := range want {
+		set[strconv.Itoa(w)] = true
+	}
+	c := 0
+	for _, r := range res {
+		if set[r.ID] {
+			c++
+		}
+	}
+	return c
+}
+
+func readF32(path string, count int) []float32 {
+	b, err := os.ReadFile(path)
+	check(err)
+	if len(b) != 4*count {
+		log.Fatalf("%s: %d bytes, want %d", path, len(b), 4*count)
+	}
+	if count == 0 {
+		return nil
+	}
+	return unsafe.Slice((*float32)(unsafe.Pointer(&b[0])), count) // little-endian host
+}
+
+func readBandwidth(path string) map[int]float64 {
+	bw := map[int]float64{}
+	if path == "" {
+		return bw
+	}
+	f, err := os.Open(path)
+	check(err)
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		var t int
+		var g float64
+		if _, err := fmt.Sscanf(sc.Text(), "bandwidth threads=%d gbps=%g", &t, &g); err == nil {
+			bw[t] = max(bw[t], g)
+		}
+	}
+	return bw
+}
+
+func parseInts(s string) []int {
+	var out []int
+	for _, f := range strings.Split(s, ",") {
+		v, err := strconv.Atoi(strings.TrimSpace(f))
+		check(err)
+		out = append(out, v)
+	}
+	return out
+}
+
+func check(err error) {
+	if err != nil {
+		log.Fatal(err)
+	}
+}
