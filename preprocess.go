@@ -353,25 +353,35 @@ func applyMode(v []float32, mode PreprocessMode) {
 	}
 }
 
-// resizeCoeffs holds the filter taps of one axis for an (in, out) size pair:
-// output i reads inputs start[i] .. start[i]+count[i]-1 with weights
-// w[i*stride : i*stride+count[i]].
+// resizeCoeffs holds the filter taps of one axis for an (in, out) size pair,
+// computed as Pillow's precompute_coeffs (Resample.c) does, in float64 and
+// stored as float32: output i reads inputs start[i] .. start[i]+count[i]-1.
+// The weights are tabulated in w (w[i*stride+k]) unless the table would be
+// larger than maxCoeffTable; then weight computes them on the fly, so that
+// memory stays bounded for absurd aspect ratios (a 1x10,000,000 image).
 type resizeCoeffs struct {
-	start  []int32
-	count  []int32
-	w      []float32
-	stride int
+	start, count []int32
+	sum          []float64 // normalisation of each output's taps
+	w            []float32 // nil when computed on the fly
+	stride       int       // the largest count
+	scale, ss    float64   // in/out, and 1/max(scale, 1)
 }
+
+// maxCoeffTable bounds one tabulated axis (4 MiB); maxCoeffCache bounds all
+// cached tables together (32 MiB). A typical pair such as 4000 -> 224 needs
+// about 8K weights.
+const (
+	maxCoeffTable = 1 << 20
+	maxCoeffCache = 8 << 20
+)
 
 var coeffCache struct {
 	sync.RWMutex
-	m map[[2]int]*resizeCoeffs
+	m       map[[2]int]*resizeCoeffs
+	weights int
 }
 
-const maxCachedCoeffs = 1024
-
-// coeffsFor returns the cached bilinear coefficients for in -> out, computed as
-// Pillow's precompute_coeffs does (Resample.c) but kept in float32.
+// coeffsFor returns the cached bilinear coefficients for in -> out.
 func coeffsFor(in, out int) *resizeCoeffs {
 	key := [2]int{in, out}
 	coeffCache.RLock()
@@ -382,10 +392,12 @@ func coeffsFor(in, out int) *resizeCoeffs {
 	}
 	c = computeCoeffs(in, out)
 	coeffCache.Lock()
-	if coeffCache.m == nil || len(coeffCache.m) >= maxCachedCoeffs {
+	if coeffCache.m == nil || coeffCache.weights+len(c.w)+3*out > maxCoeffCache {
 		coeffCache.m = make(map[[2]int]*resizeCoeffs)
+		coeffCache.weights = 0
 	}
 	coeffCache.m[key] = c
+	coeffCache.weights += len(c.w) + 3*out
 	coeffCache.Unlock()
 	return c
 }
@@ -393,88 +405,158 @@ func coeffsFor(in, out int) *resizeCoeffs {
 func computeCoeffs(in, out int) *resizeCoeffs {
 	scale := float64(in) / float64(out)
 	filterScale := math.Max(scale, 1)
-	support := 1.0 * filterScale // bilinear support is 1
-	stride := int(math.Ceil(support))*2 + 1
+	support := 1.0 * filterScale // the bilinear (triangle) filter's support is 1
 	c := &resizeCoeffs{
-		start:  make([]int32, out),
-		count:  make([]int32, out),
-		w:      make([]float32, out*stride),
-		stride: stride,
+		start: make([]int32, out),
+		count: make([]int32, out),
+		sum:   make([]float64, out),
+		scale: scale,
+		ss:    1 / filterScale,
 	}
-	ss := 1 / filterScale
-	tmp := make([]float64, stride)
 	for i := 0; i < out; i++ {
 		center := (float64(i) + 0.5) * scale
-		xmin := int(center - support + 0.5)
-		if xmin < 0 {
-			xmin = 0
+		xmin := max(int(center-support+0.5), 0)
+		xmax := min(int(center+support+0.5), in)
+		if xmax <= xmin { // cannot happen for in, out >= 1; keep one pixel
+			xmin, xmax = min(int(center), in-1), min(int(center), in-1)+1
 		}
-		xmax := int(center + support + 0.5)
-		if xmax > in {
-			xmax = in
-		}
-		n := xmax - xmin
-		if n > stride {
-			n = stride
-		}
+		c.start[i], c.count[i] = int32(xmin), int32(xmax-xmin)
+		c.stride = max(c.stride, xmax-xmin)
 		var sum float64
-		for k := 0; k < n; k++ {
-			x := math.Abs((float64(k+xmin) - center + 0.5) * ss)
-			w := 0.0
-			if x < 1 {
-				w = 1 - x
-			}
-			tmp[k] = w
-			sum += w
+		for x := xmin; x < xmax; x++ {
+			sum += c.tri(i, x)
 		}
-		if n < 1 { // cannot happen for in, out >= 1; keep the nearest pixel
-			xmin, n, tmp[0], sum = min(int(center), in-1), 1, 1, 1
+		if sum == 0 {
+			sum = 1
 		}
-		c.start[i] = int32(xmin)
-		c.count[i] = int32(n)
-		for k := 0; k < n; k++ {
-			if sum != 0 {
-				c.w[i*stride+k] = float32(tmp[k] / sum)
+		c.sum[i] = sum
+	}
+	if out*c.stride <= maxCoeffTable {
+		c.w = make([]float32, out*c.stride)
+		for i := 0; i < out; i++ {
+			for k := 0; k < int(c.count[i]); k++ {
+				c.w[i*c.stride+k] = float32(c.tri(i, int(c.start[i])+k) / c.sum[i])
 			}
 		}
 	}
 	return c
 }
 
+// tri is the unnormalised weight of input x for output i.
+func (c *resizeCoeffs) tri(i, x int) float64 {
+	center := (float64(i) + 0.5) * c.scale
+	t := math.Abs((float64(x) - center + 0.5) * c.ss)
+	if t < 1 {
+		return 1 - t
+	}
+	return 0
+}
+
+// weights returns the count[i] weights of output i, from the table or
+// computed into buf.
+func (c *resizeCoeffs) weights(i int, buf []float32) []float32 {
+	n := int(c.count[i])
+	if c.w != nil {
+		return c.w[i*c.stride : i*c.stride+n]
+	}
+	buf = buf[:n]
+	s := int(c.start[i])
+	for k := range buf {
+		buf[k] = float32(c.tri(i, s+k) / c.sum[i])
+	}
+	return buf
+}
+
+// weight returns the weight of input start[i]+k for output i.
+func (c *resizeCoeffs) weight(i, k int) float32 {
+	if c.w != nil {
+		return c.w[i*c.stride+k]
+	}
+	return float32(c.tri(i, int(c.start[i])+k) / c.sum[i])
+}
+
+// scratch buffers of Preprocess, reused when small.
 var (
-	rowPool = sync.Pool{New: func() any { return new([]uint8) }}
-	tmpPool = sync.Pool{New: func() any { return new([]float32) }}
+	bytePool  = sync.Pool{New: func() any { return new([]uint8) }}
+	floatPool = sync.Pool{New: func() any { return new([]float32) }}
 )
+
+const maxPooled = 1 << 20
+
+func getBytes(n int) *[]uint8 {
+	p := bytePool.Get().(*[]uint8)
+	if cap(*p) < n {
+		*p = make([]uint8, n)
+	}
+	*p = (*p)[:n]
+	return p
+}
+
+func putBytes(p *[]uint8) {
+	if cap(*p) <= maxPooled {
+		bytePool.Put(p)
+	}
+}
+
+func getFloats(n int) *[]float32 {
+	p := floatPool.Get().(*[]float32)
+	if cap(*p) < n {
+		*p = make([]float32, n)
+	}
+	*p = (*p)[:n]
+	return p
+}
+
+func putFloats(p *[]float32) {
+	if cap(*p) <= maxPooled {
+		floatPool.Put(p)
+	}
+}
 
 // resizeRGB writes the outW x outH bilinear resize of img (bounds b, RGB with
 // alpha on white, values in [0, 255]) into dst as interleaved RGB float32.
-// The horizontal pass runs first, as in Pillow.
+//
+// As in Pillow the horizontal pass runs first; each filtered source row is
+// then added, with its vertical weight, into the (at most three when
+// shrinking) output rows whose window holds it, in source order, so the sums
+// are those of Pillow's vertical pass without a buffer of all filtered rows.
+// Memory is O(width + outW*outH).
 func resizeRGB(dst []float32, img image.Image, b image.Rectangle, outW, outH int) {
 	inW, inH := b.Dx(), b.Dy()
 	hc := coeffsFor(inW, outW)
 	vc := coeffsFor(inH, outH)
-
-	rowp := rowPool.Get().(*[]uint8)
-	if cap(*rowp) < inW*3 {
-		*rowp = make([]uint8, inW*3)
-	}
-	row := (*rowp)[:inW*3]
-	tmpp := tmpPool.Get().(*[]float32)
 	rowLen := outW * 3
-	if cap(*tmpp) < inH*rowLen {
-		*tmpp = make([]float32, inH*rowLen)
+
+	rowp := getBytes(inW * 3)
+	row := *rowp
+	hrowp := getFloats(rowLen)
+	hrow := *hrowp
+	var hbufp *[]float32
+	var hbuf []float32
+	if hc.w == nil {
+		hbufp = getFloats(hc.stride)
+		hbuf = *hbufp
 	}
-	tmp := (*tmpp)[:inH*rowLen]
+	dst = dst[:outH*rowLen]
+	clear(dst)
 
 	read := rowReader(img, b)
+	j0 := 0 // the first output row whose window has not ended
 	for y := 0; y < inH; y++ {
+		for j0 < outH && int(vc.start[j0]+vc.count[j0]) <= y {
+			j0++
+		}
+		if j0 == outH {
+			break
+		}
+		if int(vc.start[j0]) > y {
+			continue // no output reads this row
+		}
 		read(row, y)
-		out := tmp[y*rowLen : (y+1)*rowLen]
 		for x := 0; x < outW; x++ {
 			s := int(hc.start[x])
-			n := int(hc.count[x])
-			w := hc.w[x*hc.stride : x*hc.stride+n]
-			src := row[s*3 : (s+n)*3]
+			w := hc.weights(x, hbuf)
+			src := row[s*3 : (s+len(w))*3]
 			var r, g, bl float32
 			for k, wk := range w {
 				p := src[k*3 : k*3+3 : k*3+3]
@@ -482,31 +564,25 @@ func resizeRGB(dst []float32, img image.Image, b image.Rectangle, outW, outH int
 				g += wk * float32(p[1])
 				bl += wk * float32(p[2])
 			}
-			o := out[x*3 : x*3+3 : x*3+3]
+			o := hrow[x*3 : x*3+3 : x*3+3]
 			o[0], o[1], o[2] = r, g, bl
 		}
-	}
-	for y := 0; y < outH; y++ {
-		s := int(vc.start[y])
-		n := int(vc.count[y])
-		w := vc.w[y*vc.stride : y*vc.stride+n]
-		out := dst[y*rowLen : (y+1)*rowLen]
-		src := tmp[s*rowLen : s*rowLen+rowLen]
-		w0 := w[0]
-		for i, v := range src {
-			out[i] = w0 * v
-		}
-		for k := 1; k < n; k++ {
-			wk := w[k]
-			src := tmp[(s+k)*rowLen : (s+k+1)*rowLen]
-			out := out[:len(src)]
-			for i, v := range src {
+		// Window ends are non-decreasing, so every j >= j0 with start <= y
+		// holds row y.
+		for j := j0; j < outH && int(vc.start[j]) <= y; j++ {
+			wk := vc.weight(j, y-int(vc.start[j]))
+			out := dst[j*rowLen : (j+1)*rowLen]
+			out = out[:len(hrow)]
+			for i, v := range hrow {
 				out[i] += wk * v
 			}
 		}
 	}
-	rowPool.Put(rowp)
-	tmpPool.Put(tmpp)
+	putBytes(rowp)
+	putFloats(hrowp)
+	if hbufp != nil {
+		putFloats(hbufp)
+	}
 }
 
 // rowReader returns a function that writes row y (0-based within b) of img
@@ -697,15 +773,21 @@ func init() {
 	}
 }
 
+// clampTab[v+clampOffset] is v clamped to [0, 255], for v in [-384, 639]:
+// after the shift both conversions stay within [-300, 560].
+var clampTab [1024]uint8
+
+const clampOffset = 384
+
+func init() {
+	for i := range clampTab {
+		clampTab[i] = uint8(min(max(i-clampOffset, 0), 255))
+	}
+}
+
+// clampShift is clamp(v >> shift) to [0, 255] through clampTab.
 func clampShift(v int32, shift uint) uint8 {
-	v >>= shift
-	if uint32(v) <= 255 {
-		return uint8(v)
-	}
-	if v < 0 {
-		return 0
-	}
-	return 255
+	return clampTab[((v>>shift)+clampOffset)&1023]
 }
 
 // yccRowReader is the row reader of a Y'CbCr image (with an optional alpha
@@ -717,7 +799,7 @@ func clampShift(v int32, shift uint) uint8 {
 // It returns nil for geometries it does not handle (negative origins, unknown
 // ratios), which take the generic path.
 func yccRowReader(m *image.YCbCr, alpha []uint8, astride int, b image.Rectangle, t *yccTables) func(dst []uint8, y int) {
-	if m.Rect.Min.X < 0 || m.Rect.Min.Y < 0 || b.Min.X < m.Rect.Min.X || b.Min.Y < m.Rect.Min.Y {
+	if m.Rect.Min.X < 0 || m.Rect.Min.Y < 0 || !b.In(m.Rect) {
 		return nil
 	}
 	var hs, vs uint
@@ -743,17 +825,21 @@ func yccRowReader(m *image.YCbCr, alpha []uint8, astride int, b image.Rectangle,
 	cy0, cy1 := m.Rect.Min.Y>>vs, (m.Rect.Max.Y-1)>>vs
 	cw := cx1 - cx0 + 1
 	fancyH := hs == 1 && cw > 2
-	fancyV := vs == 1 && hs <= 1 && (hs == 0 || cw > 2)
-	// Column sums of the two contributing chroma rows, scaled so that a
-	// replicated sample is v*4 (vertical filter) or v (no vertical filter).
+	fancyV := vs == 1 && (hs == 0 || (hs == 1 && cw > 2))
+	// Column sums of the two contributing chroma rows (3*near + far when
+	// filtering vertically), and the upsampled chroma of the whole image row.
 	sumCb := make([]int32, cw)
 	sumCr := make([]int32, cw)
-	cbv := make([]uint8, w)
-	crv := make([]uint8, w)
+	fullW := m.Rect.Dx()
+	cbFull := make([]uint8, fullW)
+	crFull := make([]uint8, fullW)
+	xoff := (cx0 << hs) - m.Rect.Min.X // position of chroma sample 0's first pixel in the row
+	bx := b.Min.X - m.Rect.Min.X
 	return func(dst []uint8, y int) {
 		yy := b.Min.Y + y
 		cy := yy >> vs
 		near := (cy - cy0) * m.CStride
+		cbNear, crNear := m.Cb[near:near+cw], m.Cr[near:near+cw]
 		if fancyV {
 			fy := cy - 1 // the next nearest chroma row: above for even rows
 			if yy&1 == 1 {
@@ -761,79 +847,113 @@ func yccRowReader(m *image.YCbCr, alpha []uint8, astride int, b image.Rectangle,
 			}
 			fy = min(max(fy, cy0), cy1)
 			far := (fy - cy0) * m.CStride
-			for i := 0; i < cw; i++ {
-				sumCb[i] = 3*int32(m.Cb[near+i]) + int32(m.Cb[far+i])
-				sumCr[i] = 3*int32(m.Cr[near+i]) + int32(m.Cr[far+i])
+			cbFar, crFar := m.Cb[far:far+cw], m.Cr[far:far+cw]
+			for i := range sumCb {
+				sumCb[i] = 3*int32(cbNear[i]) + int32(cbFar[i])
+				sumCr[i] = 3*int32(crNear[i]) + int32(crFar[i])
 			}
 		} else {
-			for i := 0; i < cw; i++ {
-				sumCb[i] = int32(m.Cb[near+i])
-				sumCr[i] = int32(m.Cr[near+i])
+			for i := range sumCb {
+				sumCb[i] = int32(cbNear[i])
+				sumCr[i] = int32(crNear[i])
 			}
 		}
-		// Chroma of each output pixel.
-		for x := 0; x < w; x++ {
-			xx := b.Min.X + x
-			i := xx>>hs - cx0
-			var cb, cr int32
-			switch {
-			case fancyH && fancyV: // h2v2
-				if xx&1 == 0 {
-					if i == 0 {
-						cb, cr = (sumCb[i]*4+8)>>4, (sumCr[i]*4+8)>>4
-					} else {
-						cb, cr = (sumCb[i]*3+sumCb[i-1]+8)>>4, (sumCr[i]*3+sumCr[i-1]+8)>>4
-					}
-				} else {
-					if i == cw-1 {
-						cb, cr = (sumCb[i]*4+7)>>4, (sumCr[i]*4+7)>>4
-					} else {
-						cb, cr = (sumCb[i]*3+sumCb[i+1]+7)>>4, (sumCr[i]*3+sumCr[i+1]+7)>>4
-					}
-				}
-			case fancyH: // h2v1
-				if xx&1 == 0 {
-					if i == 0 {
-						cb, cr = sumCb[i], sumCr[i]
-					} else {
-						cb, cr = (sumCb[i]*3+sumCb[i-1]+1)>>2, (sumCr[i]*3+sumCr[i-1]+1)>>2
-					}
-				} else {
-					if i == cw-1 {
-						cb, cr = sumCb[i], sumCr[i]
-					} else {
-						cb, cr = (sumCb[i]*3+sumCb[i+1]+2)>>2, (sumCr[i]*3+sumCr[i+1]+2)>>2
-					}
-				}
-			case fancyV: // h1v2
-				bias := int32(1)
-				if yy&1 == 1 {
-					bias = 2
-				}
-				cb, cr = (sumCb[i]+bias)>>2, (sumCr[i]+bias)>>2
-			default:
-				cb, cr = sumCb[i], sumCr[i]
-			}
-			cbv[x], crv[x] = uint8(cb), uint8(cr)
+		var bias int32 // h1v2 rounding: 1 for even rows (row above), 2 for odd rows
+		if fancyV && !fancyH {
+			bias = 1 + int32(yy&1)
 		}
-		yrow := m.Y[(yy-m.Rect.Min.Y)*m.YStride+(b.Min.X-m.Rect.Min.X):]
-		var arow []uint8
-		if alpha != nil {
-			arow = alpha[(yy-m.Rect.Min.Y)*astride+(b.Min.X-m.Rect.Min.X):]
-		}
+		upsampleChroma(cbFull, sumCb, hs, xoff, fancyH, fancyV, bias)
+		upsampleChroma(crFull, sumCr, hs, xoff, fancyH, fancyV, bias)
+
+		yrow := m.Y[(yy-m.Rect.Min.Y)*m.YStride+bx:]
+		yrow = yrow[:w]
+		cbRow, crRow := cbFull[bx:bx+w], crFull[bx:bx+w]
+		dst = dst[:3*w]
 		sh := t.shift
-		for x := 0; x < w; x++ {
-			yt := t.y[yrow[x]]
-			cb, cr := cbv[x], crv[x]
-			r := clampShift(yt+t.rCr[cr], sh)
-			g := clampShift(yt+t.gCb[cb]+t.gCr[cr], sh)
-			bl := clampShift(yt+t.bCb[cb], sh)
+		for x, yv := range yrow {
+			yt := t.y[yv]
+			cb, cr := cbRow[x], crRow[x]
 			d := dst[x*3 : x*3+3 : x*3+3]
-			if arow != nil && arow[x] != 0xff {
-				a := arow[x]
-				r, g, bl = overWhite8(r, a), overWhite8(g, a), overWhite8(bl, a)
+			d[0] = clampShift(yt+t.rCr[cr], sh)
+			d[1] = clampShift(yt+t.gCb[cb]+t.gCr[cr], sh)
+			d[2] = clampShift(yt+t.bCb[cb], sh)
+		}
+		if alpha != nil {
+			arow := alpha[(yy-m.Rect.Min.Y)*astride+bx:]
+			arow = arow[:w]
+			for x, a := range arow {
+				if a != 0xff {
+					d := dst[x*3 : x*3+3 : x*3+3]
+					d[0], d[1], d[2] = overWhite8(d[0], a), overWhite8(d[1], a), overWhite8(d[2], a)
+				}
 			}
-			d[0], d[1], d[2] = r, g, bl
+		}
+	}
+}
+
+// upsampleChroma writes one row of full-resolution chroma into out from the
+// column sums of yccRowReader: sample i covers pixels xoff + i<<hs onwards.
+// It follows libjpeg-turbo's jdsample.c: h2v2_fancy_upsample (fancyH and
+// fancyV, sums are 3*near+far), h2v1_fancy_upsample (fancyH),
+// h1v2_fancy_upsample (fancyV alone, with bias) and plain replication.
+func upsampleChroma(out []uint8, sum []int32, hs uint, xoff int, fancyH, fancyV bool, bias int32) {
+	n := len(sum)
+	put := func(x int, v int32) {
+		if x >= 0 && x < len(out) {
+			out[x] = uint8(v)
+		}
+	}
+	switch {
+	case fancyH && fancyV:
+		// Interior samples, then the two edges.
+		for i := 1; i < n-1; i++ {
+			x := xoff + 2*i
+			this := sum[i] * 3
+			if x >= 0 && x+1 < len(out) {
+				out[x] = uint8((this + sum[i-1] + 8) >> 4)
+				out[x+1] = uint8((this + sum[i+1] + 7) >> 4)
+				continue
+			}
+			put(x, (this+sum[i-1]+8)>>4)
+			put(x+1, (this+sum[i+1]+7)>>4)
+		}
+		put(xoff, (sum[0]*4+8)>>4)
+		put(xoff+1, (sum[0]*3+sum[1]+7)>>4)
+		put(xoff+2*(n-1), (sum[n-1]*3+sum[n-2]+8)>>4)
+		put(xoff+2*(n-1)+1, (sum[n-1]*4+7)>>4)
+	case fancyH:
+		for i := 1; i < n-1; i++ {
+			x := xoff + 2*i
+			this := sum[i] * 3
+			if x >= 0 && x+1 < len(out) {
+				out[x] = uint8((this + sum[i-1] + 1) >> 2)
+				out[x+1] = uint8((this + sum[i+1] + 2) >> 2)
+				continue
+			}
+			put(x, (this+sum[i-1]+1)>>2)
+			put(x+1, (this+sum[i+1]+2)>>2)
+		}
+		put(xoff, sum[0])
+		put(xoff+1, (sum[0]*3+sum[1]+2)>>2)
+		put(xoff+2*(n-1), (sum[n-1]*3+sum[n-2]+1)>>2)
+		put(xoff+2*(n-1)+1, sum[n-1])
+	default:
+		rep := 1 << hs
+		for i, s := range sum {
+			v := s
+			if fancyV {
+				v = (s + bias) >> 2
+			}
+			x := xoff + i*rep
+			if x >= 0 && x+rep <= len(out) {
+				for k := 0; k < rep; k++ {
+					out[x+k] = uint8(v)
+				}
+				continue
+			}
+			for k := 0; k < rep; k++ {
+				put(x+k, v)
+			}
 		}
 	}
 }

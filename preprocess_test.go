@@ -3,9 +3,11 @@ package pinrec
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"image"
 	"image/color"
+	"image/jpeg"
 	"math"
 	"os"
 	"os/exec"
@@ -17,6 +19,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	xdraw "golang.org/x/image/draw"
 )
 
 const imagesDir = "testdata/images"
@@ -349,6 +352,25 @@ func TestPreprocessPanicsOnBadArguments(t *testing.T) {
 	assert.Equal(t, float32(-1), dst[0])
 }
 
+func TestPreprocessExtremeAspectRatio(t *testing.T) {
+	// 1 x 3,000,000 and 3,000,000 x 1: the resize must not allocate tables or
+	// buffers proportional to width*size or height*size.
+	for _, r := range []image.Rectangle{image.Rect(0, 0, 1, 3_000_000), image.Rect(0, 0, 3_000_000, 1)} {
+		img := image.NewGray(r)
+		for i := range img.Pix {
+			img.Pix[i] = uint8(100 + i%3) // mean 101
+		}
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		v := rawRGB(img, 16)
+		runtime.ReadMemStats(&after)
+		assert.Less(t, after.TotalAlloc-before.TotalAlloc, uint64(64<<20), "%v: allocated too much", r)
+		for i, x := range v {
+			require.InDelta(t, 101, x, 1, "%v index %d", r, i)
+		}
+	}
+}
+
 func TestPreprocessEmptyImageIsWhite(t *testing.T) {
 	v := Preprocess(image.NewRGBA(image.Rectangle{}), 3, ModeTF)
 	for _, x := range v {
@@ -495,13 +517,17 @@ func TestPreprocessFastPathsMatchGeneric(t *testing.T) {
 				readFast(fast, y)
 				readSlow(slow, y)
 				for i := range fast {
-					require.InDelta(t, float64(slow[i]), float64(fast[i]), tol, "row %d byte %d", y, i)
+					if math.Abs(float64(slow[i])-float64(fast[i])) > tol {
+						t.Fatalf("row %d byte %d: fast path %d, generic %d", y, i, fast[i], slow[i])
+					}
 				}
 			}
-			for _, size := range []int{1, 7, 224} {
+			for _, size := range []int{1, 7, 100} {
 				a, b := rawRGB(img, size), rawRGB(plainImage{img}, size)
 				for i := range a {
-					require.InDelta(t, b[i], a[i], tol+0.001, "size %d index %d", size, i)
+					if math.Abs(float64(a[i])-float64(b[i])) > tol+0.001 {
+						t.Fatalf("size %d index %d: fast path %v, generic %v", size, i, a[i], b[i])
+					}
 				}
 			}
 		})
@@ -573,15 +599,25 @@ func TestPreprocessResizeIdentityAndCoefficients(t *testing.T) {
 			assert.InDelta(t, float64(p.B), float64(v[i+2]), 1e-3)
 		}
 	}
-	for _, pair := range [][2]int{{1, 1}, {1, 224}, {224, 224}, {225, 224}, {500, 224}, {4000, 224}, {3, 299}, {8192, 1}} {
+	for _, pair := range [][2]int{{1, 1}, {1, 224}, {224, 224}, {225, 224}, {500, 224}, {4000, 224}, {3, 299}, {8192, 1}, {3 << 20, 224}} {
 		c := coeffsFor(pair[0], pair[1])
+		if pair[0] == 3<<20 {
+			require.Nil(t, c.w, "a huge axis computes its weights on the fly")
+		}
+		otf := *c
+		otf.w = nil
+		buf := make([]float32, c.stride)
 		for i := 0; i < pair[1]; i++ {
 			s, n := int(c.start[i]), int(c.count[i])
 			require.True(t, s >= 0 && n >= 1 && s+n <= pair[0], "%v output %d: start %d count %d", pair, i, s, n)
 			var sum float64
-			for _, w := range c.w[i*c.stride : i*c.stride+n] {
-				require.GreaterOrEqual(t, w, float32(0))
-				sum += float64(w)
+			w := c.weights(i, buf)
+			require.Len(t, w, n)
+			for k, wk := range w {
+				if wk < 0 || wk != c.weight(i, k) || wk != otf.weight(i, k) {
+					t.Fatalf("%v output %d tap %d: weights %v (table), %v, %v (on the fly)", pair, i, k, wk, c.weight(i, k), otf.weight(i, k))
+				}
+				sum += float64(wk)
 			}
 			require.InDelta(t, 1, sum, 1e-5)
 		}
@@ -725,5 +761,118 @@ func TestPreprocessMatchesPillow(t *testing.T) {
 		g := byMode[mode]
 		t.Logf("agreement %-5s (output units): worst max abs %.4g, average mean abs %.4g over %d arrays (%d images x sizes %v)",
 			mode, g.max, g.sum/float64(g.n), g.n, len(files), sizes)
+	}
+}
+
+func FuzzDecode(f *testing.F) {
+	for _, sub := range []string{"ok", "edge", "bad"} {
+		entries, err := os.ReadDir(filepath.Join(imagesDir, sub))
+		require.NoError(f, err)
+		for _, e := range entries {
+			data, err := os.ReadFile(filepath.Join(imagesDir, sub, e.Name()))
+			require.NoError(f, err)
+			if len(data) <= 8<<10 {
+				f.Add(data)
+			}
+		}
+	}
+	const maxPixels = 1 << 20
+	f.Fuzz(func(t *testing.T, data []byte) {
+		img, err := Decode(bytes.NewReader(data), WithMaxPixels(maxPixels))
+		if err != nil {
+			require.Nil(t, img)
+			if !errors.Is(err, ErrCorruptImage) && !errors.Is(err, ErrUnsupportedFormat) && !errors.Is(err, ErrTooLarge) {
+				t.Fatalf("error wraps no sentinel: %v", err)
+			}
+			return
+		}
+		b := img.Bounds()
+		require.False(t, b.Empty())
+		require.LessOrEqual(t, b.Dx()*b.Dy(), maxPixels)
+		v := Preprocess(img, 7, ModeTorch)
+		require.Len(t, v, 7*7*3)
+		for _, x := range v {
+			require.False(t, math.IsNaN(float64(x)) || math.IsInf(float64(x), 0))
+		}
+	})
+}
+
+// benchJPEG returns a 1024x768 JPEG (quality 85, 4:2:0), the size of a
+// typical photo pin, made by scaling up a test picture.
+func benchJPEG(b *testing.B) []byte {
+	src, err := DecodeFile(filepath.Join(imagesDir, "ok", "still-life-500x500.jpg"))
+	require.NoError(b, err)
+	dst := image.NewRGBA(image.Rect(0, 0, 1024, 768))
+	xdraw.CatmullRom.Scale(dst, dst.Rect, src, src.Bounds(), xdraw.Src, nil)
+	var buf bytes.Buffer
+	require.NoError(b, jpeg.Encode(&buf, dst, &jpeg.Options{Quality: 85}))
+	return buf.Bytes()
+}
+
+// BenchmarkDecodePreprocess measures the input pipeline of the embedder:
+// decode a JPEG and preprocess it to 224x224 in ModeCaffe.
+//
+//	go test -run '^$' -bench DecodePreprocess -benchmem .
+func BenchmarkDecodePreprocess(b *testing.B) {
+	type input struct {
+		name string
+		data []byte
+	}
+	var inputs []input
+	for _, f := range []string{"landscape-320x240.jpg", "still-life-500x500.jpg"} {
+		data, err := os.ReadFile(filepath.Join(imagesDir, "ok", f))
+		require.NoError(b, err)
+		inputs = append(inputs, input{f, data})
+	}
+	inputs = append(inputs, input{"photo-1024x768.jpg", benchJPEG(b)})
+	for _, in := range inputs {
+		img, err := Decode(bytes.NewReader(in.data))
+		require.NoError(b, err)
+		b.Run("decode/"+in.name, func(b *testing.B) {
+			b.ReportAllocs()
+			b.SetBytes(int64(len(in.data)))
+			for b.Loop() {
+				if _, err := Decode(bytes.NewReader(in.data)); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "images/s")
+		})
+		b.Run("preprocess/"+in.name, func(b *testing.B) {
+			b.ReportAllocs()
+			dst := make([]float32, 224*224*3)
+			for b.Loop() {
+				PreprocessInto(dst, img, 224, ModeCaffe)
+			}
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "images/s")
+		})
+		b.Run("both/"+in.name, func(b *testing.B) {
+			b.ReportAllocs()
+			b.SetBytes(int64(len(in.data)))
+			for b.Loop() {
+				img, err := Decode(bytes.NewReader(in.data))
+				if err != nil {
+					b.Fatal(err)
+				}
+				Preprocess(img, 224, ModeCaffe)
+			}
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "images/s")
+		})
+		b.Run("both-parallel/"+in.name, func(b *testing.B) {
+			b.ReportAllocs()
+			b.SetBytes(int64(len(in.data)))
+			b.RunParallel(func(pb *testing.PB) {
+				dst := make([]float32, 224*224*3)
+				for pb.Next() {
+					img, err := Decode(bytes.NewReader(in.data))
+					if err != nil {
+						b.Error(err)
+						return
+					}
+					PreprocessInto(dst, img, 224, ModeCaffe)
+				}
+			})
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "images/s")
+		})
 	}
 }
