@@ -69,11 +69,25 @@ func WithCapacity(n int) IndexOption {
 // the index. A search sees the index either wholly before or wholly after a concurrent Add or
 // Remove.
 //
-// Errors wrap the package's sentinels: [ErrDimMismatch], [ErrNonFinite], [ErrBadK],
-// [ErrNotFound], [ErrEmptyIndex], [ErrReadOnly], [ErrEmptyID]. No method panics on bad input.
+// Searches are exact: every search computes the distance to every vector (squared L2 in
+// float32, with AVX2+FMA kernels on amd64 and portable Go elsewhere or under the purego build
+// tag), so its time grows with Len()*Dim() and, for one query, is bound by memory bandwidth.
+// One search splits the rows into runtime.GOMAXPROCS(0) contiguous ranges ([WithWorkers]
+// lowers that), scanned in parallel, each with its own top-k heap, merged once at the end.
+// [Index.SearchBatch] shares one pass between many queries and is much faster per query than
+// separate searches. Searches stop early, with the context's error, when their context ends.
+//
+// Errors wrap the package's sentinels, which callers test with [errors.Is]: [ErrDimMismatch],
+// [ErrNonFinite], [ErrBadK], [ErrNotFound], [ErrEmptyIndex], [ErrEmptyID], [ErrReadOnly],
+// [ErrIndexClosed] (and [ErrBadDim] from [NewIndex]). No method panics on bad input.
 //
 // An Index loaded with [WithMmap] is read-only: Add and Remove return [ErrReadOnly], and
-// [Index.Close] releases the mapping. Close is a no-op for other indexes.
+// [Index.Close] releases the mapping, after which methods return [ErrIndexClosed]. Close is a
+// no-op for other indexes.
+//
+// Memory: the vectors take 4*Len()*Dim() bytes in one block, plus at most 1/16 of spare
+// capacity as the index grows (use [WithCapacity] when the final size is known), plus the IDs
+// and metadata.
 type Index struct {
 	// mu guards every field below. Readers (search, Get, IDs, ...) hold it for reading for the
 	// whole call; Add, Remove, SetInfo and Close hold it for writing.
