@@ -2,6 +2,7 @@ package pinrec
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"image"
@@ -192,7 +193,8 @@ func decodeConfigOf(f imageFormat, b []byte) (image.Config, error) {
 	return image.Config{}, ErrUnsupportedFormat
 }
 
-func decodeImageOf(f imageFormat, b []byte) (image.Image, error) {
+// decodeImageOf decodes the image whose header gave ic.
+func decodeImageOf(f imageFormat, b []byte, ic image.Config) (image.Image, error) {
 	r := bytes.NewReader(b)
 	switch f {
 	case formatJPEG:
@@ -200,15 +202,109 @@ func decodeImageOf(f imageFormat, b []byte) (image.Image, error) {
 	case formatPNG:
 		return png.Decode(r)
 	case formatGIF:
-		return gif.Decode(r)
+		img, err := gif.Decode(r)
+		if err != nil {
+			return nil, err
+		}
+		return onCanvas(img, ic), nil
 	case formatWebP:
-		return webp.Decode(r)
+		return decodeWebP(b, ic)
 	case formatBMP:
 		return bmp.Decode(r)
 	case formatTIFF:
 		return tiff.Decode(r)
 	}
 	return nil, ErrUnsupportedFormat
+}
+
+// onCanvas returns img unchanged when it covers the canvas that ic declares;
+// otherwise (a GIF or animated WebP whose first frame is smaller than the
+// logical screen) it draws img at its position on a transparent canvas, which
+// Preprocess then shows as white.
+func onCanvas(img image.Image, ic image.Config) image.Image {
+	screen := image.Rect(0, 0, ic.Width, ic.Height)
+	if img.Bounds() == screen || ic.Width <= 0 || ic.Height <= 0 {
+		return img
+	}
+	canvas := image.NewNRGBA(screen)
+	draw.Draw(canvas, img.Bounds(), img, img.Bounds().Min, draw.Src)
+	return canvas
+}
+
+// decodeWebP decodes a still WebP, or the first frame of an animated one
+// (golang.org/x/image/webp reads no animations), and converts lossy Y'CbCr to
+// RGB as libwebp does (see webpToRGB).
+func decodeWebP(b []byte, ic image.Config) (image.Image, error) {
+	if frame, at, ok := webpFirstFrame(b); ok {
+		img, err := webp.Decode(bytes.NewReader(frame))
+		if err != nil {
+			return nil, fmt.Errorf("first frame of an animated WebP: %w", err)
+		}
+		img = webpToRGB(img)
+		if fb := img.Bounds(); fb.Min != at {
+			img = &offsetImage{img, at.Sub(fb.Min)}
+		}
+		return onCanvas(img, ic), nil
+	}
+	img, err := webp.Decode(bytes.NewReader(b))
+	if err != nil {
+		return nil, err
+	}
+	return webpToRGB(img), nil
+}
+
+// offsetImage shifts an image's coordinates by d.
+type offsetImage struct {
+	image.Image
+	d image.Point
+}
+
+func (o *offsetImage) Bounds() image.Rectangle { return o.Image.Bounds().Add(o.d) }
+func (o *offsetImage) At(x, y int) color.Color { return o.Image.At(x-o.d.X, y-o.d.Y) }
+
+// webpFirstFrame finds the first ANMF frame of an animated WebP (VP8X with the
+// animation flag) and returns it rewrapped as a still WebP file, with the
+// frame's offset on the canvas.
+func webpFirstFrame(b []byte) (still []byte, at image.Point, ok bool) {
+	le24 := func(p []byte) int { return int(p[0]) | int(p[1])<<8 | int(p[2])<<16 }
+	animated := false
+	for i := 12; i+8 <= len(b); {
+		fourcc := string(b[i : i+4])
+		n := int(binary.LittleEndian.Uint32(b[i+4:]))
+		if n < 0 || n > len(b)-i-8 {
+			return nil, image.Point{}, false
+		}
+		p := b[i+8 : i+8+n]
+		switch fourcc {
+		case "VP8X":
+			if len(p) < 10 || p[0]&(1<<1) == 0 {
+				return nil, image.Point{}, false
+			}
+			animated = true
+		case "ANMF":
+			if !animated || len(p) < 16 {
+				return nil, image.Point{}, false
+			}
+			at = image.Pt(2*le24(p[0:]), 2*le24(p[3:]))
+			w, h := 1+le24(p[6:]), 1+le24(p[9:])
+			frame := p[16:]
+			var chunks []byte
+			if bytes.HasPrefix(frame, []byte("ALPH")) {
+				// Alpha needs a VP8X header with the alpha flag and the frame size.
+				chunks = append(chunks, "VP8X"...)
+				chunks = binary.LittleEndian.AppendUint32(chunks, 10)
+				chunks = append(chunks, 1<<4, 0, 0, 0,
+					byte(w-1), byte((w-1)>>8), byte((w-1)>>16),
+					byte(h-1), byte((h-1)>>8), byte((h-1)>>16))
+			}
+			chunks = append(chunks, frame...)
+			still = append([]byte("RIFF"), binary.LittleEndian.AppendUint32(nil, uint32(4+len(chunks)))...)
+			still = append(append(still, "WEBP"...), chunks...)
+			return still, at, true
+		}
+		i += 8 + n + n&1
+	}
+	return nil, image.Point{}, false
 }
 
 // classifyError maps a decoder's error onto the package sentinels.
@@ -267,15 +363,12 @@ func decodeBytes(data []byte, opts []DecodeOption) (image.Image, error) {
 		return nil, fmt.Errorf("%w: %s header declares %dx%d = %d pixels, limit %d",
 			ErrTooLarge, f, ic.Width, ic.Height, n, cfg.maxPixels)
 	}
-	img, err := guard(f, func() (image.Image, error) { return decodeImageOf(f, data) })
+	img, err := guard(f, func() (image.Image, error) { return decodeImageOf(f, data, ic) })
 	if err != nil {
 		return nil, classifyError(f, err)
 	}
 	if b := img.Bounds(); b.Empty() || int64(b.Dx())*int64(b.Dy()) > cfg.maxPixels {
 		return nil, fmt.Errorf("%w (%s): decoded bounds %v", ErrCorruptImage, f, b)
-	}
-	if f == formatWebP {
-		img = webpToRGB(img)
 	}
 	if o := exifOrientation(f, data); o > 1 {
 		img = orient(img, o)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"image"
 	"image/color"
+	"image/gif"
 	"image/jpeg"
 	"math"
 	"os"
@@ -61,6 +62,8 @@ func TestDecodeFormats(t *testing.T) {
 		{"edge/grey.png", 120, 90, "*image.Gray"},
 		{"edge/grey16.png", 120, 90, "*image.Gray16"},
 		{"edge/lossless-alpha.webp", 120, 90, "*image.NRGBA"},
+		{"edge/lossy-alpha.webp", 120, 90, "*image.NRGBA"},
+		{"edge/animated.webp", 80, 60, "*image.RGBA"},
 		{"edge/lossy.webp", 120, 90, "*image.RGBA"}, // converted with libwebp's matrix
 		{"edge/lzw.tiff", 120, 90, "*image.RGBA"},
 		{"edge/one-pixel.png", 1, 1, "*image.RGBA"},
@@ -174,6 +177,28 @@ func TestDecodeWithMaxPixels(t *testing.T) {
 		_, err := DecodeFile(filepath.Join(imagesDir, f), WithMaxPixels(100))
 		assert.ErrorIs(t, err, ErrTooLarge, f)
 	}
+}
+
+func TestDecodeGIFFirstFrameOnCanvas(t *testing.T) {
+	// A 20x10 logical screen whose first frame covers only (5,2)-(10,6): the
+	// frame lands at its position on a transparent (so, white) canvas.
+	pal := color.Palette{color.RGBA{255, 0, 0, 255}, color.RGBA{0, 0, 255, 255}}
+	f1 := image.NewPaletted(image.Rect(5, 2, 10, 6), pal)
+	f2 := image.NewPaletted(image.Rect(0, 0, 20, 10), pal)
+	for i := range f2.Pix {
+		f2.Pix[i] = 1
+	}
+	var buf bytes.Buffer
+	require.NoError(t, gif.EncodeAll(&buf, &gif.GIF{
+		Image:  []*image.Paletted{f1, f2},
+		Delay:  []int{10, 10},
+		Config: image.Config{ColorModel: pal, Width: 20, Height: 10},
+	}))
+	img, err := Decode(&buf)
+	require.NoError(t, err)
+	require.Equal(t, image.Rect(0, 0, 20, 10), img.Bounds())
+	assert.Equal(t, [3]uint8{255, 0, 0}, compositeWhite(img.At(6, 3)), "the first frame, not the second")
+	assert.Equal(t, [3]uint8{255, 255, 255}, compositeWhite(img.At(0, 0)), "outside the frame: white")
 }
 
 func TestDecodeRecoversPanics(t *testing.T) {
@@ -711,7 +736,7 @@ func TestPreprocessMatchesPillow(t *testing.T) {
 		switch {
 		case strings.HasSuffix(path, ".jpg"):
 			kind = "jpeg"
-		case strings.HasSuffix(path, "lossy.webp"):
+		case strings.HasSuffix(path, "lossy.webp"), strings.HasSuffix(path, "lossy-alpha.webp"), strings.HasSuffix(path, "animated.webp"):
 			kind = "webp"
 		}
 		tol := pillowTolerance[kind]

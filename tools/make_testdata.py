@@ -226,6 +226,9 @@ def make_edge():
     frames[0].save(out("edge", "animated.gif"), "GIF", save_all=True, append_images=frames[1:], duration=100, loop=0)
     base.save(out("edge", "lossy.webp"), "WEBP", quality=80)
     rgba.save(out("edge", "lossless-alpha.webp"), "WEBP", lossless=True)
+    rgba.save(out("edge", "lossy-alpha.webp"), "WEBP", quality=80)
+    wframes = [landscape(80, 60, seed=s, noise=0.0) for s in (4, 5, 6)]
+    wframes[0].save(out("edge", "animated.webp"), "WEBP", save_all=True, append_images=wframes[1:], duration=100, loop=0, quality=80)
     base.resize((48, 36), Image.BILINEAR).save(out("edge", "rgb24.bmp"), "BMP")
     base.save(out("edge", "lzw.tiff"), "TIFF", compression="tiff_lzw")
     # EXIF orientation 1..8 in JPEG, and one each in PNG (eXIf), WebP and TIFF.
