@@ -10,12 +10,14 @@ import (
 	"hash/crc32"
 	"io"
 	"io/fs"
-	"maps"
 	"math"
 	"math/bits"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
+	"sync"
+	"sync/atomic"
 	"unsafe"
 )
 
@@ -441,7 +443,7 @@ func load(path string, cfg loadConfig) (*Index, error) {
 		releaseWhenUnreachable(ix, m)
 		return ix, nil
 	}
-	ix, err := readIndex(f, size, cfg)
+	ix, err := readIndex(f, f, size, cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -453,7 +455,7 @@ func load(path string, cfg loadConfig) (*Index, error) {
 // Errors wrap the sentinels [Load] documents.
 func ReadIndex(r io.Reader, size int64, opts ...LoadOption) (*Index, error) {
 	cfg := newLoadConfig(opts)
-	ix, err := readIndex(r, size, cfg)
+	ix, err := readIndex(r, nil, size, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("read index: %w", err)
 	}
@@ -468,7 +470,9 @@ func eofAsTruncated(err error, what string) error {
 	return err
 }
 
-func readIndex(r io.Reader, size int64, cfg loadConfig) (*Index, error) {
+// readIndex decodes a file of the given size from r. If at is not nil, it reads the same file
+// at absolute offsets, and the vector block is read from it by several goroutines.
+func readIndex(r io.Reader, at io.ReaderAt, size int64, cfg loadConfig) (*Index, error) {
 	var hb [headerSize]byte
 	if size < headerSize {
 		b := hb[:max(size, 0)]
@@ -484,62 +488,214 @@ func readIndex(r io.Reader, size int64, cfg loadConfig) (*Index, error) {
 		return nil, err
 	}
 	// Header, metadata and headCRC, then the padding in the same buffer.
-	padEnd := int(h.vecOff)
-	buf := make([]byte, padEnd)
+	buf := make([]byte, h.vecOff)
 	copy(buf, hb[:])
 	if _, err := io.ReadFull(r, buf[headerSize:]); err != nil {
 		return nil, eofAsTruncated(err, "metadata")
 	}
+	crc, m, err := decodeHead(buf, h)
+	if err != nil {
+		return nil, err
+	}
+
+	vectors := make([]float32, h.count*h.dim)
+	vb := vecBlockBytes(vectors)
+	var vcrc uint32
+	switch {
+	case at != nil && hostLittleEndian:
+		vcrc, err = scanBlock(int64(len(vb)), h.dim, !cfg.skipVecCRC, func(off int64, n int) ([]byte, error) {
+			chunk := vb[off : off+int64(n)]
+			_, err := at.ReadAt(chunk, h.vecOff+off)
+			return chunk, eofAsTruncated(err, "vectors")
+		})
+	case hostLittleEndian:
+		vcrc, err = scanBlockSerial(int64(len(vb)), h.dim, !cfg.skipVecCRC, func(off int64, n int) ([]byte, error) {
+			chunk := vb[off : off+int64(n)]
+			_, err := io.ReadFull(r, chunk)
+			return chunk, eofAsTruncated(err, "vectors")
+		})
+	default:
+		scratch := make([]byte, min(ioChunk, len(vb)))
+		vcrc, err = scanBlockSerial(int64(len(vb)), h.dim, !cfg.skipVecCRC, func(off int64, n int) ([]byte, error) {
+			chunk := scratch[:n]
+			if _, err := io.ReadFull(r, chunk); err != nil {
+				return nil, eofAsTruncated(err, "vectors")
+			}
+			for i := range n / 4 {
+				vectors[int(off)/4+i] = math.Float32frombits(binary.LittleEndian.Uint32(chunk[4*i:]))
+			}
+			return chunk, nil
+		})
+	}
+	if err != nil {
+		return nil, err
+	}
+	var tb [crcSize]byte
+	if at != nil {
+		_, err = at.ReadAt(tb[:], h.fileSize-crcSize)
+	} else {
+		_, err = io.ReadFull(r, tb[:])
+	}
+	if err != nil {
+		return nil, eofAsTruncated(err, "checksum")
+	}
+	if !cfg.skipVecCRC {
+		if err := checkFileCRC(tb[:], crc, vcrc, h.vecLen()); err != nil {
+			return nil, err
+		}
+	}
+	return buildIndex(h, m, vectors), nil
+}
+
+// decodeHead checks headCRC and the padding of buf, the bytes [0, vecOff) of a file whose
+// header is h, and decodes the metadata (buf must not change afterwards). It returns the CRC of
+// all of buf, which the file's checksum continues.
+func decodeHead(buf []byte, h fileHeader) (uint32, decodedMeta, error) {
 	metaEnd := headerSize + h.metaLen
 	crc := crc32.Checksum(buf[:metaEnd], castagnoli)
 	if got := binary.LittleEndian.Uint32(buf[metaEnd:]); got != crc {
-		return nil, fmt.Errorf("%w: header and metadata: stored CRC %08x, computed %08x", ErrChecksum, got, crc)
+		return 0, decodedMeta{}, fmt.Errorf("%w: header and metadata: stored CRC %08x, computed %08x", ErrChecksum, got, crc)
 	}
 	for _, x := range buf[metaEnd+crcSize:] {
 		if x != 0 {
-			return nil, badFormat("padding before the vectors is not zero")
+			return 0, decodedMeta{}, badFormat("padding before the vectors is not zero")
 		}
 	}
 	m, err := parseMeta(buf[headerSize:metaEnd], h.count)
 	if err != nil {
-		return nil, err
+		return 0, decodedMeta{}, err
 	}
-	crc = crc32.Update(crc, castagnoli, buf[metaEnd:])
+	return crc32.Update(crc, castagnoli, buf[metaEnd:]), m, nil
+}
 
-	vectors := make([]float32, h.count*h.dim)
-	var scratch []byte
-	if !hostLittleEndian {
-		scratch = make([]byte, min(ioChunk, len(vectors)*4))
+// checkFileCRC compares the stored fileCRC with the one of the head (CRC headCRC) followed by
+// the vector block (CRC vcrc, vecLen bytes).
+func checkFileCRC(stored []byte, headCRC, vcrc uint32, vecLen int64) error {
+	crc := crc32Combine(headCRC, vcrc, vecLen)
+	if got := binary.LittleEndian.Uint32(stored); got != crc {
+		return fmt.Errorf("%w: stored CRC %08x, computed %08x", ErrChecksum, got, crc)
 	}
-	vb := vecBlockBytes(vectors)
-	for off := 0; off < len(vb); off += ioChunk {
-		chunk := vb[off:min(off+ioChunk, len(vb))]
-		if scratch != nil {
-			chunk = scratch[:len(chunk)]
+	return nil
+}
+
+// scanParallelMin is the size of vector block from which scanBlock uses several goroutines.
+const scanParallelMin = 32 << 20
+
+// scanBlock calls chunk for every ioChunk-sized piece of a vector block of n bytes (rows of
+// dim values), from several goroutines when the block is large, and, if verify, checks that
+// every value is finite and returns the CRC-32C of the block. chunk returns the piece's bytes
+// (read into place, or a view of a mapping). The first error stops the scan.
+func scanBlock(n int64, dim int, verify bool, chunk func(off int64, n int) ([]byte, error)) (uint32, error) {
+	parts := min(runtime.GOMAXPROCS(0), 8, int(n/scanParallelMin))
+	if parts <= 1 {
+		return scanBlockSerial(n, dim, verify, chunk)
+	}
+	// Parts of whole chunks; the last takes the rest.
+	per := (n/int64(parts) + ioChunk - 1) / ioChunk * ioChunk
+	crcs := make([]uint32, parts)
+	errs := make([]error, parts)
+	var failed atomic.Bool
+	var wg sync.WaitGroup
+	for p := range parts {
+		lo, hi := int64(p)*per, min(int64(p+1)*per, n)
+		wg.Go(func() {
+			var crc uint32
+			for off := lo; off < hi; off += ioChunk {
+				if failed.Load() {
+					return
+				}
+				b, err := chunk(off, int(min(ioChunk, hi-off)))
+				if err == nil && verify {
+					crc = crc32.Update(crc, castagnoli, b)
+					err = checkVectors(b, off, dim)
+				}
+				if err != nil {
+					errs[p] = err
+					failed.Store(true)
+					return
+				}
+			}
+			crcs[p] = crc
+		})
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return 0, err
 		}
-		if _, err := io.ReadFull(r, chunk); err != nil {
-			return nil, eofAsTruncated(err, "vectors")
+	}
+	crc := crcs[0]
+	for p := 1; p < parts; p++ {
+		lo, hi := int64(p)*per, min(int64(p+1)*per, n)
+		crc = crc32Combine(crc, crcs[p], max(hi-lo, 0))
+	}
+	return crc, nil
+}
+
+// scanBlockSerial is scanBlock in one goroutine, in order (for plain readers).
+func scanBlockSerial(n int64, dim int, verify bool, chunk func(off int64, n int) ([]byte, error)) (uint32, error) {
+	var crc uint32
+	for off := int64(0); off < n; off += ioChunk {
+		b, err := chunk(off, int(min(ioChunk, n-off)))
+		if err != nil {
+			return 0, err
 		}
-		if !cfg.skipVecCRC {
-			crc = crc32.Update(crc, castagnoli, chunk)
-			if err := checkVectors(chunk, int64(off), h.dim); err != nil {
-				return nil, err
+		if verify {
+			crc = crc32.Update(crc, castagnoli, b)
+			if err := checkVectors(b, off, dim); err != nil {
+				return 0, err
 			}
 		}
-		if scratch != nil {
-			for i := range len(chunk) / 4 {
-				vectors[off/4+i] = math.Float32frombits(binary.LittleEndian.Uint32(chunk[4*i:]))
-			}
+	}
+	return crc, nil
+}
+
+// crc32Combine returns the CRC-32C of A followed by B from crcA, crcB and len(B) (zlib's
+// crc32_combine: crcA times x^(8*lenB) modulo the polynomial, plus crcB, in GF(2)).
+func crc32Combine(crcA, crcB uint32, lenB int64) uint32 {
+	if lenB <= 0 {
+		return crcA
+	}
+	var even, odd [32]uint32 // operators: even and odd powers of two zero bits
+	odd[0] = crc32.Castagnoli
+	for n, row := 1, uint32(1); n < 32; n, row = n+1, row<<1 {
+		odd[n] = row
+	}
+	gf2Square(&even, &odd) // two zero bits
+	gf2Square(&odd, &even) // four zero bits
+	for {
+		gf2Square(&even, &odd)
+		if lenB&1 != 0 {
+			crcA = gf2Times(&even, crcA)
+		}
+		if lenB >>= 1; lenB == 0 {
+			break
+		}
+		gf2Square(&odd, &even)
+		if lenB&1 != 0 {
+			crcA = gf2Times(&odd, crcA)
+		}
+		if lenB >>= 1; lenB == 0 {
+			break
 		}
 	}
-	var tb [crcSize]byte
-	if _, err := io.ReadFull(r, tb[:]); err != nil {
-		return nil, eofAsTruncated(err, "checksum")
+	return crcA ^ crcB
+}
+
+func gf2Times(mat *[32]uint32, vec uint32) uint32 {
+	var sum uint32
+	for i := 0; vec != 0; i, vec = i+1, vec>>1 {
+		if vec&1 != 0 {
+			sum ^= mat[i]
+		}
 	}
-	if got := binary.LittleEndian.Uint32(tb[:]); !cfg.skipVecCRC && got != crc {
-		return nil, fmt.Errorf("%w: stored CRC %08x, computed %08x", ErrChecksum, got, crc)
+	return sum
+}
+
+func gf2Square(square, mat *[32]uint32) {
+	for n := range 32 {
+		square[n] = gf2Times(mat, mat[n])
 	}
-	return buildIndex(h, m, vectors), nil
 }
 
 // indexFromBytes decodes a whole file held in data (a mapping, or a buffer for tests and
@@ -552,32 +708,24 @@ func indexFromBytes(data []byte, cfg loadConfig, mapping io.Closer) (*Index, err
 	if err != nil {
 		return nil, err
 	}
-	metaEnd := headerSize + h.metaLen
-	crc := crc32.Checksum(data[:metaEnd], castagnoli)
-	if got := binary.LittleEndian.Uint32(data[metaEnd:]); got != crc {
-		return nil, fmt.Errorf("%w: header and metadata: stored CRC %08x, computed %08x", ErrChecksum, got, crc)
+	head := data[:h.vecOff]
+	if mapping != nil {
+		head = bytes.Clone(head) // IDs and metadata must outlive the mapping
 	}
-	for _, x := range data[metaEnd+crcSize : h.vecOff] {
-		if x != 0 {
-			return nil, badFormat("padding before the vectors is not zero")
-		}
-	}
-	m, err := parseMeta(bytes.Clone(data[headerSize:metaEnd]), h.count)
+	crc, m, err := decodeHead(head, h)
 	if err != nil {
 		return nil, err
 	}
 	vb := data[h.vecOff : h.vecOff+h.vecLen()]
 	if !cfg.skipVecCRC {
-		crc = crc32.Update(crc, castagnoli, data[metaEnd:h.vecOff])
-		for off := 0; off < len(vb); off += ioChunk {
-			chunk := vb[off:min(off+ioChunk, len(vb))]
-			crc = crc32.Update(crc, castagnoli, chunk)
-			if err := checkVectors(chunk, int64(off), h.dim); err != nil {
-				return nil, err
-			}
+		vcrc, err := scanBlock(int64(len(vb)), h.dim, true, func(off int64, n int) ([]byte, error) {
+			return vb[off : off+int64(n)], nil
+		})
+		if err != nil {
+			return nil, err
 		}
-		if got := binary.LittleEndian.Uint32(data[h.fileSize-crcSize:]); got != crc {
-			return nil, fmt.Errorf("%w: stored CRC %08x, computed %08x", ErrChecksum, got, crc)
+		if err := checkFileCRC(data[h.fileSize-crcSize:], crc, vcrc, h.vecLen()); err != nil {
+			return nil, err
 		}
 	}
 	var vectors []float32
@@ -603,13 +751,19 @@ func appendStr(b []byte, s string) []byte {
 	return append(b, s...)
 }
 
-// appendMap appends a count and the sorted pairs of m.
-func appendMap(b []byte, m map[string]string) []byte {
+// appendMap appends a count and the pairs of m sorted by key; keys is scratch space, returned
+// for reuse.
+func appendMap(b []byte, m map[string]string, keys []string) ([]byte, []string) {
 	b = binary.LittleEndian.AppendUint32(b, uint32(len(m)))
-	for _, k := range slices.Sorted(maps.Keys(m)) {
+	keys = keys[:0]
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
 		b = appendStr(appendStr(b, k), m[k])
 	}
-	return b
+	return b, keys
 }
 
 func mapSize(m map[string]string) int {
@@ -657,9 +811,10 @@ func encodeHead(dim int, ids []string, meta []map[string]string, info map[string
 	le.PutUint64(b[24:], uint64(metaLen))
 	le.PutUint64(b[32:], uint64(vecOff))
 	le.PutUint64(b[40:], uint64(vecOff+vecLen+crcSize))
-	b = appendMap(b, info)
+	var keys []string
+	b, keys = appendMap(b, info, keys)
 	for i, id := range ids {
-		b = appendMap(appendStr(b, id), meta[i])
+		b, keys = appendMap(appendStr(b, id), meta[i], keys)
 	}
 	if len(b) != metaEnd {
 		return nil, fmt.Errorf("internal error: metadata of %d bytes, computed %d", len(b)-headerSize, metaLen)
@@ -684,8 +839,8 @@ func (ix *Index) WriteTo(w io.Writer) (int64, error) {
 	return n, nil
 }
 
-// writeHinter is implemented by files that can start writing back what has been written so
-// far, so that the final sync has little left to do.
+// writeHinter is implemented by files that can write back what has been written so far while
+// the rest is written, so that the final sync has little left to do.
 type writeHinter interface {
 	writeback(off, n int64)
 }
@@ -786,7 +941,7 @@ func (osFS) createTemp(dir, target string) (saveFile, error) {
 				return nil, err
 			}
 		}
-		return &osFile{f}, nil
+		return &osFile{File: f}, nil
 	}
 	return nil, fmt.Errorf("create a temporary file in %s: too many collisions", dir)
 }
@@ -807,9 +962,21 @@ func (osFS) syncDir(dir string) error {
 }
 
 // osFile is a temporary file on disk.
-type osFile struct{ *os.File }
+type osFile struct {
+	*os.File
+	prevOff, prevN int64 // the window of the previous writeback hint
+}
 
-func (f *osFile) writeback(off, n int64) { startWriteback(f.File, off, n) }
+// writeback starts writing [off, off+n) to disk and waits for the previous window: the disk
+// works while the next window is copied, the dirty pages stay few (no throttling in bursts), and
+// the final sync has at most two windows left to write. Errors are left to the sync.
+func (f *osFile) writeback(off, n int64) {
+	startWriteback(f.File, off, n)
+	if f.prevN > 0 {
+		waitWriteback(f.File, f.prevOff, f.prevN)
+	}
+	f.prevOff, f.prevN = off, n
+}
 
 // Save writes the index to the file at path atomically: it writes a temporary file in the same
 // directory, syncs it to disk, closes it (checking the error), renames it over path and syncs

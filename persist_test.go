@@ -918,32 +918,72 @@ func TestPersistNumPyReader(t *testing.T) {
 	require.Equal(t, res.Neighbours, ids)
 }
 
+// persistCompact strips a file down to header, metadata and vectors (no checksums, no
+// padding): the fuzzer's mutations then land on bytes that matter. persistExpand inverts it.
+func persistCompact(file []byte) []byte {
+	le := binary.LittleEndian
+	metaEnd := headerSize + le.Uint64(file[24:])
+	vecOff := le.Uint64(file[32:])
+	return append(bytes.Clone(file[:metaEnd]), file[vecOff:len(file)-crcSize]...)
+}
+
+// persistExpand makes a file of a compact form (see persistCompact): it inserts headCRC and the
+// padding, appends fileCRC, sets vecOff and fileSize, and computes both checksums. It returns
+// nil if data is too short for its own metadata length.
+func persistExpand(data []byte) []byte {
+	le := binary.LittleEndian
+	if len(data) < headerSize {
+		return nil
+	}
+	metaLen := le.Uint64(data[24:])
+	if metaLen > uint64(len(data)-headerSize) {
+		return nil
+	}
+	metaEnd := headerSize + int(metaLen)
+	vecOff := int(alignUp(int64(metaEnd + crcSize)))
+	vec := data[metaEnd:]
+	out := make([]byte, vecOff+len(vec)+crcSize)
+	copy(out, data[:metaEnd])
+	copy(out[vecOff:], vec)
+	le.PutUint64(out[32:], uint64(vecOff))
+	le.PutUint64(out[40:], uint64(len(out)))
+	persistFixCRCs(out)
+	return out
+}
+
 // FuzzLoad feeds arbitrary bytes to both decoders (the streaming one and the one over a whole
-// buffer, which WithMmap uses), as they are and with their checksums recomputed so that the
-// fuzzer gets past them. Any file that decodes must re-encode to the same bytes.
+// buffer, which WithMmap uses): as they are, with their checksums recomputed, and expanded from
+// the compact form (persistExpand), so that the fuzzer gets past the checksums and the padding.
+// The decoders must agree, fail only with the package's sentinels, and any file that decodes
+// must re-encode to the same bytes and satisfy the Index layout.
 func FuzzLoad(f *testing.F) {
-	f.Add(persistEncode(f))
+	var seeds [][]byte
+	seeds = append(seeds, persistEncode(f))
 	for _, seed := range []uint64{1, 2} {
 		ix := persistIndex(f, int(seed)*3, int(seed), seed)
 		var buf bytes.Buffer
 		_, err := ix.WriteTo(&buf)
 		require.NoError(f, err)
-		f.Add(buf.Bytes())
+		seeds = append(seeds, buf.Bytes())
 	}
 	empty, err := NewIndex(2)
 	require.NoError(f, err)
 	var buf bytes.Buffer
 	_, err = empty.WriteTo(&buf)
 	require.NoError(f, err)
-	f.Add(buf.Bytes())
+	seeds = append(seeds, buf.Bytes())
+	for _, s := range seeds {
+		f.Add(s)
+		f.Add(persistCompact(s))
+	}
 	f.Add([]byte("PINRECIX"))
 	f.Add([]byte{})
 	f.Fuzz(func(t *testing.T, data []byte) {
-		for _, fix := range []bool{false, true} {
-			b := data
-			if fix {
-				b = bytes.Clone(data)
-				persistFixCRCs(b)
+		fixed := bytes.Clone(data)
+		persistFixCRCs(fixed)
+		for _, b := range [][]byte{data, fixed, persistExpand(data)} {
+			if b == nil {
+				continue
 			}
 			ix1, err1 := ReadIndex(bytes.NewReader(b), int64(len(b)))
 			ix2, err2 := indexFromBytes(b, loadConfig{}, nil)
@@ -951,8 +991,10 @@ func FuzzLoad(f *testing.F) {
 				t.Fatalf("decoders disagree: stream %v, buffer %v", err1, err2)
 			}
 			if err1 != nil {
-				if !errors.Is(err1, ErrBadFormat) && !errors.Is(err1, ErrChecksum) && !errors.Is(err1, ErrUnsupportedVersion) {
-					t.Fatalf("error without a sentinel: %v", err1)
+				for _, err := range []error{err1, err2} {
+					if !errors.Is(err, ErrBadFormat) && !errors.Is(err, ErrChecksum) && !errors.Is(err, ErrUnsupportedVersion) {
+						t.Fatalf("error without a sentinel: %v", err)
+					}
 				}
 				continue
 			}
@@ -1053,6 +1095,182 @@ func BenchmarkPersistLoadMmap(b *testing.B) {
 					b.Fatal(err)
 				}
 				got.Close()
+			}
+		})
+	}
+}
+
+func TestPersistCRCCombine(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	data := make([]byte, 5000)
+	for i := range data {
+		data[i] = byte(rng.Uint32())
+	}
+	for _, split := range []int{0, 1, 3, 4, 100, 2500, 4999, 5000} {
+		a, b := data[:split], data[split:]
+		got := crc32Combine(crc32.Checksum(a, castagnoli), crc32.Checksum(b, castagnoli), int64(len(b)))
+		require.Equal(t, crc32.Checksum(data, castagnoli), got, "split %d", split)
+	}
+}
+
+// TestLoadLargeParallel loads a vector block large enough for the parallel scan (several
+// goroutines, CRCs combined), and finds corruption and non-finite values in its last part.
+func TestLoadLargeParallel(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds a 75 MB index")
+	}
+	want := persistIndex(t, 9200, 2048, 8) // 75 MB: over 2*scanParallelMin
+	path := filepath.Join(t.TempDir(), "big.idx")
+	require.NoError(t, want.Save(path))
+	for _, l := range persistLoaders {
+		got, err := l.load(path)
+		require.NoError(t, err, l.name)
+		requireSameIndex(t, want, got)
+		require.NoError(t, got.Close())
+	}
+	b, err := os.ReadFile(path)
+	require.NoError(t, err)
+	vecOff := int(binary.LittleEndian.Uint64(b[32:]))
+	row := 9000
+	at := vecOff + (row*2048+17)*4
+	b[at] ^= 4
+	require.NoError(t, os.WriteFile(path, b, 0o644))
+	for _, l := range persistLoaders {
+		_, err := l.load(path)
+		require.ErrorIs(t, err, ErrChecksum, l.name)
+	}
+	binary.LittleEndian.PutUint32(b[at:], math.Float32bits(float32(math.Inf(1))))
+	persistFixCRCs(b)
+	require.NoError(t, os.WriteFile(path, b, 0o644))
+	for _, l := range persistLoaders {
+		_, err := l.load(path)
+		require.ErrorIs(t, err, ErrNonFinite, l.name)
+		require.Contains(t, err.Error(), fmt.Sprintf("row %d", row), l.name)
+	}
+}
+
+// dropPageCache evicts a file from the page cache, for cold-cache benchmarks; nil where the
+// system has no way (set by persist_linux_test.go).
+var dropPageCache func(path string) error
+
+// writeSyntheticIndex writes an index file of n rows of dim uniform random values, streaming,
+// without holding the index in memory (for files larger than RAM would comfortably hold).
+func writeSyntheticIndex(tb testing.TB, path string, n, dim int, seed uint64) {
+	tb.Helper()
+	ids := make([]string, n)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("img/%07d.jpg", i)
+	}
+	head, err := encodeHead(dim, ids, make([]map[string]string, n), map[string]string{"model": "synthetic"})
+	require.NoError(tb, err)
+	f, err := os.Create(path)
+	require.NoError(tb, err)
+	defer f.Close()
+	_, err = f.Write(head)
+	require.NoError(tb, err)
+	crc := crc32.Checksum(head, castagnoli)
+	rng := rand.New(rand.NewPCG(seed, 7))
+	rows := max(1, (4<<20)/(4*dim))
+	buf := make([]float32, rows*dim)
+	for lo := 0; lo < n; lo += rows {
+		v := buf[:min(rows, n-lo)*dim]
+		for j := 0; j+1 < len(v); j += 2 {
+			x := rng.Uint64()
+			v[j] = float32(int32(x)) / (1 << 31)
+			v[j+1] = float32(int32(x>>32)) / (1 << 31)
+		}
+		if len(v)%2 == 1 {
+			v[len(v)-1] = 0.5
+		}
+		b := vecBlockBytes(v)
+		crc = crc32.Update(crc, castagnoli, b)
+		_, err := f.Write(b)
+		require.NoError(tb, err)
+	}
+	_, err = f.Write(binary.LittleEndian.AppendUint32(nil, crc))
+	require.NoError(tb, err)
+	require.NoError(tb, f.Sync())
+	require.NoError(tb, f.Close())
+}
+
+// BenchmarkPersistMmapOpen measures the time from Load(path, WithMmap()) to the first search
+// answer, with and without the vector checksum, on a warm and (on Linux) a cold page cache. The
+// 1M x 2048 (8 GB) size runs only with PINREC_BENCH_BIG=1; the file goes to $PINREC_BENCH_DIR
+// (default: a temporary directory) and is deleted afterwards unless PINREC_BENCH_KEEP=1.
+func BenchmarkPersistMmapOpen(b *testing.B) {
+	sizes := []struct{ n, dim int }{{100000, 2048}}
+	if os.Getenv("PINREC_BENCH_BIG") == "1" {
+		sizes = append(sizes, struct{ n, dim int }{1000000, 2048})
+	}
+	for _, sz := range sizes {
+		b.Run(fmt.Sprintf("n=%d_d=%d", sz.n, sz.dim), func(b *testing.B) {
+			path := filepath.Join(benchDir(b), fmt.Sprintf("bench-mmap-%d-%d.idx", sz.n, sz.dim))
+			if _, err := os.Stat(path); err != nil {
+				start := time.Now()
+				writeSyntheticIndex(b, path, sz.n, sz.dim, 1)
+				b.Logf("wrote %s in %v", path, time.Since(start))
+			}
+			if os.Getenv("PINREC_BENCH_KEEP") != "1" {
+				b.Cleanup(func() { os.Remove(path) })
+			}
+			q := make([]float32, sz.dim)
+			for j := range q {
+				q[j] = float32(j%7) / 7
+			}
+			for _, cache := range []string{"warm", "cold"} {
+				for _, verify := range []bool{true, false} {
+					if cache == "cold" && dropPageCache == nil {
+						continue
+					}
+					b.Run(fmt.Sprintf("cache=%s_verify=%v", cache, verify), func(b *testing.B) {
+						opts := []LoadOption{WithMmap()}
+						if !verify {
+							opts = append(opts, WithoutVectorChecksum())
+						}
+						var open, first, second time.Duration
+						var heap uint64
+						for b.Loop() {
+							b.StopTimer()
+							if cache == "cold" {
+								require.NoError(b, dropPageCache(path))
+							} else {
+								ix, err := Load(path, opts...) // warm the cache
+								require.NoError(b, err)
+								_, err = ix.Search(context.Background(), q, 10)
+								require.NoError(b, err)
+								require.NoError(b, ix.Close())
+							}
+							runtime.GC()
+							var ms0, ms1 runtime.MemStats
+							runtime.ReadMemStats(&ms0)
+							b.StartTimer()
+							t0 := time.Now()
+							ix, err := Load(path, opts...)
+							t1 := time.Now()
+							require.NoError(b, err)
+							_, err = ix.Search(context.Background(), q, 10)
+							t2 := time.Now()
+							require.NoError(b, err)
+							b.StopTimer()
+							_, err = ix.Search(context.Background(), q, 10)
+							t3 := time.Now()
+							require.NoError(b, err)
+							runtime.ReadMemStats(&ms1)
+							heap += ms1.HeapAlloc - min(ms0.HeapAlloc, ms1.HeapAlloc)
+							open += t1.Sub(t0)
+							first += t2.Sub(t1)
+							second += t3.Sub(t2)
+							require.NoError(b, ix.Close())
+							b.StartTimer()
+						}
+						n := float64(b.N)
+						b.ReportMetric(open.Seconds()/n, "open_s")
+						b.ReportMetric(first.Seconds()/n, "first_search_s")
+						b.ReportMetric((open+first).Seconds()/n, "open_to_answer_s")
+						b.ReportMetric(second.Seconds()/n, "next_search_s")
+						b.ReportMetric(float64(heap)/n/(1<<20), "heap_MiB")
+					})
+				}
 			}
 		})
 	}
