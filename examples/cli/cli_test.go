@@ -479,7 +479,7 @@ func checkGrid(t *testing.T, file string, n int) {
 	assert.Equal(t, image.Pt(w, h), img.Bounds().Size())
 	// 5 results to a row beside the query.
 	assert.Equal(t, pad+thumb+gap+5*(thumb+pad), w)
-	assert.Equal(t, pad+((n+4)/5)*(thumb+captionH+pad), h)
+	assert.Equal(t, pad+((n+4)/5)*(thumb+captionH+pad)+footerH, h)
 }
 
 func TestCLIStats(t *testing.T) {

@@ -154,7 +154,7 @@ func report(stdout, stderr io.Writer, ix *pinrec.Index, f searchFlags, query, qu
 		for i, r := range results {
 			cells[i] = gridCell{path: imagePath(ix, r.ID, r.Meta), name: r.ID, rank: i + 1, distance: r.Distance}
 		}
-		if err := writeGrid(f.grid, gridCell{path: queryImage, name: query}, cells); err != nil {
+		if err := writeGrid(f.grid, gridCell{path: queryImage, name: query}, cells, gridFooter(ix)); err != nil {
 			return err
 		}
 	}
@@ -175,4 +175,14 @@ func report(stdout, stderr io.Writer, ix *pinrec.Index, f searchFlags, query, qu
 		fmt.Fprintf(stderr, "wrote %s\n", f.grid)
 	}
 	return nil
+}
+
+// gridFooter says what made the grid: the index and its embedding.
+func gridFooter(ix *pinrec.Index) string {
+	in := ix.Info()
+	what := fmt.Sprintf("ResNet50 embeddings (%s-d), weights: %s", in[infoDim], in[infoWeights])
+	if in[infoEmbedding] == "pixels" {
+		what = fmt.Sprintf("raw-pixel baseline (%sx%s RGB, %s-d)", in[infoInputSize], in[infoInputSize], in[infoDim])
+	}
+	return fmt.Sprintf("pinrec: nearest of %d items by Euclidean distance d; %s", ix.Len(), what)
 }

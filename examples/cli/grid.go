@@ -35,6 +35,7 @@ const (
 	gap      = 28  // space between the query column and the results
 	perRow   = 5   // results per row
 	captionH = 44  // two caption lines under each thumbnail
+	footerH  = 22  // one line saying what made the grid
 	fontSize = 15
 )
 
@@ -53,14 +54,15 @@ func gridSize(n int) (w, h int) {
 	cols := min(max(n, 1), perRow)
 	rows := max((n+perRow-1)/perRow, 1)
 	w = pad + thumb + gap + cols*(thumb+pad)
-	h = pad + rows*(thumb+captionH+pad)
+	h = pad + rows*(thumb+captionH+pad) + footerH
 	return w, h
 }
 
 // writeGrid draws the query on the left and the results beside it in rank order, perRow to a
-// row, each captioned with rank, distance and name, and writes it as a PNG file.
-func writeGrid(out string, query gridCell, results []gridCell) error {
-	img, err := renderGrid(query, results)
+// row, each captioned with rank, distance and name, with footer as the last line, and writes
+// it as a PNG file.
+func writeGrid(out string, query gridCell, results []gridCell, footer string) error {
+	img, err := renderGrid(query, results, footer)
 	if err != nil {
 		return err
 	}
@@ -78,7 +80,7 @@ func writeGrid(out string, query gridCell, results []gridCell) error {
 	return nil
 }
 
-func renderGrid(query gridCell, results []gridCell) (*image.RGBA, error) {
+func renderGrid(query gridCell, results []gridCell, footer string) (*image.RGBA, error) {
 	regular, err := newFace(goregular.TTF)
 	if err != nil {
 		return nil, err
@@ -94,7 +96,12 @@ func renderGrid(query gridCell, results []gridCell) (*image.RGBA, error) {
 	// The query, framed in blue, and a rule between it and the results.
 	drawCell(dst, image.Pt(pad, pad), query, colQuery, 3, bold, regular)
 	x := pad + thumb + gap/2
-	fill(dst, image.Rect(x, pad, x+1, h-pad), colRule)
+	fill(dst, image.Rect(x, pad, x+1, h-pad-footerH), colRule)
+	small, err := newFaceSize(goregular.TTF, fontSize-2)
+	if err != nil {
+		return nil, err
+	}
+	drawText(dst, small, colSubtle, image.Pt(pad, h-pad+2), fit(small, footer, w-2*pad))
 
 	for i, c := range results {
 		col, row := i%perRow, i/perRow
@@ -104,12 +111,14 @@ func renderGrid(query gridCell, results []gridCell) (*image.RGBA, error) {
 	return dst, nil
 }
 
-func newFace(ttf []byte) (font.Face, error) {
+func newFace(ttf []byte) (font.Face, error) { return newFaceSize(ttf, fontSize) }
+
+func newFaceSize(ttf []byte, size float64) (font.Face, error) {
 	f, err := opentype.Parse(ttf)
 	if err != nil {
 		return nil, err
 	}
-	return opentype.NewFace(f, &opentype.FaceOptions{Size: fontSize, DPI: 72, Hinting: font.HintingFull})
+	return opentype.NewFace(f, &opentype.FaceOptions{Size: size, DPI: 72, Hinting: font.HintingFull})
 }
 
 // drawCell draws the thumbnail at `at` with a frame and its two caption lines below.
