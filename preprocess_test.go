@@ -14,6 +14,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -369,6 +370,8 @@ func TestPreprocessModes(t *testing.T) {
 func TestPreprocessPanicsOnBadArguments(t *testing.T) {
 	img := image.NewGray(image.Rect(0, 0, 2, 2))
 	assert.Panics(t, func() { Preprocess(img, 0, ModeCaffe) })
+	assert.Panics(t, func() { Preprocess(img, 2, PreprocessMode(3)) })
+	assert.Panics(t, func() { PreprocessInto(make([]float32, 12), img, 2, PreprocessMode(-1)) })
 	assert.Panics(t, func() { PreprocessInto(make([]float32, 11), img, 2, ModeCaffe) })
 	dst := make([]float32, 13)
 	dst[12] = 42
@@ -393,6 +396,43 @@ func TestPreprocessExtremeAspectRatio(t *testing.T) {
 		for i, x := range v {
 			require.InDelta(t, 101, x, 1, "%v index %d", r, i)
 		}
+	}
+}
+
+func TestPreprocessConcurrent(t *testing.T) {
+	// Goroutines share the coefficient cache and the scratch pools: results
+	// must equal the sequential ones (run with -race).
+	var imgs []image.Image
+	for _, f := range []string{"ok/landscape-320x240.jpg", "ok/city-90x150.png", "edge/rgba.png", "edge/cmyk.jpg"} {
+		img, err := DecodeFile(filepath.Join(imagesDir, f))
+		require.NoError(t, err)
+		imgs = append(imgs, img)
+	}
+	sizes := []int{224, 31, 64}
+	want := map[[2]int][]float32{}
+	for i, img := range imgs {
+		for _, s := range sizes {
+			want[[2]int{i, s}] = Preprocess(img, s, ModeTorch)
+		}
+	}
+	errs := make(chan error, 8)
+	for g := 0; g < 8; g++ {
+		go func() {
+			for r := 0; r < 5; r++ {
+				for i, img := range imgs {
+					s := sizes[(g+r+i)%len(sizes)]
+					got := Preprocess(img, s, ModeTorch)
+					if !slices.Equal(got, want[[2]int{i, s}]) {
+						errs <- fmt.Errorf("goroutine %d: image %d size %d differs", g, i, s)
+						return
+					}
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for g := 0; g < 8; g++ {
+		assert.NoError(t, <-errs)
 	}
 }
 
