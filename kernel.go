@@ -17,7 +17,11 @@ import "fmt"
 // It panics if a slice is too short (a bug in this package, never a caller's input).
 var l2sqTile = l2sqTileGo
 
-// kernelName names the kernel that l2sqTile runs ("go" or "avx2+fma").
+// dotTile computes out[j*os+i] = Σ_{t<n} x[i*xs+t] * q[j*qs+t] for i < nr, j < nq, with the
+// same shapes and checks as l2sqTile. SearchBatch uses it to bound distances cheaply.
+var dotTile = dotTileGo
+
+// kernelName names the kernels that l2sqTile and dotTile run ("go" or "avx2+fma").
 var kernelName = "go"
 
 // checkTile panics unless the slices cover every element l2sqTile touches.
@@ -76,6 +80,52 @@ func l2sqGo(x, y []float32) float32 {
 	for i := range x {
 		d := x[i] - y[i]
 		t[i] = d * d
+	}
+	s0 += t[0]
+	s1 += t[1]
+	s2 += t[2]
+	s3 += t[3]
+	s4 += t[4]
+	s5 += t[5]
+	s6 += t[6]
+	s7 += t[7]
+	return ((s0 + s4) + (s2 + s6)) + ((s1 + s5) + (s3 + s7))
+}
+
+// dotTileGo is the portable dotTile.
+func dotTileGo(x []float32, nr, xs int, q []float32, nq, qs, n int, out []float32, os int) {
+	checkTile(x, nr, xs, q, nq, qs, n, out, os)
+	for j := 0; j < nq; j++ {
+		qj := q[j*qs : j*qs+n]
+		o := out[j*os : j*os+nr]
+		for i := range o {
+			o[i] = dotGo(x[i*xs:i*xs+n], qj)
+		}
+	}
+}
+
+// dotGo returns Σ_{t<len(x)} x[t]*y[t]; y must be at least as long as x. Eight partial
+// sums, in the lane order of the fast kernels.
+func dotGo(x, y []float32) float32 {
+	y = y[:len(x)]
+	var s0, s1, s2, s3, s4, s5, s6, s7 float32
+	for len(x) >= 8 {
+		xx := x[:8:8]
+		yy := y[:8:8]
+		s0 += xx[0] * yy[0]
+		s1 += xx[1] * yy[1]
+		s2 += xx[2] * yy[2]
+		s3 += xx[3] * yy[3]
+		s4 += xx[4] * yy[4]
+		s5 += xx[5] * yy[5]
+		s6 += xx[6] * yy[6]
+		s7 += xx[7] * yy[7]
+		x = x[8:]
+		y = y[8:]
+	}
+	var t [8]float32
+	for i := range x {
+		t[i] = x[i] * y[i]
 	}
 	s0 += t[0]
 	s1 += t[1]

@@ -9,6 +9,7 @@ import "golang.org/x/sys/cpu"
 func init() {
 	if cpu.X86.HasAVX2 && cpu.X86.HasFMA {
 		l2sqTile = l2sqTileAVX2
+		dotTile = dotTileAVX2
 		kernelName = "avx2+fma"
 	}
 }
@@ -22,16 +23,34 @@ var avx2Kernels = [4][3]func(x []float32, xs int, q []float32, qs int, n int, ou
 	{l2sqR4Q1, l2sqR4Q2, l2sqR4Q3},
 }
 
+// avx2DotKernels[r-1][q-1] is the generated dot-product kernel for r rows and q queries.
+var avx2DotKernels = [4][3]func(x []float32, xs int, q []float32, qs int, n int, out []float32, os int){
+	{dotR1Q1, dotR1Q2, dotR1Q3},
+	{dotR2Q1, dotR2Q2, dotR2Q3},
+	{dotR3Q1, dotR3Q2, dotR3Q3},
+	{dotR4Q1, dotR4Q2, dotR4Q3},
+}
+
 // l2sqTileAVX2 is l2sqTile over the AVX2+FMA kernels: for each group of up to three queries
 // (which stay in L1), the rows go by in groups of four, each kernel call computing up to twelve
 // distances with one register per pair.
 func l2sqTileAVX2(x []float32, nr, xs int, q []float32, nq, qs, n int, out []float32, os int) {
+	tileAVX2(&avx2Kernels, x, nr, xs, q, nq, qs, n, out, os)
+}
+
+// dotTileAVX2 is dotTile over the AVX2+FMA kernels, blocked as l2sqTileAVX2.
+func dotTileAVX2(x []float32, nr, xs int, q []float32, nq, qs, n int, out []float32, os int) {
+	tileAVX2(&avx2DotKernels, x, nr, xs, q, nq, qs, n, out, os)
+}
+
+func tileAVX2(kernels *[4][3]func(x []float32, xs int, q []float32, qs int, n int, out []float32, os int),
+	x []float32, nr, xs int, q []float32, nq, qs, n int, out []float32, os int) {
 	checkTile(x, nr, xs, q, nq, qs, n, out, os)
 	for j := 0; j < nq; j += 3 {
 		jn := min(3, nq-j)
 		for i := 0; i < nr; i += 4 {
 			in := min(4, nr-i)
-			avx2Kernels[in-1][jn-1](x[i*xs:], xs, q[j*qs:], qs, n, out[j*os+i:], os)
+			kernels[in-1][jn-1](x[i*xs:], xs, q[j*qs:], qs, n, out[j*os+i:], os)
 		}
 	}
 }

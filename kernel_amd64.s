@@ -1311,3 +1311,1203 @@ l2sqR4Q3_reduce:
 	VMOVSS       X0, 12(AX)
 	VZEROUPPER
 	RET
+
+// func dotR1Q1(x []float32, xs int, q []float32, qs int, n int, out []float32, os int)
+// Requires: AVX, FMA3
+TEXT ·dotR1Q1(SB), NOSPLIT, $0-104
+	MOVQ   xs+24(FP), AX
+	SHLQ   $0x02, AX
+	MOVQ   x_base+0(FP), AX
+	MOVQ   qs+56(FP), CX
+	SHLQ   $0x02, CX
+	MOVQ   q_base+32(FP), CX
+	MOVQ   n+64(FP), DX
+	VXORPS Y0, Y0, Y0
+	XORQ   BX, BX
+	MOVQ   DX, SI
+	SHRQ   $0x03, SI
+	JZ     dotR1Q1_tail
+
+dotR1Q1_loop:
+	VMOVUPS     (CX)(BX*1), Y1
+	VMOVUPS     (AX)(BX*1), Y2
+	VFMADD231PS Y2, Y1, Y0
+	ADDQ        $0x20, BX
+	DECQ        SI
+	JNZ         dotR1Q1_loop
+
+dotR1Q1_tail:
+	ANDQ        $0x07, DX
+	JZ          dotR1Q1_reduce
+	LEAQ        tailMask<>+32(SB), SI
+	SHLQ        $0x02, DX
+	SUBQ        DX, SI
+	VMOVUPS     (SI), Y1
+	VMASKMOVPS  (CX)(BX*1), Y1, Y2
+	VMASKMOVPS  (AX)(BX*1), Y1, Y1
+	VFMADD231PS Y1, Y2, Y0
+
+dotR1Q1_reduce:
+	MOVQ         out_base+72(FP), AX
+	MOVQ         os+96(FP), CX
+	SHLQ         $0x02, CX
+	VEXTRACTF128 $0x01, Y0, X1
+	VADDPS       X1, X0, X0
+	VMOVHLPS     X0, X0, X1
+	VADDPS       X1, X0, X0
+	VMOVSHDUP    X0, X1
+	VADDSS       X1, X0, X0
+	VMOVSS       X0, (AX)
+	VZEROUPPER
+	RET
+
+// func dotR1Q2(x []float32, xs int, q []float32, qs int, n int, out []float32, os int)
+// Requires: AVX, FMA3
+TEXT ·dotR1Q2(SB), NOSPLIT, $0-104
+	MOVQ   xs+24(FP), AX
+	SHLQ   $0x02, AX
+	MOVQ   x_base+0(FP), AX
+	MOVQ   qs+56(FP), CX
+	SHLQ   $0x02, CX
+	MOVQ   q_base+32(FP), DX
+	LEAQ   (DX)(CX*1), CX
+	MOVQ   n+64(FP), BX
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	XORQ   SI, SI
+	MOVQ   BX, DI
+	SHRQ   $0x03, DI
+	JZ     dotR1Q2_tail
+
+dotR1Q2_loop:
+	VMOVUPS     (DX)(SI*1), Y2
+	VMOVUPS     (CX)(SI*1), Y3
+	VMOVUPS     (AX)(SI*1), Y4
+	VFMADD231PS Y4, Y2, Y0
+	VFMADD231PS Y4, Y3, Y1
+	ADDQ        $0x20, SI
+	DECQ        DI
+	JNZ         dotR1Q2_loop
+
+dotR1Q2_tail:
+	ANDQ        $0x07, BX
+	JZ          dotR1Q2_reduce
+	LEAQ        tailMask<>+32(SB), DI
+	SHLQ        $0x02, BX
+	SUBQ        BX, DI
+	VMOVUPS     (DI), Y2
+	VMASKMOVPS  (DX)(SI*1), Y2, Y3
+	VMASKMOVPS  (AX)(SI*1), Y2, Y4
+	VFMADD231PS Y4, Y3, Y0
+	VMASKMOVPS  (CX)(SI*1), Y2, Y3
+	VMASKMOVPS  (AX)(SI*1), Y2, Y2
+	VFMADD231PS Y2, Y3, Y1
+
+dotR1Q2_reduce:
+	MOVQ         out_base+72(FP), AX
+	MOVQ         os+96(FP), CX
+	SHLQ         $0x02, CX
+	VEXTRACTF128 $0x01, Y0, X2
+	VADDPS       X2, X0, X0
+	VMOVHLPS     X0, X0, X2
+	VADDPS       X2, X0, X0
+	VMOVSHDUP    X0, X2
+	VADDSS       X2, X0, X0
+	VMOVSS       X0, (AX)
+	ADDQ         CX, AX
+	VEXTRACTF128 $0x01, Y1, X0
+	VADDPS       X0, X1, X0
+	VMOVHLPS     X0, X0, X1
+	VADDPS       X1, X0, X0
+	VMOVSHDUP    X0, X1
+	VADDSS       X1, X0, X0
+	VMOVSS       X0, (AX)
+	VZEROUPPER
+	RET
+
+// func dotR1Q3(x []float32, xs int, q []float32, qs int, n int, out []float32, os int)
+// Requires: AVX, FMA3
+TEXT ·dotR1Q3(SB), NOSPLIT, $0-104
+	MOVQ   xs+24(FP), AX
+	SHLQ   $0x02, AX
+	MOVQ   x_base+0(FP), AX
+	MOVQ   qs+56(FP), CX
+	SHLQ   $0x02, CX
+	MOVQ   q_base+32(FP), DX
+	LEAQ   (DX)(CX*1), BX
+	LEAQ   (BX)(CX*1), CX
+	MOVQ   n+64(FP), SI
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	XORQ   DI, DI
+	MOVQ   SI, R8
+	SHRQ   $0x03, R8
+	JZ     dotR1Q3_tail
+
+dotR1Q3_loop:
+	VMOVUPS     (DX)(DI*1), Y3
+	VMOVUPS     (BX)(DI*1), Y4
+	VMOVUPS     (CX)(DI*1), Y5
+	VMOVUPS     (AX)(DI*1), Y6
+	VFMADD231PS Y6, Y3, Y0
+	VFMADD231PS Y6, Y4, Y1
+	VFMADD231PS Y6, Y5, Y2
+	ADDQ        $0x20, DI
+	DECQ        R8
+	JNZ         dotR1Q3_loop
+
+dotR1Q3_tail:
+	ANDQ        $0x07, SI
+	JZ          dotR1Q3_reduce
+	LEAQ        tailMask<>+32(SB), R8
+	SHLQ        $0x02, SI
+	SUBQ        SI, R8
+	VMOVUPS     (R8), Y3
+	VMASKMOVPS  (DX)(DI*1), Y3, Y4
+	VMASKMOVPS  (AX)(DI*1), Y3, Y5
+	VFMADD231PS Y5, Y4, Y0
+	VMASKMOVPS  (BX)(DI*1), Y3, Y4
+	VMASKMOVPS  (AX)(DI*1), Y3, Y5
+	VFMADD231PS Y5, Y4, Y1
+	VMASKMOVPS  (CX)(DI*1), Y3, Y4
+	VMASKMOVPS  (AX)(DI*1), Y3, Y3
+	VFMADD231PS Y3, Y4, Y2
+
+dotR1Q3_reduce:
+	MOVQ         out_base+72(FP), AX
+	MOVQ         os+96(FP), CX
+	SHLQ         $0x02, CX
+	VEXTRACTF128 $0x01, Y0, X3
+	VADDPS       X3, X0, X0
+	VMOVHLPS     X0, X0, X3
+	VADDPS       X3, X0, X0
+	VMOVSHDUP    X0, X3
+	VADDSS       X3, X0, X0
+	VMOVSS       X0, (AX)
+	ADDQ         CX, AX
+	VEXTRACTF128 $0x01, Y1, X0
+	VADDPS       X0, X1, X0
+	VMOVHLPS     X0, X0, X1
+	VADDPS       X1, X0, X0
+	VMOVSHDUP    X0, X1
+	VADDSS       X1, X0, X0
+	VMOVSS       X0, (AX)
+	ADDQ         CX, AX
+	VEXTRACTF128 $0x01, Y2, X0
+	VADDPS       X0, X2, X0
+	VMOVHLPS     X0, X0, X1
+	VADDPS       X1, X0, X0
+	VMOVSHDUP    X0, X1
+	VADDSS       X1, X0, X0
+	VMOVSS       X0, (AX)
+	VZEROUPPER
+	RET
+
+// func dotR2Q1(x []float32, xs int, q []float32, qs int, n int, out []float32, os int)
+// Requires: AVX, FMA3
+TEXT ·dotR2Q1(SB), NOSPLIT, $0-104
+	MOVQ   xs+24(FP), AX
+	SHLQ   $0x02, AX
+	MOVQ   x_base+0(FP), CX
+	LEAQ   (CX)(AX*1), AX
+	MOVQ   qs+56(FP), DX
+	SHLQ   $0x02, DX
+	MOVQ   q_base+32(FP), DX
+	MOVQ   n+64(FP), BX
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	XORQ   SI, SI
+	MOVQ   BX, DI
+	SHRQ   $0x03, DI
+	JZ     dotR2Q1_tail
+
+dotR2Q1_loop:
+	VMOVUPS     (DX)(SI*1), Y2
+	VMOVUPS     (CX)(SI*1), Y3
+	VFMADD231PS Y3, Y2, Y0
+	VMOVUPS     (AX)(SI*1), Y3
+	VFMADD231PS Y3, Y2, Y1
+	ADDQ        $0x20, SI
+	DECQ        DI
+	JNZ         dotR2Q1_loop
+
+dotR2Q1_tail:
+	ANDQ        $0x07, BX
+	JZ          dotR2Q1_reduce
+	LEAQ        tailMask<>+32(SB), DI
+	SHLQ        $0x02, BX
+	SUBQ        BX, DI
+	VMOVUPS     (DI), Y2
+	VMASKMOVPS  (DX)(SI*1), Y2, Y3
+	VMASKMOVPS  (CX)(SI*1), Y2, Y4
+	VFMADD231PS Y4, Y3, Y0
+	VMASKMOVPS  (AX)(SI*1), Y2, Y2
+	VFMADD231PS Y2, Y3, Y1
+
+dotR2Q1_reduce:
+	MOVQ         out_base+72(FP), AX
+	MOVQ         os+96(FP), CX
+	SHLQ         $0x02, CX
+	VEXTRACTF128 $0x01, Y0, X2
+	VADDPS       X2, X0, X0
+	VMOVHLPS     X0, X0, X2
+	VADDPS       X2, X0, X0
+	VMOVSHDUP    X0, X2
+	VADDSS       X2, X0, X0
+	VMOVSS       X0, (AX)
+	VEXTRACTF128 $0x01, Y1, X0
+	VADDPS       X0, X1, X0
+	VMOVHLPS     X0, X0, X1
+	VADDPS       X1, X0, X0
+	VMOVSHDUP    X0, X1
+	VADDSS       X1, X0, X0
+	VMOVSS       X0, 4(AX)
+	VZEROUPPER
+	RET
+
+// func dotR2Q2(x []float32, xs int, q []float32, qs int, n int, out []float32, os int)
+// Requires: AVX, FMA3
+TEXT ·dotR2Q2(SB), NOSPLIT, $0-104
+	MOVQ   xs+24(FP), AX
+	SHLQ   $0x02, AX
+	MOVQ   x_base+0(FP), CX
+	LEAQ   (CX)(AX*1), AX
+	MOVQ   qs+56(FP), DX
+	SHLQ   $0x02, DX
+	MOVQ   q_base+32(FP), BX
+	LEAQ   (BX)(DX*1), DX
+	MOVQ   n+64(FP), SI
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	XORQ   DI, DI
+	MOVQ   SI, R8
+	SHRQ   $0x03, R8
+	JZ     dotR2Q2_tail
+
+dotR2Q2_loop:
+	VMOVUPS     (BX)(DI*1), Y4
+	VMOVUPS     (DX)(DI*1), Y5
+	VMOVUPS     (CX)(DI*1), Y6
+	VFMADD231PS Y6, Y4, Y0
+	VFMADD231PS Y6, Y5, Y1
+	VMOVUPS     (AX)(DI*1), Y6
+	VFMADD231PS Y6, Y4, Y2
+	VFMADD231PS Y6, Y5, Y3
+	ADDQ        $0x20, DI
+	DECQ        R8
+	JNZ         dotR2Q2_loop
+
+dotR2Q2_tail:
+	ANDQ        $0x07, SI
+	JZ          dotR2Q2_reduce
+	LEAQ        tailMask<>+32(SB), R8
+	SHLQ        $0x02, SI
+	SUBQ        SI, R8
+	VMOVUPS     (R8), Y4
+	VMASKMOVPS  (BX)(DI*1), Y4, Y5
+	VMASKMOVPS  (CX)(DI*1), Y4, Y6
+	VFMADD231PS Y6, Y5, Y0
+	VMASKMOVPS  (AX)(DI*1), Y4, Y6
+	VFMADD231PS Y6, Y5, Y2
+	VMASKMOVPS  (DX)(DI*1), Y4, Y5
+	VMASKMOVPS  (CX)(DI*1), Y4, Y6
+	VFMADD231PS Y6, Y5, Y1
+	VMASKMOVPS  (AX)(DI*1), Y4, Y4
+	VFMADD231PS Y4, Y5, Y3
+
+dotR2Q2_reduce:
+	MOVQ         out_base+72(FP), AX
+	MOVQ         os+96(FP), CX
+	SHLQ         $0x02, CX
+	VEXTRACTF128 $0x01, Y0, X4
+	VADDPS       X4, X0, X0
+	VMOVHLPS     X0, X0, X4
+	VADDPS       X4, X0, X0
+	VMOVSHDUP    X0, X4
+	VADDSS       X4, X0, X0
+	VMOVSS       X0, (AX)
+	VEXTRACTF128 $0x01, Y2, X0
+	VADDPS       X0, X2, X0
+	VMOVHLPS     X0, X0, X2
+	VADDPS       X2, X0, X0
+	VMOVSHDUP    X0, X2
+	VADDSS       X2, X0, X0
+	VMOVSS       X0, 4(AX)
+	ADDQ         CX, AX
+	VEXTRACTF128 $0x01, Y1, X0
+	VADDPS       X0, X1, X0
+	VMOVHLPS     X0, X0, X1
+	VADDPS       X1, X0, X0
+	VMOVSHDUP    X0, X1
+	VADDSS       X1, X0, X0
+	VMOVSS       X0, (AX)
+	VEXTRACTF128 $0x01, Y3, X0
+	VADDPS       X0, X3, X0
+	VMOVHLPS     X0, X0, X1
+	VADDPS       X1, X0, X0
+	VMOVSHDUP    X0, X1
+	VADDSS       X1, X0, X0
+	VMOVSS       X0, 4(AX)
+	VZEROUPPER
+	RET
+
+// func dotR2Q3(x []float32, xs int, q []float32, qs int, n int, out []float32, os int)
+// Requires: AVX, FMA3
+TEXT ·dotR2Q3(SB), NOSPLIT, $0-104
+	MOVQ   xs+24(FP), AX
+	SHLQ   $0x02, AX
+	MOVQ   x_base+0(FP), CX
+	LEAQ   (CX)(AX*1), AX
+	MOVQ   qs+56(FP), DX
+	SHLQ   $0x02, DX
+	MOVQ   q_base+32(FP), BX
+	LEAQ   (BX)(DX*1), SI
+	LEAQ   (SI)(DX*1), DX
+	MOVQ   n+64(FP), DI
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	XORQ   R8, R8
+	MOVQ   DI, R9
+	SHRQ   $0x03, R9
+	JZ     dotR2Q3_tail
+
+dotR2Q3_loop:
+	VMOVUPS     (BX)(R8*1), Y6
+	VMOVUPS     (SI)(R8*1), Y7
+	VMOVUPS     (DX)(R8*1), Y8
+	VMOVUPS     (CX)(R8*1), Y9
+	VFMADD231PS Y9, Y6, Y0
+	VFMADD231PS Y9, Y7, Y1
+	VFMADD231PS Y9, Y8, Y2
+	VMOVUPS     (AX)(R8*1), Y9
+	VFMADD231PS Y9, Y6, Y3
+	VFMADD231PS Y9, Y7, Y4
+	VFMADD231PS Y9, Y8, Y5
+	ADDQ        $0x20, R8
+	DECQ        R9
+	JNZ         dotR2Q3_loop
+
+dotR2Q3_tail:
+	ANDQ        $0x07, DI
+	JZ          dotR2Q3_reduce
+	LEAQ        tailMask<>+32(SB), R9
+	SHLQ        $0x02, DI
+	SUBQ        DI, R9
+	VMOVUPS     (R9), Y6
+	VMASKMOVPS  (BX)(R8*1), Y6, Y7
+	VMASKMOVPS  (CX)(R8*1), Y6, Y8
+	VFMADD231PS Y8, Y7, Y0
+	VMASKMOVPS  (AX)(R8*1), Y6, Y8
+	VFMADD231PS Y8, Y7, Y3
+	VMASKMOVPS  (SI)(R8*1), Y6, Y7
+	VMASKMOVPS  (CX)(R8*1), Y6, Y8
+	VFMADD231PS Y8, Y7, Y1
+	VMASKMOVPS  (AX)(R8*1), Y6, Y8
+	VFMADD231PS Y8, Y7, Y4
+	VMASKMOVPS  (DX)(R8*1), Y6, Y7
+	VMASKMOVPS  (CX)(R8*1), Y6, Y8
+	VFMADD231PS Y8, Y7, Y2
+	VMASKMOVPS  (AX)(R8*1), Y6, Y6
+	VFMADD231PS Y6, Y7, Y5
+
+dotR2Q3_reduce:
+	MOVQ         out_base+72(FP), AX
+	MOVQ         os+96(FP), CX
+	SHLQ         $0x02, CX
+	VEXTRACTF128 $0x01, Y0, X6
+	VADDPS       X6, X0, X0
+	VMOVHLPS     X0, X0, X6
+	VADDPS       X6, X0, X0
+	VMOVSHDUP    X0, X6
+	VADDSS       X6, X0, X0
+	VMOVSS       X0, (AX)
+	VEXTRACTF128 $0x01, Y3, X0
+	VADDPS       X0, X3, X0
+	VMOVHLPS     X0, X0, X3
+	VADDPS       X3, X0, X0
+	VMOVSHDUP    X0, X3
+	VADDSS       X3, X0, X0
+	VMOVSS       X0, 4(AX)
+	ADDQ         CX, AX
+	VEXTRACTF128 $0x01, Y1, X0
+	VADDPS       X0, X1, X0
+	VMOVHLPS     X0, X0, X1
+	VADDPS       X1, X0, X0
+	VMOVSHDUP    X0, X1
+	VADDSS       X1, X0, X0
+	VMOVSS       X0, (AX)
+	VEXTRACTF128 $0x01, Y4, X0
+	VADDPS       X0, X4, X0
+	VMOVHLPS     X0, X0, X1
+	VADDPS       X1, X0, X0
+	VMOVSHDUP    X0, X1
+	VADDSS       X1, X0, X0
+	VMOVSS       X0, 4(AX)
+	ADDQ         CX, AX
+	VEXTRACTF128 $0x01, Y2, X0
+	VADDPS       X0, X2, X0
+	VMOVHLPS     X0, X0, X1
+	VADDPS       X1, X0, X0
+	VMOVSHDUP    X0, X1
+	VADDSS       X1, X0, X0
+	VMOVSS       X0, (AX)
+	VEXTRACTF128 $0x01, Y5, X0
+	VADDPS       X0, X5, X0
+	VMOVHLPS     X0, X0, X1
+	VADDPS       X1, X0, X0
+	VMOVSHDUP    X0, X1
+	VADDSS       X1, X0, X0
+	VMOVSS       X0, 4(AX)
+	VZEROUPPER
+	RET
+
+// func dotR3Q1(x []float32, xs int, q []float32, qs int, n int, out []float32, os int)
+// Requires: AVX, FMA3
+TEXT ·dotR3Q1(SB), NOSPLIT, $0-104
+	MOVQ   xs+24(FP), AX
+	SHLQ   $0x02, AX
+	MOVQ   x_base+0(FP), CX
+	LEAQ   (CX)(AX*1), DX
+	LEAQ   (DX)(AX*1), AX
+	MOVQ   qs+56(FP), BX
+	SHLQ   $0x02, BX
+	MOVQ   q_base+32(FP), BX
+	MOVQ   n+64(FP), SI
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	XORQ   DI, DI
+	MOVQ   SI, R8
+	SHRQ   $0x03, R8
+	JZ     dotR3Q1_tail
+
+dotR3Q1_loop:
+	VMOVUPS     (BX)(DI*1), Y3
+	VMOVUPS     (CX)(DI*1), Y4
+	VFMADD231PS Y4, Y3, Y0
+	VMOVUPS     (DX)(DI*1), Y4
+	VFMADD231PS Y4, Y3, Y1
+	VMOVUPS     (AX)(DI*1), Y4
+	VFMADD231PS Y4, Y3, Y2
+	ADDQ        $0x20, DI
+	DECQ        R8
+	JNZ         dotR3Q1_loop
+
+dotR3Q1_tail:
+	ANDQ        $0x07, SI
+	JZ          dotR3Q1_reduce
+	LEAQ        tailMask<>+32(SB), R8
+	SHLQ        $0x02, SI
+	SUBQ        SI, R8
+	VMOVUPS     (R8), Y3
+	VMASKMOVPS  (BX)(DI*1), Y3, Y4
+	VMASKMOVPS  (CX)(DI*1), Y3, Y5
+	VFMADD231PS Y5, Y4, Y0
+	VMASKMOVPS  (DX)(DI*1), Y3, Y5
+	VFMADD231PS Y5, Y4, Y1
+	VMASKMOVPS  (AX)(DI*1), Y3, Y3
+	VFMADD231PS Y3, Y4, Y2
+
+dotR3Q1_reduce:
+	MOVQ         out_base+72(FP), AX
+	MOVQ         os+96(FP), CX
+	SHLQ         $0x02, CX
+	VEXTRACTF128 $0x01, Y0, X3
+	VADDPS       X3, X0, X0
+	VMOVHLPS     X0, X0, X3
+	VADDPS       X3, X0, X0
+	VMOVSHDUP    X0, X3
+	VADDSS       X3, X0, X0
+	VMOVSS       X0, (AX)
+	VEXTRACTF128 $0x01, Y1, X0
+	VADDPS       X0, X1, X0
+	VMOVHLPS     X0, X0, X1
+	VADDPS       X1, X0, X0
+	VMOVSHDUP    X0, X1
+	VADDSS       X1, X0, X0
+	VMOVSS       X0, 4(AX)
+	VEXTRACTF128 $0x01, Y2, X0
+	VADDPS       X0, X2, X0
+	VMOVHLPS     X0, X0, X1
+	VADDPS       X1, X0, X0
+	VMOVSHDUP    X0, X1
+	VADDSS       X1, X0, X0
+	VMOVSS       X0, 8(AX)
+	VZEROUPPER
+	RET
+
+// func dotR3Q2(x []float32, xs int, q []float32, qs int, n int, out []float32, os int)
+// Requires: AVX, FMA3
+TEXT ·dotR3Q2(SB), NOSPLIT, $0-104
+	MOVQ   xs+24(FP), AX
+	SHLQ   $0x02, AX
+	MOVQ   x_base+0(FP), CX
+	LEAQ   (CX)(AX*1), DX
+	LEAQ   (DX)(AX*1), AX
+	MOVQ   qs+56(FP), BX
+	SHLQ   $0x02, BX
+	MOVQ   q_base+32(FP), SI
+	LEAQ   (SI)(BX*1), BX
+	MOVQ   n+64(FP), DI
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	XORQ   R8, R8
+	MOVQ   DI, R9
+	SHRQ   $0x03, R9
+	JZ     dotR3Q2_tail
+
+dotR3Q2_loop:
+	VMOVUPS     (SI)(R8*1), Y6
+	VMOVUPS     (BX)(R8*1), Y7
+	VMOVUPS     (CX)(R8*1), Y8
+	VFMADD231PS Y8, Y6, Y0
+	VFMADD231PS Y8, Y7, Y1
+	VMOVUPS     (DX)(R8*1), Y8
+	VFMADD231PS Y8, Y6, Y2
+	VFMADD231PS Y8, Y7, Y3
+	VMOVUPS     (AX)(R8*1), Y8
+	VFMADD231PS Y8, Y6, Y4
+	VFMADD231PS Y8, Y7, Y5
+	ADDQ        $0x20, R8
+	DECQ        R9
+	JNZ         dotR3Q2_loop
+
+dotR3Q2_tail:
+	ANDQ        $0x07, DI
+	JZ          dotR3Q2_reduce
+	LEAQ        tailMask<>+32(SB), R9
+	SHLQ        $0x02, DI
+	SUBQ        DI, R9
+	VMOVUPS     (R9), Y6
+	VMASKMOVPS  (SI)(R8*1), Y6, Y7
+	VMASKMOVPS  (CX)(R8*1), Y6, Y8
+	VFMADD231PS Y8, Y7, Y0
+	VMASKMOVPS  (DX)(R8*1), Y6, Y8
+	VFMADD231PS Y8, Y7, Y2
+	VMASKMOVPS  (AX)(R8*1), Y6, Y8
+	VFMADD231PS Y8, Y7, Y4
+	VMASKMOVPS  (BX)(R8*1), Y6, Y7
+	VMASKMOVPS  (CX)(R8*1), Y6, Y8
+	VFMADD231PS Y8, Y7, Y1
+	VMASKMOVPS  (DX)(R8*1), Y6, Y8
+	VFMADD231PS Y8, Y7, Y3
+	VMASKMOVPS  (AX)(R8*1), Y6, Y6
+	VFMADD231PS Y6, Y7, Y5
+
+dotR3Q2_reduce:
+	MOVQ         out_base+72(FP), AX
+	MOVQ         os+96(FP), CX
+	SHLQ         $0x02, CX
+	VEXTRACTF128 $0x01, Y0, X6
+	VADDPS       X6, X0, X0
+	VMOVHLPS     X0, X0, X6
+	VADDPS       X6, X0, X0
+	VMOVSHDUP    X0, X6
+	VADDSS       X6, X0, X0
+	VMOVSS       X0, (AX)
+	VEXTRACTF128 $0x01, Y2, X0
+	VADDPS       X0, X2, X0
+	VMOVHLPS     X0, X0, X2
+	VADDPS       X2, X0, X0
+	VMOVSHDUP    X0, X2
+	VADDSS       X2, X0, X0
+	VMOVSS       X0, 4(AX)
+	VEXTRACTF128 $0x01, Y4, X0
+	VADDPS       X0, X4, X0
+	VMOVHLPS     X0, X0, X2
+	VADDPS       X2, X0, X0
+	VMOVSHDUP    X0, X2
+	VADDSS       X2, X0, X0
+	VMOVSS       X0, 8(AX)
+	ADDQ         CX, AX
+	VEXTRACTF128 $0x01, Y1, X0
+	VADDPS       X0, X1, X0
+	VMOVHLPS     X0, X0, X1
+	VADDPS       X1, X0, X0
+	VMOVSHDUP    X0, X1
+	VADDSS       X1, X0, X0
+	VMOVSS       X0, (AX)
+	VEXTRACTF128 $0x01, Y3, X0
+	VADDPS       X0, X3, X0
+	VMOVHLPS     X0, X0, X1
+	VADDPS       X1, X0, X0
+	VMOVSHDUP    X0, X1
+	VADDSS       X1, X0, X0
+	VMOVSS       X0, 4(AX)
+	VEXTRACTF128 $0x01, Y5, X0
+	VADDPS       X0, X5, X0
+	VMOVHLPS     X0, X0, X1
+	VADDPS       X1, X0, X0
+	VMOVSHDUP    X0, X1
+	VADDSS       X1, X0, X0
+	VMOVSS       X0, 8(AX)
+	VZEROUPPER
+	RET
+
+// func dotR3Q3(x []float32, xs int, q []float32, qs int, n int, out []float32, os int)
+// Requires: AVX, FMA3
+TEXT ·dotR3Q3(SB), NOSPLIT, $0-104
+	MOVQ   xs+24(FP), AX
+	SHLQ   $0x02, AX
+	MOVQ   x_base+0(FP), CX
+	LEAQ   (CX)(AX*1), DX
+	LEAQ   (DX)(AX*1), AX
+	MOVQ   qs+56(FP), BX
+	SHLQ   $0x02, BX
+	MOVQ   q_base+32(FP), SI
+	LEAQ   (SI)(BX*1), DI
+	LEAQ   (DI)(BX*1), BX
+	MOVQ   n+64(FP), R8
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	VXORPS Y8, Y8, Y8
+	XORQ   R9, R9
+	MOVQ   R8, R10
+	SHRQ   $0x03, R10
+	JZ     dotR3Q3_tail
+
+dotR3Q3_loop:
+	VMOVUPS     (SI)(R9*1), Y9
+	VMOVUPS     (DI)(R9*1), Y10
+	VMOVUPS     (BX)(R9*1), Y11
+	VMOVUPS     (CX)(R9*1), Y12
+	VFMADD231PS Y12, Y9, Y0
+	VFMADD231PS Y12, Y10, Y1
+	VFMADD231PS Y12, Y11, Y2
+	VMOVUPS     (DX)(R9*1), Y12
+	VFMADD231PS Y12, Y9, Y3
+	VFMADD231PS Y12, Y10, Y4
+	VFMADD231PS Y12, Y11, Y5
+	VMOVUPS     (AX)(R9*1), Y12
+	VFMADD231PS Y12, Y9, Y6
+	VFMADD231PS Y12, Y10, Y7
+	VFMADD231PS Y12, Y11, Y8
+	ADDQ        $0x20, R9
+	DECQ        R10
+	JNZ         dotR3Q3_loop
+
+dotR3Q3_tail:
+	ANDQ        $0x07, R8
+	JZ          dotR3Q3_reduce
+	LEAQ        tailMask<>+32(SB), R10
+	SHLQ        $0x02, R8
+	SUBQ        R8, R10
+	VMOVUPS     (R10), Y9
+	VMASKMOVPS  (SI)(R9*1), Y9, Y10
+	VMASKMOVPS  (CX)(R9*1), Y9, Y11
+	VFMADD231PS Y11, Y10, Y0
+	VMASKMOVPS  (DX)(R9*1), Y9, Y11
+	VFMADD231PS Y11, Y10, Y3
+	VMASKMOVPS  (AX)(R9*1), Y9, Y11
+	VFMADD231PS Y11, Y10, Y6
+	VMASKMOVPS  (DI)(R9*1), Y9, Y10
+	VMASKMOVPS  (CX)(R9*1), Y9, Y11
+	VFMADD231PS Y11, Y10, Y1
+	VMASKMOVPS  (DX)(R9*1), Y9, Y11
+	VFMADD231PS Y11, Y10, Y4
+	VMASKMOVPS  (AX)(R9*1), Y9, Y11
+	VFMADD231PS Y11, Y10, Y7
+	VMASKMOVPS  (BX)(R9*1), Y9, Y10
+	VMASKMOVPS  (CX)(R9*1), Y9, Y11
+	VFMADD231PS Y11, Y10, Y2
+	VMASKMOVPS  (DX)(R9*1), Y9, Y11
+	VFMADD231PS Y11, Y10, Y5
+	VMASKMOVPS  (AX)(R9*1), Y9, Y9
+	VFMADD231PS Y9, Y10, Y8
+
+dotR3Q3_reduce:
+	MOVQ         out_base+72(FP), AX
+	MOVQ         os+96(FP), CX
+	SHLQ         $0x02, CX
+	VEXTRACTF128 $0x01, Y0, X9
+	VADDPS       X9, X0, X0
+	VMOVHLPS     X0, X0, X9
+	VADDPS       X9, X0, X0
+	VMOVSHDUP    X0, X9
+	VADDSS       X9, X0, X0
+	VMOVSS       X0, (AX)
+	VEXTRACTF128 $0x01, Y3, X0
+	VADDPS       X0, X3, X0
+	VMOVHLPS     X0, X0, X3
+	VADDPS       X3, X0, X0
+	VMOVSHDUP    X0, X3
+	VADDSS       X3, X0, X0
+	VMOVSS       X0, 4(AX)
+	VEXTRACTF128 $0x01, Y6, X0
+	VADDPS       X0, X6, X0
+	VMOVHLPS     X0, X0, X3
+	VADDPS       X3, X0, X0
+	VMOVSHDUP    X0, X3
+	VADDSS       X3, X0, X0
+	VMOVSS       X0, 8(AX)
+	ADDQ         CX, AX
+	VEXTRACTF128 $0x01, Y1, X0
+	VADDPS       X0, X1, X0
+	VMOVHLPS     X0, X0, X1
+	VADDPS       X1, X0, X0
+	VMOVSHDUP    X0, X1
+	VADDSS       X1, X0, X0
+	VMOVSS       X0, (AX)
+	VEXTRACTF128 $0x01, Y4, X0
+	VADDPS       X0, X4, X0
+	VMOVHLPS     X0, X0, X1
+	VADDPS       X1, X0, X0
+	VMOVSHDUP    X0, X1
+	VADDSS       X1, X0, X0
+	VMOVSS       X0, 4(AX)
+	VEXTRACTF128 $0x01, Y7, X0
+	VADDPS       X0, X7, X0
+	VMOVHLPS     X0, X0, X1
+	VADDPS       X1, X0, X0
+	VMOVSHDUP    X0, X1
+	VADDSS       X1, X0, X0
+	VMOVSS       X0, 8(AX)
+	ADDQ         CX, AX
+	VEXTRACTF128 $0x01, Y2, X0
+	VADDPS       X0, X2, X0
+	VMOVHLPS     X0, X0, X1
+	VADDPS       X1, X0, X0
+	VMOVSHDUP    X0, X1
+	VADDSS       X1, X0, X0
+	VMOVSS       X0, (AX)
+	VEXTRACTF128 $0x01, Y5, X0
+	VADDPS       X0, X5, X0
+	VMOVHLPS     X0, X0, X1
+	VADDPS       X1, X0, X0
+	VMOVSHDUP    X0, X1
+	VADDSS       X1, X0, X0
+	VMOVSS       X0, 4(AX)
+	VEXTRACTF128 $0x01, Y8, X0
+	VADDPS       X0, X8, X0
+	VMOVHLPS     X0, X0, X1
+	VADDPS       X1, X0, X0
+	VMOVSHDUP    X0, X1
+	VADDSS       X1, X0, X0
+	VMOVSS       X0, 8(AX)
+	VZEROUPPER
+	RET
+
+// func dotR4Q1(x []float32, xs int, q []float32, qs int, n int, out []float32, os int)
+// Requires: AVX, FMA3
+TEXT ·dotR4Q1(SB), NOSPLIT, $0-104
+	MOVQ   xs+24(FP), AX
+	SHLQ   $0x02, AX
+	MOVQ   x_base+0(FP), CX
+	LEAQ   (CX)(AX*1), DX
+	LEAQ   (DX)(AX*1), BX
+	LEAQ   (BX)(AX*1), AX
+	MOVQ   qs+56(FP), SI
+	SHLQ   $0x02, SI
+	MOVQ   q_base+32(FP), SI
+	MOVQ   n+64(FP), DI
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	XORQ   R8, R8
+	MOVQ   DI, R9
+	SHRQ   $0x03, R9
+	JZ     dotR4Q1_tail
+
+dotR4Q1_loop:
+	VMOVUPS     (SI)(R8*1), Y4
+	VMOVUPS     (CX)(R8*1), Y5
+	VFMADD231PS Y5, Y4, Y0
+	VMOVUPS     (DX)(R8*1), Y5
+	VFMADD231PS Y5, Y4, Y1
+	VMOVUPS     (BX)(R8*1), Y5
+	VFMADD231PS Y5, Y4, Y2
+	VMOVUPS     (AX)(R8*1), Y5
+	VFMADD231PS Y5, Y4, Y3
+	ADDQ        $0x20, R8
+	DECQ        R9
+	JNZ         dotR4Q1_loop
+
+dotR4Q1_tail:
+	ANDQ        $0x07, DI
+	JZ          dotR4Q1_reduce
+	LEAQ        tailMask<>+32(SB), R9
+	SHLQ        $0x02, DI
+	SUBQ        DI, R9
+	VMOVUPS     (R9), Y4
+	VMASKMOVPS  (SI)(R8*1), Y4, Y5
+	VMASKMOVPS  (CX)(R8*1), Y4, Y6
+	VFMADD231PS Y6, Y5, Y0
+	VMASKMOVPS  (DX)(R8*1), Y4, Y6
+	VFMADD231PS Y6, Y5, Y1
+	VMASKMOVPS  (BX)(R8*1), Y4, Y6
+	VFMADD231PS Y6, Y5, Y2
+	VMASKMOVPS  (AX)(R8*1), Y4, Y4
+	VFMADD231PS Y4, Y5, Y3
+
+dotR4Q1_reduce:
+	MOVQ         out_base+72(FP), AX
+	MOVQ         os+96(FP), CX
+	SHLQ         $0x02, CX
+	VEXTRACTF128 $0x01, Y0, X4
+	VADDPS       X4, X0, X0
+	VMOVHLPS     X0, X0, X4
+	VADDPS       X4, X0, X0
+	VMOVSHDUP    X0, X4
+	VADDSS       X4, X0, X0
+	VMOVSS       X0, (AX)
+	VEXTRACTF128 $0x01, Y1, X0
+	VADDPS       X0, X1, X0
+	VMOVHLPS     X0, X0, X1
+	VADDPS       X1, X0, X0
+	VMOVSHDUP    X0, X1
+	VADDSS       X1, X0, X0
+	VMOVSS       X0, 4(AX)
+	VEXTRACTF128 $0x01, Y2, X0
+	VADDPS       X0, X2, X0
+	VMOVHLPS     X0, X0, X1
+	VADDPS       X1, X0, X0
+	VMOVSHDUP    X0, X1
+	VADDSS       X1, X0, X0
+	VMOVSS       X0, 8(AX)
+	VEXTRACTF128 $0x01, Y3, X0
+	VADDPS       X0, X3, X0
+	VMOVHLPS     X0, X0, X1
+	VADDPS       X1, X0, X0
+	VMOVSHDUP    X0, X1
+	VADDSS       X1, X0, X0
+	VMOVSS       X0, 12(AX)
+	VZEROUPPER
+	RET
+
+// func dotR4Q2(x []float32, xs int, q []float32, qs int, n int, out []float32, os int)
+// Requires: AVX, FMA3
+TEXT ·dotR4Q2(SB), NOSPLIT, $0-104
+	MOVQ   xs+24(FP), AX
+	SHLQ   $0x02, AX
+	MOVQ   x_base+0(FP), CX
+	LEAQ   (CX)(AX*1), DX
+	LEAQ   (DX)(AX*1), BX
+	LEAQ   (BX)(AX*1), AX
+	MOVQ   qs+56(FP), SI
+	SHLQ   $0x02, SI
+	MOVQ   q_base+32(FP), DI
+	LEAQ   (DI)(SI*1), SI
+	MOVQ   n+64(FP), R8
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	XORQ   R9, R9
+	MOVQ   R8, R10
+	SHRQ   $0x03, R10
+	JZ     dotR4Q2_tail
+
+dotR4Q2_loop:
+	VMOVUPS     (DI)(R9*1), Y8
+	VMOVUPS     (SI)(R9*1), Y9
+	VMOVUPS     (CX)(R9*1), Y10
+	VFMADD231PS Y10, Y8, Y0
+	VFMADD231PS Y10, Y9, Y1
+	VMOVUPS     (DX)(R9*1), Y10
+	VFMADD231PS Y10, Y8, Y2
+	VFMADD231PS Y10, Y9, Y3
+	VMOVUPS     (BX)(R9*1), Y10
+	VFMADD231PS Y10, Y8, Y4
+	VFMADD231PS Y10, Y9, Y5
+	VMOVUPS     (AX)(R9*1), Y10
+	VFMADD231PS Y10, Y8, Y6
+	VFMADD231PS Y10, Y9, Y7
+	ADDQ        $0x20, R9
+	DECQ        R10
+	JNZ         dotR4Q2_loop
+
+dotR4Q2_tail:
+	ANDQ        $0x07, R8
+	JZ          dotR4Q2_reduce
+	LEAQ        tailMask<>+32(SB), R10
+	SHLQ        $0x02, R8
+	SUBQ        R8, R10
+	VMOVUPS     (R10), Y8
+	VMASKMOVPS  (DI)(R9*1), Y8, Y9
+	VMASKMOVPS  (CX)(R9*1), Y8, Y10
+	VFMADD231PS Y10, Y9, Y0
+	VMASKMOVPS  (DX)(R9*1), Y8, Y10
+	VFMADD231PS Y10, Y9, Y2
+	VMASKMOVPS  (BX)(R9*1), Y8, Y10
+	VFMADD231PS Y10, Y9, Y4
+	VMASKMOVPS  (AX)(R9*1), Y8, Y10
+	VFMADD231PS Y10, Y9, Y6
+	VMASKMOVPS  (SI)(R9*1), Y8, Y9
+	VMASKMOVPS  (CX)(R9*1), Y8, Y10
+	VFMADD231PS Y10, Y9, Y1
+	VMASKMOVPS  (DX)(R9*1), Y8, Y10
+	VFMADD231PS Y10, Y9, Y3
+	VMASKMOVPS  (BX)(R9*1), Y8, Y10
+	VFMADD231PS Y10, Y9, Y5
+	VMASKMOVPS  (AX)(R9*1), Y8, Y8
+	VFMADD231PS Y8, Y9, Y7
+
+dotR4Q2_reduce:
+	MOVQ         out_base+72(FP), AX
+	MOVQ         os+96(FP), CX
+	SHLQ         $0x02, CX
+	VEXTRACTF128 $0x01, Y0, X8
+	VADDPS       X8, X0, X0
+	VMOVHLPS     X0, X0, X8
+	VADDPS       X8, X0, X0
+	VMOVSHDUP    X0, X8
+	VADDSS       X8, X0, X0
+	VMOVSS       X0, (AX)
+	VEXTRACTF128 $0x01, Y2, X0
+	VADDPS       X0, X2, X0
+	VMOVHLPS     X0, X0, X2
+	VADDPS       X2, X0, X0
+	VMOVSHDUP    X0, X2
+	VADDSS       X2, X0, X0
+	VMOVSS       X0, 4(AX)
+	VEXTRACTF128 $0x01, Y4, X0
+	VADDPS       X0, X4, X0
+	VMOVHLPS     X0, X0, X2
+	VADDPS       X2, X0, X0
+	VMOVSHDUP    X0, X2
+	VADDSS       X2, X0, X0
+	VMOVSS       X0, 8(AX)
+	VEXTRACTF128 $0x01, Y6, X0
+	VADDPS       X0, X6, X0
+	VMOVHLPS     X0, X0, X2
+	VADDPS       X2, X0, X0
+	VMOVSHDUP    X0, X2
+	VADDSS       X2, X0, X0
+	VMOVSS       X0, 12(AX)
+	ADDQ         CX, AX
+	VEXTRACTF128 $0x01, Y1, X0
+	VADDPS       X0, X1, X0
+	VMOVHLPS     X0, X0, X1
+	VADDPS       X1, X0, X0
+	VMOVSHDUP    X0, X1
+	VADDSS       X1, X0, X0
+	VMOVSS       X0, (AX)
+	VEXTRACTF128 $0x01, Y3, X0
+	VADDPS       X0, X3, X0
+	VMOVHLPS     X0, X0, X1
+	VADDPS       X1, X0, X0
+	VMOVSHDUP    X0, X1
+	VADDSS       X1, X0, X0
+	VMOVSS       X0, 4(AX)
+	VEXTRACTF128 $0x01, Y5, X0
+	VADDPS       X0, X5, X0
+	VMOVHLPS     X0, X0, X1
+	VADDPS       X1, X0, X0
+	VMOVSHDUP    X0, X1
+	VADDSS       X1, X0, X0
+	VMOVSS       X0, 8(AX)
+	VEXTRACTF128 $0x01, Y7, X0
+	VADDPS       X0, X7, X0
+	VMOVHLPS     X0, X0, X1
+	VADDPS       X1, X0, X0
+	VMOVSHDUP    X0, X1
+	VADDSS       X1, X0, X0
+	VMOVSS       X0, 12(AX)
+	VZEROUPPER
+	RET
+
+// func dotR4Q3(x []float32, xs int, q []float32, qs int, n int, out []float32, os int)
+// Requires: AVX, FMA3
+TEXT ·dotR4Q3(SB), NOSPLIT, $0-104
+	MOVQ   xs+24(FP), AX
+	SHLQ   $0x02, AX
+	MOVQ   x_base+0(FP), CX
+	LEAQ   (CX)(AX*1), DX
+	LEAQ   (DX)(AX*1), BX
+	LEAQ   (BX)(AX*1), AX
+	MOVQ   qs+56(FP), SI
+	SHLQ   $0x02, SI
+	MOVQ   q_base+32(FP), DI
+	LEAQ   (DI)(SI*1), R8
+	LEAQ   (R8)(SI*1), SI
+	MOVQ   n+64(FP), R9
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	VXORPS Y8, Y8, Y8
+	VXORPS Y9, Y9, Y9
+	VXORPS Y10, Y10, Y10
+	VXORPS Y11, Y11, Y11
+	XORQ   R10, R10
+	MOVQ   R9, R11
+	SHRQ   $0x03, R11
+	JZ     dotR4Q3_tail
+
+dotR4Q3_loop:
+	VMOVUPS     (DI)(R10*1), Y12
+	VMOVUPS     (R8)(R10*1), Y13
+	VMOVUPS     (SI)(R10*1), Y14
+	VMOVUPS     (CX)(R10*1), Y15
+	VFMADD231PS Y15, Y12, Y0
+	VFMADD231PS Y15, Y13, Y1
+	VFMADD231PS Y15, Y14, Y2
+	VMOVUPS     (DX)(R10*1), Y15
+	VFMADD231PS Y15, Y12, Y3
+	VFMADD231PS Y15, Y13, Y4
+	VFMADD231PS Y15, Y14, Y5
+	VMOVUPS     (BX)(R10*1), Y15
+	VFMADD231PS Y15, Y12, Y6
+	VFMADD231PS Y15, Y13, Y7
+	VFMADD231PS Y15, Y14, Y8
+	VMOVUPS     (AX)(R10*1), Y15
+	VFMADD231PS Y15, Y12, Y9
+	VFMADD231PS Y15, Y13, Y10
+	VFMADD231PS Y15, Y14, Y11
+	ADDQ        $0x20, R10
+	DECQ        R11
+	JNZ         dotR4Q3_loop
+
+dotR4Q3_tail:
+	ANDQ        $0x07, R9
+	JZ          dotR4Q3_reduce
+	LEAQ        tailMask<>+32(SB), R11
+	SHLQ        $0x02, R9
+	SUBQ        R9, R11
+	VMOVUPS     (R11), Y12
+	VMASKMOVPS  (DI)(R10*1), Y12, Y13
+	VMASKMOVPS  (CX)(R10*1), Y12, Y14
+	VFMADD231PS Y14, Y13, Y0
+	VMASKMOVPS  (DX)(R10*1), Y12, Y14
+	VFMADD231PS Y14, Y13, Y3
+	VMASKMOVPS  (BX)(R10*1), Y12, Y14
+	VFMADD231PS Y14, Y13, Y6
+	VMASKMOVPS  (AX)(R10*1), Y12, Y14
+	VFMADD231PS Y14, Y13, Y9
+	VMASKMOVPS  (R8)(R10*1), Y12, Y13
+	VMASKMOVPS  (CX)(R10*1), Y12, Y14
+	VFMADD231PS Y14, Y13, Y1
+	VMASKMOVPS  (DX)(R10*1), Y12, Y14
+	VFMADD231PS Y14, Y13, Y4
+	VMASKMOVPS  (BX)(R10*1), Y12, Y14
+	VFMADD231PS Y14, Y13, Y7
+	VMASKMOVPS  (AX)(R10*1), Y12, Y14
+	VFMADD231PS Y14, Y13, Y10
+	VMASKMOVPS  (SI)(R10*1), Y12, Y13
+	VMASKMOVPS  (CX)(R10*1), Y12, Y14
+	VFMADD231PS Y14, Y13, Y2
+	VMASKMOVPS  (DX)(R10*1), Y12, Y14
+	VFMADD231PS Y14, Y13, Y5
+	VMASKMOVPS  (BX)(R10*1), Y12, Y14
+	VFMADD231PS Y14, Y13, Y8
+	VMASKMOVPS  (AX)(R10*1), Y12, Y12
+	VFMADD231PS Y12, Y13, Y11
+
+dotR4Q3_reduce:
+	MOVQ         out_base+72(FP), AX
+	MOVQ         os+96(FP), CX
+	SHLQ         $0x02, CX
+	VEXTRACTF128 $0x01, Y0, X12
+	VADDPS       X12, X0, X0
+	VMOVHLPS     X0, X0, X12
+	VADDPS       X12, X0, X0
+	VMOVSHDUP    X0, X12
+	VADDSS       X12, X0, X0
+	VMOVSS       X0, (AX)
+	VEXTRACTF128 $0x01, Y3, X0
+	VADDPS       X0, X3, X0
+	VMOVHLPS     X0, X0, X3
+	VADDPS       X3, X0, X0
+	VMOVSHDUP    X0, X3
+	VADDSS       X3, X0, X0
+	VMOVSS       X0, 4(AX)
+	VEXTRACTF128 $0x01, Y6, X0
+	VADDPS       X0, X6, X0
+	VMOVHLPS     X0, X0, X3
+	VADDPS       X3, X0, X0
+	VMOVSHDUP    X0, X3
+	VADDSS       X3, X0, X0
+	VMOVSS       X0, 8(AX)
+	VEXTRACTF128 $0x01, Y9, X0
+	VADDPS       X0, X9, X0
+	VMOVHLPS     X0, X0, X3
+	VADDPS       X3, X0, X0
+	VMOVSHDUP    X0, X3
+	VADDSS       X3, X0, X0
+	VMOVSS       X0, 12(AX)
+	ADDQ         CX, AX
+	VEXTRACTF128 $0x01, Y1, X0
+	VADDPS       X0, X1, X0
+	VMOVHLPS     X0, X0, X1
+	VADDPS       X1, X0, X0
+	VMOVSHDUP    X0, X1
+	VADDSS       X1, X0, X0
+	VMOVSS       X0, (AX)
+	VEXTRACTF128 $0x01, Y4, X0
+	VADDPS       X0, X4, X0
+	VMOVHLPS     X0, X0, X1
+	VADDPS       X1, X0, X0
+	VMOVSHDUP    X0, X1
+	VADDSS       X1, X0, X0
+	VMOVSS       X0, 4(AX)
+	VEXTRACTF128 $0x01, Y7, X0
+	VADDPS       X0, X7, X0
+	VMOVHLPS     X0, X0, X1
+	VADDPS       X1, X0, X0
+	VMOVSHDUP    X0, X1
+	VADDSS       X1, X0, X0
+	VMOVSS       X0, 8(AX)
+	VEXTRACTF128 $0x01, Y10, X0
+	VADDPS       X0, X10, X0
+	VMOVHLPS     X0, X0, X1
+	VADDPS       X1, X0, X0
+	VMOVSHDUP    X0, X1
+	VADDSS       X1, X0, X0
+	VMOVSS       X0, 12(AX)
+	ADDQ         CX, AX
+	VEXTRACTF128 $0x01, Y2, X0
+	VADDPS       X0, X2, X0
+	VMOVHLPS     X0, X0, X1
+	VADDPS       X1, X0, X0
+	VMOVSHDUP    X0, X1
+	VADDSS       X1, X0, X0
+	VMOVSS       X0, (AX)
+	VEXTRACTF128 $0x01, Y5, X0
+	VADDPS       X0, X5, X0
+	VMOVHLPS     X0, X0, X1
+	VADDPS       X1, X0, X0
+	VMOVSHDUP    X0, X1
+	VADDSS       X1, X0, X0
+	VMOVSS       X0, 4(AX)
+	VEXTRACTF128 $0x01, Y8, X0
+	VADDPS       X0, X8, X0
+	VMOVHLPS     X0, X0, X1
+	VADDPS       X1, X0, X0
+	VMOVSHDUP    X0, X1
+	VADDSS       X1, X0, X0
+	VMOVSS       X0, 8(AX)
+	VEXTRACTF128 $0x01, Y11, X0
+	VADDPS       X0, X11, X0
+	VMOVHLPS     X0, X0, X1
+	VADDPS       X1, X0, X0
+	VMOVSHDUP    X0, X1
+	VADDSS       X1, X0, X0
+	VMOVSS       X0, 12(AX)
+	VZEROUPPER
+	RET

@@ -51,3 +51,51 @@ func l2sqR4Q2(x []float32, xs int, q []float32, qs int, n int, out []float32, os
 // l2sqR4Q3 computes out[j*os+i] = Σ_{t<n} (x[i*xs+t] - q[j*qs+t])² for i < 4, j < 3.
 // The caller guarantees that every element it reads or writes is in bounds.
 func l2sqR4Q3(x []float32, xs int, q []float32, qs int, n int, out []float32, os int)
+
+// dotR1Q1 computes out[j*os+i] = Σ_{t<n} x[i*xs+t] * q[j*qs+t] for i < 1, j < 1.
+// The caller guarantees that every element it reads or writes is in bounds.
+func dotR1Q1(x []float32, xs int, q []float32, qs int, n int, out []float32, os int)
+
+// dotR1Q2 computes out[j*os+i] = Σ_{t<n} x[i*xs+t] * q[j*qs+t] for i < 1, j < 2.
+// The caller guarantees that every element it reads or writes is in bounds.
+func dotR1Q2(x []float32, xs int, q []float32, qs int, n int, out []float32, os int)
+
+// dotR1Q3 computes out[j*os+i] = Σ_{t<n} x[i*xs+t] * q[j*qs+t] for i < 1, j < 3.
+// The caller guarantees that every element it reads or writes is in bounds.
+func dotR1Q3(x []float32, xs int, q []float32, qs int, n int, out []float32, os int)
+
+// dotR2Q1 computes out[j*os+i] = Σ_{t<n} x[i*xs+t] * q[j*qs+t] for i < 2, j < 1.
+// The caller guarantees that every element it reads or writes is in bounds.
+func dotR2Q1(x []float32, xs int, q []float32, qs int, n int, out []float32, os int)
+
+// dotR2Q2 computes out[j*os+i] = Σ_{t<n} x[i*xs+t] * q[j*qs+t] for i < 2, j < 2.
+// The caller guarantees that every element it reads or writes is in bounds.
+func dotR2Q2(x []float32, xs int, q []float32, qs int, n int, out []float32, os int)
+
+// dotR2Q3 computes out[j*os+i] = Σ_{t<n} x[i*xs+t] * q[j*qs+t] for i < 2, j < 3.
+// The caller guarantees that every element it reads or writes is in bounds.
+func dotR2Q3(x []float32, xs int, q []float32, qs int, n int, out []float32, os int)
+
+// dotR3Q1 computes out[j*os+i] = Σ_{t<n} x[i*xs+t] * q[j*qs+t] for i < 3, j < 1.
+// The caller guarantees that every element it reads or writes is in bounds.
+func dotR3Q1(x []float32, xs int, q []float32, qs int, n int, out []float32, os int)
+
+// dotR3Q2 computes out[j*os+i] = Σ_{t<n} x[i*xs+t] * q[j*qs+t] for i < 3, j < 2.
+// The caller guarantees that every element it reads or writes is in bounds.
+func dotR3Q2(x []float32, xs int, q []float32, qs int, n int, out []float32, os int)
+
+// dotR3Q3 computes out[j*os+i] = Σ_{t<n} x[i*xs+t] * q[j*qs+t] for i < 3, j < 3.
+// The caller guarantees that every element it reads or writes is in bounds.
+func dotR3Q3(x []float32, xs int, q []float32, qs int, n int, out []float32, os int)
+
+// dotR4Q1 computes out[j*os+i] = Σ_{t<n} x[i*xs+t] * q[j*qs+t] for i < 4, j < 1.
+// The caller guarantees that every element it reads or writes is in bounds.
+func dotR4Q1(x []float32, xs int, q []float32, qs int, n int, out []float32, os int)
+
+// dotR4Q2 computes out[j*os+i] = Σ_{t<n} x[i*xs+t] * q[j*qs+t] for i < 4, j < 2.
+// The caller guarantees that every element it reads or writes is in bounds.
+func dotR4Q2(x []float32, xs int, q []float32, qs int, n int, out []float32, os int)
+
+// dotR4Q3 computes out[j*os+i] = Σ_{t<n} x[i*xs+t] * q[j*qs+t] for i < 4, j < 3.
+// The caller guarantees that every element it reads or writes is in bounds.
+func dotR4Q3(x []float32, xs int, q []float32, qs int, n int, out []float32, os int)

@@ -20,7 +20,18 @@ func l2sq64(x, y []float32) float64 {
 	return s
 }
 
-// TestKernelMatchesPortable runs the kernel l2sqTile dispatches to (AVX2+FMA on most amd64
+// dot64 is the float64 reference Σ x[t]*y[t], and the sum of the products' magnitudes.
+func dot64(x, y []float32) (float64, float64) {
+	var s, a float64
+	for t := range x {
+		p := float64(x[t]) * float64(y[t])
+		s += p
+		a += math.Abs(p)
+	}
+	return s, a
+}
+
+// TestKernelMatchesPortable runs the kernels l2sqTile and dotTile dispatch to (AVX2+FMA on most amd64
 // machines, the portable one under purego) against the portable kernel and a float64
 // reference, for every length 0..67, unaligned starts, tiles of several shapes, NaN guards
 // after every input row (a kernel that reads past the end would turn a result into NaN) and
@@ -31,53 +42,69 @@ func TestKernelMatchesPortable(t *testing.T) {
 	const guard = float32(-12345)
 	nan := float32(math.NaN())
 	shapes := []struct{ nr, nq int }{{1, 1}, {4, 1}, {3, 2}, {4, 3}, {5, 4}, {9, 7}}
-	for n := 0; n <= 67; n++ {
-		for _, sh := range shapes {
-			for off := 0; off < 3; off++ {
-				name := fmt.Sprintf("n=%d/%dx%d/off=%d", n, sh.nr, sh.nq, off)
-				stride := n + 1 + off // one NaN guard after each row
-				x := make([]float32, off+sh.nr*stride)
-				q := make([]float32, off+sh.nq*stride)
-				for _, buf := range [][]float32{x, q} {
-					for i := range buf {
-						buf[i] = nan
-					}
-				}
-				for i := 0; i < sh.nr; i++ {
-					for t := 0; t < n; t++ {
-						x[off+i*stride+t] = float32(rng.NormFloat64())
-					}
-				}
-				for j := 0; j < sh.nq; j++ {
-					for t := 0; t < n; t++ {
-						q[off+j*stride+t] = float32(rng.NormFloat64())
-					}
-				}
-				os := sh.nr + 2
-				fast := make([]float32, 1+sh.nq*os+1)
-				slow := make([]float32, len(fast))
-				for i := range fast {
-					fast[i], slow[i] = guard, guard
-				}
-				xs, qs := x[off:], q[off:]
-				l2sqTile(xs, sh.nr, stride, qs, sh.nq, stride, n, fast[1:], os)
-				l2sqTileGo(xs, sh.nr, stride, qs, sh.nq, stride, n, slow[1:], os)
-				for j := 0; j < sh.nq; j++ {
-					for i := 0; i < os; i++ {
-						o := 1 + j*os + i
-						if i >= sh.nr {
-							require.Equal(t, guard, fast[o], "%s: guard at query %d slot %d overwritten", name, j, i)
-							continue
+	type tileFunc = func([]float32, int, int, []float32, int, int, int, []float32, int)
+	kinds := []struct {
+		name       string
+		fast, slow tileFunc
+		ref        func(x, y []float32) (want, tol float64)
+	}{
+		{"l2sq", l2sqTile, l2sqTileGo, func(x, y []float32) (float64, float64) {
+			d := l2sq64(x, y)
+			return d, 1e-6*d + 1e-30
+		}},
+		{"dot", dotTile, dotTileGo, func(x, y []float32) (float64, float64) {
+			d, a := dot64(x, y)
+			return d, 1e-6*a + 1e-30
+		}},
+	}
+	for _, kind := range kinds {
+		for n := 0; n <= 67; n++ {
+			for _, sh := range shapes {
+				for off := 0; off < 3; off++ {
+					name := fmt.Sprintf("%s/n=%d/%dx%d/off=%d", kind.name, n, sh.nr, sh.nq, off)
+					stride := n + 1 + off // one NaN guard after each row
+					x := make([]float32, off+sh.nr*stride)
+					q := make([]float32, off+sh.nq*stride)
+					for _, buf := range [][]float32{x, q} {
+						for i := range buf {
+							buf[i] = nan
 						}
-						ref := l2sq64(xs[i*stride:i*stride+n], qs[j*stride:j*stride+n])
-						tol := 1e-6*ref + 1e-30
-						require.InDelta(t, ref, float64(fast[o]), tol, "%s: fast row %d query %d", name, i, j)
-						require.InDelta(t, ref, float64(slow[o]), tol, "%s: portable row %d query %d", name, i, j)
-						require.InDelta(t, float64(slow[o]), float64(fast[o]), tol, "%s: fast vs portable", name)
 					}
+					for i := 0; i < sh.nr; i++ {
+						for t := 0; t < n; t++ {
+							x[off+i*stride+t] = float32(rng.NormFloat64())
+						}
+					}
+					for j := 0; j < sh.nq; j++ {
+						for t := 0; t < n; t++ {
+							q[off+j*stride+t] = float32(rng.NormFloat64())
+						}
+					}
+					os := sh.nr + 2
+					fast := make([]float32, 1+sh.nq*os+1)
+					slow := make([]float32, len(fast))
+					for i := range fast {
+						fast[i], slow[i] = guard, guard
+					}
+					xs, qs := x[off:], q[off:]
+					kind.fast(xs, sh.nr, stride, qs, sh.nq, stride, n, fast[1:], os)
+					kind.slow(xs, sh.nr, stride, qs, sh.nq, stride, n, slow[1:], os)
+					for j := 0; j < sh.nq; j++ {
+						for i := 0; i < os; i++ {
+							o := 1 + j*os + i
+							if i >= sh.nr {
+								require.Equal(t, guard, fast[o], "%s: guard at query %d slot %d overwritten", name, j, i)
+								continue
+							}
+							ref, tol := kind.ref(xs[i*stride:i*stride+n], qs[j*stride:j*stride+n])
+							require.InDelta(t, ref, float64(fast[o]), tol, "%s: fast row %d query %d", name, i, j)
+							require.InDelta(t, ref, float64(slow[o]), tol, "%s: portable row %d query %d", name, i, j)
+							require.InDelta(t, float64(slow[o]), float64(fast[o]), tol, "%s: fast vs portable", name)
+						}
+					}
+					require.Equal(t, guard, fast[0], "%s: guard before the output", name)
+					require.Equal(t, guard, fast[len(fast)-1], "%s: guard after the output", name)
 				}
-				require.Equal(t, guard, fast[0], "%s: guard before the output", name)
-				require.Equal(t, guard, fast[len(fast)-1], "%s: guard after the output", name)
 			}
 		}
 	}
@@ -127,7 +154,7 @@ func BenchmarkKernel(b *testing.B) {
 			for _, k := range []struct {
 				name string
 				fn   func([]float32, int, int, []float32, int, int, int, []float32, int)
-			}{{kernelName, l2sqTile}, {"go", l2sqTileGo}} {
+			}{{"l2sq-" + kernelName, l2sqTile}, {"l2sq-go", l2sqTileGo}, {"dot-" + kernelName, dotTile}} {
 				b.Run(fmt.Sprintf("d=%d/%dx%d/%s", dim, sh.nr, sh.nq, k.name), func(b *testing.B) {
 					b.ReportAllocs()
 					b.SetBytes(int64(4 * dim * sh.nr * sh.nq))

@@ -131,17 +131,31 @@ func TestSearchMatchesOracle(t *testing.T) {
 			batch, err := ix.SearchBatch(ctx, queries, tc.k, opts...)
 			require.NoError(t, err)
 			require.Len(t, batch, tc.nq)
+			direct := batchDirect(t, ix, queries, tc.k, opts...)
 			for j, q := range queries {
 				rows, ds := oracle(vecs, q, -1, nil)
 				res, err := ix.Search(ctx, q, tc.k, opts...)
 				require.NoError(t, err)
 				checkAgainstOracle(t, ix, vecs, q, res, rows, ds, tc.k)
 				require.Equal(t, res, batch[j], "SearchBatch agrees with Search exactly")
+				require.Equal(t, res, direct[j], "the direct batch path too")
 			}
 			require.Equal(t, fmt.Sprintf("id%d", tc.n/2), batch[0][0].ID)
 			require.Zero(t, batch[0][0].Distance)
 		})
 	}
+}
+
+// batchDirect runs SearchBatch on the direct path (distances for every pair), which batches of
+// at least boundedMinQueries queries otherwise leave for the bounded path.
+func batchDirect(t *testing.T, ix *Index, queries [][]float32, k int, opts ...SearchOption) [][]Result {
+	t.Helper()
+	old := boundedMinQueries
+	boundedMinQueries = math.MaxInt
+	defer func() { boundedMinQueries = old }()
+	res, err := ix.SearchBatch(context.Background(), queries, k, opts...)
+	require.NoError(t, err)
+	return res
 }
 
 // splitSmallScans lets searches over small test indexes use several workers.
@@ -207,10 +221,12 @@ func TestSearchFilter(t *testing.T) {
 			res, err := ix.Search(ctx, q, tc.k, WithFilter(tc.keep))
 			require.NoError(t, err)
 			checkAgainstOracle(t, ix, vecs, q, res, rows, ds, tc.k)
-			batch, err := ix.SearchBatch(ctx, [][]float32{q, q, vecs[5]}, tc.k, WithFilter(tc.keep))
+			queries := [][]float32{q, q, vecs[5], vecs[6], vecs[7]}
+			batch, err := ix.SearchBatch(ctx, queries, tc.k, WithFilter(tc.keep))
 			require.NoError(t, err)
 			require.Equal(t, res, batch[0])
 			require.Equal(t, res, batch[1])
+			require.Equal(t, batchDirect(t, ix, queries, tc.k, WithFilter(tc.keep)), batch)
 		})
 	}
 }
@@ -433,8 +449,50 @@ func TestSearchNearTies(t *testing.T) {
 			}
 		}
 		t.Logf("k=%d: %d ranks in near-tie groups, %d ordered differently from the float64 oracle", k, ties, swapped)
+		queries := [][]float32{q, vecs[0], q, vecs[1], q}
+		batch, err := ix.SearchBatch(context.Background(), queries, k, WithWorkers(3))
+		require.NoError(t, err)
+		require.Equal(t, res, batch[0])
+		require.Equal(t, res, batch[4])
+		require.Equal(t, batchDirect(t, ix, queries, k, WithWorkers(3)), batch)
 		if k > 1 {
 			require.Positive(t, ties, "the test must exercise near ties")
+		}
+	}
+}
+
+// TestSearchBatchLargeValues: vectors and queries whose squared norms do not fit the bounded
+// path's float32 dot products make SearchBatch fall back to exact distances, block by block or
+// for the whole batch, with the same results as Search.
+func TestSearchBatchLargeValues(t *testing.T) {
+	const dim = 16
+	splitSmallScans(t)
+	rng := rand.New(rand.NewPCG(25, 26))
+	ix, err := NewIndex(dim)
+	require.NoError(t, err)
+	for i := range 2000 {
+		v := randVectors(rng, 1, dim)
+		if i%500 == 7 { // one huge row in a few blocks
+			for t := range v {
+				v[t] *= 1e17
+			}
+		}
+		require.NoError(t, ix.Add(Item{ID: fmt.Sprintf("id%d", i), Vector: v}))
+	}
+	huge := randVectors(rng, 1, dim)
+	for t := range huge {
+		huge[t] *= 3e18
+	}
+	for _, queries := range [][][]float32{
+		{randVectors(rng, 1, dim), randVectors(rng, 1, dim), randVectors(rng, 1, dim), randVectors(rng, 1, dim)},
+		{randVectors(rng, 1, dim), huge, randVectors(rng, 1, dim), randVectors(rng, 1, dim), randVectors(rng, 1, dim)},
+	} {
+		batch, err := ix.SearchBatch(context.Background(), queries, 7, WithWorkers(3))
+		require.NoError(t, err)
+		for j, q := range queries {
+			res, err := ix.Search(context.Background(), q, 7)
+			require.NoError(t, err)
+			require.Equal(t, res, batch[j], "query %d", j)
 		}
 	}
 }
