@@ -70,8 +70,10 @@ func (ix *Index) Search(ctx context.Context, query []float32, k int, opts ...Sea
 }
 
 // SearchBatch runs [Index.Search] for each query, sharing one pass over the index between
-// them (a blocked kernel computes several query-row distances per load), which makes it much
-// faster than separate searches. Result i answers queries[i]. No queries give no results.
+// them, which makes it much faster than separate searches: a register-blocked kernel computes
+// dot products for several rows and queries per load, from which guaranteed bounds on the
+// distances leave a few candidates per query, whose exact distances decide. The results are
+// exactly those of Search. Result i answers queries[i]. No queries give no results.
 //
 // The error wraps [ErrBadK], [ErrEmptyIndex], the context's error, or [ErrDimMismatch] or
 // [ErrNonFinite] naming the first bad query.
