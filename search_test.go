@@ -231,7 +231,7 @@ func TestSearchFilter(t *testing.T) {
 	}
 }
 
-func TestSimilarLeavesItemOut(t *testing.T) {
+func TestSearchSimilarLeavesItemOut(t *testing.T) {
 	ctx := context.Background()
 	rng := rand.New(rand.NewPCG(9, 10))
 	ix, vecs := newRandIndex(t, rng, 500, 16)
