@@ -66,7 +66,8 @@ func pngOrientation(b []byte) int {
 		}
 		switch typ {
 		case "eXIf":
-			return tiffOrientation(b[i+8 : i+8+n])
+			// Some writers keep the JPEG-style "Exif\0\0" prefix.
+			return tiffOrientation(bytes.TrimPrefix(b[i+8:i+8+n], exifHeader))
 		case "IEND":
 			return 1
 		}
