@@ -66,6 +66,14 @@ func runIndex(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	case *embedding != "model" && *embedding != "pixels":
 		return usagef("-embedding %q: want model or pixels", *embedding)
 	}
+	// From here on, SIGINT and SIGTERM stop the run after saving what it did.
+	sigCtx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	go func() {
+		<-sigCtx.Done()
+		stop() // a second Ctrl-C ends the program at once
+	}()
+
 	root, err := filepath.Abs(pos[0])
 	if err != nil {
 		return err
@@ -93,24 +101,23 @@ func runIndex(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 
-	var enc encoder
+	// What the index records about the embedding; the model itself is only loaded (which takes
+	// seconds) when there is something to embed.
+	var want map[string]string
 	if *embedding == "pixels" {
-		enc = pixelEncoder{}
-	} else {
-		m, err := openModel(*modelDir, *threads, *batch)
-		if err != nil {
-			return err
-		}
-		enc = m
+		want = pixelEncoder{}.info()
+	} else if want, err = readModelInfo(*modelDir); err != nil {
+		return err
 	}
-	defer enc.Close()
-	want := enc.info()
 	if ix != nil {
 		if err := compatible(*indexPath, ix.Info(), want); err != nil {
 			return err
 		}
-	} else if ix, err = pinrec.NewIndex(enc.dim()); err != nil {
-		return err
+	} else {
+		dim, _ := strconv.Atoi(want[infoDim])
+		if ix, err = pinrec.NewIndex(dim); err != nil {
+			return err
+		}
 	}
 	for k, v := range want {
 		ix.SetInfo(k, v)
@@ -148,12 +155,18 @@ func runIndex(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 	}
 
-	sigCtx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	go func() {
-		<-sigCtx.Done()
-		stop() // a second Ctrl-C ends the program at once
-	}()
+	var enc encoder = pixelEncoder{}
+	if len(todo) > 0 && *embedding == "model" {
+		m, err := openModel(*modelDir, *threads, *batch)
+		if err != nil {
+			return err
+		}
+		defer m.Close()
+		if err := compatible(*modelDir+"/"+pinrec.ModelInfoFile, want, m.info()); err != nil {
+			return err
+		}
+		enc = m
+	}
 
 	if len(todo) > 0 {
 		fmt.Fprintf(stderr, "pinrec index: %d images to embed (%d unchanged, %d removed) under %s\n",

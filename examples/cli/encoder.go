@@ -2,8 +2,11 @@ package main
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"image"
+	"os"
 	"path/filepath"
 	"strconv"
 
@@ -102,6 +105,50 @@ func (m *modelEncoder) info() map[string]string {
 }
 
 func (m *modelEncoder) Close() error { return m.emb.Close() }
+
+// readModelInfo reads what the index records about a model from its pinrec.json, without
+// loading the SavedModel (which takes seconds): the same values as modelEncoder.info.
+func readModelInfo(dir string) (map[string]string, error) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, err
+	}
+	file := filepath.Join(abs, pinrec.ModelInfoFile)
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return nil, fmt.Errorf("model %s: %w (make setup exports the model; -model or $PINREC_MODEL name another)", abs, errors.Unwrap(err))
+	}
+	var meta struct {
+		InputSize  int    `json:"input_size"`
+		Preprocess string `json:"preprocess"`
+		Dim        int    `json:"dim"`
+		Weights    string `json:"weights"`
+		Pretrained bool   `json:"pretrained"`
+		TF         string `json:"tensorflow_version"`
+		Keras      string `json:"keras_version"`
+	}
+	if err := json.Unmarshal(b, &meta); err != nil {
+		return nil, fmt.Errorf("model %s: %w", file, err)
+	}
+	mode, err := pinrec.ParsePreprocessMode(meta.Preprocess)
+	if err != nil {
+		return nil, fmt.Errorf("model %s: %w", file, err)
+	}
+	if meta.Dim < 1 || meta.InputSize < 1 {
+		return nil, fmt.Errorf("model %s: %w: dim %d, input_size %d", file, pinrec.ErrBadModel, meta.Dim, meta.InputSize)
+	}
+	return map[string]string{
+		infoEmbedding: "model",
+		infoModel:     abs,
+		infoWeights:   meta.Weights,
+		infoPretrain:  strconv.FormatBool(meta.Pretrained),
+		infoDim:       strconv.Itoa(meta.Dim),
+		infoInputSize: strconv.Itoa(meta.InputSize),
+		infoMode:      mode.String(),
+		infoTF:        meta.TF,
+		infoKeras:     meta.Keras,
+	}, nil
+}
 
 // pixelSize is the side of the raw-pixel baseline: images are resized to pixelSize x pixelSize
 // RGB and flattened (768 values in [-1, 1]).
