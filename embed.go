@@ -180,8 +180,8 @@ func WithThreads(intra, inter int) EmbedderOption {
 }
 
 // WithBatchSize sets how many images go through the network in one session run (default 8).
-// Larger batches use more memory (about 100 MB per image for ResNet50 activations) and give
-// more throughput on many cores; values below 1 mean 1.
+// Larger batches need more memory for activations and may give more throughput on many cores;
+// values below 1 mean 1.
 func WithBatchSize(n int) EmbedderOption {
 	return func(c *embedderConfig) { c.batch = max(n, 1) }
 }
@@ -200,7 +200,13 @@ type runner interface {
 }
 
 // Embedder turns images into embeddings with a TensorFlow SavedModel (by default Keras
-// ResNet50 without its classifier: 224x224 RGB in, 2048 floats out).
+// ResNet50 without its classifier: 224x224 RGB in, 2048 floats out). Get one from NewEmbedder
+// (the zero value is not usable) and Close it when done:
+//
+//	e, err := pinrec.NewEmbedder(pinrec.DefaultModelDir(), pinrec.WithThreads(4, 1))
+//	if err != nil { ... }  // errors.Is(err, pinrec.ErrNoTensorFlow) in builds without cgo
+//	defer e.Close()
+//	vecs, err := e.EmbedFiles(ctx, paths)  // one 2048-float vector per file
 //
 // An Embedder is safe for concurrent use by multiple goroutines: TensorFlow sessions run
 // concurrent calls in parallel, each call works on its own buffers, and Close waits for the
@@ -332,12 +338,12 @@ func (e *Embedder) Embed(ctx context.Context, imgs ...image.Image) ([][]float32,
 	return out, nil
 }
 
-// EmbedFile decodes the image file at path (see DecodeFile) and embeds it.
-func (e *Embedder) EmbedFile(ctx context.Context, path string) ([]float32, error) {
+// EmbedFile decodes the image file at path (see DecodeFile; opts are its options) and embeds it.
+func (e *Embedder) EmbedFile(ctx context.Context, path string, opts ...DecodeOption) ([]float32, error) {
 	if err := e.checkOpen(); err != nil {
 		return nil, err
 	}
-	img, err := DecodeFile(path)
+	img, err := DecodeFile(path, opts...)
 	if err != nil {
 		return nil, err
 	}

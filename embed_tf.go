@@ -25,7 +25,7 @@ import (
 // The model is loaded through the TensorFlow Go bindings that tfgo is built on
 // (github.com/galeone/tensorflow/tensorflow/go), whose errors are returned, not panicked; any
 // panic from the bindings is recovered and returned as an error.
-func NewEmbedder(modelDir string, opts ...EmbedderOption) (e *Embedder, err error) {
+func NewEmbedder(modelDir string, opts ...EmbedderOption) (*Embedder, error) {
 	cfg := defaultEmbedderConfig()
 	for _, o := range opts {
 		if o != nil {

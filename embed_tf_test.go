@@ -498,3 +498,27 @@ func readNpy(t *testing.T, path string, shape []int) [][]float32 {
 	}
 	return rows
 }
+
+// BenchmarkEmbedFiles times the whole path (decode, resize, infer) per image through the
+// pipelined EmbedFiles; tools/bench_embed.sh compares it with Python Keras side by side.
+func BenchmarkEmbedFiles(b *testing.B) {
+	paths := writeTestImages(b, b.TempDir(), 8)
+	for _, bs := range []int{1, 8} {
+		b.Run(fmt.Sprintf("batch=%d", bs), func(b *testing.B) {
+			e, err := NewEmbedder(testModelDir(b), WithBatchSize(bs))
+			require.NoError(b, err)
+			defer e.Close()
+			ctx := context.Background()
+			_, err = e.EmbedFiles(ctx, paths) // warm-up
+			require.NoError(b, err)
+			b.ReportAllocs()
+			b.ResetTimer()
+			for b.Loop() {
+				if _, err := e.EmbedFiles(ctx, paths); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.N*len(paths))/b.Elapsed().Seconds(), "images/s")
+		})
+	}
+}
