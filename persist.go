@@ -340,9 +340,10 @@ func vecBlockFloats(b []byte) []float32 {
 	return unsafe.Slice((*float32)(unsafe.Pointer(unsafe.SliceData(b))), len(b)/4)
 }
 
-// allFinite reports whether every float32 whose little-endian bits are in b is finite. len(b)
-// is a multiple of 4 and b is 8-aligned. A float is non-finite when its exponent bits are all
-// ones; adding 1 to an all-ones exponent carries into the sign bit, and no smaller exponent does.
+// allFinite reports whether every float32 whose little-endian bits are in b (len(b) a
+// multiple of 4) is finite. A float is non-finite when its exponent bits are all ones; adding
+// one to the exponent field then carries into the sign bit, and for no smaller exponent does.
+// Two floats are tested per 64-bit word, four words per step, with no branch.
 func allFinite(b []byte) bool {
 	const (
 		expMask = 0x7f800000_7f800000
@@ -350,20 +351,26 @@ func allFinite(b []byte) bool {
 		carry   = 0x80000000_80000000
 	)
 	var acc uint64
-	words := unsafe.Slice((*uint64)(unsafe.Pointer(unsafe.SliceData(b))), len(b)/8)
-	i := 0
-	for ; i+4 <= len(words); i += 4 {
-		acc |= (words[i]&expMask + expOne) | (words[i+1]&expMask + expOne) |
-			(words[i+2]&expMask + expOne) | (words[i+3]&expMask + expOne)
+	one := func(v uint32) { acc |= uint64(v&0x7f800000 + 0x00800000) }
+	// Single values up to an 8-byte boundary (and all of them on big-endian hosts).
+	for len(b) >= 4 && (!hostLittleEndian || uintptr(unsafe.Pointer(unsafe.SliceData(b)))%8 != 0) {
+		one(binary.LittleEndian.Uint32(b))
+		b = b[4:]
 	}
-	for ; i < len(words); i++ {
-		acc |= words[i]&expMask + expOne
+	if n := len(b) / 8; n > 0 {
+		words := unsafe.Slice((*uint64)(unsafe.Pointer(unsafe.SliceData(b))), n)
+		i := 0
+		for ; i+4 <= n; i += 4 {
+			acc |= (words[i]&expMask + expOne) | (words[i+1]&expMask + expOne) |
+				(words[i+2]&expMask + expOne) | (words[i+3]&expMask + expOne)
+		}
+		for ; i < n; i++ {
+			acc |= words[i]&expMask + expOne
+		}
+		b = b[8*n:]
 	}
-	if !hostLittleEndian {
-		acc = bits.ReverseBytes64(acc) // carry bits are symmetric under the swap of halves
-	}
-	if len(b)%8 != 0 {
-		acc |= uint64(binary.LittleEndian.Uint32(b[len(b)-4:])&0x7f800000 + 0x00800000)
+	if len(b) >= 4 {
+		one(binary.LittleEndian.Uint32(b))
 	}
 	return acc&carry == 0
 }

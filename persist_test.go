@@ -1275,3 +1275,29 @@ func BenchmarkPersistMmapOpen(b *testing.B) {
 		})
 	}
 }
+
+func TestLoadFiniteCheck(t *testing.T) {
+	vals := []float32{0, 1, -1, math.MaxFloat32, -math.MaxFloat32, math.SmallestNonzeroFloat32,
+		float32(math.Inf(1)), float32(math.Inf(-1)), float32(math.NaN()), math.Float32frombits(0x7f800001),
+		math.Float32frombits(0xff800000 | 123)}
+	buf := make([]byte, 4*80+4)
+	for _, v := range vals {
+		for n := 1; n <= 67; n++ {
+			for _, shift := range []int{0, 4} { // 8-aligned and not
+				b := buf[shift : shift+4*n]
+				for i := range n {
+					binary.LittleEndian.PutUint32(b[4*i:], math.Float32bits(0.5))
+				}
+				for _, at := range []int{0, n / 2, n - 1} {
+					binary.LittleEndian.PutUint32(b[4*at:], math.Float32bits(v))
+					finite := !math.IsNaN(float64(v)) && !math.IsInf(float64(v), 0)
+					require.Equal(t, finite, allFinite(b), "n=%d shift=%d at=%d v=%v", n, shift, at, v)
+					if !finite {
+						require.Equal(t, at, firstNonFinite(b, 1))
+					}
+					binary.LittleEndian.PutUint32(b[4*at:], math.Float32bits(0.5))
+				}
+			}
+		}
+	}
+}
