@@ -198,7 +198,7 @@ func decodeConfigOf(f imageFormat, b []byte) (image.Config, error) {
 }
 
 // decodeImageOf decodes the image whose header gave ic.
-func decodeImageOf(f imageFormat, b []byte, ic image.Config) (image.Image, error) {
+func decodeImageOf(f imageFormat, b []byte, ic image.Config, maxPixels int64) (image.Image, error) {
 	r := bytes.NewReader(b)
 	switch f {
 	case formatJPEG:
@@ -212,7 +212,7 @@ func decodeImageOf(f imageFormat, b []byte, ic image.Config) (image.Image, error
 		}
 		return onCanvas(img, ic), nil
 	case formatWebP:
-		return decodeWebP(b, ic)
+		return decodeWebP(b, ic, maxPixels)
 	case formatBMP:
 		return bmp.Decode(r)
 	case formatTIFF:
@@ -238,8 +238,17 @@ func onCanvas(img image.Image, ic image.Config) image.Image {
 // decodeWebP decodes a still WebP, or the first frame of an animated one
 // (golang.org/x/image/webp reads no animations), and converts lossy Y'CbCr to
 // RGB as libwebp does (see webpToRGB).
-func decodeWebP(b []byte, ic image.Config) (image.Image, error) {
+func decodeWebP(b []byte, ic image.Config, maxPixels int64) (image.Image, error) {
 	if frame, at, ok := webpFirstFrame(b); ok {
+		// The frame has its own header: check it too.
+		fc, err := webp.DecodeConfig(bytes.NewReader(frame))
+		if err != nil {
+			return nil, fmt.Errorf("first frame of an animated WebP: %w", err)
+		}
+		if n := int64(fc.Width) * int64(fc.Height); n > maxPixels {
+			return nil, fmt.Errorf("%w: webp first frame declares %dx%d = %d pixels, limit %d",
+				ErrTooLarge, fc.Width, fc.Height, n, maxPixels)
+		}
 		img, err := webp.Decode(bytes.NewReader(frame))
 		if err != nil {
 			return nil, fmt.Errorf("first frame of an animated WebP: %w", err)
@@ -367,7 +376,7 @@ func decodeBytes(data []byte, opts []DecodeOption) (image.Image, error) {
 		return nil, fmt.Errorf("%w: %s header declares %dx%d = %d pixels, limit %d",
 			ErrTooLarge, f, ic.Width, ic.Height, n, cfg.maxPixels)
 	}
-	img, err := guard(f, func() (image.Image, error) { return decodeImageOf(f, data, ic) })
+	img, err := guard(f, func() (image.Image, error) { return decodeImageOf(f, data, ic, cfg.maxPixels) })
 	if err != nil {
 		return nil, classifyError(f, err)
 	}

@@ -202,6 +202,27 @@ func TestDecodeGIFFirstFrameOnCanvas(t *testing.T) {
 	assert.Equal(t, [3]uint8{255, 255, 255}, compositeWhite(img.At(0, 0)), "outside the frame: white")
 }
 
+func TestDecodeAnimatedWebPFrameTooLarge(t *testing.T) {
+	// The canvas (VP8X) is 80x60 but the first frame's own VP8 header is
+	// patched to 16383x16383: refused from that header, before decoding.
+	data, err := os.ReadFile(filepath.Join(imagesDir, "edge", "animated.webp"))
+	require.NoError(t, err)
+	anmf := bytes.Index(data, []byte("ANMF"))
+	require.Positive(t, anmf)
+	vp8 := bytes.Index(data[anmf:], []byte("VP8 "))
+	require.Positive(t, vp8)
+	start := anmf + vp8 + 8 + 3 // chunk header, then the 3-byte frame tag
+	require.Equal(t, []byte{0x9d, 0x01, 0x2a}, data[start:start+3], "VP8 key frame start code")
+	binary.LittleEndian.PutUint16(data[start+3:], 16383)
+	binary.LittleEndian.PutUint16(data[start+5:], 16383)
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	_, err = Decode(bytes.NewReader(data))
+	runtime.ReadMemStats(&after)
+	assert.ErrorIs(t, err, ErrTooLarge)
+	assert.Less(t, after.TotalAlloc-before.TotalAlloc, uint64(16<<20))
+}
+
 func TestDecodeRecoversPanics(t *testing.T) {
 	_, err := guard(formatTIFF, func() (image.Image, error) { panic("index out of range") })
 	assert.ErrorIs(t, err, ErrCorruptImage)
