@@ -40,7 +40,8 @@ var (
 
 // DefaultMaxPixels is the largest width*height Decode accepts unless
 // WithMaxPixels says otherwise: 64 Mi pixels (about 8192x8192), which bounds
-// the decoded image to a few hundred MB.
+// the memory of one decode to a few hundred MB (about 700 MB for a progressive
+// JPEG, whose decoder also keeps every DCT coefficient).
 const DefaultMaxPixels = 64 << 20
 
 // PreprocessMode is the pixel normalisation a model expects, as Keras'
