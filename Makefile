@@ -69,8 +69,10 @@ bench-persist: setup
 bench-cli: build dataset
 	@tools/bench_cli.sh
 
+# One -fuzz target per run: the index file decoder, then the image decoder.
 fuzz: setup
 	$(GO) test -run '^$$' -fuzz FuzzLoad -fuzztime $${FUZZTIME:-2m} .
+	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime $${FUZZTIME:-2m} .
 
 clean:
 	rm -rf bin demo
