@@ -56,7 +56,8 @@ def keras_model(model_dir, loaded=None):
         loaded = tf.saved_model.load(model_dir)
     size = meta["input_size"]
     model = keras.applications.ResNet50(include_top=False, weights=None, input_shape=(size, size, 3), pooling="avg")
-    saved = {v.name.rsplit(":", 1)[0]: v for v in loaded.variables}
+    weights = getattr(loaded, "keras_weights", None) or loaded.variables
+    saved = {v.name.rsplit(":", 1)[0]: v for v in weights}
     missing = []
     for w in model.weights:
         v = saved.get(w.path)
