@@ -6,11 +6,13 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sync"
 )
 
 // mapping holds a whole file in memory where memory mapping is not available: WithMmap then
 // still gives a read-only index, with the vectors in the heap.
 type mapping struct {
+	mu   sync.Mutex
 	data []byte
 }
 
@@ -28,11 +30,13 @@ func mapFile(f *os.File, size int64) (*mapping, error) {
 
 // Close drops the data.
 func (m *mapping) Close() error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
 	m.data = nil
 	return nil
 }
 
-func releaseWhenUnreachable(*Index, *mapping) {}
+func prefetchMapped([]byte) {}
 
 // syncDirErr ignores the error of syncing a directory: systems without Unix semantics (Windows)
 // cannot open or sync one, and make renames durable on their own.

@@ -5,7 +5,6 @@ package pinrec
 import (
 	"fmt"
 	"os"
-	"runtime"
 	"sync"
 
 	"golang.org/x/sys/unix"
@@ -44,10 +43,10 @@ func (m *mapping) Close() error {
 	return nil
 }
 
-// releaseWhenUnreachable unmaps m if ix is dropped without Close: a safety net, not a
-// substitute for Close.
-func releaseWhenUnreachable(ix *Index, m *mapping) {
-	runtime.AddCleanup(ix, func(m *mapping) { m.Close() }, m)
+// prefetchMapped asks the kernel to start reading the pages of b (part of a mapping) in, so
+// that the disk streams while the pages before them are checksummed. Errors are ignored.
+func prefetchMapped(b []byte) {
+	_ = unix.Madvise(b, unix.MADV_WILLNEED)
 }
 
 // syncDirErr returns the error of syncing a directory: on Unix it is a real error.

@@ -270,14 +270,21 @@ func (r *metaReader) str() string {
 	return s
 }
 
-// strMap reads a count and that many sorted key/value pairs; no pairs give a nil map.
-func (r *metaReader) strMap(what string) map[string]string {
+// strMap reads a count and that many sorted key/value pairs; no pairs give a nil map. owner
+// (an ID, or "" for the info map) names the map in errors.
+func (r *metaReader) strMap(owner string) map[string]string {
+	what := func() string {
+		if owner == "" {
+			return "info"
+		}
+		return fmt.Sprintf("metadata of %q", owner)
+	}
 	n := r.u32()
 	if r.err != nil || n == 0 {
 		return nil
 	}
 	if n > (len(r.b)-r.off)/8 {
-		r.fail("%s: %d entries cannot fit", what, n)
+		r.fail("%s: %d entries cannot fit", what(), n)
 		return nil
 	}
 	m := make(map[string]string, n)
@@ -288,7 +295,7 @@ func (r *metaReader) strMap(what string) map[string]string {
 			return nil
 		}
 		if i > 0 && k <= prev {
-			r.fail("%s: key %q not after %q (keys must be sorted and unique)", what, k, prev)
+			r.fail("%s: key %q not after %q (keys must be sorted and unique)", what(), k, prev)
 			return nil
 		}
 		m[k] = v
@@ -301,7 +308,7 @@ func (r *metaReader) strMap(what string) map[string]string {
 func parseMeta(buf []byte, count int) (decodedMeta, error) {
 	r := &metaReader{b: buf}
 	d := decodedMeta{
-		info: r.strMap("info"),
+		info: r.strMap(""),
 		ids:  make([]string, count),
 		meta: make([]map[string]string, count),
 		pos:  make(map[string]int, count),
@@ -315,13 +322,13 @@ func parseMeta(buf []byte, count int) (decodedMeta, error) {
 			r.fail("row %d: empty id", i)
 			break
 		}
-		if _, dup := d.pos[id]; dup {
+		d.pos[id] = i
+		if len(d.pos) != i+1 {
 			r.fail("row %d: duplicate id %q", i, id)
 			break
 		}
 		d.ids[i] = id
-		d.pos[id] = i
-		d.meta[i] = r.strMap("row " + id)
+		d.meta[i] = r.strMap(id)
 	}
 	if r.err == nil && r.off != len(buf) {
 		r.fail("%d unread bytes at the end of the section", len(buf)-r.off)
@@ -393,6 +400,12 @@ func checkVectors(chunk []byte, start int64, dim int) error {
 	}
 	row := int64(firstNonFinite(chunk, dim)) + start/4/int64(dim)
 	return fmt.Errorf("%w: row %d: %w", ErrBadFormat, row, ErrNonFinite)
+}
+
+// releaseWhenUnreachable closes m if ix is dropped without Close: a safety net, not a
+// substitute for Close. m does not refer to ix.
+func releaseWhenUnreachable(ix *Index, m *mapping) {
+	runtime.AddCleanup(ix, func(m *mapping) { m.Close() }, m)
 }
 
 // buildIndex makes a fresh Index of the decoded parts.
@@ -510,11 +523,15 @@ func readIndex(r io.Reader, at io.ReaderAt, size int64, cfg loadConfig) (*Index,
 	var vcrc uint32
 	switch {
 	case at != nil && hostLittleEndian:
+		var prefetch func(off, n int64)
+		if f, ok := at.(*os.File); ok {
+			prefetch = func(off, n int64) { prefetchFile(f, h.vecOff+off, n) }
+		}
 		vcrc, err = scanBlock(int64(len(vb)), h.dim, !cfg.skipVecCRC, func(off int64, n int) ([]byte, error) {
 			chunk := vb[off : off+int64(n)]
 			_, err := at.ReadAt(chunk, h.vecOff+off)
 			return chunk, eofAsTruncated(err, "vectors")
-		})
+		}, prefetch)
 	case hostLittleEndian:
 		vcrc, err = scanBlockSerial(int64(len(vb)), h.dim, !cfg.skipVecCRC, func(off int64, n int) ([]byte, error) {
 			chunk := vb[off : off+int64(n)]
@@ -588,11 +605,16 @@ func checkFileCRC(stored []byte, headCRC, vcrc uint32, vecLen int64) error {
 // scanParallelMin is the size of vector block from which scanBlock uses several goroutines.
 const scanParallelMin = 32 << 20
 
+// prefetchWindow is how far ahead of its position a scan asks for the data it will read next.
+const prefetchWindow = 32 << 20
+
 // scanBlock calls chunk for every ioChunk-sized piece of a vector block of n bytes (rows of
 // dim values), from several goroutines when the block is large, and, if verify, checks that
 // every value is finite and returns the CRC-32C of the block. chunk returns the piece's bytes
-// (read into place, or a view of a mapping). The first error stops the scan.
-func scanBlock(n int64, dim int, verify bool, chunk func(off int64, n int) ([]byte, error)) (uint32, error) {
+// (read into place, or a view of a mapping). The first error stops the scan. If prefetch is not
+// nil, each goroutine calls it for the window of the block ahead of it, so that the disk
+// streams while the CPU checksums (parallel readers defeat the kernel's own read-ahead).
+func scanBlock(n int64, dim int, verify bool, chunk func(off int64, n int) ([]byte, error), prefetch func(off, n int64)) (uint32, error) {
 	parts := min(runtime.GOMAXPROCS(0), 8, int(n/scanParallelMin))
 	if parts <= 1 {
 		return scanBlockSerial(n, dim, verify, chunk)
@@ -607,9 +629,15 @@ func scanBlock(n int64, dim int, verify bool, chunk func(off int64, n int) ([]by
 		lo, hi := int64(p)*per, min(int64(p+1)*per, n)
 		wg.Go(func() {
 			var crc uint32
+			if prefetch != nil {
+				prefetch(lo, min(2*prefetchWindow, hi-lo))
+			}
 			for off := lo; off < hi; off += ioChunk {
 				if failed.Load() {
 					return
+				}
+				if prefetch != nil && off > lo && (off-lo)%prefetchWindow == 0 && off+prefetchWindow < hi {
+					prefetch(off+prefetchWindow, min(prefetchWindow, hi-off-prefetchWindow))
 				}
 				b, err := chunk(off, int(min(ioChunk, hi-off)))
 				if err == nil && verify {
@@ -725,9 +753,17 @@ func indexFromBytes(data []byte, cfg loadConfig, mapping io.Closer) (*Index, err
 	}
 	vb := data[h.vecOff : h.vecOff+h.vecLen()]
 	if !cfg.skipVecCRC {
+		var prefetch func(off, n int64)
+		if mapping != nil {
+			prefetch = func(off, n int64) {
+				// Whole pages: the block starts on a page boundary of the mapping.
+				lo, hi := off&^(vectorAlign-1), min(off+n, int64(len(vb)))
+				prefetchMapped(vb[lo:hi])
+			}
+		}
 		vcrc, err := scanBlock(int64(len(vb)), h.dim, true, func(off int64, n int) ([]byte, error) {
 			return vb[off : off+int64(n)], nil
-		})
+		}, prefetch)
 		if err != nil {
 			return nil, err
 		}
@@ -992,8 +1028,10 @@ func (f *osFile) writeback(off, n int64) {
 // new one, complete. A file that already exists keeps its permissions; a new one gets 0666 less
 // the umask.
 //
-// Save holds a read lock while it writes the bytes (searches proceed, Add and Remove wait), not
-// while the data is synced. Errors name the file. The layout is described at [FormatVersion].
+// Save holds a read lock while it writes the bytes: searches proceed, Add and Remove wait. On
+// Linux it paces its writes to the disk (the final sync then has little left to do), so with a
+// large index the lock is held for about the time the disk takes to write the file. Errors name
+// the file. The layout is described at [FormatVersion].
 func (ix *Index) Save(path string) error {
 	if err := ix.save(osFS{}, path); err != nil {
 		return fmt.Errorf("save %s: %w", path, err)
