@@ -8,6 +8,10 @@
 # index every run); Python only over its loop (its import and model load are left out), so the
 # ratio is, if anything, in Python's favour.
 #
+# It takes a while: the Python loop does about 2 to 5 images/s on 2 cores, so the default (1,000
+# images, best of 3 on each side) runs 15 to 30 minutes there. BENCH_RUNS=1 takes about a third
+# of that; BENCH_N=200 a fifth (with a larger share of pinrec's model load in its time).
+#
 #   BENCH_N=1000 BENCH_RUNS=3 BENCH_THREADS=$(nproc) tools/bench_cli.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -40,9 +40,9 @@ step "pinrec similar -index $out/pixels.pinrec -grid $out/similar-pixels-grid.pn
 "$bin" similar -index "$out/pixels.pinrec" -grid "$out/similar-pixels-grid.png" "$id"
 
 step "pinrec eval -index $out/index.pinrec   (ResNet50 embeddings)"
-"$bin" eval -index "$out/index.pinrec"
+"$bin" eval -index "$out/index.pinrec" | tee "$out/eval-model.txt"
 step "pinrec eval -index $out/pixels.pinrec   (raw pixels, 16x16 RGB: the baseline)"
-"$bin" eval -index "$out/pixels.pinrec"
+"$bin" eval -index "$out/pixels.pinrec" | tee "$out/eval-pixels.txt"
 
 step "pinrec stats -index $out/index.pinrec"
 "$bin" stats -index "$out/index.pinrec"
@@ -52,10 +52,13 @@ weights=$("$bin" stats -json -index "$out/index.pinrec" | sed -n 's/.*"weights":
 step "Result"
 echo "grid PNGs: $out/query-grid.png, $out/similar-grid.png, $out/similar-pixels-grid.png"
 echo "model weights: $weights"
+p5() { awk '$1 == 5 { print $2 }' "$1"; }
+echo "precision@5 of leave-one-out queries: ResNet50 $(p5 "$out/eval-model.txt"), raw pixels $(p5 "$out/eval-pixels.txt")"
 if [ "$pretrained" = 0 ]; then
   cat <<'NOTE'
-NOTE: this model has seeded RANDOM weights, not ImageNet ones: the ImageNet weights could not be
-downloaded when `make setup` exported the model. Its embeddings are not semantically meaningful,
+NOTE: this model has seeded RANDOM weights, not ImageNet ones (make setup falls back to them when
+the ImageNet weights cannot be downloaded, as on a machine without internet access). Its
+embeddings are not semantically meaningful,
 so "more like this" here means little more than "similar pixels pushed through a random network";
 compare the eval figures above with the raw-pixel baseline. On a machine with internet access,
 `rm -rf models/resnet50 && make setup` exports the ImageNet weights, then rerun `make demo`.
