@@ -119,6 +119,11 @@ func TestEmbedderOpenErrors(t *testing.T) {
 		{"missing dir", func(t *testing.T) string { return filepath.Join(t.TempDir(), "nope") }, "pinrec.json"},
 		{"no pinrec.json", func(t *testing.T) string { return badModelDir(t, nil, true) }, "pinrec.json"},
 		{"no SavedModel", func(t *testing.T) string { return badModelDir(t, func(map[string]any) {}, false) }, "SavedModel"},
+		{"garbage SavedModel", func(t *testing.T) string {
+			dir := badModelDir(t, func(map[string]any) {}, false)
+			require.NoError(t, os.WriteFile(filepath.Join(dir, "saved_model.pb"), []byte("garbage"), 0o644))
+			return dir
+		}, "bad model"},
 		{"bad json", func(t *testing.T) string {
 			dir := t.TempDir()
 			require.NoError(t, os.WriteFile(filepath.Join(dir, ModelInfoFile), []byte("{"), 0o644))
