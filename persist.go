@@ -782,8 +782,12 @@ func indexFromBytes(data []byte, cfg loadConfig, mapping io.Closer) (*Index, err
 	}
 	ix := buildIndex(h, m, vectors)
 	if mapping != nil {
-		ix.mapping = mapping
 		ix.readOnly = true
+		if hostLittleEndian {
+			ix.mapping = mapping
+		} else {
+			mapping.Close() // the vectors are a converted copy
+		}
 	}
 	return ix, nil
 }
