@@ -628,6 +628,13 @@ func TestCLIErrors(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, os.WriteFile(pixelCopy, b, 0o644))
 	newIndex := filepath.Join(tmp, "new.pinrec")
+	// An index that says it was built with other weights.
+	otherWeights := filepath.Join(tmp, "other-weights.pinrec")
+	other, err := pinrec.Load(modelIndex)
+	require.NoError(t, err)
+	other.SetInfo("weights", "imagenet")
+	require.NoError(t, other.Save(otherWeights))
+	require.NoError(t, other.Close())
 
 	for _, tc := range []struct {
 		name string
@@ -652,6 +659,8 @@ func TestCLIErrors(t *testing.T) {
 		{"folder missing", []string{"index", "-index", newIndex, filepath.Join(tmp, "nope")}, 1, "nope"},
 		{"not an index", []string{"index", "-index", garbage, dir}, 1, "existing index"},
 		{"index of another model", []string{"index", "-index", pixelCopy, dir}, 1, "was built with"},
+		{"index of other weights", []string{"index", "-index", otherWeights, dir}, 1, `was built with weights "imagenet"`},
+		{"query with other weights", []string{"query", "-index", otherWeights, labelled.query}, 1, `was built with weights "imagenet"`},
 		{"missing index file", []string{"ls", "-index", filepath.Join(tmp, "none.pinrec")}, 1, "none.pinrec"},
 		{"corrupt index file", []string{"stats", "-index", garbage}, 1, "garbage.pinrec"},
 		{"unknown id", []string{"similar", "-index", modelIndex, "purple/0.png"}, 1, "purple/0.png"},
