@@ -602,8 +602,9 @@ func checkFileCRC(stored []byte, headCRC, vcrc uint32, vecLen int64) error {
 	return nil
 }
 
-// scanParallelMin is the size of vector block from which scanBlock uses several goroutines.
-const scanParallelMin = 32 << 20
+// scanParallelMin is the size of vector block from which scanBlock uses several goroutines
+// (a variable so that tests can split small blocks).
+var scanParallelMin int64 = 32 << 20
 
 // prefetchWindow is how far ahead of its position a scan asks for the data it will read next.
 const prefetchWindow = 32 << 20

@@ -33,8 +33,8 @@ import (
 // update regenerates golden files: go test -run TestPersistGolden -update .
 var update = flag.Bool("update", false, "rewrite golden files in testdata")
 
-// persistIndex returns an index of n items of dimension dim with seeded random vectors, metadata
-// on every other item and some info.
+// persistIndex returns an index of n items of dimension dim with seeded uniform random
+// vectors, metadata on every other item and some info.
 func persistIndex(t testing.TB, n, dim int, seed uint64) *Index {
 	t.Helper()
 	ix, err := NewIndex(dim, WithCapacity(n))
@@ -47,8 +47,12 @@ func persistIndex(t testing.TB, n, dim int, seed uint64) *Index {
 		items = items[:0]
 		for i := lo; i < min(lo+batch, n); i++ {
 			v := vec[(i-lo)*dim : (i-lo+1)*dim]
-			for j := range v {
-				v[j] = float32(rng.NormFloat64())
+			for j := 0; j < dim; j += 2 {
+				x := rng.Uint64() // two uniform values in [-1, 1)
+				v[j] = float32(int32(x)) / (1 << 31)
+				if j+1 < dim {
+					v[j+1] = float32(int32(x>>32)) / (1 << 31)
+				}
 			}
 			it := Item{ID: fmt.Sprintf("img/%06d.jpg", i), Vector: v}
 			if i%2 == 0 {
@@ -671,12 +675,12 @@ func persistChild(t *testing.T) {
 	path := os.Getenv(persistChildEnv)
 	switch os.Getenv(persistChildEnv + "_MODE") {
 	case "midway":
-		ix := persistIndex(t, 8192, 2048, 99) // 64 MiB
+		ix := persistIndex(t, 4096, 2048, 99) // 32 MiB
 		size := int64(len(ix.vectors)) * 4
 		err := ix.save(pausingFS{half: size / 2}, path)
 		t.Fatalf("save returned %v instead of being killed", err)
 	case "loop":
-		a, b := persistIndex(t, 2048, 2048, 5), persistIndex(t, 2500, 2048, 6)
+		a, b := persistIndex(t, 1024, 2048, 5), persistIndex(t, 1300, 2048, 6)
 		for i := 0; ; i++ {
 			require.NoError(t, []*Index{a, b}[i%2].Save(path))
 			fmt.Printf("saved %d\n", i)
@@ -727,7 +731,7 @@ func waitLine(t *testing.T, lines <-chan string, prefix string) string {
 	}
 }
 
-// TestSaveKilledMidway kills a process in the middle of writing a 64 MiB index over an
+// TestSaveKilledMidway kills a process in the middle of writing a 32 MiB index over an
 // existing one: the old file loads intact, the leftover temporary file is refused as
 // truncated, and a later Save replaces the file.
 func TestSaveKilledMidway(t *testing.T) {
@@ -779,7 +783,7 @@ func TestSaveKilledAtRandom(t *testing.T) {
 		persistChild(t)
 		return
 	}
-	a, b := persistIndex(t, 2048, 2048, 5), persistIndex(t, 2500, 2048, 6)
+	a, b := persistIndex(t, 1024, 2048, 5), persistIndex(t, 1300, 2048, 6)
 	rng := rand.New(rand.NewPCG(1, 2))
 	for round := range 3 {
 		path := filepath.Join(t.TempDir(), "pins.idx")
@@ -788,6 +792,9 @@ func TestSaveKilledAtRandom(t *testing.T) {
 		time.Sleep(time.Duration(rng.IntN(40)) * time.Millisecond)
 		require.NoError(t, cmd.Process.Kill())
 		_ = cmd.Wait()
+		if tmps, _ := filepath.Glob(filepath.Join(filepath.Dir(path), ".pins.idx.tmp-*")); len(tmps) > 0 {
+			t.Logf("round %d: killed during a save (%s left behind)", round, filepath.Base(tmps[0]))
+		}
 		got, err := Load(path)
 		require.NoError(t, err, "round %d", round)
 		if got.Len() == a.Len() {
@@ -1116,10 +1123,11 @@ func TestPersistCRCCombine(t *testing.T) {
 // TestLoadLargeParallel loads a vector block large enough for the parallel scan (several
 // goroutines, CRCs combined), and finds corruption and non-finite values in its last part.
 func TestLoadLargeParallel(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds a 75 MB index")
-	}
-	want := persistIndex(t, 9200, 2048, 8) // 75 MB: over 2*scanParallelMin
+	// Parts of 3 MiB on four goroutines, whatever the machine: 0-3, 3-6, 6-8.6 MiB and an
+	// empty one.
+	defer func(m, p int64) { scanParallelMin = m; runtime.GOMAXPROCS(int(p)) }(scanParallelMin, int64(runtime.GOMAXPROCS(4)))
+	scanParallelMin = 1 << 20
+	want := persistIndex(t, 1100, 2048, 8)
 	path := filepath.Join(t.TempDir(), "big.idx")
 	require.NoError(t, want.Save(path))
 	for _, l := range persistLoaders {
@@ -1131,7 +1139,7 @@ func TestLoadLargeParallel(t *testing.T) {
 	b, err := os.ReadFile(path)
 	require.NoError(t, err)
 	vecOff := int(binary.LittleEndian.Uint64(b[32:]))
-	row := 9000
+	row := 1000 // in the last non-empty part
 	at := vecOff + (row*2048+17)*4
 	b[at] ^= 4
 	require.NoError(t, os.WriteFile(path, b, 0o644))
