@@ -628,6 +628,9 @@ func scanBlock(n int64, dim int, verify bool, chunk func(off int64, n int) ([]by
 	var wg sync.WaitGroup
 	for p := range parts {
 		lo, hi := int64(p)*per, min(int64(p+1)*per, n)
+		if lo >= hi {
+			break // rounding to whole chunks left nothing for the last parts
+		}
 		wg.Go(func() {
 			var crc uint32
 			if prefetch != nil {
