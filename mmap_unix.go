@@ -43,6 +43,20 @@ func (m *mapping) Close() error {
 	return nil
 }
 
+// readAhead asks the kernel to read [off, off+n) of the mapping in, window by window, in the
+// background of the caller (run it in its own goroutine). It stops when the mapping is closed.
+func (m *mapping) readAhead(off, n int64) {
+	for lo := off; lo < off+n; lo += prefetchWindow {
+		m.mu.Lock()
+		if m.data == nil {
+			m.mu.Unlock()
+			return
+		}
+		prefetchMapped(m.data[lo:min(lo+prefetchWindow, off+n)])
+		m.mu.Unlock()
+	}
+}
+
 // prefetchMapped asks the kernel to start reading the pages of b (part of a mapping) in, so
 // that the disk streams while the pages before them are checksummed. Errors are ignored.
 func prefetchMapped(b []byte) {

@@ -122,9 +122,10 @@ func WithMmap() LoadOption { return func(c *loadConfig) { c.mmap = true } }
 
 // WithoutVectorChecksum skips the checksum over the vector block (and the check that every value
 // is finite) when loading. The header, IDs and metadata are still verified against their own
-// checksum. Use it with [WithMmap] to open a large index in milliseconds when the file is known
-// to be good (for example, verified once after it was copied); a corrupted vector is then served
-// as is.
+// checksum. Use it with [WithMmap] to open a large index without reading its vectors first when
+// the file is known to be good (for example, verified once after it was copied); a corrupted
+// vector is then served as is. The vectors of such a mapped index are read ahead in the
+// background, so that a first search on a cold cache is not left to page faults.
 func WithoutVectorChecksum() LoadOption { return func(c *loadConfig) { c.skipVecCRC = true } }
 
 func newLoadConfig(opts []LoadOption) loadConfig {
@@ -741,7 +742,7 @@ func gf2Square(square, mat *[32]uint32) {
 // systems without mmap). The vectors alias data unless the host is big-endian; IDs and
 // metadata are copied to the heap, so they stay valid after the mapping is released. A non-nil
 // mapping makes the index read-only and is closed by [Index.Close].
-func indexFromBytes(data []byte, cfg loadConfig, mapping io.Closer) (*Index, error) {
+func indexFromBytes(data []byte, cfg loadConfig, mapping *mapping) (*Index, error) {
 	size := int64(len(data))
 	h, err := parseHeader(data[:min(len(data), headerSize)], size)
 	if err != nil {
@@ -787,10 +788,16 @@ func indexFromBytes(data []byte, cfg loadConfig, mapping io.Closer) (*Index, err
 	ix := buildIndex(h, m, vectors)
 	if mapping != nil {
 		ix.readOnly = true
-		if hostLittleEndian {
-			ix.mapping = mapping
-		} else {
+		switch {
+		case !hostLittleEndian:
 			mapping.Close() // the vectors are a converted copy
+		case cfg.skipVecCRC:
+			// Nothing has read the vectors: read them ahead at disk speed while the first
+			// search starts (its own page faults read a little at a time).
+			ix.mapping = mapping
+			go mapping.readAhead(h.vecOff, h.vecLen())
+		default:
+			ix.mapping = mapping
 		}
 	}
 	return ix, nil
