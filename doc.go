@@ -6,7 +6,10 @@
 // The pieces compose:
 //
 //   - [Embedder] runs a Keras ResNet50 SavedModel (no top, average pooled, 2048-d) through
-//     TensorFlow's C library (github.com/galeone/tfgo). [NewEmbedder] opens the model folder
+//     TensorFlow's C library, with the Go bindings that github.com/galeone/tfgo is built on
+//     (tfgo's own Model wrapper hides the serving signatures, panics on errors and closes its
+//     session only from a finalizer, so pinrec drives the bindings itself and has a real
+//     [Embedder.Close]). [NewEmbedder] opens the model folder
 //     written by tools/export_model.py, which holds the SavedModel and a pinrec.json file naming
 //     its input size, preprocessing mode and weights source.
 //   - [DecodeFile] and [Preprocess] decode JPEG, PNG, GIF, WebP, BMP and TIFF, apply the EXIF
