@@ -35,6 +35,18 @@ var avx2DotKernels = [4][3]func(x []float32, xs int, q []float32, qs int, n int,
 // (which stay in L1), the rows go by in groups of four, each kernel call computing up to twelve
 // distances with one register per pair.
 func l2sqTileAVX2(x []float32, nr, xs int, q []float32, nq, qs, n int, out []float32, os int) {
+	if nq == 1 && nr >= 8 {
+		// One query: eight rows per call, eight memory streams in flight.
+		checkTile(x, nr, xs, q, nq, qs, n, out, os)
+		i := 0
+		for ; i+8 <= nr; i += 8 {
+			l2sqR8Q1(x[i*xs:], xs, q, qs, n, out[i:], os)
+		}
+		if i < nr {
+			tileAVX2(&avx2Kernels, x[i*xs:], nr-i, xs, q, 1, qs, n, out[i:], os)
+		}
+		return
+	}
 	tileAVX2(&avx2Kernels, x, nr, xs, q, nq, qs, n, out, os)
 }
 

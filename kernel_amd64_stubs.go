@@ -99,3 +99,7 @@ func dotR4Q2(x []float32, xs int, q []float32, qs int, n int, out []float32, os 
 // dotR4Q3 computes out[j*os+i] = Σ_{t<n} x[i*xs+t] * q[j*qs+t] for i < 4, j < 3.
 // The caller guarantees that every element it reads or writes is in bounds.
 func dotR4Q3(x []float32, xs int, q []float32, qs int, n int, out []float32, os int)
+
+// l2sqR8Q1 computes out[j*os+i] = Σ_{t<n} (x[i*xs+t] - q[j*qs+t])² for i < 8, j < 1.
+// The caller guarantees that every element it reads or writes is in bounds.
+func l2sqR8Q1(x []float32, xs int, q []float32, qs int, n int, out []float32, os int)

@@ -41,7 +41,7 @@ func TestKernelMatchesPortable(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	const guard = float32(-12345)
 	nan := float32(math.NaN())
-	shapes := []struct{ nr, nq int }{{1, 1}, {4, 1}, {3, 2}, {4, 3}, {5, 4}, {9, 7}}
+	shapes := []struct{ nr, nq int }{{1, 1}, {4, 1}, {3, 2}, {4, 3}, {5, 4}, {9, 7}, {8, 1}, {19, 1}}
 	type tileFunc = func([]float32, int, int, []float32, int, int, int, []float32, int)
 	kinds := []struct {
 		name       string
@@ -120,10 +120,13 @@ func TestKernelBlockingInvariant(t *testing.T) {
 	whole := make([]float32, nr*nq)
 	l2sqTile(x, nr, n, q, nq, n, n, whole, nr)
 	for j := 0; j < nq; j++ {
+		column := make([]float32, nr) // one query, all rows: the single-search kernels
+		l2sqTile(x, nr, n, q[j*n:], 1, n, n, column, nr)
 		for i := 0; i < nr; i++ {
 			one := make([]float32, 1)
 			l2sqTile(x[i*n:], 1, n, q[j*n:], 1, n, n, one, 1)
 			assert.Equal(t, whole[j*nr+i], one[0], "row %d query %d", i, j)
+			assert.Equal(t, whole[j*nr+i], column[i], "row %d query %d", i, j)
 		}
 	}
 }

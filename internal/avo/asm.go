@@ -47,6 +47,8 @@ func main() {
 			kernel(r, q, mask, true)
 		}
 	}
+	// One query against eight rows: eight memory streams in flight for single searches.
+	kernel(8, 1, mask, false)
 	Generate()
 }
 
