@@ -842,19 +842,19 @@ func encodeHead(dim int, ids []string, meta []map[string]string, info map[string
 	// Lengths are stored as uint32: no string or map in memory comes near 4 GiB, but say so
 	// rather than write a file that cannot be read back.
 	tooLong := func(m map[string]string) bool {
-		if len(m) > math.MaxUint32 {
+		if uint64(len(m)) > math.MaxUint32 {
 			return true
 		}
 		for k, v := range m {
-			if len(k) > math.MaxUint32 || len(v) > math.MaxUint32 {
+			if uint64(len(k)) > math.MaxUint32 || uint64(len(v)) > math.MaxUint32 {
 				return true
 			}
 		}
 		return false
 	}
 	if tooLong(info) || slices.ContainsFunc(meta, tooLong) ||
-		slices.ContainsFunc(ids, func(s string) bool { return len(s) > math.MaxUint32 }) ||
-		dim < 1 || dim > math.MaxUint32 {
+		slices.ContainsFunc(ids, func(s string) bool { return uint64(len(s)) > math.MaxUint32 }) ||
+		dim < 1 || uint64(dim) > math.MaxUint32 {
 		return nil, errors.New("a string, a map or the dimension exceeds the format's 32-bit lengths")
 	}
 	metaEnd := headerSize + metaLen
