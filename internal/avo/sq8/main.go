@@ -59,9 +59,9 @@ func sq8() {
 		VPMOVZXBD(Mem{Base: cp, Disp: 8 * u}, t)
 		VCVTDQ2PS(t, t)
 		VMOVUPS(Mem{Base: qp, Disp: 32 * u}, d)
-		VSUBPS(t, d, d)                         // d = q - c
+		VSUBPS(t, d, d)                           // d = q - c
 		VMULPS(Mem{Base: wp, Disp: 32 * u}, d, t) // t = w*d
-		VFMADD231PS(d, t, a)                    // a += w*d*d
+		VFMADD231PS(d, t, a)                      // a += w*d*d
 	}
 	Label("sq8loop32")
 	CMPQ(n, U32(32))
