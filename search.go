@@ -11,39 +11,6 @@ import (
 	"sync"
 )
 
-// Result is one search hit: the item's ID, its Euclidean distance to the query and a copy of
-// its metadata.
-type Result struct {
-	ID       string
-	Distance float32
-	Meta     map[string]string
-}
-
-// SearchOption configures [Index.Search], [Index.SearchBatch] and [Index.Similar].
-type SearchOption func(*searchConfig)
-
-type searchConfig struct {
-	filter  func(id string, meta map[string]string) bool
-	workers int
-}
-
-// WithFilter keeps only the items for which keep returns true. The filter is applied during
-// the scan, so a search returns k results whenever at least k items pass it.
-//
-// keep may be called from several goroutines at once, for any subset of the items and in
-// any order (the search skips it for items too far away to matter), so it must be safe for
-// concurrent use and free of side effects; it must not modify meta, which is the index's own.
-func WithFilter(keep func(id string, meta map[string]string) bool) SearchOption {
-	return func(c *searchConfig) { c.filter = keep }
-}
-
-// WithWorkers bounds the number of goroutines one search uses; the default is
-// runtime.GOMAXPROCS(0). Values below 1 mean the default. Servers that run many searches at
-// once may prefer WithWorkers(1).
-func WithWorkers(n int) SearchOption {
-	return func(c *searchConfig) { c.workers = n }
-}
-
 // Search returns the k items nearest to query by Euclidean distance, nearest first; items at
 // the same distance come in insertion order. If the index holds fewer than k items (that pass
 // the filter), it returns them all.
@@ -210,12 +177,8 @@ var minWorkFloats = 1 << 18 // a variable so that tests can split small indexes
 // search scans the whole index for each query and returns the k nearest rows, leaving out
 // row skip (-1 for none). The caller holds mu for reading and has validated the queries.
 func (ix *Index) search(ctx context.Context, queries [][]float32, k int, skip int, opts []SearchOption) ([][]Result, error) {
-	var cfg searchConfig
-	for _, o := range opts {
-		if o != nil {
-			o(&cfg)
-		}
-	}
+	params := NewSearchParams(opts...)
+	keep := params.keeper()
 	n, dim, nq := len(ix.ids), ix.dim, len(queries)
 	if n == 0 {
 		return nil, ErrEmptyIndex
@@ -239,7 +202,7 @@ func (ix *Index) search(ctx context.Context, queries [][]float32, k int, skip in
 		}
 	}
 
-	workers := cfg.workers
+	workers := params.Workers
 	if workers < 1 {
 		workers = runtime.GOMAXPROCS(0)
 	}
@@ -280,9 +243,9 @@ func (ix *Index) search(ctx context.Context, queries [][]float32, k int, skip in
 				}
 			}()
 			if qnorms != nil {
-				bounds[w], errs[w] = ix.scanBounded(ctx, packed, qnorms, k, lo, hi, skip, cfg.filter)
+				bounds[w], errs[w] = ix.scanBounded(ctx, packed, qnorms, k, lo, hi, skip, keep)
 			} else {
-				heaps[w], errs[w] = ix.scan(ctx, packed, nq, k, lo, hi, skip, cfg.filter)
+				heaps[w], errs[w] = ix.scan(ctx, packed, nq, k, lo, hi, skip, keep)
 			}
 		}
 		if w == workers-1 {
