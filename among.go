@@ -1,0 +1,53 @@
+package pinrec
+
+import (
+	"fmt"
+	"maps"
+	"math"
+	"slices"
+)
+
+// SearchAmong returns the k items nearest to query among those named by ids, nearest first
+// (ties in insertion order), by exact Euclidean distance from the stored float32 vectors. It
+// is the re-ranking step of approximate indexes (package ann), which find candidates on
+// compressed vectors and let the exact ones decide. IDs that are not in the index are skipped,
+// and so are repeated ones after their first time; keep, when not nil, filters the items as
+// [WithFilter] does. It returns fewer than k results when fewer candidates qualify.
+//
+// The error wraps [ErrBadK], [ErrDimMismatch] or [ErrNonFinite] for a bad query, or
+// [ErrIndexClosed].
+func (ix *Index) SearchAmong(query []float32, ids []string, k int, keep func(id string, meta map[string]string) bool) ([]Result, error) {
+	if k < 1 {
+		return nil, fmt.Errorf("search among: k=%d: %w", k, ErrBadK)
+	}
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	if err := ix.usable("search among"); err != nil {
+		return nil, err
+	}
+	if err := checkVector(query, ix.dim); err != nil {
+		return nil, fmt.Errorf("search among: query: %w", err)
+	}
+	dim := ix.dim
+	all := make([]cand, 0, len(ids))
+	var sq [1]float32
+	for _, id := range ids {
+		r, ok := ix.pos[id]
+		if !ok {
+			continue
+		}
+		if keep != nil && !keep(id, ix.meta[r]) {
+			continue
+		}
+		l2sqTile(ix.vectors[r*dim:(r+1)*dim], 1, dim, query, 1, dim, dim, sq[:], 1)
+		all = append(all, cand{d: float32(math.Sqrt(float64(sq[0]))), sq: sq[0], row: r})
+	}
+	slices.SortFunc(all, compareCand)
+	all = slices.CompactFunc(all, func(a, b cand) bool { return a.row == b.row }) // repeated IDs sort next to each other
+	all = all[:min(k, len(all))]
+	res := make([]Result, len(all))
+	for i, c := range all {
+		res[i] = Result{ID: ix.ids[c.row], Distance: c.d, Meta: maps.Clone(ix.meta[c.row])}
+	}
+	return res, nil
+}

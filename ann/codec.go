@@ -1,0 +1,292 @@
+package ann
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"unsafe"
+
+	"gonum.org/v1/gonum/mat"
+
+	"pinrec/internal/sq8"
+)
+
+// Codec names accepted by [WithCodec].
+const (
+	// CodecSQ8 stores one byte per dimension: x[t] quantised to 256 steps between a minimum
+	// and a maximum trained per dimension (4x smaller than float32).
+	CodecSQ8 = "sq8"
+	// CodecPCASQ8 projects onto the 512 principal axes of a training sample, then applies SQ8,
+	// plus four bytes for the squared norm of what the projection drops (16x smaller at
+	// d=2048). Dimensions up to 512 are kept whole (plain SQ8 on rotated axes).
+	CodecPCASQ8 = "pca512-sq8"
+	// CodecNone keeps the float32 vectors in RAM (the graph's distances are exact).
+	CodecNone = "none"
+)
+
+type codecKind uint8
+
+const (
+	kindNone codecKind = iota
+	kindSQ8
+	kindPCASQ8
+)
+
+func (k codecKind) String() string {
+	switch k {
+	case kindNone:
+		return CodecNone
+	case kindSQ8:
+		return CodecSQ8
+	case kindPCASQ8:
+		return CodecPCASQ8
+	}
+	return fmt.Sprintf("codec(%d)", uint8(k))
+}
+
+func parseCodec(name string) (codecKind, error) {
+	switch name {
+	case CodecNone:
+		return kindNone, nil
+	case CodecSQ8, "":
+		return kindSQ8, nil
+	case CodecPCASQ8:
+		return kindPCASQ8, nil
+	}
+	return 0, fmt.Errorf("codec %q (want %s, %s or %s): %w", name, CodecSQ8, CodecPCASQ8, CodecNone, ErrBadOption)
+}
+
+// pcaDim is the number of principal axes CodecPCASQ8 keeps.
+const pcaDim = 512
+
+// codec turns float32 vectors into the compact codes the graph's distances run on.
+// It is immutable once trained, so any number of goroutines may use it.
+type codec struct {
+	kind codecKind
+	dim  int // input dimension
+	pdim int // dimension after the projection (== dim without one)
+
+	// PCA: y = proj·(x - mean); proj holds pdim orthonormal rows of length dim.
+	mean, proj []float32
+
+	// SQ8, per (projected) dimension t: code = round((y[t]-lo[t])/step[t]) clamped to 0..255.
+	// inv = 1/step and w = step² are derived.
+	lo, step, inv, w []float32
+}
+
+// codeSize returns the bytes per vector.
+func (c *codec) codeSize() int {
+	switch c.kind {
+	case kindNone:
+		return 4 * c.dim
+	case kindPCASQ8:
+		return c.pdim + 4
+	}
+	return c.pdim
+}
+
+// query is a vector in the form the distance kernels take, with its scratch space.
+type query struct {
+	f   []float32 // none: the vector; SQ8: (y-lo)/step
+	res float32   // PCA: squared norm of the part the projection drops
+	y   []float32 // PCA scratch: the projection
+	raw []float32 // the float32 vector a caller passed (for the exact re-rank)
+}
+
+func (c *codec) newQuery() *query {
+	return &query{f: make([]float32, c.pdim), y: make([]float32, c.pdim)}
+}
+
+// project writes proj·(x-mean) into y and returns the squared norm of the dropped part.
+func (c *codec) project(x, y, scratch []float32) float32 {
+	var total float32
+	for t := range x {
+		d := x[t] - c.mean[t]
+		scratch[t] = d
+		total += d * d
+	}
+	var kept float32
+	for r := range y {
+		y[r] = sq8.Dot(c.proj[r*c.dim:(r+1)*c.dim], scratch[:c.dim])
+		kept += y[r] * y[r]
+	}
+	return max(0, total-kept)
+}
+
+// prepare sets q to the query form of x. x must have length dim; it is not copied for
+// CodecNone and must then stay unchanged while q is used.
+func (c *codec) prepare(x []float32, q *query, scratch []float32) {
+	q.raw = x
+	switch c.kind {
+	case kindNone:
+		q.f = x
+		return
+	case kindPCASQ8:
+		q.res = c.project(x, q.y, scratch)
+		x = q.y
+	}
+	for t := range q.f {
+		q.f[t] = (x[t] - c.lo[t]) * c.inv[t]
+	}
+}
+
+// fromCode sets q to the query form of a stored code (for distances between stored vectors).
+func (c *codec) fromCode(code []byte, q *query) {
+	switch c.kind {
+	case kindNone:
+		q.f = floats(code)
+		return
+	case kindPCASQ8:
+		q.res = math.Float32frombits(uint32(code[c.pdim]) | uint32(code[c.pdim+1])<<8 |
+			uint32(code[c.pdim+2])<<16 | uint32(code[c.pdim+3])<<24)
+	}
+	for t := range q.f {
+		q.f[t] = float32(code[t])
+	}
+}
+
+// dist returns the squared distance between a query and a code (approximate for SQ8 and PCA).
+func (c *codec) dist(q *query, code []byte) float32 {
+	switch c.kind {
+	case kindNone:
+		return sq8.L2F32(q.f, floats(code))
+	case kindPCASQ8:
+		res := math.Float32frombits(uint32(code[c.pdim]) | uint32(code[c.pdim+1])<<8 |
+			uint32(code[c.pdim+2])<<16 | uint32(code[c.pdim+3])<<24)
+		return sq8.L2(q.f, c.w, code[:c.pdim]) + res + q.res
+	}
+	return sq8.L2(q.f, c.w, code)
+}
+
+// encode writes the code of x (length dim) into dst (length codeSize). scratch has length dim
+// and y length pdim.
+func (c *codec) encode(x []float32, dst []byte, y, scratch []float32) {
+	switch c.kind {
+	case kindNone:
+		copy(floats(dst), x)
+		return
+	case kindPCASQ8:
+		res := c.project(x, y, scratch)
+		b := math.Float32bits(res)
+		dst[c.pdim], dst[c.pdim+1], dst[c.pdim+2], dst[c.pdim+3] = byte(b), byte(b>>8), byte(b>>16), byte(b>>24)
+		x = y
+	}
+	for t := 0; t < c.pdim; t++ {
+		v := math.Round(float64((x[t] - c.lo[t]) * c.inv[t]))
+		dst[t] = byte(min(255, max(0, v)))
+	}
+}
+
+// floats views a code of CodecNone (4*dim bytes, 4-aligned: every code buffer is allocated by
+// make([]byte) in large blocks, at offsets that are multiples of 4) as float32 values in the
+// host's byte order.
+func floats(b []byte) []float32 {
+	if len(b) == 0 {
+		return nil
+	}
+	return unsafe.Slice((*float32)(unsafe.Pointer(&b[0])), len(b)/4)
+}
+
+// maxTrain bounds the training sample.
+const maxTrain = 20000
+
+// trainCodec fits a codec of the given kind to a sample of vectors (each of length dim; a
+// random subset of at most maxTrain is used). It needs at least one vector for SQ8 and PCA.
+func trainCodec(kind codecKind, dim int, sample [][]float32, seed uint64) (*codec, error) {
+	c := &codec{kind: kind, dim: dim, pdim: dim}
+	if kind == kindNone {
+		return c, nil
+	}
+	if len(sample) == 0 {
+		return nil, fmt.Errorf("train %s: no vectors: %w", kind, ErrBadOption)
+	}
+	rng := rand.New(rand.NewPCG(seed, 0x5138))
+	if len(sample) > maxTrain {
+		s := make([][]float32, len(sample))
+		copy(s, sample)
+		rng.Shuffle(len(s), func(i, j int) { s[i], s[j] = s[j], s[i] })
+		sample = s[:maxTrain]
+	}
+	if kind == kindPCASQ8 {
+		if err := c.trainPCA(sample); err != nil {
+			return nil, err
+		}
+		proj := make([][]float32, len(sample))
+		scratch := make([]float32, dim)
+		for i, x := range sample {
+			proj[i] = make([]float32, c.pdim)
+			c.project(x, proj[i], scratch)
+		}
+		sample = proj
+	}
+	c.lo = make([]float32, c.pdim)
+	c.step = make([]float32, c.pdim)
+	for t := range c.lo {
+		lo, hi := sample[0][t], sample[0][t]
+		for _, x := range sample[1:] {
+			lo, hi = min(lo, x[t]), max(hi, x[t])
+		}
+		c.lo[t] = lo
+		c.step[t] = (hi - lo) / 255
+	}
+	c.derive()
+	return c, nil
+}
+
+// derive computes inv and w from step; a zero step (a constant dimension) becomes 1, which
+// codes the constant exactly as 0.
+func (c *codec) derive() {
+	c.inv = make([]float32, len(c.step))
+	c.w = make([]float32, len(c.step))
+	for t, s := range c.step {
+		if !(s > 0) {
+			s = 1
+			c.step[t] = 1
+		}
+		c.inv[t] = 1 / s
+		c.w[t] = s * s
+	}
+}
+
+// trainPCA sets mean and proj from the sample's covariance (float64, gonum's symmetric
+// eigendecomposition): the top min(pcaDim, dim) eigenvectors.
+func (c *codec) trainPCA(sample [][]float32) error {
+	d, n := c.dim, len(sample)
+	c.pdim = min(pcaDim, d)
+	mean := make([]float64, d)
+	for _, x := range sample {
+		for t, v := range x {
+			mean[t] += float64(v)
+		}
+	}
+	for t := range mean {
+		mean[t] /= float64(n)
+	}
+	centred := mat.NewDense(n, d, nil)
+	for i, x := range sample {
+		row := centred.RawRowView(i)
+		for t, v := range x {
+			row[t] = float64(v) - mean[t]
+		}
+	}
+	cov := mat.NewSymDense(d, nil)
+	cov.SymRankK(cov, 1/float64(max(1, n-1)), centred.T())
+	var eig mat.EigenSym
+	if !eig.Factorize(cov, true) {
+		return fmt.Errorf("train %s: eigendecomposition did not converge: %w", c.kind, ErrBadOption)
+	}
+	var vecs mat.Dense
+	eig.VectorsTo(&vecs) // columns, eigenvalues ascending
+	c.mean = make([]float32, d)
+	for t, v := range mean {
+		c.mean[t] = float32(v)
+	}
+	c.proj = make([]float32, c.pdim*d)
+	for r := 0; r < c.pdim; r++ {
+		col := d - 1 - r
+		for t := 0; t < d; t++ {
+			c.proj[r*d+t] = float32(vecs.At(t, col))
+		}
+	}
+	return nil
+}

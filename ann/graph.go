@@ -1,0 +1,444 @@
+package ann
+
+import (
+	"math"
+	"math/rand/v2"
+	"sync"
+)
+
+// The HNSW graph (Malkov and Yashunin, "Efficient and robust approximate nearest neighbor
+// search using Hierarchical Navigable Small World graphs", 2016/2018), over node numbers
+// 0..n-1 whose distances come from the codec. Node i's code is codes[i*cs:(i+1)*cs].
+//
+// Level 0 keeps up to m0 = 2m neighbours per node in one flat block (links0, stride m0+1:
+// the count, then the neighbours); the upper levels keep up to m in per-node blocks.
+// Deleted nodes stay in the graph as waypoints (their codes too): searches walk through them
+// but never return them, so removing any node, the entry point included, leaves the graph
+// connected as it was.
+
+const (
+	none     = math.MaxUint32 // no node
+	maxLevel = 16             // levels are capped (the expected top level at 10M nodes, M=16, is ~6)
+)
+
+type graph struct {
+	m, m0, efc int
+	ml         float64 // level multiplier 1/ln(m)
+	cd         *codec
+	cs         int // code size
+
+	n      int
+	levels []uint8
+	links0 []uint32
+	upper  [][]uint32 // upper[i]: level(i) blocks of m+1, level 1 first
+	codes  []byte
+	dead   []bool
+
+	entry uint32 // none while the graph is empty
+	top   int    // level of entry
+
+	// locks[i] guards node i's neighbour lists while inserts run in parallel; entryMu guards
+	// entry and top then. Searches outside an insert hold the index's read lock instead and
+	// take neither.
+	locks   []sync.Mutex
+	entryMu sync.RWMutex
+
+	visited sync.Pool // *visitSet
+	queries sync.Pool // *query
+}
+
+func newGraph(cd *codec, m, efc int) *graph {
+	return &graph{m: m, m0: 2 * m, efc: efc, ml: 1 / math.Log(float64(max(m, 2))), cd: cd,
+		cs: cd.codeSize(), entry: none}
+}
+
+func (g *graph) code(i uint32) []byte { return g.codes[int(i)*g.cs : (int(i)+1)*g.cs] }
+
+// links returns node i's neighbour list at level l (count first); the slice aliases the graph.
+func (g *graph) links(i uint32, l int) []uint32 {
+	if l == 0 {
+		s := int(i) * (g.m0 + 1)
+		return g.links0[s : s+g.m0+1]
+	}
+	s := (l - 1) * (g.m + 1)
+	return g.upper[i][s : s+g.m+1]
+}
+
+// grow makes room for n nodes in total. Only while no insert runs.
+func (g *graph) grow(n int) {
+	if n <= g.n {
+		return
+	}
+	if n > cap(g.levels) {
+		c := max(n, cap(g.levels)+cap(g.levels)/4)
+		g.levels = append(make([]uint8, 0, c), g.levels...)
+		g.links0 = append(make([]uint32, 0, c*(g.m0+1)), g.links0...)
+		g.upper = append(make([][]uint32, 0, c), g.upper...)
+		g.codes = append(make([]byte, 0, c*g.cs), g.codes...)
+		g.dead = append(make([]bool, 0, c), g.dead...)
+	}
+	g.levels = g.levels[:n]
+	g.links0 = g.links0[:n*(g.m0+1)]
+	g.upper = g.upper[:n]
+	g.codes = g.codes[:n*g.cs]
+	g.dead = g.dead[:n]
+	if len(g.locks) < n {
+		g.locks = make([]sync.Mutex, n+n/4) // no lock is held between inserts
+	}
+	g.n = n
+}
+
+// randomLevel draws a node's top level: floor(-ln(U)·ml), capped.
+func (g *graph) randomLevel(rng *rand.Rand) int {
+	return min(maxLevel, int(-math.Log(1-rng.Float64())*g.ml))
+}
+
+// visitSet marks nodes visited during one search with a generation number.
+type visitSet struct {
+	gen  uint32
+	mark []uint32
+}
+
+func (g *graph) getVisited() *visitSet {
+	v, _ := g.visited.Get().(*visitSet)
+	if v == nil {
+		v = &visitSet{}
+	}
+	if len(v.mark) < g.n {
+		v.mark = make([]uint32, g.n+g.n/4)
+		v.gen = 0
+	}
+	v.gen++
+	if v.gen == 0 {
+		clear(v.mark)
+		v.gen = 1
+	}
+	return v
+}
+
+func (g *graph) getQuery() *query {
+	q, _ := g.queries.Get().(*query)
+	if q == nil || len(q.f) != g.cd.pdim {
+		q = g.cd.newQuery()
+	}
+	return q
+}
+
+// item is a node and its distance to the query.
+type item struct {
+	d    float32
+	node uint32
+}
+
+// minHeap and maxHeap are binary heaps of items by distance.
+type minHeap []item
+type maxHeap []item
+
+func (h *minHeap) push(x item) {
+	*h = append(*h, x)
+	s := *h
+	for i := len(s) - 1; i > 0; {
+		p := (i - 1) / 2
+		if s[p].d <= s[i].d {
+			break
+		}
+		s[p], s[i] = s[i], s[p]
+		i = p
+	}
+}
+
+func (h *minHeap) pop() item {
+	s := *h
+	top := s[0]
+	last := len(s) - 1
+	s[0] = s[last]
+	s = s[:last]
+	for i := 0; ; {
+		l := 2*i + 1
+		if l >= len(s) {
+			break
+		}
+		m := l
+		if r := l + 1; r < len(s) && s[r].d < s[l].d {
+			m = r
+		}
+		if s[i].d <= s[m].d {
+			break
+		}
+		s[i], s[m] = s[m], s[i]
+		i = m
+	}
+	*h = s
+	return top
+}
+
+func (h *maxHeap) push(x item) {
+	*h = append(*h, x)
+	s := *h
+	for i := len(s) - 1; i > 0; {
+		p := (i - 1) / 2
+		if s[p].d >= s[i].d {
+			break
+		}
+		s[p], s[i] = s[i], s[p]
+		i = p
+	}
+}
+
+func (h *maxHeap) pop() item {
+	s := *h
+	top := s[0]
+	last := len(s) - 1
+	s[0] = s[last]
+	s = s[:last]
+	for i := 0; ; {
+		l := 2*i + 1
+		if l >= len(s) {
+			break
+		}
+		m := l
+		if r := l + 1; r < len(s) && s[r].d > s[l].d {
+			m = r
+		}
+		if s[i].d >= s[m].d {
+			break
+		}
+		s[i], s[m] = s[m], s[i]
+		i = m
+	}
+	*h = s
+	return top
+}
+
+// greedy walks level l from ep towards q, one closest neighbour at a time, and returns the
+// node where no neighbour is closer, with its distance.
+func (g *graph) greedy(q *query, ep item, l int, locked bool) item {
+	for changed := true; changed; {
+		changed = false
+		if locked {
+			g.locks[ep.node].Lock()
+		}
+		ln := g.links(ep.node, l)
+		cnt := int(ln[0])
+		var best item = ep
+		for _, nb := range ln[1 : 1+cnt] {
+			if d := g.cd.dist(q, g.code(nb)); d < best.d {
+				best = item{d, nb}
+			}
+		}
+		if locked {
+			g.locks[ep.node].Unlock()
+		}
+		if best.node != ep.node {
+			ep, changed = best, true
+		}
+	}
+	return ep
+}
+
+// searchLayer is the beam search of level l from ep with a beam of ef: it returns up to ef
+// nodes (a max-heap, unordered) nearest to q that pass keep (all when keep is nil); nodes
+// that fail it are still walked through. With locked, it locks each node while reading its
+// list (inserts running in parallel).
+func (g *graph) searchLayer(q *query, ep item, ef, l int, locked bool, keep func(uint32) bool, vs *visitSet) maxHeap {
+	cand := minHeap(make([]item, 0, 2*ef))
+	res := maxHeap(make([]item, 0, ef+1))
+	vs.mark[ep.node] = vs.gen
+	cand.push(ep)
+	if keep == nil || keep(ep.node) {
+		res.push(ep)
+	}
+	var buf [64]uint32
+	for len(cand) > 0 {
+		c := cand.pop()
+		if len(res) >= ef && c.d > res[0].d {
+			break
+		}
+		if locked {
+			g.locks[c.node].Lock()
+		}
+		ln := g.links(c.node, l)
+		nbs := append(buf[:0], ln[1:1+int(ln[0])]...)
+		if locked {
+			g.locks[c.node].Unlock()
+		}
+		for _, nb := range nbs {
+			if vs.mark[nb] == vs.gen {
+				continue
+			}
+			vs.mark[nb] = vs.gen
+			d := g.cd.dist(q, g.code(nb))
+			if len(res) < ef || d < res[0].d {
+				cand.push(item{d, nb})
+				if keep == nil || keep(nb) {
+					res.push(item{d, nb})
+					if len(res) > ef {
+						res.pop()
+					}
+				}
+			}
+		}
+	}
+	return res
+}
+
+// selectNeighbours keeps at most m of the candidates (sorted nearest first) by the
+// heuristic of the HNSW paper: a candidate is kept only if it is closer to the base than to
+// every one kept before it, so that the links point in diverse directions; the closest
+// rejected ones fill the remaining places (keepPruned), so nodes keep m links.
+func (g *graph) selectNeighbours(cands []item, m int, tmp *query) []item {
+	if len(cands) <= m {
+		return cands
+	}
+	kept := make([]item, 0, m)
+	var pruned []item
+	for _, c := range cands {
+		if len(kept) == m {
+			break
+		}
+		g.cd.fromCode(g.code(c.node), tmp)
+		good := true
+		for _, r := range kept {
+			if g.cd.dist(tmp, g.code(r.node)) < c.d {
+				good = false
+				break
+			}
+		}
+		if good {
+			kept = append(kept, c)
+		} else {
+			pruned = append(pruned, c)
+		}
+	}
+	for _, c := range pruned {
+		if len(kept) == m {
+			break
+		}
+		kept = append(kept, c)
+	}
+	return kept
+}
+
+// sortItems sorts by distance, then node (insertion sort: lists are short).
+func sortItems(s []item) {
+	for i := 1; i < len(s); i++ {
+		for j := i; j > 0 && (s[j].d < s[j-1].d || (s[j].d == s[j-1].d && s[j].node < s[j-1].node)); j-- {
+			s[j], s[j-1] = s[j-1], s[j]
+		}
+	}
+}
+
+// heapSorted empties a max-heap into a slice sorted nearest first.
+func heapSorted(h maxHeap) []item {
+	out := make([]item, len(h))
+	for i := len(out) - 1; i >= 0; i-- {
+		out[i] = h.pop()
+	}
+	return out
+}
+
+// insert links node i (its code and level already stored) into the graph. q is its query
+// form. Inserts may run in parallel with each other (locked), never with searches.
+func (g *graph) insert(i uint32, q *query, level int) {
+	tmp := g.getQuery()
+	defer g.queries.Put(tmp)
+	g.entryMu.RLock()
+	entry, top := g.entry, g.top
+	g.entryMu.RUnlock()
+	if level > top || entry == none {
+		// A new top level: hold the entry lock for the whole insert (rare), as hnswlib does.
+		g.entryMu.Lock()
+		defer g.entryMu.Unlock()
+		entry, top = g.entry, g.top
+		if entry == none {
+			g.entry, g.top = i, level
+			return
+		}
+	}
+	ep := item{g.cd.dist(q, g.code(entry)), entry}
+	for l := top; l > level; l-- {
+		ep = g.greedy(q, ep, l, true)
+	}
+	vs := g.getVisited()
+	defer g.visited.Put(vs)
+	for l := min(level, top); l >= 0; l-- {
+		if l < min(level, top) {
+			vs.gen++
+			if vs.gen == 0 {
+				clear(vs.mark)
+				vs.gen = 1
+			}
+		}
+		w := heapSorted(g.searchLayer(q, ep, g.efc, l, true, nil, vs))
+		ep = w[0]
+		if w[0].node == i { // cannot happen: i is not linked yet
+			w = w[1:]
+		}
+		mmax := g.m
+		if l == 0 {
+			mmax = g.m0
+		}
+		sel := g.selectNeighbours(w, g.m, tmp)
+		g.locks[i].Lock()
+		ln := g.links(i, l)
+		ln[0] = uint32(len(sel))
+		for j, s := range sel {
+			ln[1+j] = s.node
+		}
+		g.locks[i].Unlock()
+		for _, s := range sel {
+			g.link(s.node, i, s.d, l, mmax, tmp)
+		}
+	}
+	if level > top {
+		g.entry, g.top = i, level // entryMu held since the start
+	}
+}
+
+// link adds node i (at distance d) to node e's list at level l, pruning it back to mmax
+// with the heuristic when full.
+func (g *graph) link(e, i uint32, d float32, l, mmax int, tmp *query) {
+	g.locks[e].Lock()
+	defer g.locks[e].Unlock()
+	ln := g.links(e, l)
+	cnt := int(ln[0])
+	for _, x := range ln[1 : 1+cnt] {
+		if x == i {
+			return
+		}
+	}
+	if cnt < mmax {
+		ln[1+cnt] = i
+		ln[0]++
+		return
+	}
+	g.cd.fromCode(g.code(e), tmp)
+	cands := make([]item, 0, cnt+1)
+	cands = append(cands, item{d, i})
+	for _, x := range ln[1 : 1+cnt] {
+		cands = append(cands, item{g.cd.dist(tmp, g.code(x)), x})
+	}
+	sortItems(cands)
+	tmp2 := g.getQuery()
+	sel := g.selectNeighbours(cands, mmax, tmp2)
+	g.queries.Put(tmp2)
+	ln[0] = uint32(len(sel))
+	for j, s := range sel {
+		ln[1+j] = s.node
+	}
+}
+
+// search returns up to ef nodes nearest to q that pass keep, nearest first. The caller holds
+// the index's read lock, so no insert runs.
+func (g *graph) search(q *query, ef int, keep func(uint32) bool) []item {
+	if g.entry == none {
+		return nil
+	}
+	ep := item{g.cd.dist(q, g.code(g.entry)), g.entry}
+	for l := g.top; l > 0; l-- {
+		ep = g.greedy(q, ep, l, false)
+	}
+	vs := g.getVisited()
+	defer g.visited.Put(vs)
+	return heapSorted(g.searchLayer(q, ep, ef, 0, false, keep, vs))
+}
