@@ -7,6 +7,7 @@
 //	pinrec ls      -index FILE
 //	pinrec stats   -index FILE [-json]
 //	pinrec eval    -index FILE [-k 1,5,10] [-sample N] [-seed S] [-json]
+//	pinrec serve   -index FILE [-model DIR] [-addr 127.0.0.1:8080] [-max-upload BYTES]
 //
 // An item's ID is its path relative to the indexed folder, with forward slashes. Running
 // index again on the same folder syncs the index: new and changed files are embedded, deleted
@@ -40,6 +41,7 @@ var commands = []command{
 	{"ls", "print the IDs of an index, one per line", runLs},
 	{"stats", "print an index's item count, dimension, model and weights", runStats},
 	{"eval", "precision@K and mAP@K of leave-one-out queries, label = parent folder", runEval},
+	{"serve", "serve the index as a \"More like this\" web page and JSON API", runServe},
 }
 
 // usageError is a bad flag or argument: exit status 2.
@@ -113,6 +115,7 @@ func printUsage(w io.Writer) {
 	fmt.Fprintln(w, "  pinrec ls      -index FILE")
 	fmt.Fprintln(w, "  pinrec stats   -index FILE [-json]")
 	fmt.Fprintln(w, "  pinrec eval    -index FILE [-k 1,5,10] [-sample N] [-seed S] [-json]")
+	fmt.Fprintln(w, "  pinrec serve   -index FILE [-model DIR] [-addr 127.0.0.1:8080] [-max-upload BYTES]")
 	fmt.Fprintln(w)
 	for _, c := range commands {
 		fmt.Fprintf(w, "  %-8s %s\n", c.name, c.summary)

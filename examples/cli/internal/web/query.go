@@ -1,0 +1,352 @@
+package web
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"image"
+	"io"
+	"math"
+	"mime"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+
+	"pinrec"
+)
+
+// state is what a page or API call asks for, all of it from the URL (or the upload form), so
+// that every page can be shared as a link.
+type state struct {
+	K     int
+	Cats  []string        // keep only these categories; none: all
+	Dedup float64         // hide results nearer to the query than this; 0: show all
+	Crop  image.Rectangle // embed this part of the query image; empty: all of it
+	Rank  string          // "visual" (default) or "hybrid" (with an Engagement)
+}
+
+// httpError is an error with the status code it answers.
+type httpError struct {
+	code int
+	msg  string
+}
+
+func (e *httpError) Error() string { return e.msg }
+
+func fail(code int, format string, args ...any) error {
+	return &httpError{code, fmt.Sprintf(format, args...)}
+}
+
+// parseState reads k, cat, dedup, crop and rank from v. defaultK applies when k is absent.
+func (s *Server) parseState(v url.Values, defaultK int) (state, error) {
+	st := state{K: defaultK, Rank: "visual"}
+	if k := v.Get("k"); k != "" {
+		n, err := strconv.Atoi(k)
+		if err != nil || n < 1 || n > s.cfg.maxK {
+			return st, fail(http.StatusBadRequest, "k=%q: want a whole number from 1 to %d", k, s.cfg.maxK)
+		}
+		st.K = n
+	}
+	for _, c := range v["cat"] {
+		if !slices.Contains(st.Cats, c) {
+			st.Cats = append(st.Cats, c)
+		}
+	}
+	slices.Sort(st.Cats)
+	if d := v.Get("dedup"); d != "" {
+		f, err := strconv.ParseFloat(d, 64)
+		if err != nil || f < 0 || math.IsInf(f, 0) || math.IsNaN(f) {
+			return st, fail(http.StatusBadRequest, "dedup=%q: want a distance of 0 or more", d)
+		}
+		st.Dedup = f
+	}
+	if c := v.Get("crop"); c != "" {
+		r, err := parseCrop(c)
+		if err != nil {
+			return st, err
+		}
+		st.Crop = r
+	}
+	switch r := v.Get("rank"); r {
+	case "", "visual":
+	case "hybrid":
+		if s.cfg.engagement == nil {
+			return st, fail(http.StatusBadRequest, "rank=hybrid: this server has no engagement data")
+		}
+		st.Rank = r
+	default:
+		return st, fail(http.StatusBadRequest, "rank=%q: want visual or hybrid", r)
+	}
+	return st, nil
+}
+
+// parseCrop parses "x,y,w,h" (source pixels, after EXIF orientation).
+func parseCrop(c string) (image.Rectangle, error) {
+	parts := strings.Split(c, ",")
+	bad := fail(http.StatusBadRequest, "crop=%q: want x,y,w,h in pixels of the image, w and h at least 1", c)
+	if len(parts) != 4 {
+		return image.Rectangle{}, bad
+	}
+	var n [4]int
+	for i, p := range parts {
+		v, err := strconv.Atoi(strings.TrimSpace(p))
+		if err != nil || v < 0 || v > 1<<20 {
+			return image.Rectangle{}, bad
+		}
+		n[i] = v
+	}
+	if n[2] < 1 || n[3] < 1 {
+		return image.Rectangle{}, bad
+	}
+	return image.Rect(n[0], n[1], n[0]+n[2], n[1]+n[3]), nil
+}
+
+// cropIn maps a crop in image pixels (origin at the top left) onto img's bounds, or says why
+// it does not fit.
+func cropIn(img image.Image, crop image.Rectangle) (image.Rectangle, error) {
+	b := img.Bounds()
+	if crop.Empty() {
+		return image.Rectangle{}, nil
+	}
+	if crop.Max.X > b.Dx() || crop.Max.Y > b.Dy() {
+		return image.Rectangle{}, fail(http.StatusBadRequest, "crop %s: outside the %dx%d image",
+			cropString(crop), b.Dx(), b.Dy())
+	}
+	return crop.Add(b.Min), nil
+}
+
+// cropString is a crop as the URL writes it.
+func cropString(r image.Rectangle) string {
+	if r.Empty() {
+		return ""
+	}
+	return fmt.Sprintf("%d,%d,%d,%d", r.Min.X, r.Min.Y, r.Dx(), r.Dy())
+}
+
+// options are the store's search options for the state: the category filter, and leaving out
+// the item self (for a crop of an indexed pin) when self is not "".
+func (s *Server) options(st state, self string) []pinrec.SearchOption {
+	if len(st.Cats) == 0 && self == "" {
+		return nil
+	}
+	cats := st.Cats
+	return []pinrec.SearchOption{pinrec.WithFilter(func(id string, meta map[string]string) bool {
+		if id == self {
+			return false
+		}
+		return len(cats) == 0 || slices.Contains(cats, categoryOf(id, meta))
+	})}
+}
+
+// maxFetch bounds how many results a near-duplicate-hiding search asks the store for.
+const maxFetch = 4096
+
+// dedupSearch runs search for k results, or, when st.Dedup is set, for more until k remain
+// after leaving out those nearer than st.Dedup (or the store has no more).
+func dedupSearch(st state, search func(k int) ([]pinrec.Result, error)) ([]pinrec.Result, error) {
+	if st.Dedup <= 0 {
+		return search(st.K)
+	}
+	fetch := st.K + 8
+	for {
+		res, err := search(fetch)
+		if err != nil {
+			return nil, err
+		}
+		kept := res[:0:0]
+		for _, r := range res {
+			if float64(r.Distance) >= st.Dedup {
+				kept = append(kept, r)
+			}
+		}
+		if len(kept) >= st.K || len(res) < fetch || fetch >= maxFetch {
+			return kept[:min(len(kept), st.K)], nil
+		}
+		fetch = min(fetch*4, maxFetch)
+	}
+}
+
+// similar answers "more like this" for an indexed item: its stored vector, the hybrid ranking,
+// or, with a crop, the embedded crop of its image.
+func (s *Server) similar(ctx context.Context, id string, st state) ([]pinrec.Result, error) {
+	it, err := s.store.Get(id)
+	if err != nil {
+		return nil, s.notFound(id, err)
+	}
+	if !st.Crop.Empty() {
+		file := s.cfg.locate(id, it.Meta)
+		if file == "" {
+			return nil, fail(http.StatusNotFound, "item %q has no image file to crop", id)
+		}
+		vec, err := s.embedQuery(ctx, st.Crop, func() (image.Image, error) {
+			img, err := pinrec.DecodeFile(file, pinrec.WithMaxPixels(s.cfg.maxPixels))
+			if err != nil {
+				return nil, fmt.Errorf("image of %q cannot be read: %w", id, err)
+			}
+			return img, nil
+		})
+		if err != nil {
+			return nil, err
+		}
+		opts := s.options(st, id)
+		return dedupSearch(st, func(k int) ([]pinrec.Result, error) { return s.store.Search(ctx, vec, k, opts...) })
+	}
+	opts := s.options(st, "")
+	if st.Rank == "hybrid" {
+		return dedupSearch(st, func(k int) ([]pinrec.Result, error) {
+			return s.cfg.engagement.Similar(ctx, id, k, opts...)
+		})
+	}
+	return dedupSearch(st, func(k int) ([]pinrec.Result, error) { return s.store.Similar(ctx, id, k, opts...) })
+}
+
+// embedQuery decodes (with decode) and embeds a query image, or its crop, holding one of the
+// server's query slots meanwhile.
+func (s *Server) embedQuery(ctx context.Context, crop image.Rectangle, decode func() (image.Image, error)) ([]float32, error) {
+	if s.cfg.embed == nil {
+		return nil, fail(http.StatusNotImplemented, "%v", errNoEmbedder)
+	}
+	select {
+	case s.queries <- struct{}{}:
+		defer func() { <-s.queries }()
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	img, err := decode()
+	if err != nil {
+		return nil, err
+	}
+	r, err := cropIn(img, crop)
+	if err != nil {
+		return nil, err
+	}
+	return s.cfg.embed(ctx, img, r)
+}
+
+// upload is a query image sent with a multipart form.
+type upload struct {
+	name  string     // the file name the client gave, or "upload"
+	data  []byte     // the encoded image
+	form  url.Values // the URL's query values, then the form's other fields
+	state state
+}
+
+// maxField bounds the size of a form field other than the image.
+const maxField = 4 << 10
+
+// readUpload reads the multipart body of r: the image from the field "image", other fields
+// (k, crop, cat, dedup) after the URL's.
+func (s *Server) readUpload(w http.ResponseWriter, r *http.Request, defaultK int) (*upload, error) {
+	r.Body = http.MaxBytesReader(w, r.Body, s.cfg.maxUpload)
+	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt != "multipart/form-data" {
+		return nil, fail(http.StatusBadRequest, "want a multipart/form-data body with the image in the field \"image\"")
+	}
+	mr, err := r.MultipartReader()
+	if err != nil {
+		return nil, fail(http.StatusBadRequest, "bad multipart body: %v", err)
+	}
+	u := &upload{form: r.URL.Query()}
+	for {
+		part, err := mr.NextPart()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, bodyError(err)
+		}
+		name := part.FormName()
+		switch {
+		case name == "image" && u.data == nil:
+			u.name = part.FileName()
+			if u.data, err = io.ReadAll(part); err != nil {
+				return nil, bodyError(err)
+			}
+		case name == "k" || name == "crop" || name == "cat" || name == "dedup" || name == "rank":
+			b, err := io.ReadAll(io.LimitReader(part, maxField+1))
+			if err != nil {
+				return nil, bodyError(err)
+			}
+			if len(b) > maxField {
+				return nil, fail(http.StatusBadRequest, "form field %q is too long", name)
+			}
+			if v := string(b); v != "" || name == "cat" {
+				if name != "cat" {
+					u.form.Del(name)
+				}
+				u.form.Add(name, v)
+			}
+		default:
+			// Other fields are read and ignored.
+			if _, err := io.Copy(io.Discard, part); err != nil {
+				return nil, bodyError(err)
+			}
+		}
+	}
+	if len(u.data) == 0 {
+		return nil, fail(http.StatusBadRequest, "no image: send the image file in the multipart field \"image\"")
+	}
+	if u.name == "" {
+		u.name = "upload"
+	}
+	if u.state, err = s.parseState(u.form, defaultK); err != nil {
+		return nil, err
+	}
+	return u, nil
+}
+
+// bodyError is the error of a failed body read: 413 past the upload limit.
+func bodyError(err error) error {
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		return fail(http.StatusRequestEntityTooLarge, "upload larger than the limit of %d bytes", mbe.Limit)
+	}
+	return fail(http.StatusBadRequest, "reading the upload: %v", err)
+}
+
+// queryUpload embeds an uploaded image (or its crop) and searches with it.
+func (s *Server) queryUpload(ctx context.Context, u *upload) ([]pinrec.Result, image.Image, error) {
+	var img image.Image
+	vec, err := s.embedQuery(ctx, u.state.Crop, func() (image.Image, error) {
+		var err error
+		img, err = pinrec.Decode(bytes.NewReader(u.data), pinrec.WithMaxPixels(s.cfg.maxPixels))
+		if err != nil {
+			return nil, fail(http.StatusBadRequest, "%s is not a usable image: %v", u.name, err)
+		}
+		return img, nil
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	opts := s.options(u.state, "")
+	res, err := dedupSearch(u.state, func(k int) ([]pinrec.Result, error) { return s.store.Search(ctx, vec, k, opts...) })
+	return res, img, err
+}
+
+// notFound is the answer for an ID the store does not hold (or cannot read).
+func (s *Server) notFound(id string, err error) error {
+	if errors.Is(err, pinrec.ErrNotFound) || err == nil {
+		return fail(http.StatusNotFound, "no item %q in the index", id)
+	}
+	return err
+}
+
+// status is the HTTP status for err and the message to show.
+func status(err error) (int, string) {
+	var he *httpError
+	switch {
+	case errors.As(err, &he):
+		return he.code, he.msg
+	case errors.Is(err, pinrec.ErrNotFound):
+		return http.StatusNotFound, err.Error()
+	case errors.Is(err, pinrec.ErrBadK):
+		return http.StatusBadRequest, err.Error()
+	case errors.Is(err, pinrec.ErrUnsupportedFormat), errors.Is(err, pinrec.ErrTooLarge), errors.Is(err, pinrec.ErrCorruptImage):
+		return http.StatusBadRequest, err.Error()
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return http.StatusServiceUnavailable, "the request ended before its answer: " + err.Error()
+	}
+	return http.StatusInternalServerError, err.Error()
+}

@@ -1,0 +1,335 @@
+// Package web serves a pinrec index as a "More like this" web site and JSON API: a grid of
+// the indexed pins, an item page with its nearest pins (click one to pivot), upload and crop
+// queries, category filters and near-duplicate hiding. `pinrec serve` runs it.
+//
+// Routes (IDs are escaped as one path segment with url.PathEscape, so "a/b c.jpg" is
+// "a%2Fb%20c.jpg"; routes also accept unescaped slashes):
+//
+//	GET  /                      the grid of pins (?cat=C... filters, ?page=N)
+//	GET  /item/{id}             the pin, its metadata and "More like this" (?k, ?cat, ?dedup, ?crop=x,y,w,h, ?rank)
+//	POST /search                upload form (multipart "image", optional "crop"): the results page
+//	GET  /api/similar/{id}      {"query","results":[{"rank","id","distance","url","image"}]} (?k, ?cat, ?dedup, ?crop)
+//	POST /api/query             the same for an uploaded image (multipart "image"; ?k, ?crop, ?cat, ?dedup)
+//	GET  /api/items             {"total","offset","limit","items":[...]} (?offset, ?limit, ?cat)
+//	GET  /image/{id}            the bytes of an indexed pin's image file, nothing else
+//	GET  /healthz               {"status":"ok","items":N}
+//	GET  /static/...            the embedded CSS and JavaScript
+package web
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+	"html/template"
+	"image"
+	"io"
+	"log"
+	"math"
+	"net/http"
+	"path"
+	"runtime"
+	"slices"
+	"sort"
+	"time"
+
+	"pinrec"
+)
+
+//go:embed templates/*.html
+var templateFS embed.FS
+
+//go:embed static
+var staticFS embed.FS
+
+// Store is what the server reads from an index. Every pinrec.Store (a flat *pinrec.Index, an
+// approximate or remote index) satisfies it. The server treats it as read-only.
+type Store interface {
+	Search(ctx context.Context, query []float32, k int, opts ...pinrec.SearchOption) ([]pinrec.Result, error)
+	Similar(ctx context.Context, id string, k int, opts ...pinrec.SearchOption) ([]pinrec.Result, error)
+	Get(id string) (pinrec.Item, error)
+	Has(id string) bool
+	IDs() []string
+	Len() int
+	Info() map[string]string
+}
+
+// QueryEmbedder turns a query image into a vector of the index's space. When crop is not
+// empty, it embeds only that rectangle of img (in img's coordinates, already checked to lie
+// inside img.Bounds()). It must be safe for concurrent use.
+type QueryEmbedder func(ctx context.Context, img image.Image, crop image.Rectangle) ([]float32, error)
+
+// ImageLocator returns the file that holds an indexed item's image, or "" when there is none.
+// The server serves and crops only the files it names, and only for IDs the store holds.
+type ImageLocator func(id string, meta map[string]string) string
+
+// Engagement plugs likes, saves and a hybrid ranking (package pinrec/engage) into the pages.
+// All methods must be safe for concurrent use.
+type Engagement interface {
+	// Register adds the engagement's own routes (for example POST /api/engage/...) to mux.
+	Register(mux *http.ServeMux)
+	// Controls returns the item page's engagement buttons for the item id (like, save and
+	// their counts). The HTML is trusted as is: it must escape what it includes
+	// (html/template does).
+	Controls(r *http.Request, id string) template.HTML
+	// Similar is the hybrid "more like this" of the item id: k results, ranked by visual
+	// similarity and engagement; opts carry the page's filters.
+	Similar(ctx context.Context, id string, k int, opts ...pinrec.SearchOption) ([]pinrec.Result, error)
+}
+
+// Option configures New.
+type Option func(*config)
+
+type config struct {
+	embed        QueryEmbedder
+	locate       ImageLocator
+	logger       *log.Logger
+	maxUpload    int64
+	maxPixels    int
+	maxK         int
+	queries      int
+	dedup        float64
+	engagement   Engagement
+	categoryMeta string
+}
+
+// WithQueryEmbedder sets how uploaded and cropped images are embedded. Without it, upload and
+// crop queries answer 501.
+func WithQueryEmbedder(f QueryEmbedder) Option { return func(c *config) { c.embed = f } }
+
+// WithImageLocator sets where items' image files are. The default reads the item metadata
+// "path" (what `pinrec index` records).
+func WithImageLocator(f ImageLocator) Option { return func(c *config) { c.locate = f } }
+
+// WithLogger sets where the one line per request goes (default: log.Default()); nil silences it.
+func WithLogger(l *log.Logger) Option {
+	return func(c *config) {
+		if l == nil {
+			l = log.New(io.Discard, "", 0)
+		}
+		c.logger = l
+	}
+}
+
+// WithMaxUpload bounds the size of an upload request body in bytes (default 32 MiB): larger
+// uploads get 413.
+func WithMaxUpload(n int64) Option { return func(c *config) { c.maxUpload = n } }
+
+// WithMaxPixels bounds the width*height of an uploaded image, checked from its header before
+// decoding (default 24 Mi pixels): larger ones, decompression bombs among them, get 400.
+func WithMaxPixels(n int) Option { return func(c *config) { c.maxPixels = n } }
+
+// WithMaxK bounds k in queries (default 100); k outside 1..max gets 400.
+func WithMaxK(n int) Option { return func(c *config) { c.maxK = n } }
+
+// WithConcurrentQueries bounds how many uploads or crops are decoded and embedded at once
+// (default GOMAXPROCS); the others wait their turn.
+func WithConcurrentQueries(n int) Option { return func(c *config) { c.queries = n } }
+
+// WithDedupDistance sets the distance under which a result counts as a near-duplicate of the
+// query when the page's "hide near-duplicates" option is on. The default (0) is estimated from
+// the index: a quarter of the median distance from an item to its nearest neighbour, over a
+// sample of items.
+func WithDedupDistance(d float64) Option { return func(c *config) { c.dedup = d } }
+
+// WithEngagement adds likes, saves and the visual/hybrid toggle to the item page.
+func WithEngagement(e Engagement) Option { return func(c *config) { c.engagement = e } }
+
+// Server is the web site and API over one Store. It is an http.Handler, safe for concurrent
+// use; the store is read when New is called (IDs and categories) and at every request.
+type Server struct {
+	cfg     config
+	store   Store
+	mux     *http.ServeMux
+	pages   map[string]*template.Template
+	ids     []string            // every ID, in the store's order, at New
+	cats    []category          // categories, sorted by name
+	catOf   map[string]string   // ID -> category
+	catIDs  map[string][]string // category -> IDs, in the store's order
+	queries chan struct{}       // a slot per concurrent upload or crop query
+	info    string              // one line about the index and its embedding
+}
+
+// category is a value of the items' category: their "category" metadata, or the folder of
+// their ID.
+type category struct {
+	Name  string
+	Count int
+}
+
+// New returns a Server over store.
+func New(store Store, opts ...Option) (*Server, error) {
+	c := config{
+		locate:    func(_ string, meta map[string]string) string { return meta["path"] },
+		logger:    log.Default(),
+		maxUpload: 32 << 20,
+		maxPixels: 24 << 20,
+		maxK:      100,
+		queries:   runtime.GOMAXPROCS(0),
+	}
+	for _, o := range opts {
+		if o != nil {
+			o(&c)
+		}
+	}
+	if c.maxUpload < 1 || c.maxPixels < 1 || c.maxK < 1 || c.queries < 1 {
+		return nil, fmt.Errorf("web: limits must be positive (upload %d, pixels %d, k %d, queries %d)",
+			c.maxUpload, c.maxPixels, c.maxK, c.queries)
+	}
+	s := &Server{cfg: c, store: store, mux: http.NewServeMux(), queries: make(chan struct{}, c.queries)}
+	if err := s.parseTemplates(); err != nil {
+		return nil, err
+	}
+	s.indexCategories()
+	if s.cfg.dedup <= 0 {
+		s.cfg.dedup = s.estimateDedup()
+	}
+	s.info = describe(store)
+	s.routes()
+	return s, nil
+}
+
+func (s *Server) routes() {
+	m := s.mux
+	m.HandleFunc("GET /{$}", s.handleHome)
+	m.HandleFunc("GET /item/{id...}", s.handleItem)
+	m.HandleFunc("POST /search", s.handleSearchPage)
+	m.HandleFunc("GET /api/similar/{id...}", s.handleAPISimilar)
+	m.HandleFunc("POST /api/query", s.handleAPIQuery)
+	m.HandleFunc("GET /api/items", s.handleAPIItems)
+	m.HandleFunc("GET /image/{id...}", s.handleImage)
+	m.HandleFunc("GET /healthz", s.handleHealth)
+	m.Handle("GET /static/", http.FileServerFS(staticFS))
+	if s.cfg.engagement != nil {
+		s.cfg.engagement.Register(m)
+	}
+}
+
+// ServeHTTP serves a request: security headers, a recovered panic answers 500, and one log
+// line per request.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	rec := &recorder{ResponseWriter: w, status: http.StatusOK}
+	h := rec.Header()
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("Referrer-Policy", "same-origin")
+	h.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data: blob:; style-src 'self' 'unsafe-inline'; script-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+	defer func() {
+		if p := recover(); p != nil {
+			if p == http.ErrAbortHandler {
+				panic(p)
+			}
+			s.cfg.logger.Printf("panic serving %s %s: %v", r.Method, r.URL.RequestURI(), p)
+			if !rec.wrote {
+				writeError(rec, http.StatusInternalServerError, "internal error")
+			}
+		}
+		s.cfg.logger.Printf("%s %s %s %d %dB %s", r.RemoteAddr, r.Method, r.URL.RequestURI(), rec.status, rec.bytes,
+			time.Since(start).Round(10*time.Microsecond))
+	}()
+	s.mux.ServeHTTP(rec, r)
+}
+
+// recorder remembers the status and size of a response for the log line.
+type recorder struct {
+	http.ResponseWriter
+	status int
+	bytes  int64
+	wrote  bool
+}
+
+func (r *recorder) WriteHeader(code int) {
+	if !r.wrote {
+		r.status, r.wrote = code, true
+	}
+	r.ResponseWriter.WriteHeader(code)
+}
+
+func (r *recorder) Write(b []byte) (int, error) {
+	r.wrote = true
+	n, err := r.ResponseWriter.Write(b)
+	r.bytes += int64(n)
+	return n, err
+}
+
+// Unwrap lets http.ResponseController reach the connection.
+func (r *recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
+
+// indexCategories reads every item's category once.
+func (s *Server) indexCategories() {
+	s.ids = s.store.IDs()
+	s.catOf = make(map[string]string, len(s.ids))
+	s.catIDs = map[string][]string{}
+	for _, id := range s.ids {
+		var meta map[string]string
+		if it, err := s.store.Get(id); err == nil {
+			meta = it.Meta
+		}
+		c := categoryOf(id, meta)
+		s.catOf[id] = c
+		s.catIDs[c] = append(s.catIDs[c], id)
+	}
+	for name, ids := range s.catIDs {
+		s.cats = append(s.cats, category{name, len(ids)})
+	}
+	sort.Slice(s.cats, func(i, j int) bool { return s.cats[i].Name < s.cats[j].Name })
+}
+
+// categoryOf is an item's category: its "category" metadata, or else the folder of its ID
+// ("" for an ID without a folder).
+func categoryOf(id string, meta map[string]string) string {
+	if c := meta["category"]; c != "" {
+		return c
+	}
+	if d := path.Dir(id); d != "." && d != "/" {
+		return d
+	}
+	return ""
+}
+
+// estimateDedup is a quarter of the median nearest-neighbour distance of up to 32 items
+// spread over the index, or 0 when there are fewer than 2 items.
+func (s *Server) estimateDedup() float64 {
+	if len(s.ids) < 2 {
+		return 0
+	}
+	n := min(32, len(s.ids))
+	var ds []float64
+	for i := range n {
+		id := s.ids[i*len(s.ids)/n]
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		res, err := s.store.Similar(ctx, id, 1)
+		cancel()
+		if err == nil && len(res) == 1 {
+			ds = append(ds, float64(res[0].Distance))
+		}
+	}
+	if len(ds) == 0 {
+		return 0
+	}
+	slices.Sort(ds)
+	d := ds[len(ds)/2] / 4
+	// Two significant digits read better in the page and the URL.
+	if d > 0 {
+		p := math.Pow(10, math.Floor(math.Log10(d))-1)
+		d = math.Round(d/p) * p
+	}
+	return d
+}
+
+// describe is the footer line about the index: how many items and which embedding.
+func describe(store Store) string {
+	in := store.Info()
+	what := "embeddings"
+	switch {
+	case in["embedding"] == "pixels":
+		what = fmt.Sprintf("the raw-pixel baseline (%sx%s RGB, %s-d)", in["input_size"], in["input_size"], in["dim"])
+	case in["weights"] != "":
+		what = fmt.Sprintf("ResNet50 embeddings (%s-d), weights: %s", in["dim"], in["weights"])
+	}
+	return fmt.Sprintf("%d pins, nearest by Euclidean distance over %s", store.Len(), what)
+}
+
+// errNoEmbedder answers upload and crop queries of a server built without WithQueryEmbedder.
+var errNoEmbedder = errors.New("this server cannot embed images (no model)")
