@@ -16,6 +16,9 @@ export CGO_LDFLAGS := -L$(TF_PREFIX)/lib -Wl,-rpath,$(TF_PREFIX)/lib
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export PINREC_PYTHON := $(PY)
 GO ?= go
+# Every module of the workspace (go.work): `./...` in the root does not reach nested modules
+# (examples/cli and the others go.work lists), so build, vet and test name each module's tree.
+MODULES = $(shell $(GO) list -m -f '{{.Dir}}/...')
 
 .PHONY: all setup build test test-go test-purego test-nocgo vet demo dataset bench bench-embed bench-index bench-persist bench-cli fuzz clean
 
@@ -29,13 +32,13 @@ build: setup
 
 vet:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
-	$(GO) vet ./...
+	$(GO) vet $(MODULES)
 
 test: setup dataset vet test-nocgo test-purego test-go
 
 # The whole suite, with the race detector, TensorFlow running for real.
 test-go:
-	$(GO) test -race -count=1 ./...
+	$(GO) test -race -count=1 $(MODULES)
 
 # The portable kernels alone.
 test-purego:
@@ -43,7 +46,7 @@ test-purego:
 
 # Index users need no TensorFlow: the package builds and its non-TensorFlow tests pass without cgo.
 test-nocgo:
-	CGO_ENABLED=0 $(GO) build ./...
+	CGO_ENABLED=0 $(GO) build $(MODULES)
 	CGO_ENABLED=0 $(GO) test -count=1 -run 'Kernel|Index|Search|Load|Save|Persist|Decode|Preprocess|NoTensorFlow' .
 
 dataset:
