@@ -3,6 +3,8 @@ package pinrec
 import (
 	"bytes"
 	"encoding/binary"
+	"image"
+	"image/draw"
 )
 
 // exifOrientation returns the EXIF orientation (1..8) stored in an image file
@@ -132,4 +134,104 @@ func tiffOrientation(b []byte) int {
 		return v
 	}
 	return 1
+}
+
+// toRGBA converts an opaque Y'CbCr image to RGBA through its fast row reader
+// (libjpeg's upsampling and rounding); any other image through image/draw.
+func toRGBA(img image.Image) *image.RGBA {
+	b := img.Bounds()
+	out := image.NewRGBA(image.Rect(0, 0, b.Dx(), b.Dy()))
+	if m, ok := img.(*image.YCbCr); ok {
+		if read := yccRowReader(m, nil, 0, b, &jpegYCC); read != nil {
+			row := make([]uint8, b.Dx()*3)
+			for y := 0; y < b.Dy(); y++ {
+				read(row, y)
+				o := out.Pix[y*out.Stride:]
+				for x := 0; x < b.Dx(); x++ {
+					o[4*x], o[4*x+1], o[4*x+2], o[4*x+3] = row[3*x], row[3*x+1], row[3*x+2], 0xff
+				}
+			}
+			return out
+		}
+	}
+	draw.Draw(out, out.Rect, img, b.Min, draw.Src)
+	return out
+}
+
+// orient applies EXIF orientation o (2..8) and returns an upright image whose
+// bounds start at (0, 0). Gray, Gray16, RGBA, NRGBA, RGBA64, NRGBA64, CMYK and
+// Paletted images keep their type; others (YCbCr, NYCbCrA, ...) become RGBA.
+func orient(img image.Image, o int) image.Image {
+	b := img.Bounds()
+	switch m := img.(type) {
+	case *image.Gray:
+		pix, stride, r := orientPix(m.Pix[m.PixOffset(b.Min.X, b.Min.Y):], m.Stride, 1, b.Dx(), b.Dy(), o)
+		return &image.Gray{Pix: pix, Stride: stride, Rect: r}
+	case *image.Gray16:
+		pix, stride, r := orientPix(m.Pix[m.PixOffset(b.Min.X, b.Min.Y):], m.Stride, 2, b.Dx(), b.Dy(), o)
+		return &image.Gray16{Pix: pix, Stride: stride, Rect: r}
+	case *image.RGBA:
+		pix, stride, r := orientPix(m.Pix[m.PixOffset(b.Min.X, b.Min.Y):], m.Stride, 4, b.Dx(), b.Dy(), o)
+		return &image.RGBA{Pix: pix, Stride: stride, Rect: r}
+	case *image.NRGBA:
+		pix, stride, r := orientPix(m.Pix[m.PixOffset(b.Min.X, b.Min.Y):], m.Stride, 4, b.Dx(), b.Dy(), o)
+		return &image.NRGBA{Pix: pix, Stride: stride, Rect: r}
+	case *image.RGBA64:
+		pix, stride, r := orientPix(m.Pix[m.PixOffset(b.Min.X, b.Min.Y):], m.Stride, 8, b.Dx(), b.Dy(), o)
+		return &image.RGBA64{Pix: pix, Stride: stride, Rect: r}
+	case *image.NRGBA64:
+		pix, stride, r := orientPix(m.Pix[m.PixOffset(b.Min.X, b.Min.Y):], m.Stride, 8, b.Dx(), b.Dy(), o)
+		return &image.NRGBA64{Pix: pix, Stride: stride, Rect: r}
+	case *image.CMYK:
+		pix, stride, r := orientPix(m.Pix[m.PixOffset(b.Min.X, b.Min.Y):], m.Stride, 4, b.Dx(), b.Dy(), o)
+		return &image.CMYK{Pix: pix, Stride: stride, Rect: r}
+	case *image.Paletted:
+		pix, stride, r := orientPix(m.Pix[m.PixOffset(b.Min.X, b.Min.Y):], m.Stride, 1, b.Dx(), b.Dy(), o)
+		return &image.Paletted{Pix: pix, Stride: stride, Rect: r, Palette: m.Palette}
+	}
+	return orient(toRGBA(img), o)
+}
+
+// orientPix transforms a w x h block of bpp-byte pixels (row 0 at pix[0],
+// rows stride bytes apart) by EXIF orientation o into a fresh tight buffer.
+// Output pixel (x, y) reads source pixel (sx, sy):
+//
+//	2 mirror:     (w-1-x, y)       6 rotate 90° clockwise:        (y, h-1-x)
+//	3 rotate 180: (w-1-x, h-1-y)   7 transverse (anti-diagonal):  (w-1-y, h-1-x)
+//	4 flip:       (x, h-1-y)       8 rotate 90° counterclockwise: (w-1-y, x)
+//	5 transpose:  (y, x)
+func orientPix(pix []byte, stride, bpp, w, h, o int) ([]byte, int, image.Rectangle) {
+	ow, oh := w, h
+	if o >= 5 {
+		ow, oh = h, w
+	}
+	out := make([]byte, ow*oh*bpp)
+	ostride := ow * bpp
+	for y := 0; y < oh; y++ {
+		orow := out[y*ostride : (y+1)*ostride]
+		for x := 0; x < ow; x++ {
+			var sx, sy int
+			switch o {
+			case 2:
+				sx, sy = w-1-x, y
+			case 3:
+				sx, sy = w-1-x, h-1-y
+			case 4:
+				sx, sy = x, h-1-y
+			case 5:
+				sx, sy = y, x
+			case 6:
+				sx, sy = y, h-1-x
+			case 7:
+				sx, sy = w-1-y, h-1-x
+			case 8:
+				sx, sy = w-1-y, x
+			default:
+				sx, sy = x, y
+			}
+			si := sy*stride + sx*bpp
+			copy(orow[x*bpp:x*bpp+bpp], pix[si:si+bpp])
+		}
+	}
+	return out, ostride, image.Rect(0, 0, ow, oh)
 }
