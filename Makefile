@@ -34,7 +34,7 @@ vet:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
 	$(GO) vet $(MODULES)
 
-test: setup dataset vet test-nocgo test-purego test-go
+test: setup dataset chromium vet test-nocgo test-purego test-go
 
 # The whole suite, with the race detector, TensorFlow running for real.
 test-go:
@@ -71,6 +71,20 @@ bench-persist: setup
 
 bench-cli: build dataset
 	@tools/bench_cli.sh
+
+# --- pinrec serve (engineer "web") ---
+# The web page's browser tests drive Debian's chromium: installed here when missing (idempotent).
+.PHONY: chromium bench-serve
+chromium:
+	@command -v chromium >/dev/null || { \
+	  echo "installing Debian's chromium for the browser tests"; \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  $$SUDO apt-get update -q >/dev/null && $$SUDO apt-get install -y -q chromium >/dev/null; }
+
+# Load test of pinrec serve on 127.0.0.1: CLIENTS (8) clients for DURATION (20s) on a 10k-item index.
+bench-serve: build dataset
+	@tools/bench_serve.sh
+# --- end pinrec serve ---
 
 # One -fuzz target per run: the index file decoder, then the image decoder.
 fuzz: setup

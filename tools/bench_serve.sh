@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# make bench-serve: the load test of `pinrec serve`. It indexes 10,000 Fashion-MNIST test images
+# (1,000 per class) with the raw-pixel embedding (16x16 RGB, 768-d: indexing 10k images with the
+# ResNet50 model would take many minutes on this machine; the search cost of a 768-d flat index is
+# about 3/8 of a 2048-d one), serves it on 127.0.0.1 (a free port), and runs tools/benchserve:
+# CLIENTS concurrent clients mixing GET /api/similar/{id}, POST /api/query (uploads of Fashion-MNIST
+# train images, embedded per request) and GET /image/{id} for DURATION. Then it stops the server with
+# SIGTERM and checks it drained and exited 0. Ends with name=value lines.
+#
+#   CLIENTS=8 DURATION=20s MIX=similar=6,query=2,image=2 make bench-serve
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bin=bin/pinrec
+out=.cache/bench-serve
+data=${FASHION_MNIST_DIR:-/usr/share/datasets/fashion-mnist}
+clients=${CLIENTS:-8}
+duration=${DURATION:-20s}
+mix=${MIX:-similar=6,query=2,image=2}
+[ -x "$bin" ] || { echo "bench-serve: $bin is missing: run make build" >&2; exit 1; }
+mkdir -p "$out"
+
+echo "== 10,000 Fashion-MNIST test images -> $out/images, 50 train images -> $out/queries"
+go run ./examples/fashionmnist -dir "$data" -split test -per-class 1000 -out "$out/images" >/dev/null
+go run ./examples/fashionmnist -dir "$data" -split train -per-class 5 -out "$out/queries" >/dev/null
+echo "== pinrec index -embedding pixels -index $out/pixels.pinrec $out/images"
+"$bin" index -embedding pixels -index "$out/pixels.pinrec" "$out/images" 2>/dev/null | tail -n 1
+go build -o "$out/benchserve" ./tools/benchserve
+
+log=$out/serve.log
+"$bin" serve -index "$out/pixels.pinrec" -addr 127.0.0.1:0 2>"$log" &
+pid=$!
+trap 'kill "$pid" 2>/dev/null || true' EXIT
+addr=
+for _ in $(seq 1 100); do
+  addr=$(sed -n 's|.* on \(http://127\.0\.0\.1:[0-9]*\)/ .*|\1|p' "$log" | head -n 1)
+  [ -n "$addr" ] && curl -fsS "$addr/healthz" >/dev/null 2>&1 && break
+  kill -0 "$pid" 2>/dev/null || { echo "bench-serve: the server exited:" >&2; cat "$log" >&2; exit 1; }
+  sleep 0.2
+done
+[ -n "$addr" ] || { echo "bench-serve: the server did not come up in 20 s" >&2; cat "$log" >&2; exit 1; }
+echo "== pinrec serve on $addr; load: $(uptime | sed 's/.*load average/load average/')"
+"$out/benchserve" -url "$addr" -clients "$clients" -duration "$duration" -mix "$mix" -queries "$out/queries"
+echo "load after: $(uptime | sed 's/.*load average/load average/')"
+
+kill -TERM "$pid"
+set +e
+wait "$pid"
+rc=$?
+set -e
+trap - EXIT
+lines=$(grep -c ' /api/\| /image/' "$log" || true)
+echo "server log: $lines request lines in $log; exit status after SIGTERM: $rc"
+echo "serve_shutdown_exit=$rc"
