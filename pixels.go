@@ -11,6 +11,10 @@ import (
 func rowReader(img image.Image, b image.Rectangle) func(dst []uint8, y int) {
 	w := b.Dx()
 	switch m := img.(type) {
+	case *cropImage:
+		// b lies in the crop, so the source's reader gives the crop's rows, converted with the
+		// pixels around the crop in view (rect.go).
+		return rowReader(m.src, b)
 	case *image.YCbCr:
 		if r := yccRowReader(m, nil, 0, b, &jpegYCC); r != nil {
 			return r
@@ -86,7 +90,7 @@ func rowReader(img image.Image, b image.Rectangle) func(dst []uint8, y int) {
 			src := m.Pix[m.PixOffset(b.Min.X, b.Min.Y+y):]
 			for x := 0; x < w; x++ {
 				p := src[x*4 : x*4+4 : x*4+4]
-				r, g, bl := color.CMYKToRGB(p[0], p[1], p[2], p[3])
+				r, g, bl := cmykToRGB(p[0], p[1], p[2], p[3]) // Pillow's rounding (jpeg.go)
 				d := dst[x*3 : x*3+3 : x*3+3]
 				d[0], d[1], d[2] = r, g, bl
 			}
