@@ -130,32 +130,32 @@ func (c *codec) prepare(x []float32, q *query, scratch []float32) {
 	}
 }
 
-// fromCode sets q to the query form of a stored code (for distances between stored vectors).
-func (c *codec) fromCode(code []byte, q *query) {
-	switch c.kind {
-	case kindNone:
-		q.f = floats(code)
-		return
-	case kindPCASQ8:
-		q.res = math.Float32frombits(uint32(code[c.pdim]) | uint32(code[c.pdim+1])<<8 |
-			uint32(code[c.pdim+2])<<16 | uint32(code[c.pdim+3])<<24)
-	}
-	for t := range q.f {
-		q.f[t] = float32(code[t])
-	}
-}
-
 // dist returns the squared distance between a query and a code (approximate for SQ8 and PCA).
 func (c *codec) dist(q *query, code []byte) float32 {
 	switch c.kind {
 	case kindNone:
 		return sq8.L2F32(q.f, floats(code))
 	case kindPCASQ8:
-		res := math.Float32frombits(uint32(code[c.pdim]) | uint32(code[c.pdim+1])<<8 |
-			uint32(code[c.pdim+2])<<16 | uint32(code[c.pdim+3])<<24)
-		return sq8.L2(q.f, c.w, code[:c.pdim]) + res + q.res
+		return sq8.L2(q.f, c.w, code[:c.pdim]) + residual(code[c.pdim:]) + q.res
 	}
 	return sq8.L2(q.f, c.w, code)
+}
+
+// distCodes returns the squared distance between two stored codes' reconstructions (for
+// PCA, plus both dropped parts).
+func (c *codec) distCodes(a, b []byte) float32 {
+	switch c.kind {
+	case kindNone:
+		return sq8.L2F32(floats(a), floats(b))
+	case kindPCASQ8:
+		return sq8.L2Pair(a[:c.pdim], b[:c.pdim], c.w) + residual(a[c.pdim:]) + residual(b[c.pdim:])
+	}
+	return sq8.L2Pair(a, b, c.w)
+}
+
+// residual decodes the little-endian float32 a PCA code ends with.
+func residual(b []byte) float32 {
+	return math.Float32frombits(uint32(b[0]) | uint32(b[1])<<8 | uint32(b[2])<<16 | uint32(b[3])<<24)
 }
 
 // encode writes the code of x (length dim) into dst (length codeSize). scratch has length dim

@@ -286,7 +286,7 @@ func (g *graph) searchLayer(q *query, ep item, ef, l int, locked bool, keep func
 // heuristic of the HNSW paper: a candidate is kept only if it is closer to the base than to
 // every one kept before it, so that the links point in diverse directions; the closest
 // rejected ones fill the remaining places (keepPruned), so nodes keep m links.
-func (g *graph) selectNeighbours(cands []item, m int, tmp *query) []item {
+func (g *graph) selectNeighbours(cands []item, m int) []item {
 	if len(cands) <= m {
 		return cands
 	}
@@ -296,10 +296,10 @@ func (g *graph) selectNeighbours(cands []item, m int, tmp *query) []item {
 		if len(kept) == m {
 			break
 		}
-		g.cd.fromCode(g.code(c.node), tmp)
 		good := true
+		cc := g.code(c.node)
 		for _, r := range kept {
-			if g.cd.dist(tmp, g.code(r.node)) < c.d {
+			if g.cd.distCodes(cc, g.code(r.node)) < c.d {
 				good = false
 				break
 			}
@@ -340,8 +340,6 @@ func heapSorted(h maxHeap) []item {
 // insert links node i (its code and level already stored) into the graph. q is its query
 // form. Inserts may run in parallel with each other (locked), never with searches.
 func (g *graph) insert(i uint32, q *query, level int) {
-	tmp := g.getQuery()
-	defer g.queries.Put(tmp)
 	g.entryMu.RLock()
 	entry, top := g.entry, g.top
 	g.entryMu.RUnlock()
@@ -378,7 +376,7 @@ func (g *graph) insert(i uint32, q *query, level int) {
 		if l == 0 {
 			mmax = g.m0
 		}
-		sel := g.selectNeighbours(w, g.m, tmp)
+		sel := g.selectNeighbours(w, g.m)
 		g.locks[i].Lock()
 		ln := g.links(i, l)
 		ln[0] = uint32(len(sel))
@@ -387,7 +385,7 @@ func (g *graph) insert(i uint32, q *query, level int) {
 		}
 		g.locks[i].Unlock()
 		for _, s := range sel {
-			g.link(s.node, i, s.d, l, mmax, tmp)
+			g.link(s.node, i, s.d, l, mmax)
 		}
 	}
 	if level > top {
@@ -397,7 +395,7 @@ func (g *graph) insert(i uint32, q *query, level int) {
 
 // link adds node i (at distance d) to node e's list at level l, pruning it back to mmax
 // with the heuristic when full.
-func (g *graph) link(e, i uint32, d float32, l, mmax int, tmp *query) {
+func (g *graph) link(e, i uint32, d float32, l, mmax int) {
 	g.locks[e].Lock()
 	defer g.locks[e].Unlock()
 	ln := g.links(e, l)
@@ -412,16 +410,14 @@ func (g *graph) link(e, i uint32, d float32, l, mmax int, tmp *query) {
 		ln[0]++
 		return
 	}
-	g.cd.fromCode(g.code(e), tmp)
+	ce := g.code(e)
 	cands := make([]item, 0, cnt+1)
 	cands = append(cands, item{d, i})
 	for _, x := range ln[1 : 1+cnt] {
-		cands = append(cands, item{g.cd.dist(tmp, g.code(x)), x})
+		cands = append(cands, item{g.cd.distCodes(ce, g.code(x)), x})
 	}
 	sortItems(cands)
-	tmp2 := g.getQuery()
-	sel := g.selectNeighbours(cands, mmax, tmp2)
-	g.queries.Put(tmp2)
+	sel := g.selectNeighbours(cands, mmax)
 	ln[0] = uint32(len(sel))
 	for j, s := range sel {
 		ln[1+j] = s.node

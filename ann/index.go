@@ -42,7 +42,7 @@ var (
 // Defaults and bounds of the parameters.
 const (
 	DefaultM              = 16
-	DefaultEfConstruction = 100
+	DefaultEfConstruction = 64
 	DefaultEfSearch       = 64
 	MaxM                  = 64
 	MaxEf                 = 4096
@@ -63,7 +63,7 @@ type config struct {
 // (default 16, at most 64).
 func WithM(m int) Option { return func(c *config) { c.m = m } }
 
-// WithEfConstruction sets the beam width of inserts (default 100): larger builds a better
+// WithEfConstruction sets the beam width of inserts (default 64): larger builds a better
 // graph, more slowly.
 func WithEfConstruction(ef int) Option { return func(c *config) { c.efc = ef } }
 

@@ -9,6 +9,7 @@ import "golang.org/x/sys/cpu"
 func init() {
 	if cpu.X86.HasAVX2 && cpu.X86.HasFMA {
 		l2SQ8 = l2SQ8Fast
+		l2SQ8Pair = l2SQ8PairFast
 		l2F32 = l2F32Fast
 		dotF32 = dotF32Fast
 		kernelName = "avx2+fma"
@@ -23,6 +24,15 @@ func l2SQ8Fast(q, w []float32, c []byte) float32 {
 	s := l2SQ8AVX2(q, w, c, n)
 	if n < len(c) {
 		s += l2SQ8Go(q[n:], w[n:], c[n:])
+	}
+	return s
+}
+
+func l2SQ8PairFast(a, b []byte, w []float32) float32 {
+	n := len(a) &^ 7
+	s := l2SQ8PairAVX2(a, b, w, n)
+	if n < len(a) {
+		s += l2SQ8PairGo(a[n:], b[n:], w[n:])
 	}
 	return s
 }

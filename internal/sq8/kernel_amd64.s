@@ -76,6 +76,78 @@ sq8done:
 	MOVSS        X0, ret+80(FP)
 	RET
 
+// func l2SQ8PairAVX2(a []byte, b []byte, w []float32, n int) float32
+// Requires: AVX, AVX2, FMA3, SSE
+TEXT ·l2SQ8PairAVX2(SB), NOSPLIT, $0-84
+	MOVQ   a_base+0(FP), AX
+	MOVQ   b_base+24(FP), CX
+	MOVQ   w_base+48(FP), DX
+	MOVQ   n+72(FP), BX
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+
+pairloop32:
+	CMPQ        BX, $0x00000020
+	JL          pairloop8
+	VPMOVZXBD   (AX), Y4
+	VPMOVZXBD   (CX), Y5
+	VPSUBD      Y5, Y4, Y4
+	VCVTDQ2PS   Y4, Y4
+	VMULPS      (DX), Y4, Y5
+	VFMADD231PS Y4, Y5, Y0
+	VPMOVZXBD   8(AX), Y4
+	VPMOVZXBD   8(CX), Y5
+	VPSUBD      Y5, Y4, Y4
+	VCVTDQ2PS   Y4, Y4
+	VMULPS      32(DX), Y4, Y5
+	VFMADD231PS Y4, Y5, Y1
+	VPMOVZXBD   16(AX), Y4
+	VPMOVZXBD   16(CX), Y5
+	VPSUBD      Y5, Y4, Y4
+	VCVTDQ2PS   Y4, Y4
+	VMULPS      64(DX), Y4, Y5
+	VFMADD231PS Y4, Y5, Y2
+	VPMOVZXBD   24(AX), Y4
+	VPMOVZXBD   24(CX), Y5
+	VPSUBD      Y5, Y4, Y4
+	VCVTDQ2PS   Y4, Y4
+	VMULPS      96(DX), Y4, Y5
+	VFMADD231PS Y4, Y5, Y3
+	ADDQ        $0x00000020, AX
+	ADDQ        $0x00000020, CX
+	ADDQ        $0x00000080, DX
+	SUBQ        $0x00000020, BX
+	JMP         pairloop32
+
+pairloop8:
+	CMPQ        BX, $0x00000008
+	JL          pairdone
+	VPMOVZXBD   (AX), Y4
+	VPMOVZXBD   (CX), Y5
+	VPSUBD      Y5, Y4, Y4
+	VCVTDQ2PS   Y4, Y4
+	VMULPS      (DX), Y4, Y5
+	VFMADD231PS Y4, Y5, Y0
+	ADDQ        $0x00000008, AX
+	ADDQ        $0x00000008, CX
+	ADDQ        $0x00000020, DX
+	SUBQ        $0x00000008, BX
+	JMP         pairloop8
+
+pairdone:
+	VADDPS       Y1, Y0, Y0
+	VADDPS       Y3, Y2, Y2
+	VADDPS       Y2, Y0, Y0
+	VEXTRACTF128 $0x01, Y0, X1
+	VADDPS       X1, X0, X0
+	VHADDPS      X0, X0, X0
+	VHADDPS      X0, X0, X0
+	VZEROUPPER
+	MOVSS        X0, ret+80(FP)
+	RET
+
 // func l2F32AVX2(x []float32, y []float32, n int) float32
 // Requires: AVX, FMA3, SSE
 TEXT ·l2F32AVX2(SB), NOSPLIT, $0-60

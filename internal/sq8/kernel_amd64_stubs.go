@@ -8,6 +8,10 @@ package sq8
 // The caller guarantees n <= len(c), len(q), len(w).
 func l2SQ8AVX2(q []float32, w []float32, c []byte, n int) float32
 
+// l2SQ8PairAVX2 returns Σ_{t<n} w[t]·(float32(a[t]) - float32(b[t]))², n a multiple of 8.
+// The caller guarantees n <= len(a), len(b), len(w).
+func l2SQ8PairAVX2(a []byte, b []byte, w []float32, n int) float32
+
 // l2F32AVX2 returns Σ_{t<n} (x[t] - y[t])², n a multiple of 8.
 // The caller guarantees n <= len(x), len(y).
 func l2F32AVX2(x []float32, y []float32, n int) float32

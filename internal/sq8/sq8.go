@@ -12,9 +12,10 @@ package sq8
 import "fmt"
 
 var (
-	l2SQ8  = l2SQ8Go
-	l2F32  = l2F32Go
-	dotF32 = dotF32Go
+	l2SQ8     = l2SQ8Go
+	l2SQ8Pair = l2SQ8PairGo
+	l2F32     = l2F32Go
+	dotF32    = dotF32Go
 )
 
 // kernelName names the kernels in use: "go" or "avx2+fma".
@@ -31,6 +32,16 @@ func L2(q, w []float32, c []byte) float32 {
 		panic(fmt.Sprintf("sq8: L2 with len(q)=%d len(w)=%d < len(c)=%d", len(q), len(w), len(c)))
 	}
 	return l2SQ8(q, w, c)
+}
+
+// L2Pair returns Σ_{t<len(a)} w[t]·(float32(a[t]) - float32(b[t]))²: the squared distance
+// between the reconstructions of two codes with the same lo and step (w[t] = step[t]²).
+// It panics if b or w is shorter than a.
+func L2Pair(a, b []byte, w []float32) float32 {
+	if len(b) < len(a) || len(w) < len(a) {
+		panic(fmt.Sprintf("sq8: L2Pair with len(b)=%d len(w)=%d < len(a)=%d", len(b), len(w), len(a)))
+	}
+	return l2SQ8Pair(a, b, w)
 }
 
 // L2F32 returns Σ_{t<len(x)} (x[t] - y[t])². It panics if y is shorter than x.
@@ -67,6 +78,29 @@ func l2SQ8Go(q, w []float32, c []byte) float32 {
 	}
 	for ; i < len(c); i++ {
 		d := q[i] - float32(c[i])
+		s0 += w[i] * d * d
+	}
+	return (s0 + s1) + (s2 + s3)
+}
+
+// l2SQ8PairGo is the portable L2Pair.
+func l2SQ8PairGo(a, b []byte, w []float32) float32 {
+	b = b[:len(a)]
+	w = w[:len(a)]
+	var s0, s1, s2, s3 float32
+	i := 0
+	for ; i+4 <= len(a); i += 4 {
+		d0 := float32(int(a[i]) - int(b[i]))
+		d1 := float32(int(a[i+1]) - int(b[i+1]))
+		d2 := float32(int(a[i+2]) - int(b[i+2]))
+		d3 := float32(int(a[i+3]) - int(b[i+3]))
+		s0 += w[i] * d0 * d0
+		s1 += w[i+1] * d1 * d1
+		s2 += w[i+2] * d2 * d2
+		s3 += w[i+3] * d3 * d3
+	}
+	for ; i < len(a); i++ {
+		d := float32(int(a[i]) - int(b[i]))
 		s0 += w[i] * d * d
 	}
 	return (s0 + s1) + (s2 + s3)

@@ -25,7 +25,8 @@ func TestKernelMatchesPortable(t *testing.T) {
 			w := make([]float32, off+n+1)
 			y := make([]float32, off+n+1)
 			c := make([]byte, off+n+1)
-			var ref, refF, refD, scale float64
+			c2 := make([]byte, off+n+1)
+			var ref, refF, refD, refP, scale float64
 			for i := range q {
 				q[i], w[i], y[i] = nan, nan, nan
 			}
@@ -35,6 +36,9 @@ func TestKernelMatchesPortable(t *testing.T) {
 				w[j] = float32(rng.Float64())
 				y[j] = float32(rng.NormFloat64())
 				c[j] = byte(rng.IntN(256))
+				c2[j] = byte(rng.IntN(256))
+				dp := float64(c[j]) - float64(c2[j])
+				refP += float64(w[j]) * dp * dp
 				d := float64(q[j]) - float64(c[j])
 				ref += float64(w[j]) * d * d
 				e := float64(q[j]) - float64(y[j])
@@ -43,7 +47,7 @@ func TestKernelMatchesPortable(t *testing.T) {
 				refD += p
 				scale += math.Abs(p)
 			}
-			qs, ws, ys, cs := q[off:off+n], w[off:off+n], y[off:off+n], c[off:off+n]
+			qs, ws, ys, cs, cs2 := q[off:off+n], w[off:off+n], y[off:off+n], c[off:off+n], c2[off:off+n]
 			type check struct {
 				what       string
 				fast, slow float32
@@ -52,6 +56,8 @@ func TestKernelMatchesPortable(t *testing.T) {
 			for _, ck := range []check{
 				{"sq8", L2(qs, ws, cs), l2SQ8Go(qs, ws, cs), ref, 1e-5*ref + 1e-30},
 				{"sq8 fast wrapper", l2SQ8Fast(qs, ws, cs), l2SQ8Go(qs, ws, cs), ref, 1e-5*ref + 1e-30},
+				{"pair", L2Pair(cs, cs2, ws), l2SQ8PairGo(cs, cs2, ws), refP, 1e-5*refP + 1e-30},
+				{"pair fast wrapper", l2SQ8PairFast(cs, cs2, ws), l2SQ8PairGo(cs, cs2, ws), refP, 1e-5*refP + 1e-30},
 				{"l2f32", L2F32(qs, ys), l2F32Go(qs, ys), refF, 1e-5*refF + 1e-30},
 				{"l2f32 fast wrapper", l2F32Fast(qs, ys), l2F32Go(qs, ys), refF, 1e-5*refF + 1e-30},
 				{"dot", Dot(qs, ys), dotF32Go(qs, ys), refD, 1e-5*scale + 1e-30},
@@ -71,6 +77,8 @@ func TestKernelMatchesPortable(t *testing.T) {
 func TestKernelPanicsOnShortInput(t *testing.T) {
 	require.Panics(t, func() { L2(make([]float32, 3), make([]float32, 4), make([]byte, 4)) })
 	require.Panics(t, func() { L2(make([]float32, 4), make([]float32, 3), make([]byte, 4)) })
+	require.Panics(t, func() { L2Pair(make([]byte, 4), make([]byte, 3), make([]float32, 4)) })
+	require.Panics(t, func() { L2Pair(make([]byte, 4), make([]byte, 4), make([]float32, 3)) })
 	require.Panics(t, func() { L2F32(make([]float32, 4), make([]float32, 3)) })
 	require.Panics(t, func() { Dot(make([]float32, 4), make([]float32, 3)) })
 	require.NotPanics(t, func() { L2(nil, nil, nil) })

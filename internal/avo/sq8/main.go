@@ -5,6 +5,7 @@
 // Each kernel handles the first n elements, n a multiple of 8 (the Go wrapper adds the tail):
 //
 //	l2SQ8AVX2(q, w, c, n)  = Σ_{t<n} w[t]·(q[t] - float32(c[t]))²   (c bytes, q and w float32)
+//	l2SQ8PairAVX2(a, b, w, n) = Σ_{t<n} w[t]·(float32(a[t]) - float32(b[t]))²   (two codes)
 //	l2F32AVX2(x, y, n)     = Σ_{t<n} (x[t] - y[t])²
 //	dotF32AVX2(x, y, n)    = Σ_{t<n} x[t]·y[t]
 //
@@ -21,6 +22,7 @@ import (
 func main() {
 	ConstraintExpr("amd64,!purego")
 	sq8()
+	sq8Pair()
 	f32(false)
 	f32(true)
 	Generate()
@@ -84,6 +86,51 @@ func sq8() {
 	SUBQ(U32(8), n)
 	JMP(LabelRef("sq8loop8"))
 	Label("sq8done")
+	hsum(acc)
+}
+
+func sq8Pair() {
+	TEXT("l2SQ8PairAVX2", NOSPLIT, "func(a, b []byte, w []float32, n int) float32")
+	Doc("l2SQ8PairAVX2 returns Σ_{t<n} w[t]·(float32(a[t]) - float32(b[t]))², n a multiple of 8.",
+		"The caller guarantees n <= len(a), len(b), len(w).")
+	ap := Load(Param("a").Base(), GP64())
+	bp := Load(Param("b").Base(), GP64())
+	wp := Load(Param("w").Base(), GP64())
+	n := Load(Param("n"), GP64())
+	acc := []VecVirtual{YMM(), YMM(), YMM(), YMM()}
+	for _, a := range acc {
+		VXORPS(a, a, a)
+	}
+	step := func(u int, a VecVirtual) {
+		x, y, t := YMM(), YMM(), YMM()
+		VPMOVZXBD(Mem{Base: ap, Disp: 8 * u}, x)
+		VPMOVZXBD(Mem{Base: bp, Disp: 8 * u}, y)
+		VPSUBD(y, x, x) // exact in int32
+		VCVTDQ2PS(x, x)
+		VMULPS(Mem{Base: wp, Disp: 32 * u}, x, t)
+		VFMADD231PS(x, t, a)
+	}
+	Label("pairloop32")
+	CMPQ(n, U32(32))
+	JL(LabelRef("pairloop8"))
+	for u := 0; u < 4; u++ {
+		step(u, acc[u])
+	}
+	ADDQ(U32(32), ap)
+	ADDQ(U32(32), bp)
+	ADDQ(U32(128), wp)
+	SUBQ(U32(32), n)
+	JMP(LabelRef("pairloop32"))
+	Label("pairloop8")
+	CMPQ(n, U32(8))
+	JL(LabelRef("pairdone"))
+	step(0, acc[0])
+	ADDQ(U32(8), ap)
+	ADDQ(U32(8), bp)
+	ADDQ(U32(32), wp)
+	SUBQ(U32(8), n)
+	JMP(LabelRef("pairloop8"))
+	Label("pairdone")
 	hsum(acc)
 }
 

@@ -1,0 +1,282 @@
+// Command benchann is the pinrec side of tools/bench_ann.sh (make bench-ann). Each phase runs
+// in its own process so that memory figures are the phase's own:
+//
+//	benchann exact  -dir D          base.f32 -> D/exact.idx (pinrec's exact index), then the
+//	                                exact top-10 of every query (D/gt.json) and the exact index's
+//	                                1-thread single-query time, from the index memory-mapped
+//	benchann build  -dir D ...      ann.Build on the mapped exact index (2 threads), saved as
+//	                                D/ann.idx; build time and resident memory in D/build.json
+//	benchann search -dir D -ef L    opens D/ann.idx mapped, sweeps efSearch: recall@10 against
+//	                                gt.json, 1-thread single-query latency, 2-thread QPS
+//	benchann report -dir D          prints the table beside FAISS's (faiss.json) and the
+//	                                name=value lines
+//
+// Run it through tools/bench_ann.sh, not by hand.
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"log"
+	"os"
+	"path/filepath"
+	"runtime"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+	"unsafe"
+
+	"pinrec"
+	"pinrec/ann"
+	"pinrec/internal/sq8"
+)
+
+func main() {
+	log.SetFlags(0)
+	if len(os.Args) < 2 {
+		log.Fatal("usage: benchann exact|build|search|report -dir D ...")
+	}
+	fs := flag.NewFlagSet(os.Args[1], flag.ExitOnError)
+	dir := fs.String("dir", "", "benchmark folder (base.f32, queries.f32, meta.json)")
+	m := fs.Int("m", ann.DefaultM, "HNSW M")
+	efc := fs.Int("efc", ann.DefaultEfConstruction, "efConstruction")
+	efs := fs.Int("efs", ann.DefaultEfSearch, "default efSearch recorded in the file")
+	codec := fs.String("codec", ann.CodecSQ8, "codec")
+	threads := fs.Int("threads", 2, "build threads")
+	efList := fs.String("ef", "16,32,48,64,96,128,192,256", "efSearch values to sweep")
+	nlat := fs.Int("nlat", 200, "queries timed for latency and QPS")
+	check(fs.Parse(os.Args[2:]))
+	var meta struct{ N, Nq, D int }
+	b, err := os.ReadFile(filepath.Join(*dir, "meta.json"))
+	check(err)
+	check(json.Unmarshal(b, &meta))
+	switch os.Args[1] {
+	case "exact":
+		exact(*dir, meta.N, meta.Nq, meta.D, *nlat)
+	case "build":
+		build(*dir, *m, *efc, *efs, *codec, *threads)
+	case "search":
+		search(*dir, meta.D, parseInts(*efList), *nlat)
+	case "report":
+		report(*dir, meta.N, meta.D)
+	default:
+		log.Fatalf("unknown phase %q", os.Args[1])
+	}
+}
+
+// readRows reads count rows of d float32 from path (little-endian hosts).
+func readRows(path string, lo, count, d int) []float32 {
+	f, err := os.Open(path)
+	check(err)
+	defer f.Close()
+	v := make([]float32, count*d)
+	buf := unsafe.Slice((*byte)(unsafe.Pointer(&v[0])), 4*len(v))
+	_, err = f.ReadAt(buf, int64(lo)*int64(d)*4)
+	check(err)
+	return v
+}
+
+func exact(dir string, n, nq, d, nlat int) {
+	path := filepath.Join(dir, "exact.idx")
+	if _, err := os.Stat(path); err != nil {
+		ix, err := pinrec.NewIndex(d, pinrec.WithCapacity(n))
+		check(err)
+		const chunk = 10000
+		for lo := 0; lo < n; lo += chunk {
+			c := min(chunk, n-lo)
+			rows := readRows(filepath.Join(dir, "base.f32"), lo, c, d)
+			items := make([]pinrec.Item, c)
+			for i := range items {
+				items[i] = pinrec.Item{ID: strconv.Itoa(lo + i), Vector: rows[i*d : (i+1)*d]}
+			}
+			check(ix.Add(items...))
+		}
+		check(ix.Save(path))
+		ix = nil
+		runtime.GC()
+		debug.FreeOSMemory()
+	}
+	ix, err := pinrec.Load(path, pinrec.WithMmap(), pinrec.WithoutVectorChecksum())
+	check(err)
+	defer ix.Close()
+	qs := readRows(filepath.Join(dir, "queries.f32"), 0, nq, d)
+	queries := make([][]float32, nq)
+	for i := range queries {
+		queries[i] = qs[i*d : (i+1)*d]
+	}
+	ctx := context.Background()
+	t0 := time.Now()
+	res, err := ix.SearchBatch(ctx, queries, 10)
+	check(err)
+	batchS := time.Since(t0).Seconds()
+	gt := make([][]int, nq)
+	for i, r := range res {
+		for _, x := range r {
+			id, _ := strconv.Atoi(x.ID)
+			gt[i] = append(gt[i], id)
+		}
+	}
+	// The exact index's single-query time on one thread, over a few queries, best of 3.
+	runtime.GOMAXPROCS(1)
+	single := 1e9
+	for rep := 0; rep < 3; rep++ {
+		t0 := time.Now()
+		for _, q := range queries[:min(10, nq)] {
+			_, err := ix.Search(ctx, q, 10)
+			check(err)
+		}
+		single = min(single, time.Since(t0).Seconds()/float64(min(10, nq)))
+	}
+	writeJSON(filepath.Join(dir, "gt.json"), map[string]any{"gt": gt, "exact_single_s": single, "exact_batch_s": batchS})
+	log.Printf("exact: %d queries, batch %.2f s; single query on 1 thread %.2f ms", nq, batchS, single*1e3)
+}
+
+// rssAnon returns the process's resident anonymous memory (RssAnon in /proc/self/status),
+// which leaves out the pages of the memory-mapped vectors.
+func rssAnon() int64 {
+	f, err := os.Open("/proc/self/status")
+	if err != nil {
+		return -1
+	}
+	defer f.Close()
+	s := bufio.NewScanner(f)
+	for s.Scan() {
+		if v, ok := strings.CutPrefix(s.Text(), "RssAnon:"); ok {
+			kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			return kb << 10
+		}
+	}
+	return -1
+}
+
+func build(dir string, m, efc, efs int, codec string, threads int) {
+	ix, err := pinrec.Load(filepath.Join(dir, "exact.idx"), pinrec.WithMmap(), pinrec.WithoutVectorChecksum())
+	check(err)
+	before := rssAnon()
+	t0 := time.Now()
+	last := time.Now()
+	a, err := ann.Build(context.Background(), ix, ann.WithM(m), ann.WithEfConstruction(efc), ann.WithEfSearch(efs),
+		ann.WithCodec(codec), ann.WithThreads(threads), ann.WithProgress(func(done, total int) {
+			if time.Since(last) > 10*time.Second || done == total {
+				last = time.Now()
+				log.Printf("  build: %d/%d nodes, %.0f s", done, total, time.Since(t0).Seconds())
+			}
+		}))
+	check(err)
+	buildS := time.Since(t0).Seconds()
+	runtime.GC()
+	st := a.Stats()
+	check(saveANN(a, filepath.Join(dir, "ann.idx")))
+	writeJSON(filepath.Join(dir, "build.json"), map[string]any{"build_s": buildS, "stats": st,
+		"rss_anon_build": rssAnon() - before, "kernel": sq8.Kernel()})
+	log.Printf("build: %.1f s, %s", buildS, fmt.Sprint(st))
+}
+
+type point struct {
+	Ef       int     `json:"ef"`
+	Recall   float64 `json:"recall"`
+	LatencyS float64 `json:"latency_s"`
+	QPS2     float64 `json:"qps2"`
+}
+
+func search(dir string, d int, efs []int, nlat int) {
+	var gtf struct {
+		GT [][]int `json:"gt"`
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "gt.json"))
+	check(err)
+	check(json.Unmarshal(b, &gtf))
+	nq := len(gtf.GT)
+	before := rssAnon()
+	a, err := openANN(filepath.Join(dir, "ann.idx"))
+	check(err)
+	defer a.Close()
+	runtime.GC()
+	debug.FreeOSMemory()
+	resident := rssAnon() - before
+	qs := readRows(filepath.Join(dir, "queries.f32"), 0, nq, d)
+	queries := make([][]float32, nq)
+	for i := range queries {
+		queries[i] = qs[i*d : (i+1)*d]
+	}
+	ctx := context.Background()
+	var pts []point
+	for _, ef := range efs {
+		opt := pinrec.WithEffort(ef)
+		hit := 0
+		for i, q := range queries {
+			res, err := a.Search(ctx, q, 10, opt)
+			check(err)
+			want := map[int]bool{}
+			for _, id := range gtf.GT[i] {
+				want[id] = true
+			}
+			for _, r := range res {
+				id, _ := strconv.Atoi(r.ID)
+				if want[id] {
+					hit++
+				}
+			}
+		}
+		p := point{Ef: ef, Recall: float64(hit) / float64(10*nq)}
+		lq := queries[:min(nlat, nq)]
+		runtime.GOMAXPROCS(1)
+		p.LatencyS = 1e9
+		for rep := 0; rep < 3; rep++ {
+			t0 := time.Now()
+			for _, q := range lq {
+				_, err := a.Search(ctx, q, 10, opt)
+				check(err)
+			}
+			p.LatencyS = min(p.LatencyS, time.Since(t0).Seconds()/float64(len(lq)))
+		}
+		runtime.GOMAXPROCS(2)
+		best := 0.0
+		for rep := 0; rep < 3; rep++ {
+			t0 := time.Now()
+			var wg sync.WaitGroup
+			for w := 0; w < 2; w++ {
+				wg.Go(func() {
+					for i := w; i < len(lq); i += 2 {
+						_, err := a.Search(ctx, lq[i], 10, opt)
+						check(err)
+					}
+				})
+			}
+			wg.Wait()
+			best = max(best, float64(len(lq))/time.Since(t0).Seconds())
+		}
+		p.QPS2 = best
+		pts = append(pts, p)
+		log.Printf("  ef %4d: recall@10 %.4f, %.3f ms/query (1 thread), %.0f QPS (2 threads)", ef, p.Recall, p.LatencyS*1e3, p.QPS2)
+	}
+	writeJSON(filepath.Join(dir, "search.json"), map[string]any{"points": pts, "rss_anon_loaded": resident,
+		"default_ef": ann.DefaultEfSearch})
+}
+
+func writeJSON(path string, v any) {
+	b, err := json.MarshalIndent(v, "", " ")
+	check(err)
+	check(os.WriteFile(path, b, 0o644))
+}
+
+func parseInts(s string) []int {
+	var out []int
+	for _, f := range strings.Split(s, ",") {
+		v, err := strconv.Atoi(strings.TrimSpace(f))
+		check(err)
+		out = append(out, v)
+	}
+	return out
+}
+
+func check(err error) {
+	if err != nil {
+		log.Fatal(err)
+	}
+}
