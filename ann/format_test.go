@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -176,5 +178,31 @@ func TestFuzzSeedsPresent(t *testing.T) {
 		b, err := os.ReadFile(f)
 		require.NoError(t, err)
 		assert.True(t, bytes.HasPrefix(b, []byte("go test fuzz v1")), f)
+	}
+}
+
+var updateSeeds = flag.Bool("update", false, "rewrite the FuzzUnmarshal seed files in testdata")
+
+// TestWriteFuzzSeeds writes, with -update, the seed corpus of FuzzUnmarshal: a section of each
+// codec, and truncated and bit-flipped copies of the sq8 one.
+func TestWriteFuzzSeeds(t *testing.T) {
+	if !*updateSeeds {
+		return
+	}
+	dir := filepath.Join("testdata", "fuzz", "FuzzUnmarshal")
+	require.NoError(t, os.MkdirAll(dir, 0o755))
+	for _, codec := range []string{CodecSQ8, CodecPCASQ8, CodecNone} {
+		data, _ := sectionFor(t, codec)
+		seeds := map[string][]byte{codec: data}
+		if codec == CodecSQ8 {
+			seeds["sq8-half"] = data[:len(data)/2]
+			flipped := bytes.Clone(data)
+			flipped[len(flipped)/3] ^= 0xff
+			seeds["sq8-flipped"] = flipped
+		}
+		for name, b := range seeds {
+			body := fmt.Sprintf("go test fuzz v1\n[]byte(%q)\n", b)
+			require.NoError(t, os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644))
+		}
 	}
 }

@@ -1,0 +1,68 @@
+package ann
+
+import (
+	"errors"
+	"fmt"
+
+	"pinrec"
+)
+
+// Kind is the kind of index file this package writes and registers with [pinrec.RegisterKind].
+const Kind = "hnsw"
+
+// ErrWrongKind: the file is a pinrec index file of another kind (a plain "flat" index, say).
+var ErrWrongKind = errors.New("ann: not an hnsw index file")
+
+func init() {
+	pinrec.RegisterKind(Kind, func(path string, opts ...pinrec.LoadOption) (pinrec.Store, error) {
+		a, err := Load(path, opts...)
+		if err != nil {
+			return nil, err
+		}
+		return a, nil
+	})
+}
+
+// Kind returns "hnsw" (the CLI's stats prints it).
+func (a *Index) Kind() string { return Kind }
+
+// Save writes the index to path as a pinrec index file of kind "hnsw": the exact index
+// (float32 vectors, IDs, metadata) and, after it, the graph section ([Index.Marshal]), in one
+// atomic, checksummed file ([pinrec.Index.SaveExtended]). Searches may run meanwhile; Add and
+// Remove wait. [pinrec.Load] reads the file as its exact index.
+func (a *Index) Save(path string) error {
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	if err := a.ix.SaveExtended(path, pinrec.Extension{Kind: Kind, Data: a.marshal()}); err != nil {
+		return fmt.Errorf("ann: %w", err)
+	}
+	return nil
+}
+
+// Load opens an "hnsw" index file written by [Index.Save]. With [pinrec.WithMmap] the float32
+// vectors stay in the file's mapping (the re-rank reads them from there) and the index is
+// read-only; the graph and codes are always copied into RAM. Errors: those of
+// [pinrec.LoadExtended], [ErrWrongKind] for a file of another kind, [ErrCorrupt] for a
+// malformed graph section (which the file's checksum should have caught).
+func Load(path string, opts ...pinrec.LoadOption) (*Index, error) {
+	return LoadWith(path, opts)
+}
+
+// LoadWith is [Load] with options for the index: [WithEfSearch], [WithRerank] and
+// [WithThreads] replace what the file recorded (the graph's M, efConstruction and codec stay).
+func LoadWith(path string, loadOpts []pinrec.LoadOption, opts ...Option) (*Index, error) {
+	ix, ext, err := pinrec.LoadExtended(path, loadOpts...)
+	if err != nil {
+		return nil, fmt.Errorf("ann: %w", err)
+	}
+	if ext.Kind != Kind {
+		ix.Close()
+		return nil, fmt.Errorf("ann: load %s: kind %q: %w", path, ext.Kind, ErrWrongKind)
+	}
+	a, err := Unmarshal(ext.Data, ix, opts...)
+	if err != nil {
+		ix.Close()
+		return nil, fmt.Errorf("load %s: %w", path, err)
+	}
+	return a, nil
+}

@@ -1,0 +1,94 @@
+package ann
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"pinrec"
+)
+
+func TestSaveLoadOpen(t *testing.T) {
+	exact, qs := testData(t, 8, 1000, 20, 32)
+	a, err := Build(context.Background(), cloneExact(t, exact), WithEfSearch(50), WithM(12), WithCodec(CodecPCASQ8))
+	require.NoError(t, err)
+	require.NoError(t, a.Remove("p9"))
+	a.SetInfo("model", "test")
+	path := filepath.Join(t.TempDir(), "ann.idx")
+	require.NoError(t, a.Save(path))
+
+	for _, mmap := range []bool{false, true} {
+		var opts []pinrec.LoadOption
+		if mmap {
+			opts = append(opts, pinrec.WithMmap())
+		}
+		s, err := pinrec.Open(path, opts...)
+		require.NoError(t, err)
+		b, ok := s.(*Index)
+		require.True(t, ok, "pinrec.Open gives an *ann.Index for an hnsw file")
+		assert.Equal(t, "hnsw", b.Kind())
+		assert.Equal(t, "50", b.Stats()["ef_search"])
+		assert.Equal(t, "12", b.Stats()["m"])
+		assert.Equal(t, CodecPCASQ8, b.Stats()["codec"])
+		assert.Equal(t, "test", b.Info()["model"])
+		assert.False(t, b.Has("p9"))
+		for _, q := range qs {
+			ra, err := a.Search(context.Background(), q, 5)
+			require.NoError(t, err)
+			rb, err := b.Search(context.Background(), q, 5)
+			require.NoError(t, err)
+			assert.Equal(t, ra, rb)
+		}
+		err = b.Add(pinrec.Item{ID: "x", Vector: qs[0]})
+		if mmap {
+			assert.ErrorIs(t, err, pinrec.ErrReadOnly)
+		} else {
+			assert.NoError(t, err)
+		}
+		require.NoError(t, b.Close())
+	}
+
+	// pinrec.Load reads the exact index alone.
+	flat, err := pinrec.Load(path)
+	require.NoError(t, err)
+	assert.Equal(t, 999, flat.Len())
+	// ann.Load refuses a flat file.
+	flatPath := filepath.Join(t.TempDir(), "flat.idx")
+	require.NoError(t, flat.Save(flatPath))
+	_, err = Load(flatPath)
+	assert.ErrorIs(t, err, ErrWrongKind)
+	// LoadWith overrides efSearch.
+	c, err := LoadWith(path, nil, WithEfSearch(80))
+	require.NoError(t, err)
+	assert.Equal(t, "80", c.Stats()["ef_search"])
+}
+
+// TestLoadRefusesCorruptFiles flips bytes in the graph section of a saved file: the file's
+// checksum refuses it (pinrec.ErrChecksum), and nothing panics.
+func TestLoadRefusesCorruptFiles(t *testing.T) {
+	exact, _ := testData(t, 9, 300, 1, 16)
+	a, err := Build(context.Background(), exact)
+	require.NoError(t, err)
+	path := filepath.Join(t.TempDir(), "ann.idx")
+	require.NoError(t, a.Save(path))
+	good, err := os.ReadFile(path)
+	require.NoError(t, err)
+	section := len(a.Marshal())
+	for _, off := range []int{len(good) - 1, len(good) - section/2, len(good) - section + 10} {
+		b := append([]byte(nil), good...)
+		b[off] ^= 0x40
+		bad := filepath.Join(t.TempDir(), "bad.idx")
+		require.NoError(t, os.WriteFile(bad, b, 0o644))
+		_, err := Load(bad)
+		assert.ErrorIs(t, err, pinrec.ErrChecksum, "flip at %d", off)
+		_, err = pinrec.Open(bad)
+		assert.Error(t, err)
+	}
+	require.NoError(t, os.WriteFile(path+".short", good[:len(good)-section/2], 0o644))
+	_, err = Load(path + ".short")
+	assert.Error(t, err)
+}
