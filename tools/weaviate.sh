@@ -34,17 +34,16 @@ READY_TIMEOUT=${WEAVIATE_READY_TIMEOUT:-180}
 
 die() { echo "weaviate.sh: $*" >&2; exit 1; }
 
+# built: is $BIN there, from the wanted Weaviate version (Go's build info says)?
+built() { [ -x "$BIN" ] && go version -m "$BIN" 2>/dev/null | grep -Eq "^[[:space:]]mod[[:space:]]github.com/weaviate/weaviate[[:space:]]v$VERSION[[:space:]]"; }
+
 build() {
-	if [ -x "$BIN" ] && "$BIN" --version 2>/dev/null | grep -q "$VERSION"; then
-		return 0
-	fi
+	built && return 0
 	mkdir -p "$CACHE/bin"
 	# One build at a time, even when several test runs start together.
 	exec 9>"$CACHE/build.lock"
 	flock 9
-	if [ -x "$BIN" ] && "$BIN" --version 2>/dev/null | grep -q "$VERSION"; then
-		return 0
-	fi
+	built && return 0
 	echo "weaviate.sh: building weaviate-server v$VERSION (a few minutes, once; log $CACHE/build.log)" >&2
 	if ! GOBIN="$CACHE/bin.tmp" GOWORK=off go install "github.com/weaviate/weaviate/cmd/weaviate-server@v$VERSION" >"$CACHE/build.log" 2>&1; then
 		tail -20 "$CACHE/build.log" >&2
@@ -108,6 +107,9 @@ QUERY_DEFAULTS_LIMIT=25
 LOG_LEVEL=${WEAVIATE_LOG_LEVEL:-warning}
 HTTP_PORT=$p
 EOF
+	if [ -n "${WEAVIATE_GOMEMLIMIT:-}" ]; then
+		echo "GOMEMLIMIT=$WEAVIATE_GOMEMLIMIT" # per node, e.g. 2GiB: the Go GC works harder above it
+	fi
 	if [ "$i" != 0 ]; then
 		echo "CLUSTER_JOIN=127.0.0.1:$((base + 2))"
 	fi
@@ -115,7 +117,8 @@ EOF
 
 # launch I: start node I from its saved environment, record its PID.
 launch() {
-	local i=$1 nd=$DIR/node-$i port pid
+	local i=$1 port pid
+	local nd=$DIR/node-$i
 	mkdir -p "$nd/data"
 	port=$(sed -n 's/^HTTP_PORT=//p' "$nd/env")
 	(
@@ -142,7 +145,8 @@ wait_port() {
 
 # wait_ready I: until node I answers ready, bounded.
 wait_ready() {
-	local i=$1 nd=$DIR/node-$i port pid t
+	local i=$1 port pid t
+	local nd=$DIR/node-$i
 	port=$(sed -n 's/^HTTP_PORT=//p' "$nd/env")
 	pid=$(cat "$nd/pid")
 	for t in $(seq 1 $((READY_TIMEOUT * 2))); do

@@ -3,6 +3,7 @@ package weaviate
 import (
 	"fmt"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -111,15 +112,21 @@ func (c *config) check() error {
 	return nil
 }
 
-// Target is a parsed backend URL: the nodes to talk to and the collection.
+// Target is a parsed backend URL: the nodes to talk to, the collection, and the options its
+// query string sets.
 type Target struct {
 	Hosts      []string // host:port of each node's REST API, tried in turn
 	Collection string   // a Weaviate class name: a capital letter, then letters, digits, _
+	Options    []Option // from the query string; Open applies them before its own options
+	query      string
 }
 
-// ParseURL parses weaviate://HOST:PORT[,HOST:PORT...]/COLLECTION. Several hosts name nodes of
-// one cluster: requests start on one and move to the next when a node fails. The collection
-// name is a Weaviate class name (its first letter is upper-cased, as Weaviate does).
+// ParseURL parses weaviate://HOST:PORT[,HOST:PORT...]/COLLECTION[?PARAMS]. Several hosts name
+// nodes of one cluster: requests start on one and move to the next when a node fails (a host
+// without a port means 8080). The collection name is a Weaviate class name (its first letter
+// is upper-cased, as Weaviate does). PARAMS set options: replication=N ([WithReplication]),
+// consistency=, read=, write= (ONE, QUORUM or ALL), timeout= (a Go duration such as 10s),
+// retries=N.
 func ParseURL(raw string) (Target, error) {
 	u, err := url.Parse(raw)
 	if err != nil {
@@ -146,6 +153,38 @@ func ParseURL(raw string) (Target, error) {
 		return Target{}, fmt.Errorf("weaviate url %q: collection %q must be a letter followed by letters, digits or _", raw, name)
 	}
 	t.Collection = strings.ToUpper(name[:1]) + name[1:]
+	t.query = u.RawQuery
+	for key, vals := range u.Query() {
+		v := vals[len(vals)-1]
+		var o Option
+		switch key {
+		case "replication", "retries":
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 0 {
+				return Target{}, fmt.Errorf("weaviate url %q: %s=%q: want a whole number", raw, key, v)
+			}
+			if key == "replication" {
+				o = WithReplication(n)
+			} else {
+				o = func(c *config) { c.retries = n }
+			}
+		case "consistency", "read", "write":
+			l := Consistency(strings.ToUpper(v))
+			if !l.valid() {
+				return Target{}, fmt.Errorf("weaviate url %q: %s=%q: want ONE, QUORUM or ALL", raw, key, v)
+			}
+			o = map[string]Option{"consistency": WithConsistency(l), "read": WithReadConsistency(l), "write": WithWriteConsistency(l)}[key]
+		case "timeout":
+			d, err := time.ParseDuration(v)
+			if err != nil || d <= 0 {
+				return Target{}, fmt.Errorf("weaviate url %q: timeout=%q: want a duration such as 10s", raw, v)
+			}
+			o = WithTimeout(d)
+		default:
+			return Target{}, fmt.Errorf("weaviate url %q: unknown parameter %q (replication, consistency, read, write, timeout, retries)", raw, key)
+		}
+		t.Options = append(t.Options, o)
+	}
 	return t, nil
 }
 
@@ -166,5 +205,9 @@ func validClass(s string) bool {
 
 // String gives the URL back.
 func (t Target) String() string {
-	return "weaviate://" + strings.Join(t.Hosts, ",") + "/" + t.Collection
+	u := "weaviate://" + strings.Join(t.Hosts, ",") + "/" + t.Collection
+	if t.query != "" {
+		u += "?" + t.query
+	}
+	return u
 }

@@ -71,6 +71,19 @@ func hasMarker(msg string) bool {
 	return false
 }
 
+// clean replaces the client's error wrapper ("status code: -1, error: check the
+// DerivedFromError field ...") by the error it carries or the HTTP status and body.
+func clean(err error) error {
+	var we *fault.WeaviateClientError
+	if !errors.As(err, &we) {
+		return err
+	}
+	if we.DerivedFromError != nil {
+		return we.DerivedFromError
+	}
+	return fmt.Errorf("HTTP %d: %s", we.StatusCode, strings.TrimSpace(we.Msg))
+}
+
 // unreachable reports whether err says that no server answered at all.
 func unreachable(err error) bool {
 	var ne *net.OpError
@@ -119,9 +132,10 @@ func (s *Store) do(ctx context.Context, op string, f func(ctx context.Context, n
 			return fmt.Errorf("%s: %w", op, ctx.Err())
 		}
 		if !transient(err) {
-			return fmt.Errorf("%s (node %s): %w", op, n.host, err)
+			return fmt.Errorf("%s (node %s): %w", op, n.host, clean(err))
 		}
 		n.badUntil.Store(time.Now().Add(3 * time.Second).UnixNano())
+		err = clean(err)
 		allUnreachable = allUnreachable && unreachable(err)
 		last = fmt.Errorf("node %s: %w", n.host, err)
 	}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -93,7 +94,7 @@ func Open(ctx context.Context, rawURL string, opts ...Option) (*Store, error) {
 		return nil, err
 	}
 	cfg := defaultConfig()
-	for _, o := range opts {
+	for _, o := range append(slices.Clip(t.Options), opts...) {
 		if o != nil {
 			o(&cfg)
 		}
@@ -431,6 +432,9 @@ func (s *Store) Close() error {
 	}
 	return nil
 }
+
+// Kind names the kind of store for `pinrec stats`: "weaviate".
+func (s *Store) Kind() string { return "weaviate" }
 
 // Target returns the parsed URL the store was opened with.
 func (s *Store) Target() Target { return s.t }

@@ -33,6 +33,10 @@ func TestParseURL(t *testing.T) {
 		{"bad collection", "weaviate://a:1/9x", nil, "", true},
 		{"nested path", "weaviate://a:1/x/y", nil, "", true},
 		{"no host", "weaviate:///X", nil, "", true},
+		{"options", "weaviate://a:1/X?replication=3&read=one&write=quorum&timeout=2s&retries=4", []string{"a:1"}, "X", false},
+		{"bad consistency", "weaviate://a:1/X?consistency=TWO", nil, "", true},
+		{"bad replication", "weaviate://a:1/X?replication=x", nil, "", true},
+		{"unknown parameter", "weaviate://a:1/X?shards=2", nil, "", true},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -44,8 +48,24 @@ func TestParseURL(t *testing.T) {
 			require.NoError(t, err)
 			assert.Equal(t, c.hosts, got.Hosts)
 			assert.Equal(t, c.collection, got.Collection)
+			again, err := ParseURL(got.String())
+			require.NoError(t, err)
+			assert.Equal(t, got.Hosts, again.Hosts)
+			assert.Equal(t, got.Collection, again.Collection)
+			assert.Len(t, again.Options, len(got.Options))
 		})
 	}
+	tg, err := ParseURL("weaviate://a:1/X?replication=3&read=one&write=all&timeout=2s&retries=4")
+	require.NoError(t, err)
+	cfg := defaultConfig()
+	for _, o := range tg.Options {
+		o(&cfg)
+	}
+	assert.Equal(t, 3, cfg.replication)
+	assert.Equal(t, One, cfg.read)
+	assert.Equal(t, All, cfg.write)
+	assert.Equal(t, 2*time.Second, cfg.timeout)
+	assert.Equal(t, 4, cfg.retries)
 }
 
 func TestMetaRoundTrip(t *testing.T) {
@@ -295,4 +315,37 @@ func TestOpenErrors(t *testing.T) {
 		assert.Error(t, err)
 		assert.False(t, errors.Is(err, ErrUnreachable))
 	})
+}
+
+// TestPushPull copies an index into a collection and back: the same items, vectors, metadata
+// and info.
+func TestPushPull(t *testing.T) {
+	ctx := context.Background()
+	const n, dim = 450, 8
+	src, err := pinrec.NewIndex(dim)
+	require.NoError(t, err)
+	items := testItems(n, dim, 5)
+	require.NoError(t, src.Add(items...))
+	src.SetInfo("model", "resnet50 (random weights, seed 0)")
+
+	url := clusterURL(t)
+	dst, err := Open(ctx, url, WithDim(dim), WithReplication(3), WithBatchSize(100))
+	require.NoError(t, err)
+	defer dst.Drop(ctx)
+	var calls int
+	require.NoError(t, Push(ctx, src, dst, func(done, total int) { calls++ }))
+	assert.Equal(t, 5, calls, "one progress call per batch of 100")
+	assert.Equal(t, n, dst.Len())
+	assert.Equal(t, src.Info(), dst.Info())
+
+	back, err := pinrec.NewIndex(dim)
+	require.NoError(t, err)
+	require.NoError(t, Pull(ctx, dst, back, nil))
+	assert.ElementsMatch(t, src.IDs(), back.IDs())
+	for _, it := range items {
+		got, err := back.Get(it.ID)
+		require.NoError(t, err)
+		assert.Equal(t, it, got)
+	}
+	assert.Equal(t, src.Info(), back.Info())
 }
