@@ -34,7 +34,7 @@ vet:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
 	$(GO) vet $(MODULES)
 
-test: setup dataset chromium vet test-nocgo test-purego test-go
+test: setup dataset chromium weaviate-server vet test-nocgo test-purego test-go
 
 # The whole suite, with the race detector, TensorFlow running for real.
 test-go:
@@ -85,6 +85,23 @@ chromium:
 bench-serve: build dataset
 	@tools/bench_serve.sh
 # --- end pinrec serve ---
+
+# --- Weaviate backend (weaviate/, engineer "weaviate") ---
+# weaviate-server is built once into .cache/weaviate (2-5 minutes on a fresh machine). The tests
+# of the weaviate module, which test-go runs with every workspace module, start a 3-node cluster
+# on 127.0.0.1 through tools/weaviate.sh and always stop it.
+.PHONY: weaviate-server test-weaviate bench-cluster
+weaviate-server:
+	@tools/weaviate.sh build
+
+# The backend's tests alone.
+test-weaviate: setup weaviate-server
+	$(GO) test -race -count=1 ./weaviate/...
+
+# 100k synthetic 2048-d vectors in pinrec's exact Index and in a 3-node cluster (BENCH_CLUSTER_N).
+bench-cluster: setup weaviate-server
+	@tools/bench_cluster.sh
+# --- end Weaviate backend ---
 
 # One -fuzz target per run: the index file decoder, then the image decoder.
 fuzz: setup
