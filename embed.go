@@ -58,6 +58,15 @@ type ModelInfo struct {
 	// InputTensor and OutputTensor are the graph tensors ("op:index") that the signature maps
 	// its input and output to, as found in the SavedModel.
 	InputTensor, OutputTensor string
+	// Precision is how the Embedder runs the network: PrecisionFloat32, or PrecisionFast with
+	// WithFastMode. Record it beside vectors (the CLI writes it into the index info).
+	Precision string
+	// FeatureMap is the shape (H, W, C) of the feature map that the model's "features" signature
+	// returns beside the embedding (7, 7, 2048 for ResNet50 at 224), all zero when the export
+	// has no such signature (see [Embedder.EmbedFeatures]).
+	FeatureMap [3]int
+	// features names the features signature and its outputs (regions_tf.go).
+	features featuresSignature
 }
 
 // InputLen returns the length of one preprocessed input tensor: InputSize*InputSize*3.
@@ -79,6 +88,11 @@ type modelMeta struct {
 	SignatureKey      string   `json:"signature_key"`
 	SignatureInput    string   `json:"signature_input"`
 	SignatureOutput   string   `json:"signature_output"`
+	// The features signature (tools/export_model.py; region items, regions_embed.go).
+	FeaturesKey     string `json:"features_signature_key"`
+	FeaturesEmb     string `json:"features_output_embeddings"`
+	FeaturesMap     string `json:"features_output_map"`
+	FeatureMapShape []int  `json:"feature_map_shape"`
 }
 
 // readModelMeta reads and checks dir/pinrec.json. Errors wrap ErrBadModel and name the file.
@@ -91,6 +105,9 @@ func readModelMeta(dir string) (modelMeta, ModelInfo, error) {
 	}
 	if err := json.Unmarshal(raw, &m); err != nil {
 		return m, ModelInfo{}, fmt.Errorf("read %s: %w: %w", path, ErrBadModel, err)
+	}
+	if _, err := checkModelFormat(m.Format); err != nil {
+		return m, ModelInfo{}, fmt.Errorf("read %s: %w", path, err)
 	}
 	bad := func(format string, args ...any) error {
 		return fmt.Errorf("read %s: %w: %s", path, ErrBadModel, fmt.Sprintf(format, args...))
@@ -128,6 +145,8 @@ func readModelMeta(dir string) (modelMeta, ModelInfo, error) {
 		TensorFlowVersion: m.TensorFlowVersion,
 		KerasVersion:      m.KerasVersion,
 		SignatureKey:      m.SignatureKey,
+		FeatureMap:        featureMapShape(m),
+		features:          featuresOf(m),
 	}
 	return m, info, nil
 }
@@ -164,6 +183,8 @@ type embedderConfig struct {
 	intra, inter int // TensorFlow thread pools; 0: TensorFlow's default (one thread per core)
 	batch        int // images per session run
 	workers      int // decoding/preprocessing goroutines of the pipelined paths
+
+	fast bool // WithFastMode: oneDNN bfloat16 auto mixed precision
 }
 
 func defaultEmbedderConfig() embedderConfig {
@@ -190,6 +211,24 @@ func WithBatchSize(n int) EmbedderOption {
 // EmbedFiles while the network runs (default GOMAXPROCS). Values below 1 mean 1.
 func WithDecodeWorkers(n int) EmbedderOption {
 	return func(c *embedderConfig) { c.workers = max(n, 1) }
+}
+
+// Precisions of ModelInfo.Precision.
+const (
+	// PrecisionFloat32 is TensorFlow's float32 arithmetic throughout (the default).
+	PrecisionFloat32 = "float32"
+	// PrecisionFast is WithFastMode: TensorFlow's oneDNN auto mixed precision runs the
+	// convolutions and matrix products in bfloat16 (8-bit mantissa) and the rest in float32.
+	PrecisionFast = "bfloat16-mixed"
+)
+
+// WithFastMode runs the network with TensorFlow's oneDNN bfloat16 auto mixed precision (the
+// session's rewriter option auto_mixed_precision_onednn_bfloat16): faster on CPUs with native
+// bfloat16 arithmetic (AVX-512 BF16, AMX), and at best no faster elsewhere. Its vectors differ
+// slightly from float32 ones; see the README's "Fast mode" section for the measured fidelity
+// and when vectors of both precisions may share an index. Off by default.
+func WithFastMode() EmbedderOption {
+	return func(c *embedderConfig) { c.fast = true }
 }
 
 // runner runs the network: in holds n preprocessed images back to back (n*InputLen floats),
@@ -331,193 +370,56 @@ func (e *Embedder) Embed(ctx context.Context, imgs ...image.Image) ([][]float32,
 	err := e.pipeline(ctx, len(imgs), func(i int, dst []float32) error {
 		PreprocessInto(dst, imgs[i], e.info.InputSize, e.info.Mode)
 		return nil
-	}, out)
+	}, func(i int, vec []float32, _ error) error {
+		out[i] = vec
+		return nil
+	})
 	if err != nil {
 		return nil, err
 	}
 	return out, nil
 }
 
-// EmbedFile decodes the image file at path (see DecodeFile; opts are its options) and embeds it.
+// EmbedFile decodes the image file at path (see DecodeFile; opts are its options) and embeds
+// it. A file that cannot be read or decoded gives a *FileError.
 func (e *Embedder) EmbedFile(ctx context.Context, path string, opts ...DecodeOption) ([]float32, error) {
 	if err := e.checkOpen(); err != nil {
 		return nil, err
 	}
-	img, err := DecodeFile(path, opts...)
-	if err != nil {
+	in := make([]float32, e.info.InputLen())
+	if err := e.prepareFile(in, path, opts); err != nil {
 		return nil, err
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	vecs, err := e.runBatch(e.Preprocess(img), 1)
+	vecs, err := e.runBatch(in, 1)
 	if err != nil {
 		return nil, fmt.Errorf("embed %s: %w", path, err)
 	}
 	return vecs[0], nil
 }
 
-// EmbedFiles decodes and embeds the image files at paths, decoding and preprocessing
-// (WithDecodeWorkers goroutines) while the network runs the previous batch. It returns one
-// vector per path, in order.
+// EmbedFiles decodes and embeds the image files at paths through EmbedStream, decoding and
+// preprocessing (WithDecodeWorkers goroutines) while the network runs the previous batch. It
+// returns one vector per path, in order.
 //
-// A file that cannot be decoded does not stop the others: its vector is nil and its error
-// (naming the file, wrapping DecodeFile's sentinel) is joined into the returned error with
-// errors.Join. So when the error is not nil, the vectors are still returned and callers that
-// tolerate bad files skip the nil ones. A failure of the model, ErrClosed or ctx's error stops
-// the call and returns nil vectors.
+// A file that cannot be read or decoded does not stop the others: its vector is nil and its
+// *FileError is joined into the returned error with errors.Join. So when the error is not nil,
+// the vectors are still returned and callers that tolerate bad files skip the nil ones. A
+// failure of the model, ErrClosed or ctx's error stops the call and returns nil vectors.
 func (e *Embedder) EmbedFiles(ctx context.Context, paths []string, opts ...DecodeOption) ([][]float32, error) {
 	out := make([][]float32, len(paths))
-	fileErrs := make([]error, len(paths))
-	err := e.pipeline(ctx, len(paths), func(i int, dst []float32) error {
-		img, err := DecodeFile(paths[i], opts...)
-		if err != nil {
-			fileErrs[i] = err
-			return errSkip
+	var fileErrs []error
+	err := e.EmbedStream(ctx, paths, func(r EmbedResult) error {
+		out[r.Index] = r.Vector
+		if r.Err != nil {
+			fileErrs = append(fileErrs, r.Err)
 		}
-		PreprocessInto(dst, img, e.info.InputSize, e.info.Mode)
 		return nil
-	}, out)
+	}, opts...)
 	if err != nil {
 		return nil, err
 	}
 	return out, errors.Join(fileErrs...)
-}
-
-// errSkip marks an item that the pipeline leaves out (its vector stays nil).
-var errSkip = errors.New("skip")
-
-// pipeline embeds n items into out: prep(i, dst) writes item i's input tensor into dst (or
-// returns errSkip to leave it out). Workers prepare items into batch buffers while the
-// calling goroutine runs full batches through the network; items are batched in order.
-func (e *Embedder) pipeline(ctx context.Context, n int, prep func(i int, dst []float32) error, out [][]float32) error {
-	if err := e.checkOpen(); err != nil {
-		return err
-	}
-	if n == 0 {
-		return nil
-	}
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-
-	il := e.info.InputLen()
-	bs := e.cfg.batch
-	nb := (n + bs - 1) / bs
-	workers := min(e.cfg.workers, n)
-
-	// A batch is filled by the workers, then run. Two batches in flight (one running, one
-	// filling) bound memory while keeping decoders busy during inference.
-	type batch struct {
-		start, count int
-		buf          []float32
-		ok           []bool
-		wg           sync.WaitGroup
-	}
-	free := make(chan *batch, 2)
-	for range 2 {
-		free <- &batch{buf: make([]float32, min(bs, n)*il), ok: make([]bool, min(bs, n))}
-	}
-	type job struct {
-		b *batch
-		j int
-	}
-	jobs := make(chan job, 2*bs)
-	ready := make(chan *batch, 2)
-
-	var workerWG sync.WaitGroup
-	for range workers {
-		workerWG.Add(1)
-		go func() {
-			defer workerWG.Done()
-			for jb := range jobs {
-				b := jb.b
-				if ctx.Err() == nil {
-					err := prep(b.start+jb.j, b.buf[jb.j*il:(jb.j+1)*il])
-					b.ok[jb.j] = err == nil
-				}
-				b.wg.Done()
-			}
-		}()
-	}
-	// The feeder hands out the items of each batch, then passes the batch on once complete.
-	go func() {
-		defer close(ready)
-		defer close(jobs)
-		for k := range nb {
-			var b *batch
-			select {
-			case b = <-free:
-			case <-ctx.Done():
-				return
-			}
-			b.start, b.count = k*bs, min(bs, n-k*bs)
-			b.wg.Add(b.count)
-			for j := range b.count {
-				select {
-				case jobs <- job{b, j}:
-				case <-ctx.Done():
-					b.wg.Add(j - b.count) // the items never handed out
-					b.wg.Wait()
-					return
-				}
-			}
-			b.wg.Wait()
-			select {
-			case ready <- b:
-			case <-ctx.Done():
-				return
-			}
-		}
-	}()
-	defer workerWG.Wait()
-
-	var runErr error
-	for b := range ready {
-		if runErr == nil {
-			runErr = ctx.Err()
-		}
-		if runErr == nil {
-			runErr = e.runReady(b.buf, b.ok[:b.count], b.start, out)
-		}
-		if runErr != nil {
-			cancel()
-			continue // drain
-		}
-		free <- b
-	}
-	if runErr == nil {
-		runErr = ctx.Err()
-	}
-	return runErr
-}
-
-// runReady compacts the ok items of a batch buffer and runs them, storing vectors at
-// out[start+j].
-func (e *Embedder) runReady(buf []float32, ok []bool, start int, out [][]float32) error {
-	il := e.info.InputLen()
-	m := 0
-	for j, good := range ok {
-		if !good {
-			continue
-		}
-		if m != j {
-			copy(buf[m*il:(m+1)*il], buf[j*il:(j+1)*il])
-		}
-		m++
-	}
-	if m == 0 {
-		return nil
-	}
-	vecs, err := e.runBatch(buf[:m*il], m)
-	if err != nil {
-		return err
-	}
-	k := 0
-	for j, good := range ok {
-		if good {
-			out[start+j] = vecs[k]
-			k++
-		}
-	}
-	return nil
 }
