@@ -1,13 +1,15 @@
 #!/usr/bin/env python3
-"""Read a pinrec index file (format version 1) without pinrec: header and metadata with struct,
-vectors with numpy.memmap (no copy). The layout is documented at pinrec.FormatVersion (persist.go).
+"""Read a pinrec index file (format version 1 or 2) without pinrec: header and metadata with struct,
+vectors with numpy.memmap (no copy). The layout is documented at pinrec.FormatVersion (format.go).
 
     python tools/read_index.py pins.idx                  # summary
     python tools/read_index.py --json --verify pins.idx  # everything as JSON, both checksums checked
     python tools/read_index.py --neighbours 5 pins.idx   # the 5 nearest items to the first one
 
-As a library: header, ids, meta, info, vectors = read_index(path), where vectors is an
-(count, dim) float32 numpy.memmap.
+As a library: header, ids, meta, info, vectors, checks = read_index(path), where vectors is an
+(count, dim) float32 numpy.memmap. header holds the kind ("flat" for a plain index) and, for a
+file with an extension (version 2 only), its offset and length (extension_offset,
+extension_length); the extension's content is the business of the package of its kind.
 """
 import argparse
 import hashlib
@@ -18,8 +20,8 @@ import sys
 import numpy as np
 
 MAGIC = b"PINRECIX"
-VERSION = 1
-HEADER = struct.Struct("<8sIIQQQQ16s")  # magic, version, dim, count, metaLen, vecOff, fileSize, reserved
+VERSIONS = (1, 2)
+HEADER = struct.Struct("<8sIIQQQQ16s")  # magic, version, dim, count, metaLen, vecOff, fileSize, kind (v2)
 
 
 def _crc32c_table():
@@ -54,13 +56,19 @@ def read_index(path, verify=False):
         head = f.read(HEADER.size)
         if len(head) < HEADER.size or head[:8] != MAGIC:
             raise FormatError(f"{path}: not a pinrec index")
-        magic, version, dim, count, meta_len, vec_off, file_size, _ = HEADER.unpack(head)
-        if version != VERSION:
-            raise FormatError(f"{path}: format version {version}, this reader knows {VERSION}")
+        magic, version, dim, count, meta_len, vec_off, file_size, kind = HEADER.unpack(head)
+        if version not in VERSIONS:
+            raise FormatError(f"{path}: format version {version}, this reader knows {VERSIONS}")
+        kind = kind.rstrip(b"\0").decode("ascii") if version == 2 else "flat"
         f.seek(0, 2)
         if f.tell() != file_size:
             raise FormatError(f"{path}: {f.tell()} bytes, header says {file_size}")
-        if vec_off + count * dim * 4 + 4 != file_size:
+        vec_end = vec_off + count * dim * 4
+        ext_off, ext_len = vec_end, file_size - 4 - vec_end
+        if ext_len > 0:  # version 2: padding to a multiple of 8, then the extension
+            ext_off = (vec_end + 7) // 8 * 8
+            ext_len = file_size - 4 - ext_off
+        if ext_len < 0 or (ext_len > 0 and (version == 1 or kind == "flat")):
             raise FormatError(f"{path}: inconsistent sizes")
         f.seek(HEADER.size)
         meta = f.read(meta_len + 4)
@@ -105,7 +113,8 @@ def read_index(path, verify=False):
             if crc != struct.unpack("<I", f.read(4))[0]:
                 raise FormatError(f"{path}: file checksum mismatch")
         checks.append("file_crc")
-    header = dict(version=version, dim=dim, count=count, vector_offset=vec_off, file_size=file_size)
+    header = dict(version=version, kind=kind, dim=dim, count=count, vector_offset=vec_off, file_size=file_size,
+                  extension_offset=ext_off, extension_length=ext_len)
     return header, ids, metas, info, vectors, checks
 
 
@@ -135,7 +144,7 @@ def main():
         json.dump(out, sys.stdout)
         print()
     else:
-        print(f"{a.path}: pinrec index v{header['version']}, {header['count']} x {header['dim']} float32 "
+        print(f"{a.path}: pinrec index v{header['version']} ({header['kind']}), {header['count']} x {header['dim']} float32 "
               f"at offset {header['vector_offset']}, info {info}, checks {checks}")
         for i, n in enumerate(out.get("neighbours", [])):
             print(f"  {n}\t{out['distances'][i]:.4f}")

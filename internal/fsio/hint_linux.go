@@ -1,4 +1,4 @@
-package pinrec
+package fsio
 
 import (
 	"os"
@@ -9,19 +9,19 @@ import (
 // I/O hints to the kernel. They only change speed: errors are ignored (the reads, writes and
 // syncs that follow report real ones).
 
-// startWriteback asks the kernel to start writing [off, off+n) of f to disk without waiting.
-func startWriteback(f *os.File, off, n int64) {
+// StartWriteback asks the kernel to start writing [off, off+n) of f to disk without waiting.
+func StartWriteback(f *os.File, off, n int64) {
 	_ = unix.SyncFileRange(int(f.Fd()), off, n, unix.SYNC_FILE_RANGE_WRITE)
 }
 
-// waitWriteback waits until [off, off+n) of f has been written to disk (not the metadata: the
+// WaitWriteback waits until [off, off+n) of f has been written to disk (not the metadata: the
 // final sync does that).
-func waitWriteback(f *os.File, off, n int64) {
+func WaitWriteback(f *os.File, off, n int64) {
 	_ = unix.SyncFileRange(int(f.Fd()), off, n,
 		unix.SYNC_FILE_RANGE_WAIT_BEFORE|unix.SYNC_FILE_RANGE_WRITE|unix.SYNC_FILE_RANGE_WAIT_AFTER)
 }
 
-// prefetchFile asks the kernel to start reading [off, off+n) of f into the page cache.
-func prefetchFile(f *os.File, off, n int64) {
+// PrefetchFile asks the kernel to start reading [off, off+n) of f into the page cache.
+func PrefetchFile(f *os.File, off, n int64) {
 	_ = unix.Fadvise(int(f.Fd()), off, n, unix.FADV_WILLNEED)
 }
