@@ -6,7 +6,11 @@
 
 The SavedModel has one serving signature, "serving_default": "images", a float32 batch of
 224x224x3 images already preprocessed in Keras' "caffe" mode (RGB to BGR, ImageNet mean subtracted,
-no scaling), in; "embeddings", the 2048-d average-pooled features, out. The model's weights are
+no scaling), in; "embeddings", the 2048-d average-pooled features, out. A second signature,
+"features", takes the same "images" and returns, from one forward pass, the same "embeddings" and
+"feature_map", the last convolutional block's output (conv5_block3_out: 7x7x2048 at 224x224) whose
+mean over its 7x7 cells is the embedding; pinrec pools it over parts of the image into region
+vectors that live in the same space as image vectors. The model's weights are
 also tracked as the list "keras_weights" (named like Keras' weight paths, e.g. conv1_conv/kernel),
 so tools/keras_reference.py can load them back into Keras' own layers. Beside it, pinrec.json records what pinrec's Go Embedder
 needs (input size, preprocessing mode, output dimension, signature key and tensor names) and where
@@ -35,6 +39,9 @@ MODE = "caffe"
 SIGNATURE_KEY = "serving_default"
 INPUT_NAME = "images"
 OUTPUT_NAME = "embeddings"
+FEATURES_KEY = "features"
+FEATURE_MAP_NAME = "feature_map"
+FEATURE_MAP_LAYER = "conv5_block3_out"
 EXIT_NO_IMAGENET = 3
 
 
@@ -68,7 +75,8 @@ class ImagenetUnavailable(Exception):
 
 
 def save(model, out):
-    """Writes model as a SavedModel with one serving signature, images -> embeddings.
+    """Writes model as a SavedModel with two signatures: serving_default, images -> embeddings,
+    and features, images -> embeddings and feature_map (one forward pass).
 
     Keras 3's model.export(format="tf_saved_model") works too, but its checkpoint holds every
     variable twice (188 MB instead of 94 MB) and its signature names are generated
@@ -81,11 +89,22 @@ def save(model, out):
     def serve(images):
         return {OUTPUT_NAME: model(images, training=False)}
 
+    # The same layers (and variables), with the last conv block's output as a second output.
+    import keras
+
+    both = keras.Model(model.inputs, [model.get_layer(FEATURE_MAP_LAYER).output, model.outputs[0]])
+
+    @tf.function(input_signature=[spec])
+    def features(images):
+        fmap, emb = both(images, training=False)
+        return {OUTPUT_NAME: emb, FEATURE_MAP_NAME: fmap}
+
     root = tf.Module()
     root.serve = serve
+    root.features = features
     # The backend variables (not Keras' wrappers of them): each is saved once.
     root.keras_weights = [w.value for w in model.weights]
-    tf.saved_model.save(root, out, signatures={SIGNATURE_KEY: serve})
+    tf.saved_model.save(root, out, signatures={SIGNATURE_KEY: serve, FEATURES_KEY: features})
 
 
 def check_export(saved_dir, model):
@@ -109,7 +128,19 @@ def check_export(saved_dir, model):
     rel = np.abs(got - want).max() / max(np.abs(want).max(), 1e-30)
     if not rel <= 1e-4:
         raise RuntimeError(f"the exported SavedModel disagrees with Keras: max abs diff / max abs = {rel:.3g}")
-    return in_key, out_key
+
+    # The features signature: the same embeddings, and a feature map whose cell mean is them.
+    feat = loaded.signatures[FEATURES_KEY]
+    res = feat(**{in_key: tf.constant(x)})
+    femb, fmap = res[OUTPUT_NAME].numpy(), res[FEATURE_MAP_NAME].numpy()
+    cells = INPUT_SIZE // 32
+    if fmap.shape != (2, cells, cells, DIM):
+        raise RuntimeError(f"{FEATURES_KEY}: feature map shape {fmap.shape}, want (2, {cells}, {cells}, {DIM})")
+    for name, v in (("embeddings", femb), ("feature map mean", fmap.mean(axis=(1, 2)))):
+        rel = np.abs(v - want).max() / max(np.abs(want).max(), 1e-30)
+        if not rel <= 1e-4:
+            raise RuntimeError(f"{FEATURES_KEY}: {name} disagree with Keras: max abs diff / max abs = {rel:.3g}")
+    return in_key, out_key, cells
 
 
 def main(argv=None):
@@ -147,7 +178,7 @@ def main(argv=None):
     tmp = tempfile.mkdtemp(prefix=".export-", dir=parent)
     try:
         save(model, tmp)
-        in_key, out_key = check_export(tmp, model)
+        in_key, out_key, cells = check_export(tmp, model)
         meta = {
             "format": "pinrec-model/1",
             "architecture": "keras.applications.ResNet50(include_top=False, pooling='avg')",
@@ -164,6 +195,12 @@ def main(argv=None):
             "signature_key": SIGNATURE_KEY,
             "signature_input": in_key,
             "signature_output": out_key,
+            # Region items and crop-free region vectors (pinrec index -regions N) use this one.
+            "features_signature_key": FEATURES_KEY,
+            "features_output_embeddings": OUTPUT_NAME,
+            "features_output_map": FEATURE_MAP_NAME,
+            "feature_map_layer": FEATURE_MAP_LAYER,
+            "feature_map_shape": [cells, cells, DIM],
         }
         with open(os.path.join(tmp, "pinrec.json"), "w") as f:
             json.dump(meta, f, indent=2)

@@ -3,6 +3,7 @@
 
     keras_reference.py --model DIR --inputs X.npy --out-savedmodel A.npy --out-keras B.npy
     keras_reference.py --model DIR --images LIST.txt --out-files E.npy --out-files-inputs XF.npy
+    keras_reference.py --model DIR --crops CROPS.txt --crops-dir DIR --out-crops E.npy
 
 --inputs: a float32 array [n, 224, 224, 3] of already preprocessed tensors (written by the Go test
 from Go's own preprocessing). They are run through the SavedModel's serving signature (the graph Go
@@ -13,6 +14,11 @@ SavedModel's weights, into --out-keras.
 keras.utils.load_img(path, target_size=(224, 224), interpolation="bilinear") (Pillow),
 keras.applications.resnet50.preprocess_input, then the SavedModel: the embeddings go to --out-files
 and the preprocessed tensors to --out-files-inputs.
+
+--crops: a text file with one crop per line, "x y w h path" (pixels, after EXIF orientation). Each
+image is opened with Pillow, turned upright (ImageOps.exif_transpose), cropped, saved as a PNG file
+into --crops-dir, and that file goes through the same Keras pipeline as --images; the embeddings
+go to --out-crops (crop parity of pinrec's Embedder.EmbedCrop, regions_tf_test.go).
 
 Outputs are written as .npy files. Nothing is cached: every run recomputes from the model directory.
 """
@@ -95,6 +101,9 @@ def main(argv=None):
     ap.add_argument("--images")
     ap.add_argument("--out-files")
     ap.add_argument("--out-files-inputs")
+    ap.add_argument("--crops")
+    ap.add_argument("--crops-dir")
+    ap.add_argument("--out-crops")
     args = ap.parse_args(argv)
 
     meta, run = load_saved_model(args.model)
@@ -117,6 +126,25 @@ def main(argv=None):
             np.save(args.out_files_inputs, x)
         if args.out_files:
             np.save(args.out_files, batched(run, x).astype(np.float32))
+
+    if args.crops:
+        from PIL import Image, ImageOps
+
+        pngs = []
+        with open(args.crops) as f:
+            for i, line in enumerate(l for l in f if l.strip()):
+                x0, y0, w, h, path = line.rstrip("\n").split(" ", 4)
+                x0, y0, w, h = int(x0), int(y0), int(w), int(h)
+                with Image.open(path) as im:
+                    up = ImageOps.exif_transpose(im)
+                    crop = up.crop((x0, y0, x0 + w, y0 + h))
+                    if crop.size != (w, h):
+                        raise SystemExit(f"keras_reference: crop {line!r} of a {up.size} image")
+                    out = os.path.join(args.crops_dir, f"crop{i:03d}.png")
+                    crop.save(out)
+                    pngs.append(out)
+        x = keras_load(pngs, meta["input_size"]).astype(np.float32)
+        np.save(args.out_crops, batched(run, x).astype(np.float32))
     return 0
 
 

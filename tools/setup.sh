@@ -65,4 +65,21 @@ if [ ! -f "$model/pinrec.json" ]; then
     exit $rc
   fi
 fi
+# Exports made before the "features" signature (region items, issue 12) are re-exported once, with
+# the same weights: seeded random ones from their seed; ImageNet ones only if Keras can fetch them
+# again (otherwise the old export stays, and pinrec index -regions says the model lacks it).
+if ! grep -q '"features_signature_key"' "$model/pinrec.json"; then
+  read -r pre seed < <("$venv/bin/python" -c 'import json,sys; m=json.load(open(sys.argv[1])); print(int(bool(m.get("pretrained"))), m.get("seed") or 0)' "$model/pinrec.json")
+  if [ "$pre" = 1 ]; then args=(--weights imagenet); else args=(--weights random --seed "$seed"); fi
+  echo "setup: re-exporting $model with its feature-map signature (${args[*]})"
+  set +e
+  TF_CPP_MIN_LOG_LEVEL=2 "$venv/bin/python" tools/export_model.py "${args[@]}" --out "$model"
+  rc=$?
+  set -e
+  if [ $rc -eq 3 ]; then
+    echo "setup: could not fetch the ImageNet weights again; $model keeps its old export (no region items)" >&2
+  elif [ $rc -ne 0 ]; then
+    exit $rc
+  fi
+fi
 echo "setup: ok ($("$venv/bin/python" -c 'import json,sys; m=json.load(open(sys.argv[1])); print("weights:", m.get("weights"))' "$model/pinrec.json"))"
