@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"image"
-	"image/draw"
 	"io"
 	"log"
 	"net"
@@ -45,12 +44,12 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	case *maxK < 1:
 		return usagef("-max-k %d: want at least 1", *maxK)
 	}
-	ix, err := loadIndex(*indexPath)
+	ix, err := openStore(ctx, storeFlags{index: *indexPath}, 0)
 	if err != nil {
 		return err
 	}
 	defer ix.Close()
-	enc, err := encoderFor(*indexPath, ix, *modelDir, *threads)
+	enc, err := embedderFor(*indexPath, ix, *modelDir, *threads)
 	if err != nil {
 		return err
 	}
@@ -59,11 +58,15 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	logger := log.New(stderr, "", log.LstdFlags)
 	root := ix.Info()[infoRoot]
 	h, err := web.New(ix,
-		web.WithQueryEmbedder(func(ctx context.Context, img image.Image, crop image.Rectangle) ([]float32, error) {
-			if !crop.Empty() {
-				img = cropImage(img, crop)
+		web.WithQueryEmbedder(func(ctx context.Context, img image.Image, crop *pinrec.Rect) ([]float32, error) {
+			if crop != nil {
+				// Cropped exactly as the crop saved as a file would be embedded (pinrec.Crop).
+				var err error
+				if img, err = pinrec.Crop(img, *crop); err != nil {
+					return nil, err
+				}
 			}
-			vecs, err := enc.encode(ctx, [][]float32{enc.prepare(img)})
+			vecs, err := enc.Embed(ctx, img)
 			if err != nil {
 				return nil, err
 			}
@@ -128,17 +131,4 @@ func servedPath(root, id string, meta map[string]string) string {
 		return meta[metaPath]
 	}
 	return filepath.Join(root, rel)
-}
-
-// cropImage is the part r of img (r lies inside img's bounds), sharing img's pixels when the
-// image type allows it.
-func cropImage(img image.Image, r image.Rectangle) image.Image {
-	if s, ok := img.(interface {
-		SubImage(image.Rectangle) image.Image
-	}); ok {
-		return s.SubImage(r)
-	}
-	dst := image.NewNRGBA(image.Rect(0, 0, r.Dx(), r.Dy()))
-	draw.Draw(dst, dst.Bounds(), img, r.Min, draw.Src)
-	return dst
 }

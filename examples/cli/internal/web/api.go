@@ -26,6 +26,8 @@ type row struct {
 	Distance float32 `json:"distance"`
 	URL      string  `json:"url"`   // the item page
 	Image    string  `json:"image"` // the image bytes
+	// Region is the pin's best-matching part, for an index with region items.
+	Region *pinrec.Rect `json:"region,omitempty"`
 }
 
 // itemURL and imageURL are the page and the image of an item; the ID is escaped as one path
@@ -36,7 +38,7 @@ func imageURL(id string) string { return "/image/" + url.PathEscape(id) }
 func rows(res []pinrec.Result) []row {
 	out := make([]row, len(res))
 	for i, r := range res {
-		out[i] = row{Rank: i + 1, ID: r.ID, Distance: r.Distance, URL: itemURL(r.ID), Image: imageURL(r.ID)}
+		out[i] = row{Rank: i + 1, ID: r.ID, Distance: r.Distance, URL: itemURL(r.ID), Image: imageURL(r.ID), Region: r.Region}
 	}
 	return out
 }

@@ -212,8 +212,9 @@ func TestBrowser(t *testing.T) {
 	loc := get(t, ctx, "location", chromedp.Location())
 	u, err := url.Parse(loc)
 	require.NoError(t, err)
-	crop, err := parseCrop(u.Query().Get("crop"))
+	cr, err := pinrec.ParseRect(u.Query().Get("crop"))
 	require.NoError(t, err, loc)
+	crop := image.Rect(cr.X, cr.Y, cr.X+cr.W, cr.Y+cr.H)
 	// The box the mouse drew, in the image's pixels (the page shows the image scaled up).
 	scale := box.NW / box.W
 	assert.InDelta(t, (x0-box.X)*scale, float64(crop.Min.X), 1.5)

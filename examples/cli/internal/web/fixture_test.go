@@ -35,11 +35,12 @@ import (
 const pixelSide = 16
 
 // pixelEmbed is the query embedder of the tests: the raw pixels of the image or its crop.
-func pixelEmbed(_ context.Context, img image.Image, crop image.Rectangle) ([]float32, error) {
-	if !crop.Empty() {
-		img = img.(interface {
-			SubImage(image.Rectangle) image.Image
-		}).SubImage(crop)
+func pixelEmbed(_ context.Context, img image.Image, crop *pinrec.Rect) ([]float32, error) {
+	if crop != nil {
+		var err error
+		if img, err = pinrec.Crop(img, *crop); err != nil {
+			return nil, err
+		}
 	}
 	return pinrec.Preprocess(img, pixelSide, pinrec.ModeTF), nil
 }

@@ -58,12 +58,10 @@ type pinView struct {
 	Rank         int
 	Distance     float32
 	Ranked       bool // Rank and Distance apply
-	// Region is the part of the pin that matched, in percent of the image (left, top, width,
-	// height), for results that carry one (the regions issue); nil draws none.
-	Region *regionView
+	// Region is the part of the pin that matched, "x,y,w,h" in its image's pixels, for results
+	// collapsed from region items; "" draws none (the whole pin matched).
+	Region string
 }
-
-type regionView struct{ Left, Top, Width, Height float64 }
 
 // chip is a category filter toggle.
 type chip struct {
@@ -91,7 +89,7 @@ func (s *Server) results(res []pinrec.Result) []pinView {
 		if p.Category == "" {
 			p.Category = categoryOf(r.ID, r.Meta)
 		}
-		p.Rank, p.Distance, p.Ranked = i+1, r.Distance, true
+		p.Rank, p.Distance, p.Ranked, p.Region = i+1, r.Distance, true, cropString(r.Region)
 		out[i] = p
 	}
 	return out
@@ -109,7 +107,7 @@ func (st state) values(defaultK int) url.Values {
 	if st.Dedup > 0 {
 		v.Set("dedup", strconv.FormatFloat(st.Dedup, 'g', -1, 64))
 	}
-	if !st.Crop.Empty() {
+	if st.Crop != nil {
 		v.Set("crop", cropString(st.Crop))
 	}
 	if st.Rank != "" && st.Rank != "visual" {
@@ -280,9 +278,9 @@ func (s *Server) handleItem(w http.ResponseWriter, r *http.Request) {
 	if st.Dedup > 0 {
 		p.DedupAt = st.Dedup
 	}
-	if !st.Crop.Empty() {
+	if st.Crop != nil {
 		next := st
-		next.Crop = image.Rectangle{}
+		next.Crop = nil
 		p.ClearCrop = href(self, next.values(20))
 	}
 	if e := s.cfg.engagement; e != nil {
@@ -354,10 +352,10 @@ func (s *Server) handleSearchPage(w http.ResponseWriter, r *http.Request) {
 }
 
 // preview is img (its crop, if any) scaled to fit 480x480, as a JPEG data: URL.
-func preview(img image.Image, crop image.Rectangle) template.URL {
+func preview(img image.Image, crop *pinrec.Rect) template.URL {
 	b := img.Bounds()
-	if !crop.Empty() {
-		b = crop.Add(b.Min).Intersect(b)
+	if crop != nil {
+		b = image.Rect(crop.X, crop.Y, crop.X+crop.W, crop.Y+crop.H).Add(b.Min).Intersect(b)
 	}
 	scale := min(1, 480/float64(max(b.Dx(), b.Dy())))
 	w, h := max(1, int(float64(b.Dx())*scale+0.5)), max(1, int(float64(b.Dy())*scale+0.5))

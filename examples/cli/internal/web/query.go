@@ -13,7 +13,6 @@ import (
 	"net/url"
 	"slices"
 	"strconv"
-	"strings"
 
 	"pinrec"
 )
@@ -22,10 +21,10 @@ import (
 // that every page can be shared as a link.
 type state struct {
 	K     int
-	Cats  []string        // keep only these categories; none: all
-	Dedup float64         // hide results nearer to the query than this; 0: show all
-	Crop  image.Rectangle // embed this part of the query image; empty: all of it
-	Rank  string          // "visual" (default) or "hybrid" (with an Engagement)
+	Cats  []string     // keep only these categories; none: all
+	Dedup float64      // hide results nearer to the query than this; 0: show all
+	Crop  *pinrec.Rect // embed this part of the query image; nil: all of it
+	Rank  string       // "visual" (default) or "hybrid" (with an Engagement)
 }
 
 // httpError is an error with the status code it answers.
@@ -64,11 +63,11 @@ func (s *Server) parseState(v url.Values, defaultK int) (state, error) {
 		st.Dedup = f
 	}
 	if c := v.Get("crop"); c != "" {
-		r, err := parseCrop(c)
+		r, err := pinrec.ParseRect(c)
 		if err != nil {
-			return st, err
+			return st, fail(http.StatusBadRequest, "crop=%q: %v", c, err)
 		}
-		st.Crop = r
+		st.Crop = &r
 	}
 	switch r := v.Get("rank"); r {
 	case "", "visual":
@@ -83,59 +82,26 @@ func (s *Server) parseState(v url.Values, defaultK int) (state, error) {
 	return st, nil
 }
 
-// parseCrop parses "x,y,w,h" (source pixels, after EXIF orientation).
-func parseCrop(c string) (image.Rectangle, error) {
-	parts := strings.Split(c, ",")
-	bad := fail(http.StatusBadRequest, "crop=%q: want x,y,w,h in pixels of the image, w and h at least 1", c)
-	if len(parts) != 4 {
-		return image.Rectangle{}, bad
-	}
-	var n [4]int
-	for i, p := range parts {
-		v, err := strconv.Atoi(strings.TrimSpace(p))
-		if err != nil || v < 0 || v > 1<<20 {
-			return image.Rectangle{}, bad
-		}
-		n[i] = v
-	}
-	if n[2] < 1 || n[3] < 1 {
-		return image.Rectangle{}, bad
-	}
-	return image.Rect(n[0], n[1], n[0]+n[2], n[1]+n[3]), nil
-}
-
-// cropIn maps a crop in image pixels (origin at the top left) onto img's bounds, or says why
-// it does not fit.
-func cropIn(img image.Image, crop image.Rectangle) (image.Rectangle, error) {
-	b := img.Bounds()
-	if crop.Empty() {
-		return image.Rectangle{}, nil
-	}
-	if crop.Max.X > b.Dx() || crop.Max.Y > b.Dy() {
-		return image.Rectangle{}, fail(http.StatusBadRequest, "crop %s: outside the %dx%d image",
-			cropString(crop), b.Dx(), b.Dy())
-	}
-	return crop.Add(b.Min), nil
-}
-
-// cropString is a crop as the URL writes it.
-func cropString(r image.Rectangle) string {
-	if r.Empty() {
+// cropString is a crop as the URL writes it, "" for none.
+func cropString(r *pinrec.Rect) string {
+	if r == nil {
 		return ""
 	}
-	return fmt.Sprintf("%d,%d,%d,%d", r.Min.X, r.Min.Y, r.Dx(), r.Dy())
+	return r.String()
 }
 
 // options are the store's search options for the state: the category filter, and leaving out
-// the item self (for a crop of an indexed pin) when self is not "".
+// the pin self and its region items (for a crop of an indexed pin) when self is not "".
 func (s *Server) options(st state, self string) []pinrec.SearchOption {
 	if len(st.Cats) == 0 && self == "" {
 		return nil
 	}
 	cats := st.Cats
 	return []pinrec.SearchOption{pinrec.WithFilter(func(id string, meta map[string]string) bool {
-		if id == self {
-			return false
+		if self != "" {
+			if p, ok := pinrec.IsRegion(meta); id == self || ok && p == self {
+				return false
+			}
 		}
 		return len(cats) == 0 || slices.Contains(cats, categoryOf(id, meta))
 	})}
@@ -176,7 +142,7 @@ func (s *Server) similar(ctx context.Context, id string, st state) ([]pinrec.Res
 	if err != nil {
 		return nil, s.notFound(id, err)
 	}
-	if !st.Crop.Empty() {
+	if st.Crop != nil {
 		file := s.cfg.locate(id, it.Meta)
 		if file == "" {
 			return nil, fail(http.StatusNotFound, "item %q has no image file to crop", id)
@@ -192,7 +158,7 @@ func (s *Server) similar(ctx context.Context, id string, st state) ([]pinrec.Res
 			return nil, err
 		}
 		opts := s.options(st, id)
-		return dedupSearch(st, func(k int) ([]pinrec.Result, error) { return s.store.Search(ctx, vec, k, opts...) })
+		return dedupSearch(st, func(k int) ([]pinrec.Result, error) { return pinrec.SearchPins(ctx, s.store, vec, k, opts...) })
 	}
 	opts := s.options(st, "")
 	if st.Rank == "hybrid" {
@@ -200,12 +166,12 @@ func (s *Server) similar(ctx context.Context, id string, st state) ([]pinrec.Res
 			return s.cfg.engagement.Similar(ctx, id, k, opts...)
 		})
 	}
-	return dedupSearch(st, func(k int) ([]pinrec.Result, error) { return s.store.Similar(ctx, id, k, opts...) })
+	return dedupSearch(st, func(k int) ([]pinrec.Result, error) { return pinrec.SimilarPins(ctx, s.store, id, k, opts...) })
 }
 
 // embedQuery decodes (with decode) and embeds a query image, or its crop, holding one of the
 // server's query slots meanwhile.
-func (s *Server) embedQuery(ctx context.Context, crop image.Rectangle, decode func() (image.Image, error)) ([]float32, error) {
+func (s *Server) embedQuery(ctx context.Context, crop *pinrec.Rect, decode func() (image.Image, error)) ([]float32, error) {
 	if s.cfg.embed == nil {
 		return nil, fail(http.StatusNotImplemented, "%v", errNoEmbedder)
 	}
@@ -219,11 +185,13 @@ func (s *Server) embedQuery(ctx context.Context, crop image.Rectangle, decode fu
 	if err != nil {
 		return nil, err
 	}
-	r, err := cropIn(img, crop)
-	if err != nil {
-		return nil, err
+	if crop != nil {
+		b := img.Bounds()
+		if err := crop.In(b.Dx(), b.Dy()); err != nil {
+			return nil, fail(http.StatusBadRequest, "crop: %v", err)
+		}
 	}
-	return s.cfg.embed(ctx, img, r)
+	return s.cfg.embed(ctx, img, crop)
 }
 
 // upload is a query image sent with a multipart form.
@@ -321,7 +289,7 @@ func (s *Server) queryUpload(ctx context.Context, u *upload) ([]pinrec.Result, i
 		return nil, nil, err
 	}
 	opts := s.options(u.state, "")
-	res, err := dedupSearch(u.state, func(k int) ([]pinrec.Result, error) { return s.store.Search(ctx, vec, k, opts...) })
+	res, err := dedupSearch(u.state, func(k int) ([]pinrec.Result, error) { return pinrec.SearchPins(ctx, s.store, vec, k, opts...) })
 	return res, img, err
 }
 
@@ -341,7 +309,7 @@ func status(err error) (int, string) {
 		return he.code, he.msg
 	case errors.Is(err, pinrec.ErrNotFound):
 		return http.StatusNotFound, err.Error()
-	case errors.Is(err, pinrec.ErrBadK):
+	case errors.Is(err, pinrec.ErrBadK), errors.Is(err, pinrec.ErrBadRect):
 		return http.StatusBadRequest, err.Error()
 	case errors.Is(err, pinrec.ErrUnsupportedFormat), errors.Is(err, pinrec.ErrTooLarge), errors.Is(err, pinrec.ErrCorruptImage):
 		return http.StatusBadRequest, err.Error()

@@ -42,22 +42,22 @@ var templateFS embed.FS
 //go:embed static
 var staticFS embed.FS
 
-// Store is what the server reads from an index. Every pinrec.Store (a flat *pinrec.Index, an
-// approximate or remote index) satisfies it. The server treats it as read-only.
+// Store is what the server reads from an index: every pinrec.Store (a flat *pinrec.Index, an
+// approximate or remote index) satisfies it. The server treats it as read-only. Region items
+// (pinrec.IsRegion) are not listed as pins; searches collapse them into their pins
+// (pinrec.SearchPins), whose best-matching box the pages draw.
 type Store interface {
-	Search(ctx context.Context, query []float32, k int, opts ...pinrec.SearchOption) ([]pinrec.Result, error)
-	Similar(ctx context.Context, id string, k int, opts ...pinrec.SearchOption) ([]pinrec.Result, error)
+	pinrec.Searcher
 	Get(id string) (pinrec.Item, error)
 	Has(id string) bool
 	IDs() []string
-	Len() int
 	Info() map[string]string
 }
 
-// QueryEmbedder turns a query image into a vector of the index's space. When crop is not
-// empty, it embeds only that rectangle of img (in img's coordinates, already checked to lie
-// inside img.Bounds()). It must be safe for concurrent use.
-type QueryEmbedder func(ctx context.Context, img image.Image, crop image.Rectangle) ([]float32, error)
+// QueryEmbedder turns a query image into a vector of the index's space. When crop is not nil,
+// it embeds only that part of img (in pixels from img's top-left corner, already checked to
+// lie inside it), as pinrec.Crop and Embedder.EmbedCrop do. It must be safe for concurrent use.
+type QueryEmbedder func(ctx context.Context, img image.Image, crop *pinrec.Rect) ([]float32, error)
 
 // ImageLocator returns the file that holds an indexed item's image, or "" when there is none.
 // The server serves and crops only the files it names, and only for IDs the store holds.
@@ -142,7 +142,7 @@ type Server struct {
 	store   Store
 	mux     *http.ServeMux
 	pages   map[string]*template.Template
-	ids     []string            // every ID, in the store's order, at New
+	ids     []string            // every pin's ID (region items left out), in the store's order, at New
 	cats    []category          // categories, sorted by name
 	catOf   map[string]string   // ID -> category
 	catIDs  map[string][]string // category -> IDs, in the store's order
@@ -258,14 +258,18 @@ func (r *recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
 
 // indexCategories reads every item's category once.
 func (s *Server) indexCategories() {
-	s.ids = s.store.IDs()
-	s.catOf = make(map[string]string, len(s.ids))
+	all := s.store.IDs()
+	s.catOf = make(map[string]string, len(all))
 	s.catIDs = map[string][]string{}
-	for _, id := range s.ids {
+	for _, id := range all {
 		var meta map[string]string
 		if it, err := s.store.Get(id); err == nil {
 			meta = it.Meta
 		}
+		if _, region := pinrec.IsRegion(meta); region {
+			continue
+		}
+		s.ids = append(s.ids, id)
 		c := categoryOf(id, meta)
 		s.catOf[id] = c
 		s.catIDs[c] = append(s.catIDs[c], id)
@@ -299,7 +303,7 @@ func (s *Server) estimateDedup() float64 {
 	for i := range n {
 		id := s.ids[i*len(s.ids)/n]
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		res, err := s.store.Similar(ctx, id, 1)
+		res, err := pinrec.SimilarPins(ctx, s.store, id, 1)
 		cancel()
 		if err == nil && len(res) == 1 {
 			ds = append(ds, float64(res[0].Distance))
@@ -328,7 +332,7 @@ func describe(store Store) string {
 	case in["weights"] != "":
 		what = fmt.Sprintf("ResNet50 embeddings (%s-d), weights: %s", in["dim"], in["weights"])
 	}
-	return fmt.Sprintf("%d pins, nearest by Euclidean distance over %s", store.Len(), what)
+	return fmt.Sprintf("%d items, nearest by Euclidean distance over %s", store.Len(), what)
 }
 
 // errNoEmbedder answers upload and crop queries of a server built without WithQueryEmbedder.

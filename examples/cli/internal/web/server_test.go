@@ -118,13 +118,13 @@ func TestBadCrops(t *testing.T) {
 	f := newFixture(t)
 	s, _ := f.server(t)
 	for _, c := range []struct{ crop, msg string }{
-		{"0,0,0,5", "w and h at least 1"},
-		{"0,0,5,0", "w and h at least 1"},
-		{"-1,0,5,5", "w and h at least 1"},
+		{"0,0,0,5", "is empty (width and height must be at least 1)"},
+		{"0,0,5,0", "is empty (width and height must be at least 1)"},
+		{"-1,0,5,5", "has a negative corner"},
 		{"1,2,3", "want x,y,w,h"},
-		{"a,b,c,d", "want x,y,w,h"},
-		{"40,0,10,10", "outside the 48x40 image"},
-		{"0,0,48,41", "outside the 48x40 image"},
+		{"a,b,c,d", "want x,y,w,h as integers"},
+		{"40,0,10,10", "reaches outside the 48x40 image"},
+		{"0,0,48,41", "reaches outside the 48x40 image"},
 	} {
 		body, ctype := multipartBody(t, "q.png", encodePNG(t, synthetic(48, 40, classColors[0].c, 7)))
 		rec := do(s, "POST", "/api/query?crop="+url.QueryEscape(c.crop), body, ctype)

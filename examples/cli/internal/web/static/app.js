@@ -68,10 +68,10 @@
     var name = document.createElement('span'); name.className = 'name';
     name.textContent = it.id.split('/').pop();
     cap.appendChild(name);
-    if (it.category) {
-      var cat = document.createElement('span'); cat.className = 'cat'; cat.textContent = it.category;
-      cap.appendChild(cat);
-    }
+    var sub = document.createElement('span'); sub.className = 'sub';
+    var cat = document.createElement('span'); cat.className = 'cat'; cat.textContent = it.category || '';
+    sub.appendChild(cat);
+    cap.appendChild(sub);
     a.appendChild(thumb); a.appendChild(cap);
     return a;
   }
@@ -126,4 +126,24 @@
       window.location.assign(u.toString());
     });
   }
+})();
+
+// Region boxes: a result collapsed from a region item shows the part that matched, drawn over
+// the thumbnail (which is cropped to a square, object-fit: cover).
+(function () {
+  'use strict';
+  document.querySelectorAll('.pin .region[data-box]').forEach(function (el) {
+    var img = el.parentNode.querySelector('img');
+    var b = el.dataset.box.split(',').map(Number);
+    if (!img || b.length !== 4) return;
+    var place = function () {
+      var nw = img.naturalWidth, nh = img.naturalHeight, W = img.clientWidth, H = img.clientHeight;
+      if (!nw || !nh || !W || !H) return;
+      var s = Math.max(W / nw, H / nh), ox = (W - nw * s) / 2, oy = (H - nh * s) / 2;
+      el.style.left = (b[0] * s + ox) + 'px'; el.style.top = (b[1] * s + oy) + 'px';
+      el.style.width = (b[2] * s) + 'px'; el.style.height = (b[3] * s) + 'px';
+    };
+    if (img.complete) place(); else img.addEventListener('load', place);
+    window.addEventListener('resize', place);
+  });
 })();
