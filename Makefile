@@ -34,7 +34,7 @@ vet:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
 	$(GO) vet $(MODULES)
 
-test: setup dataset chromium weaviate-server vet test-nocgo test-purego test-go
+test: setup dataset chromium weaviate-server vet test-nocgo test-external test-purego test-ann-purego test-go
 
 # The whole suite, with the race detector, TensorFlow running for real.
 test-go:
@@ -86,6 +86,36 @@ bench-serve: build dataset
 	@tools/bench_serve.sh
 # --- end pinrec serve ---
 
+# --- region items and crop queries (engineer "regions", issue 12) ---
+.PHONY: bench-regions
+bench-regions: setup dataset
+	@tools/bench_regions.sh
+# --- end region items ---
+
+# --- programs outside the module (examples/library, engineer "cli") ---
+# examples/library is its own module that reaches pinrec through a replace directive, as another
+# program would (GOWORK=off: the workspace is not used), and searches without TensorFlow: it is
+# vetted, tested and run without cgo, then with cgo but without TensorFlow's headers and library
+# (-tags notensorflow).
+.PHONY: test-external
+test-external:
+	cd examples/library && GOWORK=off CGO_ENABLED=0 $(GO) vet . && GOWORK=off CGO_ENABLED=0 $(GO) test -count=1 . && GOWORK=off CGO_ENABLED=0 $(GO) run .
+	cd examples/library && GOWORK=off CGO_CFLAGS= CGO_LDFLAGS= $(GO) test -count=1 -tags notensorflow .
+# --- end programs outside the module ---
+
+# --- approximate index (ann/, internal/sq8, engineer "ann") ---
+# ann's code-distance kernels and index with the portable kernels (test-go runs them with AVX2).
+.PHONY: test-ann-purego bench-ann
+test-ann-purego:
+	$(GO) test -count=1 -tags purego ./internal/sq8 ./ann
+
+# pinrec's HNSW index against FAISS HNSW32 and HNSW32,SQ8 on synthetic ResNet50-like vectors:
+# BENCH_N (default 1,000,000: 8.2 GB of vectors on disk, twice, deleted at the end), BENCH_NQ,
+# BENCH_EF (efSearch sweep), BENCH_M, BENCH_EFC, BENCH_CODEC. See tools/bench_ann.sh.
+bench-ann: setup
+	@tools/bench_ann.sh
+# --- end approximate index ---
+
 # --- Weaviate backend (weaviate/, engineer "weaviate") ---
 # weaviate-server is built once into .cache/weaviate (2-5 minutes on a fresh machine). The tests
 # of the weaviate module, which test-go runs with every workspace module, start a 3-node cluster
@@ -107,6 +137,7 @@ bench-cluster: setup weaviate-server
 fuzz: setup
 	$(GO) test -run '^$$' -fuzz FuzzLoad -fuzztime $${FUZZTIME:-2m} .
 	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime $${FUZZTIME:-2m} .
+	$(GO) test -run '^$$' -fuzz FuzzUnmarshal -fuzztime $${FUZZTIME:-2m} ./ann
 
 clean:
 	rm -rf bin demo

@@ -42,6 +42,7 @@ var commands = []command{
 	{"stats", "print an index's item count, dimension, model and weights", runStats},
 	{"eval", "precision@K and mAP@K of leave-one-out queries, label = parent folder", runEval},
 	{"serve", "serve the index as a \"More like this\" web page and JSON API", runServe},
+	{"build-ann", "build the approximate (HNSW) index of an index file: pinrec build-ann -h", runBuildANN},
 }
 
 // usageError is a bad flag or argument: exit status 2.
