@@ -184,7 +184,8 @@ type embedderConfig struct {
 	batch        int // images per session run
 	workers      int // decoding/preprocessing goroutines of the pipelined paths
 
-	fast bool // WithFastMode: oneDNN bfloat16 auto mixed precision
+	fast    bool         // WithFastMode: oneDNN bfloat16 auto mixed precision
+	regions regionConfig // WithRegions (regions_embed.go)
 }
 
 func defaultEmbedderConfig() embedderConfig {

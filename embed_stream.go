@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"image"
 	"io/fs"
 	"os"
 	"sync"
@@ -36,6 +37,9 @@ type EmbedResult struct {
 	Vector []float32
 	// Err is a *FileError when the file could not be read or decoded; nil otherwise.
 	Err error
+	// Regions are the image's region items with an Embedder made WithRegions: boxes in the
+	// image's source pixels and vectors in the space of Vector (see [Regions]); nil otherwise.
+	Regions []Region
 }
 
 // EmbedStream decodes and embeds the image files at paths and calls fn once per file, in
@@ -49,6 +53,9 @@ type EmbedResult struct {
 // returns one, when the model fails, when the Embedder is closed (ErrClosed) or when ctx is
 // done (ctx's error); the results reported before stay reported. opts are DecodeFile's options.
 func (e *Embedder) EmbedStream(ctx context.Context, paths []string, fn func(EmbedResult) error, opts ...DecodeOption) error {
+	if e.cfg.regions.n > 0 {
+		return e.embedStreamRegions(ctx, paths, fn, opts) // WithRegions (regions_embed.go)
+	}
 	return e.pipeline(ctx, len(paths), func(i int, dst []float32) error {
 		return e.prepareFile(dst, paths[i], opts)
 	}, func(i int, vec []float32, err error) error {
@@ -58,7 +65,13 @@ func (e *Embedder) EmbedStream(ctx context.Context, paths []string, fn func(Embe
 
 // prepareFile reads, decodes and preprocesses the file at path into dst, or returns a
 // *FileError.
-func (e *Embedder) prepareFile(dst []float32, path string, opts []DecodeOption) (err error) {
+func (e *Embedder) prepareFile(dst []float32, path string, opts []DecodeOption) error {
+	_, err := e.prepareFileImage(dst, path, opts)
+	return err
+}
+
+// prepareFileImage is prepareFile returning the decoded image too.
+func (e *Embedder) prepareFileImage(dst []float32, path string, opts []DecodeOption) (img image.Image, err error) {
 	defer func() {
 		// Decode promises not to panic; this keeps one bad file from ending a long run if a
 		// decoder ever does.
@@ -72,14 +85,14 @@ func (e *Embedder) prepareFile(dst []float32, path string, opts []DecodeOption) 
 		if errors.As(err, &pe) && pe.Path == path {
 			err = fmt.Errorf("%s: %w", pe.Op, pe.Err) // the path is the FileError's
 		}
-		return &FileError{Path: path, Err: err}
+		return nil, &FileError{Path: path, Err: err}
 	}
-	img, err := decodeBytes(data, opts)
+	img, err = decodeBytes(data, opts)
 	if err != nil {
-		return &FileError{Path: path, Err: err}
+		return nil, &FileError{Path: path, Err: err}
 	}
 	PreprocessInto(dst, img, e.info.InputSize, e.info.Mode)
-	return nil
+	return img, nil
 }
 
 // pipeline embeds n items: prep(i, dst) writes item i's input tensor into dst, or returns the
@@ -88,6 +101,13 @@ func (e *Embedder) prepareFile(dst []float32, path string, opts []DecodeOption) 
 // item of the batch in order, from the calling goroutine, with its vector or prep's error. An
 // error from emit stops the pipeline and is returned.
 func (e *Embedder) pipeline(ctx context.Context, n int, prep func(i int, dst []float32) error, emit func(i int, vec []float32, err error) error) error {
+	return e.pipelineWith(ctx, n, prep, nil, emit)
+}
+
+// pipelineWith is pipeline with the network run by run(buf, m, items) (items: the item
+// numbers of buf's m tensors) instead of runBatch when run is not nil.
+func (e *Embedder) pipelineWith(ctx context.Context, n int, prep func(i int, dst []float32) error,
+	run func(buf []float32, m int, items []int) ([][]float32, error), emit func(i int, vec []float32, err error) error) error {
 	if err := e.checkOpen(); err != nil {
 		return err
 	}
@@ -173,7 +193,7 @@ func (e *Embedder) pipeline(ctx context.Context, n int, prep func(i int, dst []f
 			runErr = ctx.Err()
 		}
 		if runErr == nil {
-			runErr = e.runReady(b.buf, b.errs[:b.count], b.start, emit)
+			runErr = e.runReady(b.buf, b.errs[:b.count], b.start, run, emit)
 		}
 		if runErr != nil {
 			cancel()
@@ -189,7 +209,7 @@ func (e *Embedder) pipeline(ctx context.Context, n int, prep func(i int, dst []f
 
 // runReady compacts the items of a batch buffer that prep did not fail, runs them, and emits
 // every item of the batch in order.
-func (e *Embedder) runReady(buf []float32, errs []error, start int, emit func(int, []float32, error) error) error {
+func (e *Embedder) runReady(buf []float32, errs []error, start int, run func([]float32, int, []int) ([][]float32, error), emit func(int, []float32, error) error) error {
 	il := e.info.InputLen()
 	m := 0
 	for j, err := range errs {
@@ -204,7 +224,18 @@ func (e *Embedder) runReady(buf []float32, errs []error, start int, emit func(in
 	var vecs [][]float32
 	if m > 0 {
 		var err error
-		if vecs, err = e.runBatch(buf[:m*il], m); err != nil {
+		if run != nil {
+			var items []int
+			for j, err := range errs {
+				if err == nil {
+					items = append(items, start+j)
+				}
+			}
+			vecs, err = run(buf[:m*il], m, items)
+		} else {
+			vecs, err = e.runBatch(buf[:m*il], m)
+		}
+		if err != nil {
 			return err
 		}
 	}

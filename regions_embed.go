@@ -160,3 +160,62 @@ func (e *Embedder) EmbedCrop(ctx context.Context, img image.Image, r Rect) ([]fl
 	}
 	return vecs[0], nil
 }
+
+// regionConfig is what WithRegions sets.
+type regionConfig struct {
+	n    int
+	prop RegionProposer
+}
+
+// WithRegions makes [Embedder.EmbedStream] (and so the CLI's index -regions N) report up to n
+// regions of each image in [EmbedResult.Regions], proposed by prop (nil: [DefaultProposer])
+// on the feature map of the same forward pass as the image's vector. The model must have the
+// features signature ([Embedder.HasFeatureMaps]); EmbedStream returns an error wrapping
+// [ErrNoFeatureMap] otherwise. n <= 0 turns regions off.
+func WithRegions(n int, prop RegionProposer) EmbedderOption {
+	return func(c *embedderConfig) { c.regions = regionConfig{n: max(n, 0), prop: prop} }
+}
+
+// embedStreamRegions is EmbedStream with regions: the decoded images are kept from decoding
+// until their batch has run, the batch runs the features signature, and each image's regions
+// are proposed and pooled before it is reported.
+func (e *Embedder) embedStreamRegions(ctx context.Context, paths []string, fn func(EmbedResult) error, opts []DecodeOption) error {
+	if err := e.checkOpen(); err != nil {
+		return err
+	}
+	if !e.HasFeatureMaps() {
+		return fmt.Errorf("embed with regions, %s: %w", e.info.Dir, ErrNoFeatureMap)
+	}
+	imgs := make([]image.Image, len(paths)) // set by the workers, read after the batch is complete
+	regions := make([][]Region, len(paths))
+	prep := func(i int, dst []float32) error {
+		img, err := e.prepareFileImage(dst, paths[i], opts)
+		imgs[i] = img
+		return err
+	}
+	run := func(buf []float32, m int, items []int) ([][]float32, error) {
+		batch := make([]image.Image, m)
+		for j, i := range items {
+			batch[j] = imgs[i]
+		}
+		fs, err := e.runFeatureBatch(buf, batch)
+		if err != nil {
+			return nil, err
+		}
+		vecs := make([][]float32, m)
+		for j, i := range items {
+			vecs[j] = fs[j].Vector
+			regs, err := Regions(imgs[i], fs[j].Map, e.cfg.regions.n, e.cfg.regions.prop)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", paths[i], err)
+			}
+			regions[i] = regs
+		}
+		return vecs, nil
+	}
+	return e.pipelineWith(ctx, len(paths), prep, run, func(i int, vec []float32, err error) error {
+		r := EmbedResult{Index: i, Path: paths[i], Vector: vec, Err: err, Regions: regions[i]}
+		imgs[i], regions[i] = nil, nil
+		return fn(r)
+	})
+}

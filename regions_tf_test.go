@@ -207,3 +207,63 @@ func regionL2(a, b []float32) float64 {
 	}
 	return math.Sqrt(s)
 }
+
+// TestRegionEmbedStream: an Embedder made WithRegions reports, per file of EmbedStream, the
+// vector EmbedFiles gives and the regions that Regions makes from EmbedFeatures' feature map
+// with the same proposer; bad files stay per-file errors.
+func TestRegionEmbedStream(t *testing.T) {
+	ctx := context.Background()
+	base := sharedEmbedder(t)
+	prop := ProposerFunc(func(img image.Image, fm FeatureMap) ([]Rect, error) {
+		w, h := img.Bounds().Dx(), img.Bounds().Dy()
+		return []Rect{{0, 0, w / 2, h / 2}, {w / 3, h / 3, w / 2, h / 2}}, nil
+	})
+	e, err := NewEmbedder(base.Info().Dir, WithBatchSize(3), WithRegions(5, prop))
+	require.NoError(t, err)
+	defer e.Close()
+	dir := t.TempDir()
+	paths := writeTestImages(t, dir, 5)
+	bad := filepath.Join(dir, "bad.jpg")
+	require.NoError(t, os.WriteFile(bad, []byte("not an image"), 0o644))
+	paths = append(paths[:2], append([]string{bad}, paths[2:]...)...)
+
+	var got []EmbedResult
+	require.NoError(t, e.EmbedStream(ctx, paths, func(r EmbedResult) error {
+		got = append(got, r)
+		return nil
+	}))
+	require.Len(t, got, len(paths))
+	for i, r := range got {
+		require.Equal(t, i, r.Index)
+		if paths[i] == bad {
+			assert.ErrorIs(t, r.Err, ErrUnsupportedFormat)
+			assert.Nil(t, r.Regions)
+			continue
+		}
+		require.NoError(t, r.Err)
+		img, err := DecodeFile(paths[i])
+		require.NoError(t, err)
+		fs, err := base.EmbedFeatures(ctx, img)
+		require.NoError(t, err)
+		want, err := Regions(img, fs[0].Map, 5, prop)
+		require.NoError(t, err)
+		require.Len(t, r.Regions, len(want), paths[i])
+		require.NotEmpty(t, want)
+		for j := range want {
+			assert.Equal(t, want[j].Box, r.Regions[j].Box)
+			rel, _ := maxRelDiff([][]float32{r.Regions[j].Vector}, [][]float32{want[j].Vector})
+			assert.LessOrEqual(t, rel, 1e-5)
+		}
+		rel, _ := maxRelDiff([][]float32{r.Vector}, [][]float32{fs[0].Vector})
+		assert.LessOrEqual(t, rel, 1e-5)
+	}
+
+	// Without the features signature, a clear error.
+	noFeat := badModelDir(t, func(m map[string]any) { delete(m, "features_signature_key") }, true)
+	e2, err := NewEmbedder(noFeat, WithRegions(3, nil))
+	require.NoError(t, err)
+	defer e2.Close()
+	assert.False(t, e2.HasFeatureMaps())
+	err = e2.EmbedStream(ctx, paths[:1], func(EmbedResult) error { return nil })
+	assert.ErrorIs(t, err, ErrNoFeatureMap)
+}
