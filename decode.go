@@ -134,7 +134,7 @@ func decodeConfigOf(f imageFormat, b []byte) (image.Config, error) {
 	r := bytes.NewReader(b)
 	switch f {
 	case formatJPEG:
-		return jpeg.DecodeConfig(r)
+		return decodeJPEGConfig(b) // jpeg.go
 	case formatPNG:
 		return png.DecodeConfig(r)
 	case formatGIF:
@@ -154,7 +154,7 @@ func decodeImageOf(f imageFormat, b []byte, ic image.Config, maxPixels int64) (i
 	r := bytes.NewReader(b)
 	switch f {
 	case formatJPEG:
-		return jpeg.Decode(r)
+		return decodeJPEG(b, maxPixels) // jpeg.go: libjpeg-turbo as Pillow, or image/jpeg
 	case formatPNG:
 		return png.Decode(r)
 	case formatGIF:

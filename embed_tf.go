@@ -61,10 +61,18 @@ func loadTFRunner(dir string, meta modelMeta, info *ModelInfo, cfg embedderConfi
 			r, err = nil, fmt.Errorf("open model %s: tensorflow: %v", dir, p)
 		}
 	}()
-	config, err := proto.Marshal(&corepb.ConfigProto{
+	cp := &corepb.ConfigProto{
 		IntraOpParallelismThreads: int32(cfg.intra),
 		InterOpParallelismThreads: int32(cfg.inter),
-	})
+	}
+	info.Precision = PrecisionFloat32
+	if cfg.fast {
+		cp.GraphOptions = &corepb.GraphOptions{RewriteOptions: &corepb.RewriterConfig{
+			AutoMixedPrecisionOnednnBfloat16: corepb.RewriterConfig_ON,
+		}}
+		info.Precision = PrecisionFast
+	}
+	config, err := proto.Marshal(cp)
 	if err != nil {
 		return nil, fmt.Errorf("open model %s: session config: %w", dir, err)
 	}

@@ -6,8 +6,9 @@
 
 dump: the raw bytes of Image.open(FILE) after load(), in Pillow's own mode ("L", "RGB" or
 "CMYK", rows top to bottom, no EXIF orientation applied), and the JSON line
-{"i": i, "mode": ..., "width": ..., "height": ..., "rgb": ...} where DIR/i.rgb.raw holds
-img.convert("RGB") (what keras.utils.load_img gives), and "rgb" is its file name.
+{"i": i, "mode": ..., "width": ..., "height": ..., "rgb": ..., "rgb_width": ..., "rgb_height": ...}
+where DIR/i.rgb.raw ("rgb") holds ImageOps.exif_transpose(img).convert("RGB"): what
+keras.utils.load_img gives, turned upright by the EXIF orientation as pinrec's DecodeFile does.
 
 make: the variants a JPEG decoder must get right: every chroma subsampling Pillow writes
 (4:4:4, 4:2:2, 4:2:0), odd sizes (partial MCUs, edge replication of chroma), progressive and
@@ -20,7 +21,7 @@ import os
 import sys
 
 import numpy as np
-from PIL import Image, ImageDraw, ImageFilter
+from PIL import Image, ImageDraw, ImageFilter, ImageOps
 
 
 def picture(w, h, seed):
@@ -75,8 +76,10 @@ def dump(out, files):
         with Image.open(path) as img:
             img.load()
             raw = img.tobytes()
-            rgb = img.convert("RGB").tobytes()
-            info = {"i": i, "mode": img.mode, "width": img.width, "height": img.height, "rgb": f"{i}.rgb.raw"}
+            up = ImageOps.exif_transpose(img).convert("RGB")
+            rgb = up.tobytes()
+            info = {"i": i, "mode": img.mode, "width": img.width, "height": img.height,
+                    "rgb": f"{i}.rgb.raw", "rgb_width": up.width, "rgb_height": up.height}
         with open(os.path.join(out, f"{i}.raw"), "wb") as f:
             f.write(raw)
         with open(os.path.join(out, f"{i}.rgb.raw"), "wb") as f:
