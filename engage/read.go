@@ -72,6 +72,11 @@ func (s *Store) rebuild(ctx context.Context) error {
 			`INSERT INTO co(a, b, n)
 			 SELECT x.item, y.item, count(*) FROM state x JOIN state y ON y.user = x.user AND y.kind = 1 AND y.on_ = 1 AND y.item <> x.item
 			 WHERE x.kind = 1 AND x.on_ = 1 GROUP BY x.item, y.item`,
+			"DELETE FROM savers",
+			"INSERT INTO savers(user, saves) SELECT user, count(*) FROM state WHERE kind = 1 AND on_ = 1 GROUP BY user",
+			`UPDATE summary SET savers = (SELECT count(*) FROM savers),
+			 saves = (SELECT coalesce(sum(saves), 0) FROM counts), likes = (SELECT coalesce(sum(likes), 0) FROM counts),
+			 engaged = (SELECT coalesce(sum(users), 0) FROM counts)`,
 			"INSERT INTO meta(key, value) VALUES ('stale', '0') ON CONFLICT(key) DO UPDATE SET value = '0'",
 		} {
 			if _, err := tx.ExecContext(ctx, q); err != nil {
@@ -159,6 +164,23 @@ func (s *Store) CoSaved(ctx context.Context, id string, limit int) ([]CoItem, er
 		return rows.Err()
 	})
 	return out, err
+}
+
+// Summary holds the sums the ranking's priors need; reading it costs one row.
+type Summary struct {
+	Savers  int `json:"savers"`  // users who currently have at least one save
+	Saves   int `json:"saves"`   // current (user, item) saves
+	Likes   int `json:"likes"`   // current (user, item) likes
+	Engaged int `json:"engaged"` // current (user, item) pairs liked or saved
+}
+
+// Summary returns the store's sums (maintained with the derived tables).
+func (s *Store) Summary(ctx context.Context) (Summary, error) {
+	var m Summary
+	err := s.read(ctx, "summary", func() error {
+		return s.db.QueryRowContext(ctx, "SELECT savers, saves, likes, engaged FROM summary WHERE id = 0").Scan(&m.Savers, &m.Saves, &m.Likes, &m.Engaged)
+	})
+	return m, err
 }
 
 // Totals returns the store's summary counts.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"maps"
 	"time"
 )
 
@@ -103,9 +104,10 @@ func (s *Store) Record(ctx context.Context, events ...Event) (Outcome, error) {
 		if len(events) == 0 {
 			return nil
 		}
-		return s.write(ctx, func(tx *sql.Tx) error {
-			r, err := s.newRecorder(ctx, tx)
-			if err != nil {
+		var r *recorder
+		err := s.write(ctx, func(tx *sql.Tx) error {
+			var err error
+			if r, err = s.newRecorder(ctx, tx); err != nil {
 				return err
 			}
 			defer r.close()
@@ -116,6 +118,9 @@ func (s *Store) Record(ctx context.Context, events ...Event) (Outcome, error) {
 				}
 				out = out.Add(o)
 			}
+			if err := r.flush(); err != nil {
+				return err
+			}
 			if s.cfg.derived == Deferred && out.Applied > 0 {
 				if _, err := tx.ExecContext(ctx, "INSERT INTO meta(key, value) VALUES ('stale', '1') ON CONFLICT(key) DO UPDATE SET value = '1'"); err != nil {
 					return err
@@ -123,6 +128,10 @@ func (s *Store) Record(ctx context.Context, events ...Event) (Outcome, error) {
 			}
 			return nil
 		})
+		if err == nil {
+			s.remember(r)
+		}
+		return err
 	})
 	if err != nil {
 		return Outcome{}, fmt.Errorf("engage: record: %w", err)
@@ -146,6 +155,17 @@ func (s *Store) check(e Event) error {
 	return nil
 }
 
+// remember keeps the row IDs of the names a committed transaction used.
+func (s *Store) remember(r *recorder) {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	if s.userIDs == nil {
+		s.userIDs, s.itemIDs = map[string]int64{}, map[string]int64{}
+	}
+	maps.Copy(s.userIDs, r.users)
+	maps.Copy(s.itemIDs, r.items)
+}
+
 // recorder applies events inside one write transaction with prepared statements.
 type recorder struct {
 	s     *Store
@@ -154,10 +174,62 @@ type recorder struct {
 	users map[string]int64
 	items map[string]int64
 	stmts map[string]*sql.Stmt
+
+	// Derived deltas of the transaction, written by flush.
+	counts map[int64]Counts // item -> change
+	savers map[int64]int    // user -> change in saves
+	sum    Summary          // change (Savers is computed by flush)
 }
 
 func (s *Store) newRecorder(ctx context.Context, tx *sql.Tx) (*recorder, error) {
-	return &recorder{s: s, ctx: ctx, tx: tx, users: map[string]int64{}, items: map[string]int64{}, stmts: map[string]*sql.Stmt{}}, nil
+	return &recorder{s: s, ctx: ctx, tx: tx, users: map[string]int64{}, items: map[string]int64{}, stmts: map[string]*sql.Stmt{},
+		counts: map[int64]Counts{}, savers: map[int64]int{}}, nil
+}
+
+// flush writes the transaction's accumulated changes to counts, savers and summary.
+func (r *recorder) flush() error {
+	for iid, c := range r.counts {
+		if c == (Counts{}) {
+			continue
+		}
+		if err := r.exec(`INSERT INTO counts(item, likes, saves, users) VALUES (?, ?, ?, ?)
+			ON CONFLICT(item) DO UPDATE SET likes = likes + excluded.likes, saves = saves + excluded.saves, users = users + excluded.users`,
+			iid, c.Likes, c.Saves, c.Users); err != nil {
+			return err
+		}
+		if c.Users < 0 {
+			if err := r.exec("DELETE FROM counts WHERE item = ? AND users = 0", iid); err != nil {
+				return err
+			}
+		}
+	}
+	st, err := r.stmt("INSERT INTO savers(user, saves) VALUES (?, ?) ON CONFLICT(user) DO UPDATE SET saves = saves + excluded.saves RETURNING saves")
+	if err != nil {
+		return err
+	}
+	for uid, d := range r.savers {
+		if d == 0 {
+			continue
+		}
+		var now int
+		if err := st.QueryRowContext(r.ctx, uid, d).Scan(&now); err != nil {
+			return err
+		}
+		switch was := now - d; {
+		case was == 0 && now > 0:
+			r.sum.Savers++
+		case was > 0 && now == 0:
+			r.sum.Savers--
+			if err := r.exec("DELETE FROM savers WHERE user = ?", uid); err != nil {
+				return err
+			}
+		}
+	}
+	if r.sum == (Summary{}) {
+		return nil
+	}
+	return r.exec("UPDATE summary SET savers = savers + ?, saves = saves + ?, likes = likes + ?, engaged = engaged + ?",
+		r.sum.Savers, r.sum.Saves, r.sum.Likes, r.sum.Engaged)
 }
 
 func (r *recorder) close() {
@@ -190,6 +262,13 @@ func (r *recorder) exec(q string, args ...any) error {
 // intern returns the row ID of name in table users or items, adding it if new.
 func (r *recorder) intern(table string, cache map[string]int64, name string) (int64, error) {
 	if id, ok := cache[name]; ok {
+		return id, nil
+	}
+	known := r.s.userIDs
+	if table == "items" {
+		known = r.s.itemIDs
+	}
+	if id, ok := known[name]; ok {
 		return id, nil
 	}
 	st, err := r.stmt("SELECT id FROM " + table + " WHERE name = ?")
@@ -291,19 +370,18 @@ func (r *recorder) derive(uid, iid int64, kind int, on bool) error {
 	if !otherOn {
 		du = d
 	}
-	if err := r.exec(`INSERT INTO counts(item, likes, saves, users) VALUES (?, ?, ?, ?)
-		ON CONFLICT(item) DO UPDATE SET likes = likes + excluded.likes, saves = saves + excluded.saves, users = users + excluded.users`,
-		iid, dl, ds, du); err != nil {
-		return err
-	}
-	if !on {
-		if err := r.exec("DELETE FROM counts WHERE item = ? AND users = 0", iid); err != nil {
-			return err
-		}
-	}
+	c := r.counts[iid]
+	c.Likes += dl
+	c.Saves += ds
+	c.Users += du
+	r.counts[iid] = c
+	r.sum.Likes += dl
+	r.sum.Saves += ds
+	r.sum.Engaged += du
 	if kind != kindSave {
 		return nil
 	}
+	r.savers[uid] += d
 	const others = "SELECT item FROM state WHERE user = ?1 AND kind = 1 AND on_ = 1 AND item <> ?2"
 	if on {
 		if err := r.exec("INSERT INTO co(a, b, n) SELECT ?2, item, 1 FROM state WHERE user = ?1 AND kind = 1 AND on_ = 1 AND item <> ?2 ON CONFLICT(a, b) DO UPDATE SET n = n + 1", uid, iid); err != nil {

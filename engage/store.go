@@ -109,10 +109,13 @@ type Store struct {
 	path string
 	cfg  config
 
-	wmu    sync.Mutex // serialises this process's write transactions
-	lastT  int64      // the latest time handed to an event without one (under wmu)
-	mu     sync.RWMutex
-	closed bool
+	wmu   sync.Mutex // serialises this process's write transactions
+	lastT int64      // the latest time handed to an event without one (under wmu)
+	// Row IDs of user and item names seen in committed transactions (under wmu): names are
+	// never renumbered, so each is looked up in the database once per process.
+	userIDs, itemIDs map[string]int64
+	mu               sync.RWMutex
+	closed           bool
 }
 
 // Open opens or creates the engagement database at path (see [PathFor]).
@@ -140,7 +143,8 @@ func Open(path string, opts ...Option) (*Store, error) {
 	q.Add("_pragma", "journal_mode(WAL)")
 	q.Add("_pragma", "synchronous("+cfg.sync+")")
 	q.Add("_pragma", "foreign_keys(OFF)")
-	q.Set("_txlock", "immediate") // a write transaction takes the write lock when it begins: no upgrade deadlocks
+	q.Add("_pragma", "cache_size(-32768)") // 32 MiB per connection: a batch's pages stay in memory until commit
+	q.Set("_txlock", "immediate")          // a write transaction takes the write lock when it begins: no upgrade deadlocks
 	dsn := "file:" + (&url.URL{Path: abs}).EscapedPath() + "?" + q.Encode()
 	db, err := sql.Open("sqlite", dsn)
 	if err != nil {
@@ -198,6 +202,13 @@ CREATE TABLE IF NOT EXISTS counts (
 CREATE TABLE IF NOT EXISTS co (
 	a INTEGER NOT NULL, b INTEGER NOT NULL, n INTEGER NOT NULL,
 	PRIMARY KEY (a, b)) WITHOUT ROWID;
+-- Derived: per user, the items saved now (rows with saves > 0 only).
+CREATE TABLE IF NOT EXISTS savers (user INTEGER PRIMARY KEY, saves INTEGER NOT NULL);
+-- Derived: one row of sums: users with a save, saves, likes, engaged (user, item) pairs.
+CREATE TABLE IF NOT EXISTS summary (
+	id INTEGER PRIMARY KEY CHECK (id = 0), savers INTEGER NOT NULL, saves INTEGER NOT NULL,
+	likes INTEGER NOT NULL, engaged INTEGER NOT NULL);
+INSERT OR IGNORE INTO summary VALUES (0, 0, 0, 0, 0);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 `
 
@@ -222,7 +233,7 @@ func (s *Store) init(ctx context.Context) error {
 	if version == 0 {
 		// A fresh file, or someone else's SQLite database: refuse one holding other tables.
 		var n int
-		if err := s.db.QueryRowContext(ctx, "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name NOT IN ('users','items','state','events','counts','co','meta')").Scan(&n); err != nil {
+		if err := s.db.QueryRowContext(ctx, "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name NOT IN ('users','items','state','events','counts','co','savers','summary','meta')").Scan(&n); err != nil {
 			return err
 		}
 		if n > 0 {

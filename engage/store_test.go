@@ -139,13 +139,28 @@ func checkDerived(t *testing.T, s *Store, events []Event) {
 		}
 	})
 	o := newOracle(events)
-	counts, co := derivedTables(t, s, ids)
-	assert.Equal(t, o.counts(), counts, "counts")
-	assert.Equal(t, o.co(), co, "co-saves")
-	require.NoError(t, s.Rebuild(context.Background()))
-	counts, co = derivedTables(t, s, ids)
-	assert.Equal(t, o.counts(), counts, "counts after rebuild")
-	assert.Equal(t, o.co(), co, "co-saves after rebuild")
+	var want Summary
+	for _, items := range o.saves {
+		if len(items) > 0 {
+			want.Savers++
+		}
+	}
+	for _, c := range o.counts() {
+		want.Saves += c.Saves
+		want.Likes += c.Likes
+		want.Engaged += c.Users
+	}
+	for _, when := range []string{"", " after rebuild"} {
+		if when != "" {
+			require.NoError(t, s.Rebuild(context.Background()))
+		}
+		counts, co := derivedTables(t, s, ids)
+		assert.Equal(t, o.counts(), counts, "counts"+when)
+		assert.Equal(t, o.co(), co, "co-saves"+when)
+		sum, err := s.Summary(context.Background())
+		require.NoError(t, err)
+		assert.Equal(t, want, sum, "summary"+when)
+	}
 }
 
 func TestRecordSemantics(t *testing.T) {
