@@ -32,14 +32,15 @@ func cloneExact(t testing.TB, ix *pinrec.Index) *pinrec.Index {
 }
 
 func TestRecallAgainstExact(t *testing.T) {
-	exact, qs := testData(t, 1, 4000, 100, 128)
+	n := 4000 / raceScale
+	exact, qs := testData(t, 1, n, 100, 128)
 	for _, codec := range []string{CodecSQ8, CodecPCASQ8, CodecNone} {
 		t.Run(codec, func(t *testing.T) {
 			var calls, last int
 			a, err := Build(context.Background(), cloneExact(t, exact), WithCodec(codec), WithThreads(2),
-				WithProgress(func(done, total int) { calls++; last = done; require.Equal(t, 4000, total) }))
+				WithProgress(func(done, total int) { calls++; last = done; require.Equal(t, n, total) }))
 			require.NoError(t, err)
-			assert.Equal(t, 4000, last, "progress ends at the total")
+			assert.Equal(t, n, last, "progress ends at the total")
 			assert.LessOrEqual(t, calls, 101)
 			r := recallAt10(t, a, exact, qs)
 			t.Logf("%s: recall@10 %.3f (ef %d)", codec, r, DefaultEfSearch)
@@ -75,7 +76,7 @@ func breakGraph(a *Index, kept int) {
 // TestRecallBoundCatchesBrokenGraph proves the recall assertion can fail: a graph whose
 // level-0 lists are cut to one link, or whose links were never made, falls below recallBound.
 func TestRecallBoundCatchesBrokenGraph(t *testing.T) {
-	exact, qs := testData(t, 1, 4000, 100, 128)
+	exact, qs := testData(t, 1, 4000/raceScale, 100, 128)
 	a, err := Build(context.Background(), cloneExact(t, exact), WithThreads(2))
 	require.NoError(t, err)
 	breakGraph(a, 1)
