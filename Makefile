@@ -42,12 +42,12 @@ test-go:
 
 # The portable kernels alone.
 test-purego:
-	$(GO) test -count=1 -tags purego -run 'Kernel|Index|Search|Load|Save|Persist' .
+	$(GO) test -count=1 -tags purego -run 'Kernel|Index|Search|Load|Save|Persist|Open|Extended' . ./internal/kernel
 
 # Index users need no TensorFlow: the package builds and its non-TensorFlow tests pass without cgo.
 test-nocgo:
 	CGO_ENABLED=0 $(GO) build $(MODULES)
-	CGO_ENABLED=0 $(GO) test -count=1 -run 'Kernel|Index|Search|Load|Save|Persist|Decode|Preprocess|NoTensorFlow' .
+	CGO_ENABLED=0 $(GO) test -count=1 -run 'Kernel|Index|Search|Load|Save|Persist|Open|Extended|Decode|Preprocess|NoTensorFlow' . ./internal/kernel ./internal/crc32c ./internal/fsio
 
 dataset:
 	@test -d /usr/share/datasets/fashion-mnist || { \

@@ -14,6 +14,24 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
+// l2sq64 is the float64 reference: Σ (x[t]-y[t])².
+func l2sq64(x, y []float32) float64 {
+	var s float64
+	for t := range x {
+		d := float64(x[t]) - float64(y[t])
+		s += d * d
+	}
+	return s
+}
+
+func randVectors(rng *rand.Rand, n, dim int) []float32 {
+	v := make([]float32, n*dim)
+	for i := range v {
+		v[i] = float32(rng.NormFloat64())
+	}
+	return v
+}
+
 // newRandIndex returns an index of n random items "id0".."id<n-1>" (normal values) and their
 // vectors.
 func newRandIndex(t testing.TB, rng *rand.Rand, n, dim int) (*Index, [][]float32) {

@@ -1,6 +1,6 @@
-// Command avo generates pinrec's AVX2+FMA squared-L2 kernels (../../kernel_amd64.s and
-// ../../kernel_amd64_stubs.go). Run it through `go generate` in the repository root; the
-// directive is in kernel_amd64.go.
+// Command avo generates pinrec's AVX2+FMA squared-L2 kernels (../kernel/kernel_amd64.s and
+// ../kernel/kernel_amd64_stubs.go). Run it through `go generate ./internal/kernel`; the
+// directive is in ../kernel/kernel_amd64.go.
 //
 // Every kernel l2sqR<r>Q<q> computes the r×q squared Euclidean distances between r rows and
 // q queries of length n: out[j*os+i] = Σ_t (x[i*xs+t] - q[j*qs+t])², i < r, j < q.

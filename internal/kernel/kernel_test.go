@@ -1,4 +1,4 @@
-package pinrec
+package kernel
 
 import (
 	"fmt"
@@ -31,13 +31,13 @@ func dot64(x, y []float32) (float64, float64) {
 	return s, a
 }
 
-// TestKernelMatchesPortable runs the kernels l2sqTile and dotTile dispatch to (AVX2+FMA on most amd64
+// TestKernelMatchesPortable runs the kernels L2sqTile and DotTile dispatch to (AVX2+FMA on most amd64
 // machines, the portable one under purego) against the portable kernel and a float64
 // reference, for every length 0..67, unaligned starts, tiles of several shapes, NaN guards
 // after every input row (a kernel that reads past the end would turn a result into NaN) and
 // guard values around the output (one that writes out of place would change them).
 func TestKernelMatchesPortable(t *testing.T) {
-	t.Logf("kernel: %s", kernelName)
+	t.Logf("kernel: %s", Name)
 	rng := rand.New(rand.NewPCG(1, 2))
 	const guard = float32(-12345)
 	nan := float32(math.NaN())
@@ -48,11 +48,11 @@ func TestKernelMatchesPortable(t *testing.T) {
 		fast, slow tileFunc
 		ref        func(x, y []float32) (want, tol float64)
 	}{
-		{"l2sq", l2sqTile, l2sqTileGo, func(x, y []float32) (float64, float64) {
+		{"l2sq", L2sqTile, l2sqTileGo, func(x, y []float32) (float64, float64) {
 			d := l2sq64(x, y)
 			return d, 1e-6*d + 1e-30
 		}},
-		{"dot", dotTile, dotTileGo, func(x, y []float32) (float64, float64) {
+		{"dot", DotTile, dotTileGo, func(x, y []float32) (float64, float64) {
 			d, a := dot64(x, y)
 			return d, 1e-6*a + 1e-30
 		}},
@@ -118,13 +118,13 @@ func TestKernelBlockingInvariant(t *testing.T) {
 	x := randVectors(rng, nr, n)
 	q := randVectors(rng, nq, n)
 	whole := make([]float32, nr*nq)
-	l2sqTile(x, nr, n, q, nq, n, n, whole, nr)
+	L2sqTile(x, nr, n, q, nq, n, n, whole, nr)
 	for j := 0; j < nq; j++ {
 		column := make([]float32, nr) // one query, all rows: the single-search kernels
-		l2sqTile(x, nr, n, q[j*n:], 1, n, n, column, nr)
+		L2sqTile(x, nr, n, q[j*n:], 1, n, n, column, nr)
 		for i := 0; i < nr; i++ {
 			one := make([]float32, 1)
-			l2sqTile(x[i*n:], 1, n, q[j*n:], 1, n, n, one, 1)
+			L2sqTile(x[i*n:], 1, n, q[j*n:], 1, n, n, one, 1)
 			assert.Equal(t, whole[j*nr+i], one[0], "row %d query %d", i, j)
 			assert.Equal(t, whole[j*nr+i], column[i], "row %d query %d", i, j)
 		}
@@ -134,9 +134,9 @@ func TestKernelBlockingInvariant(t *testing.T) {
 func TestKernelOutOfBoundsPanics(t *testing.T) {
 	x := make([]float32, 10)
 	out := make([]float32, 2)
-	assert.Panics(t, func() { l2sqTile(x, 2, 8, x, 1, 8, 8, out, 2) }, "rows past the slice")
+	assert.Panics(t, func() { L2sqTile(x, 2, 8, x, 1, 8, 8, out, 2) }, "rows past the slice")
 	assert.Panics(t, func() { l2sqTileGo(x, 1, 8, x, 1, 8, 8, out[:0], 1) }, "output too short")
-	assert.NotPanics(t, func() { l2sqTile(x, 1, 8, x, 1, 8, 8, out, 1) })
+	assert.NotPanics(t, func() { L2sqTile(x, 1, 8, x, 1, 8, 8, out, 1) })
 }
 
 func randVectors(rng *rand.Rand, n, dim int) []float32 {
@@ -157,7 +157,7 @@ func BenchmarkKernel(b *testing.B) {
 			for _, k := range []struct {
 				name string
 				fn   func([]float32, int, int, []float32, int, int, int, []float32, int)
-			}{{"l2sq-" + kernelName, l2sqTile}, {"l2sq-go", l2sqTileGo}, {"dot-" + kernelName, dotTile}} {
+			}{{"l2sq-" + Name, L2sqTile}, {"l2sq-go", l2sqTileGo}, {"dot-" + Name, DotTile}} {
 				b.Run(fmt.Sprintf("d=%d/%dx%d/%s", dim, sh.nr, sh.nq, k.name), func(b *testing.B) {
 					b.ReportAllocs()
 					b.SetBytes(int64(4 * dim * sh.nr * sh.nq))

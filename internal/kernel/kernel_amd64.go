@@ -1,16 +1,16 @@
 //go:build amd64 && !purego
 
-package pinrec
+package kernel
 
 import "golang.org/x/sys/cpu"
 
-//go:generate sh -c "cd internal/avo && go run . -out ../../kernel_amd64.s -stubs ../../kernel_amd64_stubs.go -pkg pinrec"
+//go:generate sh -c "cd ../avo && GOWORK=off go run . -out ../kernel/kernel_amd64.s -stubs ../kernel/kernel_amd64_stubs.go -pkg kernel"
 
 func init() {
 	if cpu.X86.HasAVX2 && cpu.X86.HasFMA {
-		l2sqTile = l2sqTileAVX2
-		dotTile = dotTileAVX2
-		kernelName = "avx2+fma"
+		L2sqTile = l2sqTileAVX2
+		DotTile = dotTileAVX2
+		Name = "avx2+fma"
 	}
 }
 
@@ -31,7 +31,7 @@ var avx2DotKernels = [4][3]func(x []float32, xs int, q []float32, qs int, n int,
 	{dotR4Q1, dotR4Q2, dotR4Q3},
 }
 
-// l2sqTileAVX2 is l2sqTile over the AVX2+FMA kernels: for each group of up to three queries
+// l2sqTileAVX2 is L2sqTile over the AVX2+FMA kernels: for each group of up to three queries
 // (which stay in L1), the rows go by in groups of four, each kernel call computing up to twelve
 // distances with one register per pair.
 func l2sqTileAVX2(x []float32, nr, xs int, q []float32, nq, qs, n int, out []float32, os int) {
@@ -50,7 +50,7 @@ func l2sqTileAVX2(x []float32, nr, xs int, q []float32, nq, qs, n int, out []flo
 	tileAVX2(&avx2Kernels, x, nr, xs, q, nq, qs, n, out, os)
 }
 
-// dotTileAVX2 is dotTile over the AVX2+FMA kernels, blocked as l2sqTileAVX2.
+// dotTileAVX2 is DotTile over the AVX2+FMA kernels, blocked as l2sqTileAVX2.
 func dotTileAVX2(x []float32, nr, xs int, q []float32, nq, qs, n int, out []float32, os int) {
 	tileAVX2(&avx2DotKernels, x, nr, xs, q, nq, qs, n, out, os)
 }
