@@ -1,0 +1,58 @@
+package pinrec
+
+import (
+	"context"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// TestSearchAmong checks the re-rank primitive against Search: over every ID it gives
+// Search's answer; unknown and repeated IDs are skipped; the filter applies; errors.
+func TestSearchAmong(t *testing.T) {
+	rng := rand.New(rand.NewPCG(11, 12))
+	const n, dim = 300, 24
+	ix, err := NewIndex(dim)
+	require.NoError(t, err)
+	for i := 0; i < n; i++ {
+		v := make([]float32, dim)
+		for j := range v {
+			v[j] = float32(rng.NormFloat64())
+		}
+		require.NoError(t, ix.Add(Item{ID: string(rune('a'+i%26)) + string(rune('0'+i/26)), Vector: v, Meta: map[string]string{"odd": []string{"n", "y"}[i%2]}}))
+	}
+	q := make([]float32, dim)
+	for j := range q {
+		q[j] = float32(rng.NormFloat64())
+	}
+	ids := ix.IDs()
+	want, err := ix.Search(context.Background(), q, 7)
+	require.NoError(t, err)
+	got, err := ix.SearchAmong(q, ids, 7, nil)
+	require.NoError(t, err)
+	assert.Equal(t, want, got)
+
+	// Unknown and repeated IDs.
+	some := []string{want[3].ID, "nope", want[1].ID, want[3].ID, want[5].ID}
+	got, err = ix.SearchAmong(q, some, 10, nil)
+	require.NoError(t, err)
+	assert.Equal(t, []Result{want[1], want[3], want[5]}, got)
+
+	// The filter.
+	keep := func(_ string, m map[string]string) bool { return m["odd"] == "y" }
+	wantF, err := ix.Search(context.Background(), q, 5, WithFilter(keep))
+	require.NoError(t, err)
+	got, err = ix.SearchAmong(q, ids, 5, keep)
+	require.NoError(t, err)
+	assert.Equal(t, wantF, got)
+
+	_, err = ix.SearchAmong(q, ids, 0, nil)
+	assert.ErrorIs(t, err, ErrBadK)
+	_, err = ix.SearchAmong(q[:3], ids, 1, nil)
+	assert.ErrorIs(t, err, ErrDimMismatch)
+	got, err = ix.SearchAmong(q, nil, 3, nil)
+	require.NoError(t, err)
+	assert.Empty(t, got)
+}
