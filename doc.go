@@ -18,8 +18,13 @@
 //   - [Index] is a flat float32 store with exact Euclidean top-K ([Index.Search],
 //     [Index.SearchBatch], [Index.Similar]) over SIMD kernels (AVX2+FMA on amd64, portable Go
 //     elsewhere or with the purego build tag).
+//   - [Searcher] is what answers "more like this" over IDs ([Index] and the approximate and
+//     remote indexes of other packages implement it); [Store] adds reading and changing items.
+//     Searches take options: [WithFilter], [WithMeta], [WithWorkers], [WithEffort].
 //   - [Index.Save] writes a documented, checksummed binary file atomically; [Load] reads it
-//     back, optionally memory-mapped.
+//     back, optionally memory-mapped. [Index.SaveExtended] adds a kind-specific section (an
+//     approximate graph, say) to the same file, and [Open] opens a file of any registered kind
+//     ([RegisterKind]) as a Store.
 //
 // A typical program:
 //
@@ -35,10 +40,20 @@
 //	q, _ := emb.EmbedFile(ctx, "query.jpg")
 //	results, err := ix.Search(ctx, q, 5)
 //
-// # Errors
+// # Errors and panics
 //
 // Errors wrap exported sentinels (ErrDimMismatch, ErrTooLarge, ErrChecksum, ...) that callers
-// test with [errors.Is]; those about a file name it. No panic crosses the API.
+// test with [errors.Is]; those about a file name it. Bad data never panics: corrupt index files,
+// undecodable images, and bad vectors, queries or k return errors, and so does every method of
+// a zero [Index]. Exactly these programmer errors panic, as their functions document:
+//
+//   - [Preprocess] and [PreprocessInto] with a size below 1 or a mode that is not one of the
+//     Mode constants, and PreprocessInto with a dst shorter than size*size*3;
+//   - [RegisterKind] with an invalid, "flat" or already registered kind, or a nil Opener (a
+//     bug of the registering package, found when the program starts).
+//
+// A panic raised by a caller's own function ([WithFilter]) is raised again on the goroutine
+// that called the search.
 //
 // # TensorFlow
 //

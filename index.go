@@ -27,7 +27,8 @@ var (
 	ErrReadOnly = errors.New("pinrec: index is read-only")
 	// ErrEmptyID: an item with an empty ID.
 	ErrEmptyID = errors.New("pinrec: empty id")
-	// ErrBadDim: NewIndex with a dimension that is not positive.
+	// ErrBadDim: NewIndex with a dimension that is not positive, or saving a zero Index
+	// before its first Add (it has no dimension yet).
 	ErrBadDim = errors.New("pinrec: dimension must be positive")
 	// ErrIndexClosed: a call on a memory-mapped index after Close.
 	ErrIndexClosed = errors.New("pinrec: index closed")
@@ -85,6 +86,11 @@ func WithCapacity(n int) IndexOption {
 // [Index.Close] releases the mapping, after which methods return [ErrIndexClosed]. Close is a
 // no-op for other indexes.
 //
+// The zero Index is an empty index whose dimension the first successful [Index.Add] fixes (the
+// length of its first item's vector); until then [Index.Dim] is 0, searches return
+// [ErrEmptyIndex], and [Index.Save] and [Index.WriteTo] refuse with [ErrBadDim], the format
+// needing a dimension. An Index must not be copied after first use.
+//
 // Memory: the vectors take 4*Len()*Dim() bytes in one block, plus at most 1/16 of spare
 // capacity as the index grows (use [WithCapacity] when the final size is known), plus the IDs
 // and metadata.
@@ -93,7 +99,8 @@ type Index struct {
 	// whole call; Add, Remove, SetInfo and Close hold it for writing.
 	mu sync.RWMutex
 
-	// dim is the vector dimension, > 0, fixed for the life of the index.
+	// dim is the vector dimension, fixed for the life of the index: > 0, or 0 in a zero Index
+	// until its first Add, which sets it (and nothing else does).
 	dim int
 
 	// vectors holds the rows in insertion order, row i at vectors[i*dim:(i+1)*dim];
@@ -147,9 +154,9 @@ func NewIndex(dim int, opts ...IndexOption) (*Index, error) {
 	return ix, nil
 }
 
-// checkVector reports whether v has length dim and only finite values.
+// checkVector reports whether v has length dim (at least 1) and only finite values.
 func checkVector(v []float32, dim int) error {
-	if len(v) != dim {
+	if len(v) != dim || dim < 1 {
 		return fmt.Errorf("length %d, index dimension %d: %w", len(v), dim, ErrDimMismatch)
 	}
 	for i, x := range v {
@@ -176,6 +183,9 @@ func (ix *Index) usable(op string) error {
 func (ix *Index) Add(items ...Item) error {
 	// Validate before taking the lock: the scan over the values does not need it.
 	dim := ix.Dim()
+	if dim == 0 && len(items) > 0 {
+		dim = len(items[0].Vector) // a zero Index takes the dimension of its first item
+	}
 	for i := range items {
 		it := &items[i]
 		if it.ID == "" {
@@ -192,6 +202,14 @@ func (ix *Index) Add(items ...Item) error {
 	}
 	if ix.readOnly {
 		return fmt.Errorf("add: %w", ErrReadOnly)
+	}
+	if len(items) == 0 {
+		return nil
+	}
+	if ix.dim == 0 {
+		ix.dim = dim
+	} else if ix.dim != dim { // a concurrent first Add fixed another dimension
+		return fmt.Errorf("add %q: length %d, index dimension %d: %w", items[0].ID, dim, ix.dim, ErrDimMismatch)
 	}
 	if ix.pos == nil {
 		ix.pos = make(map[string]int)

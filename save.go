@@ -67,6 +67,9 @@ type writeHinter interface {
 // writeTo encodes the index to w in layout l, with extension data ext (len(ext) ==
 // l.extLen). The caller holds ix.mu.
 func (ix *Index) writeTo(w io.Writer, l fileLayout, ext []byte) (int64, error) {
+	if ix.dim < 1 {
+		return 0, fmt.Errorf("a zero Index has no dimension before its first Add: %w", ErrBadDim)
+	}
 	if len(ix.vectors) != len(ix.ids)*ix.dim || len(ix.meta) != len(ix.ids) {
 		return 0, fmt.Errorf("internal error: %d ids, %d metadata, %d values", len(ix.ids), len(ix.meta), len(ix.vectors))
 	}

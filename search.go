@@ -25,6 +25,9 @@ func (ix *Index) Search(ctx context.Context, query []float32, k int, opts ...Sea
 	if err := ix.usable("search"); err != nil {
 		return nil, err
 	}
+	if ix.dim == 0 {
+		return nil, fmt.Errorf("search: %w", ErrEmptyIndex) // a zero Index
+	}
 	if err := checkVector(query, ix.dim); err != nil {
 		return nil, fmt.Errorf("search: query: %w", err)
 	}
@@ -51,6 +54,9 @@ func (ix *Index) SearchBatch(ctx context.Context, queries [][]float32, k int, op
 	defer ix.mu.RUnlock()
 	if err := ix.usable("search batch"); err != nil {
 		return nil, err
+	}
+	if ix.dim == 0 {
+		return nil, fmt.Errorf("search batch: %w", ErrEmptyIndex) // a zero Index
 	}
 	for i, q := range queries {
 		if err := checkVector(q, ix.dim); err != nil {
