@@ -1,0 +1,58 @@
+package ann_test
+
+import (
+	"context"
+	"fmt"
+	"log"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+
+	"pinrec"
+	"pinrec/ann"
+)
+
+// Build an approximate index over an exact one, search it, save it and open it again.
+func Example() {
+	rng := rand.New(rand.NewPCG(1, 2))
+	ix, err := pinrec.NewIndex(64)
+	if err != nil {
+		log.Fatal(err)
+	}
+	for i := 0; i < 2000; i++ {
+		v := make([]float32, 64)
+		for j := range v {
+			v[j] = rng.Float32()
+		}
+		if err := ix.Add(pinrec.Item{ID: fmt.Sprintf("pin-%d", i), Vector: v}); err != nil {
+			log.Fatal(err)
+		}
+	}
+	a, err := ann.Build(context.Background(), ix, ann.WithCodec(ann.CodecSQ8), ann.WithThreads(2))
+	if err != nil {
+		log.Fatal(err)
+	}
+	q, _ := a.Get("pin-42")
+	res, err := a.Search(context.Background(), q.Vector, 3, pinrec.WithEffort(100))
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(res[0].ID, res[0].Distance)
+
+	dir, _ := os.MkdirTemp("", "ann-example")
+	defer os.RemoveAll(dir)
+	path := filepath.Join(dir, "pins.idx")
+	if err := a.Save(path); err != nil {
+		log.Fatal(err)
+	}
+	s, err := pinrec.Open(path, pinrec.WithMmap()) // any kind; this one is "hnsw"
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer s.Close()
+	st := s.(*ann.Index).Stats()
+	fmt.Println(s.Len(), st["kind"], st["codec"], st["m"])
+	// Output:
+	// pin-42 0
+	// 2000 hnsw sq8 16
+}
