@@ -54,6 +54,11 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	defer enc.Close()
+	// TensorFlow's first inference takes seconds (graph set-up): done now, not in the first
+	// upload or crop query.
+	if _, err := enc.Embed(ctx, image.NewGray(image.Rect(0, 0, 8, 8))); err != nil {
+		return fmt.Errorf("warming up the embedder: %w", err)
+	}
 
 	logger := log.New(stderr, "", log.LstdFlags)
 	root := ix.Info()[infoRoot]
