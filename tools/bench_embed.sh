@@ -17,6 +17,16 @@
 #
 # The last lines are name=value pairs; embed_ratio_vs_keras is Go's best images/s over Keras' best
 # (each at its best batch size); the per-batch ratios come just before it.
+#
+# Issue 14 adds (BENCH_FAST=1, the default; empty skips): the fast mode (WithFastMode, oneDNN
+# bfloat16 auto mixed precision) against float32 at the last batch size, fast_mode_speedup,
+# fast_mode_worst_cosine, fast_mode_discriminative_ratio; the network alone on decoded inputs,
+# inference_gflop_s, against cpu_peak_gflop_s = cores x clock (/proc/cpuinfo "cpu MHz") x FLOP per
+# cycle per core (32: two 256-bit FMA pipes x 8 floats x 2; 64 when the CPU has AVX-512F, taken
+# as two 512-bit FMA pipes); and the JPEG decoders: jpeg_max_abs_diff_vs_pillow (DecodeFile's
+# pixels against Pillow's on every test JPEG, TestDecodeJPEGMatchesPillow), and
+# decode_ms_per_mpixel_go / decode_ms_per_mpixel_turbo (image/jpeg and libjpeg-turbo, each up to
+# RGB pixels, on a 640x480 photo, BenchmarkDecodeJPEG).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 py=${PINREC_PYTHON:-.venv/bin/python}
@@ -27,6 +37,7 @@ batch=${BENCH_BATCH:-1,8}
 repeat=${BENCH_REPEAT:-3}
 serial=${BENCH_SERIAL-1}
 savedmodel=${BENCH_SAVEDMODEL-1}
+fast=${BENCH_FAST-1}
 export TF_CPP_MIN_LOG_LEVEL=${TF_CPP_MIN_LOG_LEVEL:-2}
 if [ -z "${CGO_CFLAGS:-}" ] && [ -f .venv/tf/env.sh ]; then . .venv/tf/env.sh; fi
 quiet() { grep -v -E 'oneDNN|absl::InitializeLog|cpu_feature_guard|AVX|rebuild TensorFlow' >&2 || true; }
@@ -50,7 +61,7 @@ go build -o "$bin/benchembed" ./tools/benchembed
 out=$(mktemp)
 trap 'rm -rf "$bin" "$out"' EXIT
 echo "bench-embed: Go (pinrec, tools/benchembed)"
-"$bin/benchembed" -model "$model" -images "$images" -intra "$intra" -inter "$inter" -batch "$batch" -repeat "$repeat" ${serial:+-serial} 2> >(quiet) | tee -a "$out"
+"$bin/benchembed" -model "$model" -images "$images" -intra "$intra" -inter "$inter" -batch "$batch" -repeat "$repeat" ${serial:+-serial} ${fast:+-fast} 2> >(quiet) | tee -a "$out"
 echo "bench-embed: Python (Keras, tools/bench_embed.py)"
 "$py" tools/bench_embed.py keras --model "$model" --images "$images" --intra "$intra" --inter "$inter" --batch "$batch" --repeat "$repeat" ${savedmodel:+--savedmodel} 2> >(quiet) | tee -a "$out"
 
@@ -69,3 +80,21 @@ print(f"go_img_s={max(go.values()):.3f}")
 print(f"keras_img_s={max(kr.values()):.3f}")
 print(f"embed_ratio_vs_keras={max(go.values()) / max(kr.values()):.3f}")
 PY
+
+echo "bench-embed: JPEG decoding (jpeg_test.go: TestDecodeJPEGMatchesPillow, BenchmarkDecodeJPEG)"
+go test -count=1 -run '^TestDecodeJPEGMatchesPillow$' -v . 2>&1 | sed -n 's/.*\(jpeg_max_abs_diff_vs_pillow[_a-z]*=[0-9]*\).*/\1/p'
+go test -count=1 -run '^$' -bench '^BenchmarkDecodeJPEG$' -benchtime 40x . 2>&1 |
+  awk '/^BenchmarkDecodeJPEG\//{split($1, a, "/"); sub(/-[0-9]+$/, "", a[2]); for (i = 2; i < NF; i++) if ($(i+1) == "ms/Mpixel") printf "decode_ms_per_mpixel_%s=%s\n", a[2], $i}'
+if [ -n "$fast" ]; then
+  "$py" - "$out" <<'PY'
+import os, re, sys
+vals = dict(l.strip().split("=", 1) for l in open(sys.argv[1]) if "=" in l)
+flags = open("/proc/cpuinfo").read()
+mhz = [float(m) for m in re.findall(r"^cpu MHz\s*:\s*([0-9.]+)", flags, re.M)]
+per_cycle = 64 if re.search(r"\bavx512f\b", flags) else 32
+peak = len(mhz) * (sum(mhz) / len(mhz)) / 1000 * per_cycle
+print(f"cpu_peak_gflop_s={peak:.1f}")
+if "inference_gflop_s" in vals:
+    print(f"inference_peak_fraction={float(vals['inference_gflop_s']) / peak:.3f}")
+PY
+fi

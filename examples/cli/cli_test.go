@@ -496,6 +496,7 @@ func TestCLIStats(t *testing.T) {
 	}
 	require.NoError(t, json.Unmarshal(emb, &meta))
 	assert.Equal(t, 12, s.Items)
+	assert.Equal(t, "flat", s.Kind, "the exact index's kind")
 	assert.Equal(t, meta.Dim, s.Dim)
 	assert.Equal(t, meta.Weights, s.Info["weights"])
 	assert.Equal(t, modelDir, s.Info["model"])
@@ -505,6 +506,7 @@ func TestCLIStats(t *testing.T) {
 	r = cli(t, "", "stats", "-index", modelIndex)
 	require.Equal(t, 0, r.code, r.stderr)
 	assert.Contains(t, r.stdout, "items:      12\n")
+	assert.Contains(t, r.stdout, "kind:       flat\n")
 	assert.Contains(t, r.stdout, "weights:    "+meta.Weights+"\n")
 
 	r = cli(t, "", "stats", "-index", pixelIndex)
@@ -635,6 +637,15 @@ func TestCLIErrors(t *testing.T) {
 	other.SetInfo("weights", "imagenet")
 	require.NoError(t, other.Save(otherWeights))
 	require.NoError(t, other.Close())
+	// An index built in fast mode (index -fast): float32 runs must not add to it, and -fast runs
+	// must not add to a float32 index.
+	fastIndex := filepath.Join(tmp, "fast.pinrec")
+	fast, err := pinrec.Load(modelIndex)
+	require.NoError(t, err)
+	require.Equal(t, pinrec.PrecisionFloat32, fast.Info()["precision"], "index records its precision")
+	fast.SetInfo("precision", pinrec.PrecisionFast)
+	require.NoError(t, fast.Save(fastIndex))
+	require.NoError(t, fast.Close())
 
 	for _, tc := range []struct {
 		name string
@@ -661,6 +672,8 @@ func TestCLIErrors(t *testing.T) {
 		{"index of another model", []string{"index", "-index", pixelCopy, dir}, 1, "was built with"},
 		{"index of other weights", []string{"index", "-index", otherWeights, dir}, 1, `was built with weights "imagenet"`},
 		{"query with other weights", []string{"query", "-index", otherWeights, labelled.query}, 1, `was built with weights "imagenet"`},
+		{"float32 run on a fast index", []string{"index", "-index", fastIndex, dir}, 1, `was built with precision "bfloat16-mixed", not "float32"`},
+		{"fast run on a float32 index", []string{"index", "-fast", "-index", modelIndex, dir}, 1, `was built with precision "float32", not "bfloat16-mixed"`},
 		{"missing index file", []string{"ls", "-index", filepath.Join(tmp, "none.pinrec")}, 1, "none.pinrec"},
 		{"corrupt index file", []string{"stats", "-index", garbage}, 1, "garbage.pinrec"},
 		{"unknown id", []string{"similar", "-index", modelIndex, "purple/0.png"}, 1, "purple/0.png"},

@@ -42,19 +42,22 @@ type source struct {
 func runIndex(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("index", "[-model DIR] -index FILE [-workers N] [-embedding model|pixels] DIR", stdout)
 	modelDir := fs.String("model", pinrec.DefaultModelDir(), "model `folder` (SavedModel + pinrec.json)")
-	indexPath := fs.String("index", "", "index `file` to create or sync (required)")
+	var store storeFlags
+	store.register(fs, "to create or sync (required)")
 	workers := fs.Int("workers", runtime.NumCPU(), "goroutines decoding and preprocessing images")
 	batch := fs.Int("batch", 8, "images per inference batch")
 	threads := fs.Int("threads", 0, "TensorFlow intra- and inter-op threads (0: TensorFlow's default, one per core)")
 	checkpoint := fs.Duration("checkpoint", 30*time.Second, "save the index this often during a run (0: only at the end)")
+	fast := fs.Bool("fast", false, "fast mode: TensorFlow's oneDNN bfloat16 mixed precision (faster only on CPUs with native bfloat16; an index keeps one precision)")
 	embedding := fs.String("embedding", "model", "model: ResNet50 embeddings; pixels: the raw-pixel baseline (16x16 RGB, flattened)")
+	regions := fs.Int("regions", 0, "also index up to `N` region items per image (parts of it pooled from the model's feature map); query and similar then return pins with the best part's box")
 	pos, err := parseArgs(fs, args, 1, "DIR")
 	if err != nil {
 		return err
 	}
 	switch {
-	case *indexPath == "":
-		return usagef("-index FILE is required")
+	case store.check() != nil:
+		return store.check()
 	case *workers < 1:
 		return usagef("-workers %d: want at least 1", *workers)
 	case *batch < 1:
@@ -63,8 +66,12 @@ func runIndex(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return usagef("-threads %d: want 0 or more", *threads)
 	case *checkpoint < 0:
 		return usagef("-checkpoint %v: want 0 or more", *checkpoint)
-	case *embedding != "model" && *embedding != "pixels":
+	case *embedding != embedModel && *embedding != embedPixels:
 		return usagef("-embedding %q: want model or pixels", *embedding)
+	case *regions < 0:
+		return usagef("-regions %d: want 0 or more", *regions)
+	case *regions > 0 && *embedding == embedPixels:
+		return usagef("-regions needs -embedding model (regions come from the model's feature map)")
 	}
 	// From here on, SIGINT and SIGTERM stop the run after saving what it did.
 	sigCtx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
@@ -83,47 +90,51 @@ func runIndex(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	} else if !st.IsDir() {
 		return fmt.Errorf("%s is not a folder", pos[0])
 	}
-	absIndex, err := filepath.Abs(*indexPath)
-	if err != nil {
-		return err
-	}
-	if err := checkWritable(absIndex); err != nil {
-		return err
-	}
-
-	// The existing index, if any, is synced; a file that is not an index is never overwritten.
-	var ix *pinrec.Index
-	if _, err := os.Stat(absIndex); err == nil {
-		if ix, err = pinrec.Load(absIndex); err != nil {
-			return fmt.Errorf("cannot read the existing index (remove it or choose another -index): %w", err)
+	indexPath := store.String() // as given, for messages
+	absIndex := "" // no file with -backend
+	if store.backend == "" {
+		if absIndex, err = filepath.Abs(store.index); err != nil {
+			return err
 		}
-	} else if !errors.Is(err, os.ErrNotExist) {
-		return err
+		if err := checkWritable(absIndex); err != nil {
+			return err
+		}
+		store.index = absIndex
 	}
 
 	// What the index records about the embedding; the model itself is only loaded (which takes
 	// seconds) when there is something to embed.
-	var want map[string]string
-	if *embedding == "pixels" {
-		want = pixelEncoder{}.info()
-	} else if want, err = readModelInfo(*modelDir); err != nil {
+	want, err := wantInfo(*embedding, *modelDir)
+	if err != nil {
 		return err
 	}
-	if ix != nil {
-		if err := compatible(*indexPath, ix.Info(), want); err != nil {
-			return err
+	dim, _ := strconv.Atoi(want[infoDim])
+	if *embedding == embedModel {
+		want[infoPrecision] = pinrec.PrecisionFloat32
+		if *fast {
+			want[infoPrecision] = pinrec.PrecisionFast
 		}
-	} else {
-		dim, _ := strconv.Atoi(want[infoDim])
-		if ix, err = pinrec.NewIndex(dim); err != nil {
+	}
+
+	// The existing index, if any, is synced; a file that is not an index is never overwritten.
+	ix, err := openStore(ctx, store, dim)
+	if err != nil {
+		return fmt.Errorf("cannot read the existing index (remove it or choose another -index): %w", err)
+	}
+	defer ix.Close()
+	if ix.Len() > 0 || len(ix.Info()) > 0 {
+		if err := compatible(indexPath, ix.Info(), want); err != nil {
 			return err
 		}
 	}
+	// A different -regions than the index was built with re-embeds every image (regions.go).
+	regionsChanged := regionsDiffer(ix, *regions)
 	for k, v := range want {
 		ix.SetInfo(k, v)
 	}
+	ix.SetInfo(infoRegions, strconv.Itoa(*regions))
 	ix.SetInfo(infoRoot, root)
-	fmt.Fprintf(stderr, "pinrec index: %s\n", describeEncoder(want))
+	fmt.Fprintf(stderr, "pinrec index: %s\n", describeEmbedding(want))
 
 	out := &reporter{w: stderr, tty: isTerminal(stderr)}
 	sources, walkSkips := walk(root, absIndex, out)
@@ -137,7 +148,7 @@ func runIndex(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		if it, err := ix.Get(s.id); err == nil &&
 			it.Meta[metaSize] == strconv.FormatInt(s.size, 10) &&
 			it.Meta[metaMtime] == strconv.FormatInt(s.mtime, 10) &&
-			it.Meta[metaPath] == s.path {
+			it.Meta[metaPath] == s.path && !regionsChanged {
 			unchanged++
 			continue
 		}
@@ -145,6 +156,9 @@ func runIndex(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	var gone []string
 	for _, id := range ix.IDs() {
+		if p, ok := pinrec.RegionParent(id); ok && present[p] {
+			continue // a region item of a pin that stays (PutPin replaces them when it is re-embedded)
+		}
 		if !present[id] {
 			gone = append(gone, id)
 		}
@@ -155,39 +169,32 @@ func runIndex(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 	}
 
-	var enc encoder = pixelEncoder{}
-	if len(todo) > 0 && *embedding == "model" {
-		m, err := openModel(*modelDir, *threads, *batch)
+	var st stats
+	if len(todo) > 0 {
+		emb, err := openEmbedder(*embedding, *modelDir, embedderOptions{threads: *threads, batch: *batch, workers: *workers, regions: *regions, fast: *fast})
 		if err != nil {
 			return err
 		}
-		defer m.Close()
-		if err := compatible(*modelDir+"/"+pinrec.ModelInfoFile, want, m.info()); err != nil {
-			return err
-		}
-		enc = m
-	}
-
-	if len(todo) > 0 {
+		defer emb.Close()
 		fmt.Fprintf(stderr, "pinrec index: %d images to embed (%d unchanged, %d removed) under %s\n",
-			len(todo), unchanged, len(gone), pos[0])
+			len(todo), unchanged, countPins(gone), pos[0])
+		st, err = embedAll(sigCtx, ix, emb, todo, store, *checkpoint, out)
 	}
-	st, err := embedAll(sigCtx, ix, enc, todo, absIndex, *workers, *batch, *checkpoint, out)
-	st.unchanged, st.removed = unchanged, len(gone)
+	st.unchanged, st.removed = unchanged, countPins(gone)
 	st.skipped += walkSkips
 	interrupted := sigCtx.Err() != nil && ctx.Err() == nil
 	if err != nil && !interrupted {
 		// Keep what was embedded before the failure.
-		if serr := ix.Save(absIndex); serr != nil {
+		if serr := saveStore(ix, store); serr != nil {
 			return fmt.Errorf("%v; saving the index also failed: %v", err, serr)
 		}
 		return err
 	}
-	if err := ix.Save(absIndex); err != nil {
+	if err := saveStore(ix, store); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "indexed %d, unchanged %d, removed %d, skipped %d: %s holds %d items\n",
-		st.indexed, st.unchanged, st.removed, st.skipped, *indexPath, ix.Len())
+		st.indexed, st.unchanged, st.removed, st.skipped, indexPath, ix.Len())
 	if interrupted {
 		return fmt.Errorf("%w after %d of %d images; the index was saved, run the same command again to finish",
 			errInterrupted, st.indexed+st.failed, len(todo))
@@ -195,9 +202,9 @@ func runIndex(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	return nil
 }
 
-// describeEncoder is the one line index prints about what it embeds with.
-func describeEncoder(info map[string]string) string {
-	if info[infoEmbedding] == "pixels" {
+// describeEmbedding is the one line index prints about what it embeds with.
+func describeEmbedding(info map[string]string) string {
+	if info[infoEmbedding] == embedPixels {
 		return fmt.Sprintf("raw-pixel baseline (%sx%s RGB flattened, %s-d)", info[infoInputSize], info[infoInputSize], info[infoDim])
 	}
 	return fmt.Sprintf("model %s (%s-d, %sx%s input, %s preprocessing; weights: %s)",
@@ -272,163 +279,64 @@ type stats struct {
 	failed                               int // of the skipped, those that were attempted in this run
 }
 
-// prepared is one decoded and preprocessed image, or why it could not be.
-type prepared struct {
-	src   source
-	input []float32
-	err   error
-}
-
-// embedAll decodes and preprocesses todo in workers goroutines while the calling goroutine
-// runs inference on batches of their results, in todo's order, and adds them to ix. It saves
-// ix to indexPath every checkpoint. Files that cannot be used are reported and skipped;
-// stale entries for them are dropped. It returns early, without error, when ctx is done.
-func embedAll(ctx context.Context, ix *pinrec.Index, enc encoder, todo []source, indexPath string,
-	workers, batch int, checkpoint time.Duration, out *reporter) (stats, error) {
+// embedAll embeds todo with emb through the library's stream (decoding one batch ahead of
+// inference) and adds the vectors to ix in todo's order, saving ix every checkpoint. Files that
+// cannot be used are reported and skipped; stale entries for them are dropped. It returns
+// early, without error, when ctx is done.
+func embedAll(ctx context.Context, ix pinrec.Store, emb *pinrec.Embedder, todo []source, store storeFlags,
+	checkpoint time.Duration, out *reporter) (stats, error) {
 	var st stats
-	if len(todo) == 0 {
-		return st, nil
+	skip := func(id, reason string) {
+		st.skipped++
+		st.failed++
+		out.skip(id, reason)
+		dropStale(ix, id)
 	}
-	// The pipeline stops on ctx (an interrupt) or on an inference failure.
-	outer := ctx
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	type job struct {
-		src source
-		res chan<- prepared
+	paths := make([]string, len(todo))
+	for i, s := range todo {
+		paths[i] = s.path
 	}
-	jobs := make(chan job, workers)
-	// order holds each job's result channel in todo's order; its capacity bounds how far
-	// decoding runs ahead of inference.
-	order := make(chan chan prepared, 2*batch+workers)
-	go func() {
-		defer close(order)
-		defer close(jobs)
-		for _, s := range todo {
-			res := make(chan prepared, 1)
-			select {
-			case order <- res:
-			case <-ctx.Done():
-				return
-			}
-			jobs <- job{s, res}
-		}
-	}()
-	for range workers {
-		go func() {
-			for j := range jobs {
-				j.res <- prepare(ctx, enc, j.src)
-			}
-		}()
-	}
-
 	prog := newProgress(out, len(todo))
 	lastSave := time.Now()
-	pending := make([]prepared, 0, batch)
-	flush := func() error {
-		if len(pending) == 0 {
+	err := emb.EmbedStream(ctx, paths, func(r pinrec.EmbedResult) error {
+		defer prog.add(1)
+		src := todo[r.Index]
+		if r.Err != nil {
+			var fe *pinrec.FileError
+			if errors.As(r.Err, &fe) {
+				skip(src.id, fe.Err.Error()) // the report names the file
+			} else {
+				skip(src.id, r.Err.Error())
+			}
 			return nil
 		}
-		inputs := make([][]float32, len(pending))
-		for i, p := range pending {
-			inputs[i] = p.input
-		}
-		vecs, err := enc.encode(ctx, inputs)
+		// PutPin also replaces the pin's region items (r.Regions, with -regions N; none otherwise).
+		err := pinrec.PutPin(ix, pinrec.Item{ID: src.id, Vector: r.Vector, Meta: map[string]string{
+			metaPath:  src.path,
+			metaSize:  strconv.FormatInt(src.size, 10),
+			metaMtime: strconv.FormatInt(src.mtime, 10),
+		}}, r.Regions)
 		if err != nil {
-			if outer.Err() != nil {
-				pending = pending[:0]
-				return nil
-			}
-			return fmt.Errorf("inference: %w", err)
+			skip(src.id, err.Error())
+			return nil
 		}
-		for i, p := range pending {
-			err := ix.Add(pinrec.Item{ID: p.src.id, Vector: vecs[i], Meta: map[string]string{
-				metaPath:  p.src.path,
-				metaSize:  strconv.FormatInt(p.src.size, 10),
-				metaMtime: strconv.FormatInt(p.src.mtime, 10),
-			}})
-			if err != nil {
-				st.skipped++
-				st.failed++
-				out.skip(p.src.id, err.Error())
-				dropStale(ix, p.src.id)
-				continue
-			}
-			st.indexed++
-		}
-		prog.add(len(pending))
-		pending = pending[:0]
+		st.indexed++
 		if checkpoint > 0 && time.Since(lastSave) >= checkpoint {
-			if err := ix.Save(indexPath); err != nil {
+			if err := saveStore(ix, store); err != nil {
 				return fmt.Errorf("checkpoint: %w", err)
 			}
 			lastSave = time.Now()
 		}
 		return nil
-	}
-	var err error
-	for res := range order {
-		p := <-res
-		if ctx.Err() != nil {
-			continue // drain what the workers finish
-		}
-		if p.err != nil {
-			st.skipped++
-			st.failed++
-			out.skip(p.src.id, p.err.Error())
-			dropStale(ix, p.src.id)
-			prog.add(1)
-			continue
-		}
-		pending = append(pending, p)
-		if len(pending) == batch {
-			if err = flush(); err != nil {
-				cancel()
-			}
-		}
-	}
-	if err == nil && ctx.Err() == nil {
-		err = flush()
-	}
+	})
 	prog.done()
+	if err != nil && ctx.Err() != nil {
+		return st, nil // interrupted: the caller saves what was done
+	}
 	return st, err
 }
 
-// prepare decodes and preprocesses one file. A panic in a decoder becomes an error for that
-// file rather than the end of the run.
-func prepare(ctx context.Context, enc encoder, s source) (p prepared) {
-	p.src = s
-	if ctx.Err() != nil {
-		p.err = ctx.Err()
-		return p
-	}
-	defer func() {
-		if r := recover(); r != nil {
-			p.input, p.err = nil, fmt.Errorf("decoder panic: %v", r)
-		}
-	}()
-	img, err := pinrec.DecodeFile(s.path)
-	if err != nil {
-		p.err = errors.New(reason(err, s.path))
-		return p
-	}
-	p.input = enc.prepare(img)
-	return p
-}
-
-// reason is the message of a decoding error without the "decode PATH: " that DecodeFile puts
-// before it: the report already names the file.
-func reason(err error, path string) string {
-	msg := err.Error()
-	if i := strings.Index(msg, path+": "); i >= 0 {
-		return msg[i+len(path)+2:]
-	}
-	return msg
-}
-
 // dropStale removes the index entry of a file that changed and can no longer be used.
-func dropStale(ix *pinrec.Index, id string) {
-	if ix.Has(id) {
-		ix.Remove(id)
-	}
+func dropStale(ix pinrec.Store, id string) {
+	pinrec.RemovePins(ix, id) // and its region items
 }
