@@ -249,7 +249,8 @@ func (c *codec) derive() {
 }
 
 // trainPCA sets mean and proj from the sample's covariance (float64, gonum's symmetric
-// eigendecomposition): the top min(pcaDim, dim) eigenvectors.
+// eigendecomposition): the top min(pcaDim, dim) eigenvectors. The d×d eigendecomposition takes
+// O(d³) (tens of seconds at d=2048); samples smaller than d go through their Gram matrix.
 func (c *codec) trainPCA(sample [][]float32) error {
 	d, n := c.dim, len(sample)
 	c.pdim = min(pcaDim, d)
@@ -269,6 +270,38 @@ func (c *codec) trainPCA(sample [][]float32) error {
 			row[t] = float64(v) - mean[t]
 		}
 	}
+	c.mean = make([]float32, d)
+	for t, v := range mean {
+		c.mean[t] = float32(v)
+	}
+	c.proj = make([]float32, c.pdim*d)
+	if n < d {
+		// Fewer vectors than dimensions: the axes come from the n×n Gram matrix (its
+		// eigenvectors u give the covariance's as Xᵀu/|Xᵀu|), O(n²d) instead of O(d³); the
+		// axes past the sample's rank stay zero rows (nothing of the data lies along them).
+		gram := mat.NewSymDense(n, nil)
+		gram.SymRankK(gram, 1, centred)
+		var eig mat.EigenSym
+		if !eig.Factorize(gram, true) {
+			return fmt.Errorf("train %s: eigendecomposition did not converge: %w", c.kind, ErrBadOption)
+		}
+		var u mat.Dense
+		eig.VectorsTo(&u)
+		vals := eig.Values(nil)
+		var v mat.VecDense
+		for r := 0; r < min(c.pdim, n); r++ {
+			col := n - 1 - r
+			if !(vals[col] > 1e-9*max(vals[n-1], 0)) || !(vals[col] > 0) {
+				break
+			}
+			v.MulVec(centred.T(), u.ColView(col))
+			norm := mat.Norm(&v, 2)
+			for t := 0; t < d; t++ {
+				c.proj[r*d+t] = float32(v.AtVec(t) / norm)
+			}
+		}
+		return nil
+	}
 	cov := mat.NewSymDense(d, nil)
 	cov.SymRankK(cov, 1/float64(max(1, n-1)), centred.T())
 	var eig mat.EigenSym
@@ -277,11 +310,6 @@ func (c *codec) trainPCA(sample [][]float32) error {
 	}
 	var vecs mat.Dense
 	eig.VectorsTo(&vecs) // columns, eigenvalues ascending
-	c.mean = make([]float32, d)
-	for t, v := range mean {
-		c.mean[t] = float32(v)
-	}
-	c.proj = make([]float32, c.pdim*d)
 	for r := 0; r < c.pdim; r++ {
 		col := d - 1 - r
 		for t := 0; t < d; t++ {
