@@ -15,20 +15,24 @@ import (
 // answer is what query and similar print with -json.
 type answer struct {
 	Query   string      `json:"query"`
+	Crop    *regionJSON `json:"crop,omitempty"` // query -crop: the part of the query image embedded
 	Results []rankedRow `json:"results"`
 }
 
 type rankedRow struct {
-	Rank     int     `json:"rank"`
-	ID       string  `json:"id"`
-	Distance float32 `json:"distance"`
+	Rank     int         `json:"rank"`
+	ID       string      `json:"id"`
+	Distance float32     `json:"distance"`
+	Region   *regionJSON `json:"region,omitempty"` // index -regions: the best-matching part's box
 }
 
 // searchFlags are the flags query and similar share.
 type searchFlags struct {
-	index, grid string
-	k           int
-	json        bool
+	store storeFlags
+	grid  string
+	k     int
+	json  bool
+	crop  *pinrec.Rect // query -crop
 }
 
 func (f *searchFlags) register(fs interface {
@@ -36,14 +40,14 @@ func (f *searchFlags) register(fs interface {
 	IntVar(*int, string, int, string)
 	BoolVar(*bool, string, bool, string)
 }) {
-	fs.StringVar(&f.index, "index", "", "index `file` (required)")
+	f.store.register(fs, "(required)")
 	fs.IntVar(&f.k, "k", 5, "number of results")
 	fs.BoolVar(&f.json, "json", false, "print one JSON object instead of a table")
 	fs.StringVar(&f.grid, "grid", "", "also write a PNG `file`: the query on the left, the results beside it")
 }
 
 func (f *searchFlags) check() error {
-	if err := requireIndexFlag(f.index); err != nil {
+	if err := f.store.check(); err != nil {
 		return err
 	}
 	if f.k < 1 {
@@ -53,9 +57,10 @@ func (f *searchFlags) check() error {
 }
 
 func runQuery(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("query", "[-model DIR] -index FILE [-k 5] [-json] [-grid OUT.png] IMAGE", stdout)
+	fs := newFlagSet("query", "[-model DIR] -index FILE [-k 5] [-crop x,y,w,h] [-json] [-grid OUT.png] IMAGE", stdout)
 	var f searchFlags
 	f.register(fs)
+	cropFlag := fs.String("crop", "", "embed only this part of IMAGE: `x,y,w,h` in pixels of the upright image (after EXIF orientation)")
 	modelDir := fs.String("model", pinrec.DefaultModelDir(), "model `folder`; must be the one the index was built with")
 	pos, err := parseArgs(fs, args, 1, "IMAGE")
 	if err != nil {
@@ -64,7 +69,14 @@ func runQuery(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := f.check(); err != nil {
 		return err
 	}
-	ix, err := loadIndex(f.index)
+	if *cropFlag != "" {
+		r, err := pinrec.ParseRect(*cropFlag)
+		if err != nil {
+			return usagef("-crop: %v", err)
+		}
+		f.crop = &r
+	}
+	ix, err := openStore(ctx, f.store, 0)
 	if err != nil {
 		return err
 	}
@@ -73,16 +85,30 @@ func runQuery(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	enc, err := encoderFor(f.index, ix, *modelDir, 0)
+	if f.crop != nil {
+		if err := f.crop.In(img.Bounds().Dx(), img.Bounds().Dy()); err != nil {
+			return fmt.Errorf("-crop: %w", err)
+		}
+	}
+	enc, err := embedderFor(f.store.String(), ix, *modelDir, 0)
 	if err != nil {
 		return err
 	}
 	defer enc.Close()
-	vecs, err := enc.encode(ctx, [][]float32{enc.prepare(img)})
+	var vec []float32
+	if f.crop != nil {
+		vec, err = enc.EmbedCrop(ctx, img, *f.crop)
+	} else {
+		var vecs [][]float32
+		if vecs, err = enc.Embed(ctx, img); err == nil {
+			vec = vecs[0]
+		}
+	}
 	if err != nil {
 		return err
 	}
-	results, err := ix.Search(ctx, vecs[0], f.k)
+	// Pins, each once; with region items (index -regions N), at their best part (regions.go).
+	results, err := pinrec.SearchPins(ctx, ix, vec, f.k)
 	if err != nil {
 		return err
 	}
@@ -90,9 +116,11 @@ func runQuery(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 }
 
 func runSimilar(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("similar", "-index FILE [-k 5] [-json] [-grid OUT.png] ID", stdout)
+	fs := newFlagSet("similar", "-index FILE [-k 5] [-json] [-grid OUT.png] [-rank visual|hybrid] ID", stdout)
 	var f searchFlags
 	f.register(fs)
+	rank := fs.String("rank", "visual", "visual: by distance; hybrid: re-ranked with the likes and saves of pinrec engage (-json shows the score's components)")
+	engageDB := fs.String("db", "", "engagement database `file` for -rank hybrid (default: INDEX.engage.db)")
 	pos, err := parseArgs(fs, args, 1, "ID")
 	if err != nil {
 		return err
@@ -100,33 +128,31 @@ func runSimilar(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err := f.check(); err != nil {
 		return err
 	}
-	ix, err := loadIndex(f.index)
+	if *rank != "visual" && *rank != "hybrid" {
+		return usagef("-rank %q: want visual or hybrid", *rank)
+	}
+	ix, err := openStore(ctx, f.store, 0)
 	if err != nil {
 		return err
 	}
 	defer ix.Close()
 	id := pos[0]
 	if !ix.Has(id) {
-		return fmt.Errorf("no item %q in %s (pinrec ls -index %s lists the IDs)", id, f.index, f.index)
+		return fmt.Errorf("no item %q in %s (pinrec ls -index %s lists the IDs)", id, f.store, f.store)
 	}
-	results, err := ix.Similar(ctx, id, f.k)
+	if *rank == "hybrid" {
+		return similarRanked(ctx, stdout, stderr, ix, f, *engageDB, id)
+	}
+	results, err := pinrec.SimilarPins(ctx, ix, id, f.k)
 	if err != nil && !errors.Is(err, pinrec.ErrEmptyIndex) {
 		return err
 	}
 	return report(stdout, stderr, ix, f, id, imagePath(ix, id, nil), results)
 }
 
-// loadIndex opens an index file for reading.
-func loadIndex(path string) (*pinrec.Index, error) {
-	if _, err := os.Stat(path); err != nil {
-		return nil, fmt.Errorf("index %s: %w", path, errors.Unwrap(err))
-	}
-	return pinrec.Load(path)
-}
-
 // imagePath is where the image of an indexed item lives: the path index recorded, or the ID
 // under the indexed folder when that file has moved. meta may be nil (it is then looked up).
-func imagePath(ix *pinrec.Index, id string, meta map[string]string) string {
+func imagePath(ix pinrec.Store, id string, meta map[string]string) string {
 	if meta == nil {
 		if it, err := ix.Get(id); err == nil {
 			meta = it.Meta
@@ -144,31 +170,31 @@ func imagePath(ix *pinrec.Index, id string, meta map[string]string) string {
 }
 
 // report prints the results as a table or JSON and writes the grid.
-func report(stdout, stderr io.Writer, ix *pinrec.Index, f searchFlags, query, queryImage string, results []pinrec.Result) error {
+func report(stdout, stderr io.Writer, ix pinrec.Store, f searchFlags, query, queryImage string, results []pinrec.Result) error {
 	rows := make([]rankedRow, len(results))
 	for i, r := range results {
-		rows[i] = rankedRow{Rank: i + 1, ID: r.ID, Distance: r.Distance}
+		rows[i] = rankedRow{Rank: i + 1, ID: r.ID, Distance: r.Distance, Region: r.Region}
 	}
 	if f.grid != "" {
 		cells := make([]gridCell, len(results))
 		for i, r := range results {
-			cells[i] = gridCell{path: imagePath(ix, r.ID, r.Meta), name: r.ID, rank: i + 1, distance: r.Distance}
+			cells[i] = gridCell{path: imagePath(ix, r.ID, r.Meta), name: r.ID, rank: i + 1, distance: r.Distance, region: r.Region}
 		}
-		if err := writeGrid(f.grid, gridCell{path: queryImage, name: query}, cells, gridFooter(ix)); err != nil {
+		if err := writeGrid(f.grid, gridCell{path: queryImage, name: query, region: f.crop}, cells, gridFooter(ix)); err != nil {
 			return err
 		}
 	}
 	if f.json {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
-		if err := enc.Encode(answer{Query: query, Results: rows}); err != nil {
+		if err := enc.Encode(answer{Query: query, Crop: f.crop, Results: rows}); err != nil {
 			return err
 		}
 	} else {
 		fmt.Fprintf(stdout, "query: %s\n", query)
 		fmt.Fprintf(stdout, "%4s  %12s  %s\n", "rank", "distance", "id")
 		for _, r := range rows {
-			fmt.Fprintf(stdout, "%4d  %12.4f  %s\n", r.Rank, r.Distance, r.ID)
+			fmt.Fprintf(stdout, "%4d  %12.4f  %s%s\n", r.Rank, r.Distance, r.ID, regionText(r.Region))
 		}
 	}
 	if f.grid != "" {
@@ -178,7 +204,7 @@ func report(stdout, stderr io.Writer, ix *pinrec.Index, f searchFlags, query, qu
 }
 
 // gridFooter says what made the grid: the index and its embedding.
-func gridFooter(ix *pinrec.Index) string {
+func gridFooter(ix pinrec.Store) string {
 	in := ix.Info()
 	what := fmt.Sprintf("ResNet50 embeddings (%s-d), weights: %s", in[infoDim], in[infoWeights])
 	if in[infoEmbedding] == "pixels" {

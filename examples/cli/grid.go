@@ -26,6 +26,7 @@ type gridCell struct {
 	name     string // shown in the caption (an ID or the query's path)
 	rank     int    // 0 for the query
 	distance float32
+	region   *pinrec.Rect // a box to outline on the thumbnail (the matching part, the query's crop)
 }
 
 // Grid layout, in pixels.
@@ -129,8 +130,8 @@ func drawCell(dst *image.RGBA, at image.Point, c gridCell, frame color.Color, fr
 	src, err := pinrec.DecodeFile(c.path)
 	if err != nil {
 		drawText(dst, regular, colSubtle, image.Pt(box.Min.X+8, box.Min.Y+thumb/2), fit(regular, "image unavailable", thumb-16))
-	} else {
-		drawThumb(dst, box, src)
+	} else if placed := drawThumb(dst, box, src); c.region != nil {
+		drawRegion(dst, placed, src.Bounds(), *c.region) // regions.go
 	}
 	var first string
 	col := colText
@@ -144,14 +145,15 @@ func drawCell(dst *image.RGBA, at image.Point, c gridCell, frame color.Color, fr
 	drawText(dst, regular, colSubtle, image.Pt(box.Min.X, base+19), fit(regular, shortName(c.name), thumb))
 }
 
-// drawThumb scales src into box, keeping its aspect ratio, centred. Small images (such as
+// drawThumb scales src into box, keeping its aspect ratio, centred, and returns where it drew
+// it. Small images (such as
 // Fashion-MNIST's 28x28) are enlarged by a whole factor with nearest-neighbour sampling so
 // their pixels stay crisp; others are resampled with Catmull-Rom.
-func drawThumb(dst *image.RGBA, box image.Rectangle, src image.Image) {
+func drawThumb(dst *image.RGBA, box image.Rectangle, src image.Image) image.Rectangle {
 	sb := src.Bounds()
 	sw, sh := sb.Dx(), sb.Dy()
 	if sw == 0 || sh == 0 {
-		return
+		return image.Rectangle{}
 	}
 	scale := min(float64(box.Dx())/float64(sw), float64(box.Dy())/float64(sh))
 	var scaler draw.Scaler = draw.CatmullRom
@@ -163,6 +165,7 @@ func drawThumb(dst *image.RGBA, box image.Rectangle, src image.Image) {
 	x0 := box.Min.X + (box.Dx()-w)/2
 	y0 := box.Min.Y + (box.Dy()-h)/2
 	scaler.Scale(dst, image.Rect(x0, y0, x0+w, y0+h), src, sb, draw.Over, nil)
+	return image.Rect(x0, y0, x0+w, y0+h)
 }
 
 func fill(dst *image.RGBA, r image.Rectangle, c color.Color) {
