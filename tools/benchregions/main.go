@@ -31,6 +31,7 @@ import (
 	"image/color"
 	"io"
 	"log"
+	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -206,7 +207,18 @@ func main() {
 	outfitsOnly := pinrec.WithMeta("set", "outfit")
 	var recW, recR [2]float64
 	var cnt [2]int
+	rawRegions, rawAll := 0, 0
 	for i, q := range queries {
+		raw, err := withRegions.Search(ctx, qvecs[i], 10, outfitsOnly)
+		if err != nil {
+			log.Fatal(err)
+		}
+		for _, r := range raw {
+			if _, ok := pinrec.IsRegion(r.Meta); ok {
+				rawRegions++
+			}
+		}
+		rawAll += len(raw)
 		wres, err := whole.Search(ctx, qvecs[i], 10, outfitsOnly)
 		if err != nil {
 			log.Fatal(err)
@@ -229,6 +241,32 @@ func main() {
 				name, cnt[k], map[int]string{0: "class", 1: "exact item"}[k], recW[k]/float64(cnt[k]), recR[k]/float64(cnt[k]))
 		}
 	}
+	// Where region vectors sit: their distance to their own pin's vector, next to the distance
+	// between a pin and its nearest other pin.
+	var toOwn, toNearest float64
+	var nOwn, nPins int
+	for _, p := range pins {
+		it, err := withRegions.Get(p.id)
+		if err != nil {
+			log.Fatal(err)
+		}
+		for _, rid := range pinrec.RegionIDs(withRegions, p.id) {
+			reg, err := withRegions.Get(rid)
+			if err != nil {
+				log.Fatal(err)
+			}
+			toOwn += dist(reg.Vector, it.Vector)
+			nOwn++
+		}
+		near, err := whole.Similar(ctx, p.id, 1)
+		if err != nil {
+			log.Fatal(err)
+		}
+		toNearest += float64(near[0].Distance)
+		nPins++
+	}
+	fmt.Printf("benchregions: region items among the raw top-10 of item queries: %d of %d; mean distance of a region item to its own pin %.2f, of a pin to its nearest other pin %.2f\n",
+		rawRegions, rawAll, toOwn/float64(max(nOwn, 1)), toNearest/float64(max(nPins, 1)))
 	wholeRecall := (recW[0] + recW[1]) / float64(cnt[0]+cnt[1])
 	regionRecall := (recR[0] + recR[1]) / float64(cnt[0]+cnt[1])
 
@@ -289,6 +327,15 @@ func main() {
 	fmt.Printf("region_gain=%.2f\n", gain)
 	fmt.Printf("crop_precision_at_10=%.3f\n", cropPrec)
 	fmt.Printf("regions_index_cost=%.2f\n", bestRegions.Seconds()/bestWhole.Seconds())
+}
+
+func dist(a, b []float32) float64 {
+	var s float64
+	for i := range a {
+		d := float64(a[i]) - float64(b[i])
+		s += d * d
+	}
+	return math.Sqrt(s)
 }
 
 func pinMeta(p pin) map[string]string {
