@@ -34,7 +34,8 @@ func label(id string) string { return path.Dir(id) }
 
 func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("eval", "-index FILE [-k 1,5,10] [-sample N] [-seed S] [-json]", stdout)
-	indexPath := fs.String("index", "", "index `file` (required)")
+	var store storeFlags
+	store.register(fs, "(required)")
 	ksFlag := fs.String("k", "1,5,10", "comma-separated cut-offs K")
 	sample := fs.Int("sample", 0, "query a seeded random sample of `N` items (0: every item)")
 	seed := fs.Uint64("seed", 1, "seed of -sample")
@@ -42,7 +43,7 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if _, err := parseArgs(fs, args, 0, ""); err != nil {
 		return err
 	}
-	if err := requireIndexFlag(*indexPath); err != nil {
+	if err := store.check(); err != nil {
 		return err
 	}
 	ks, err := parseKs(*ksFlag)
@@ -52,16 +53,16 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if *sample < 0 {
 		return usagef("-sample %d: want 0 or more", *sample)
 	}
-	ix, err := loadIndex(*indexPath)
+	ix, err := openStore(ctx, store, 0)
 	if err != nil {
 		return err
 	}
 	defer ix.Close()
-	rep, err := evaluate(ctx, ix, ks, *sample, *seed)
+	rep, err := evaluate(ctx, ix, ix.IDs(), ks, *sample, *seed)
 	if err != nil {
 		return err
 	}
-	rep.Index = *indexPath
+	rep.Index = store.String()
 	if *asJSON {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
@@ -71,7 +72,7 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if *sample > 0 && *sample < ix.Len() {
 		what = fmt.Sprintf("a sample of %d items (seed %d)", rep.Queries+rep.Skipped, *seed)
 	}
-	fmt.Fprintf(stdout, "eval %s: leave-one-out queries of %s, %d labels (label = parent folder)\n", *indexPath, what, rep.Labels)
+	fmt.Fprintf(stdout, "eval %s: leave-one-out queries of %s, %d labels (label = parent folder)\n", store, what, rep.Labels)
 	if rep.Skipped > 0 {
 		fmt.Fprintf(stdout, "  %d queries left out: no other item has their label\n", rep.Skipped)
 	}
@@ -95,13 +96,12 @@ func parseKs(s string) ([]int, error) {
 	return slices.Compact(ks), nil
 }
 
-// evaluate runs a leave-one-out Similar query for each (sampled) item and averages, for each
+// evaluate runs a leave-one-out Similar query for each (sampled) item of ids and averages, for each
 // K, precision@K (the share of the top K with the query's label) and AP@K: the mean of the
 // precision at each rank i <= K that holds a relevant item, divided by min(K, R), R being
 // the number of other items with the query's label. Queries with R = 0 are left out.
-func evaluate(ctx context.Context, ix *pinrec.Index, ks []int, sample int, seed uint64) (evalReport, error) {
+func evaluate(ctx context.Context, ix pinrec.Searcher, ids []string, ks []int, sample int, seed uint64) (evalReport, error) {
 	var rep evalReport
-	ids := ix.IDs()
 	count := map[string]int{}
 	for _, id := range ids {
 		count[label(id)]++

@@ -25,6 +25,8 @@ import (
 	"io"
 	"os"
 	"strings"
+
+	_ "pinrec/examples/cli/internal/tfquiet" // no TensorFlow start-up lines on stderr
 )
 
 // command is one subcommand: run parses its own flags from args.
@@ -41,8 +43,11 @@ var commands = []command{
 	{"ls", "print the IDs of an index, one per line", runLs},
 	{"stats", "print an index's item count, dimension, model and weights", runStats},
 	{"eval", "precision@K and mAP@K of leave-one-out queries, label = parent folder", runEval},
+	{"engage", "record likes and saves (or import a CSV/JSON-lines file) in INDEX.engage.db", runEngage},
 	{"serve", "serve the index as a \"More like this\" web page and JSON API", runServe},
 	{"build-ann", "build the approximate (HNSW) index of an index file: pinrec build-ann -h", runBuildANN},
+	{"push", "copy an index file into a Weaviate collection: pinrec push -index FILE -backend weaviate://HOST:PORT/COLLECTION", runPush},
+	{"pull", "copy a Weaviate collection into an index file: pinrec pull -backend URL -index FILE", runPull},
 }
 
 // usageError is a bad flag or argument: exit status 2.
@@ -58,11 +63,7 @@ func usagef(format string, args ...any) error {
 var errInterrupted = errors.New("interrupted")
 
 func main() {
-	// TensorFlow logs at INFO level to stderr unless told otherwise; the CLI's own messages
-	// are the ones a user needs.
-	if os.Getenv("TF_CPP_MIN_LOG_LEVEL") == "" {
-		os.Setenv("TF_CPP_MIN_LOG_LEVEL", "2")
-	}
+	// TensorFlow's start-up chatter and log level are dealt with before main, by tfquiet.
 	os.Exit(run(context.Background(), os.Args[1:], os.Stdout, os.Stderr))
 }
 

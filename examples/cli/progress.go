@@ -6,17 +6,15 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"golang.org/x/term"
 )
 
-// isTerminal reports whether w is a character device (a terminal), where index draws a
-// progress bar instead of printing periodic lines.
+// isTerminal reports whether w is a terminal, where index draws a progress bar instead of
+// printing periodic lines. Other character devices (/dev/null) are not terminals.
 func isTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)
-	if !ok {
-		return false
-	}
-	st, err := f.Stat()
-	return err == nil && st.Mode()&os.ModeCharDevice != 0
+	return ok && term.IsTerminal(int(f.Fd()))
 }
 
 // reporter writes index's per-file reports and progress to stderr. On a terminal the
