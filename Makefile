@@ -34,7 +34,8 @@ vet:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
 	$(GO) vet $(MODULES)
 
-test: setup dataset chromium weaviate-server vet test-nocgo test-external test-purego test-ann-purego test-go
+# No test reads Fashion-MNIST (only make demo and the benchmarks do), so test does not install it.
+test: setup chromium weaviate-server vet test-nocgo test-external test-purego test-ann-purego test-go
 
 # The whole suite, with the race detector, TensorFlow running for real.
 test-go:
@@ -48,6 +49,8 @@ test-purego:
 test-nocgo:
 	CGO_ENABLED=0 $(GO) build $(MODULES)
 	CGO_ENABLED=0 $(GO) test -count=1 -run 'Kernel|Index|Search|Load|Save|Persist|Open|Extended|Decode|Preprocess|NoTensorFlow' . ./internal/kernel ./internal/crc32c ./internal/fsio
+	# issue 14: cgo without libjpeg-turbo (-tags nolibjpeg) decodes JPEGs with image/jpeg.
+	$(GO) test -count=1 -tags nolibjpeg -run 'DecodeJPEG|DecodeFormats|DecodeBad' .
 
 dataset:
 	@test -d /usr/share/datasets/fashion-mnist || { \
@@ -138,6 +141,7 @@ fuzz: setup
 	$(GO) test -run '^$$' -fuzz FuzzLoad -fuzztime $${FUZZTIME:-2m} .
 	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime $${FUZZTIME:-2m} .
 	$(GO) test -run '^$$' -fuzz FuzzUnmarshal -fuzztime $${FUZZTIME:-2m} ./ann
+	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime $${FUZZTIME:-2m} ./internal/jpegturbo # issue 14: libjpeg-turbo glue
 
 clean:
 	rm -rf bin demo
