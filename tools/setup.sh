@@ -14,6 +14,14 @@ root=$PWD
 py=${PYTHON:-python3}
 venv=$root/.venv
 
+# libjpeg-turbo's headers and library (Debian: libjpeg62-turbo-dev): cgo builds decode JPEGs with
+# it, as Pillow does (internal/jpegturbo; build with -tags nolibjpeg to do without).
+if ! printf '#include <stdio.h>\n#include <jpeglib.h>\n' | "${CC:-cc}" -E -x c - >/dev/null 2>&1; then
+  echo "setup: installing Debian's libjpeg62-turbo-dev (libjpeg-turbo headers)"
+  if [ "$(id -u)" = 0 ]; then sudo=; else sudo=sudo; fi
+  $sudo apt-get update -q >/dev/null && $sudo apt-get install -y -q libjpeg62-turbo-dev >/dev/null
+fi
+
 if [ ! -x "$venv/bin/python" ]; then
   echo "setup: creating $venv"
   "$py" -m venv "$venv"
