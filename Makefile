@@ -136,6 +136,13 @@ bench-cluster: setup weaviate-server
 	@tools/bench_cluster.sh
 # --- end Weaviate backend ---
 
+# --- likes, saves and hybrid ranking (engineer "engage", issue 11) ---
+# A SIMULATION on the 10,000 Fashion-MNIST test images (raw-pixel embedding): simulated users,
+# held-out saves, visual-only vs hybrid recall@10, and the engagement store's write rate.
+bench-hybrid: build dataset
+	@tools/bench_hybrid.sh
+# --- end likes, saves and hybrid ranking ---
+
 # One -fuzz target per run: the index file decoder, then the image decoder.
 fuzz: setup
 	$(GO) test -run '^$$' -fuzz FuzzLoad -fuzztime $${FUZZTIME:-2m} .

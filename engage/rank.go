@@ -28,16 +28,18 @@ type Weights struct {
 	CoEngagement float64 `json:"co_engagement"`
 }
 
-// DefaultWeights are the weights chosen on the tuning split of the simulation that make
-// bench-hybrid runs (README, "Engagement"): the grid point with the best recall@10 there.
-func DefaultWeights() Weights { return Weights{Visual: 1, Engagement: 0.5, CoEngagement: 10} }
+// DefaultWeights are the weights chosen on the tuning split of make bench-hybrid's
+// simulation (README, "Likes, saves and hybrid ranking"): the grid point with the best
+// recall@10 there, with [DefaultPriorSaves] and [DefaultPriorCo]. They are fitted to
+// simulated users, not real ones: re-tune on real engagement when there is some.
+func DefaultWeights() Weights { return Weights{Visual: 1, Engagement: 0.5, CoEngagement: 50} }
 
 // Defaults of the ranking options.
 const (
-	DefaultCandidates   = 300 // visual candidates C
-	DefaultCoCandidates = 300 // co-saved candidates M
-	DefaultPriorSaves   = 5.0 // a_e: pseudo-users at the prior save rate
-	DefaultPriorCo      = 5.0 // a_c: pseudo-savers of the query at the item's base rate
+	DefaultCandidates   = 300  // visual candidates C
+	DefaultCoCandidates = 300  // co-saved candidates M
+	DefaultPriorSaves   = 50.0 // a_e: pseudo-users at the prior save rate
+	DefaultPriorCo      = 50.0 // a_c: pseudo-savers of the query at the item's base rate
 )
 
 // RankOption configures a [Ranker] or one [Ranker.Similar] call.
