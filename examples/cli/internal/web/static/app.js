@@ -2,10 +2,14 @@
 (function () {
   'use strict';
 
-  // Small images (Fashion-MNIST's 28x28) are drawn with crisp pixels when scaled up.
+  // Small images (Fashion-MNIST's 28x28) are drawn with crisp pixels when scaled up; a pin
+  // whose file is gone shows a plain tile instead of a broken image.
   function crisp(img) {
     var mark = function () { if (img.naturalWidth && img.naturalWidth < 96) img.classList.add('pixelated'); };
-    if (img.complete) mark(); else img.addEventListener('load', mark);
+    var missing = function () { if (img.parentNode) img.parentNode.classList.add('missing'); };
+    if (img.complete) { if (img.naturalWidth) mark(); else if (img.getAttribute('src')) missing(); }
+    img.addEventListener('load', mark);
+    img.addEventListener('error', missing);
   }
   document.querySelectorAll('img').forEach(crisp);
 
