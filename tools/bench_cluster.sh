@@ -24,9 +24,9 @@ if [ -z "$have" ] || [ "$have" -lt "$N" ]; then
 	"$PY" "$SYNTH" --out "$DATA" --n "$N" --nq 200 --seed 1 >&2
 fi
 
-tools/weaviate.sh build
-trap 'tools/weaviate.sh stop "$DIR"' EXIT
-env=$(tools/weaviate.sh start 3 "$DIR")
+"$ROOT/tools/weaviate.sh" build
+trap '"$ROOT/tools/weaviate.sh" stop "$DIR"' EXIT
+env=$("$ROOT/tools/weaviate.sh" start 3 "$DIR")
 hosts=$(sed -n 's/^WEAVIATE_HTTP=//p' <<<"$env")
 cd weaviate
 go run ./internal/benchcluster -data "$DATA" -n "$N" -hosts "$hosts" -cluster "$DIR" -script "$ROOT/tools/weaviate.sh"

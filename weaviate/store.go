@@ -479,24 +479,21 @@ func (s *Store) Drop(ctx context.Context) error {
 	})
 }
 
-// Stats describes the store for `pinrec stats`: the URL, the collection's settings, the
-// item count and each node's status and object count.
+// Stats describes the store for `pinrec stats` (which prints the item count, dimension and
+// info itself): the hosts, the collection's distance, ef and replication factor, the
+// consistency levels, the server version and each node's status.
 func (s *Store) Stats() map[string]string {
 	ctx, cancel := s.ctx()
 	defer cancel()
 	m := map[string]string{
-		"backend":           s.t.String(),
+		"hosts":             strings.Join(s.t.Hosts, ","),
 		"collection":        s.t.Collection,
-		"dim":               strconv.Itoa(s.Dim()),
 		"read_consistency":  string(s.cfg.read),
 		"write_consistency": string(s.cfg.write),
 	}
-	if n, err := s.Count(ctx); err != nil {
+	if c, err := s.getClass(ctx, s.t.Collection); err != nil {
 		m["error"] = err.Error()
-	} else {
-		m["items"] = strconv.Itoa(n)
-	}
-	if c, err := s.getClass(ctx, s.t.Collection); err == nil && c != nil {
+	} else if c != nil {
 		m["distance"] = classDistance(c)
 		m["ef"] = classEf(c)
 		m["replication_factor"] = strconv.Itoa(replicationFactor(c))
@@ -508,11 +505,7 @@ func (s *Store) Stats() map[string]string {
 		}
 		var parts []string
 		for _, nd := range st.Nodes {
-			objs := int64(0)
-			if nd.Stats != nil {
-				objs = nd.Stats.ObjectCount
-			}
-			parts = append(parts, fmt.Sprintf("%s:%s:%d", nd.Name, strOr(nd.Status), objs))
+			parts = append(parts, nd.Name+":"+strOr(nd.Status))
 			m["version"] = nd.Version
 		}
 		m["nodes"] = strings.Join(parts, " ")

@@ -51,7 +51,7 @@ func run() error {
 	flag.IntVar(&o.nq, "nq", 200, "queries for the recall (the first nq)")
 	flag.IntVar(&o.k, "k", 10, "neighbours")
 	flag.IntVar(&o.clients, "clients", 8, "concurrent clients for the search rate")
-	flag.IntVar(&o.qpsSearches, "searches", 2000, "single-query searches for the search rate")
+	flag.IntVar(&o.qpsSearches, "searches", 1000, "single-query searches for the search rate")
 	flag.IntVar(&o.ingestClients, "ingest-clients", 2, "concurrent batch writers")
 	flag.StringVar(&o.sweep, "ef", "16,32,64,128,256,512", "ef values of the recall sweep")
 	flag.StringVar(&o.clusterDir, "cluster", "", "tools/weaviate.sh cluster folder (node PIDs, kill/restart)")
@@ -348,7 +348,7 @@ func killNode(ctx context.Context, url string, o options, queries [][]float32, d
 	}
 	return chaos.Run(ctx, chaos.Config{
 		Reader: reader, Writer: writer, Verify: verify,
-		Queries: queries, Searches: 600, K: o.k, KillAfter: 150,
+		Queries: queries, Searches: 300, K: o.k, KillAfter: 75,
 		WriteBatch: 20, MaxWrites: 100, Dim: dim,
 		KilledNode: "weaviate-2",
 		Kill:       func() error { return sh("kill", "2") },
