@@ -180,6 +180,8 @@ def main(argv=None):
         save(model, tmp)
         in_key, out_key, cells = check_export(tmp, model)
         meta = {
+            # The layout version pinrec checks (pinrec.ModelFormatVersion): a pinrec that reads
+            # up to version N refuses a folder of version N+1. Bump both on an incompatible change.
             "format": "pinrec-model/1",
             "architecture": "keras.applications.ResNet50(include_top=False, pooling='avg')",
             "input_size": INPUT_SIZE,
