@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"pinrec"
+	"pinrec/engage"
 	"pinrec/examples/cli/internal/web"
 )
 
@@ -59,6 +60,12 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if _, err := enc.Embed(ctx, image.NewGray(image.Rect(0, 0, 8, 8))); err != nil {
 		return fmt.Errorf("warming up the embedder: %w", err)
 	}
+	// Likes, saves and rank=hybrid through the engagement store next to the index (package engage).
+	eng, err := newWebEngagement(engage.PathFor(*indexPath), ix)
+	if err != nil {
+		return err
+	}
+	defer eng.Close()
 
 	logger := log.New(stderr, "", log.LstdFlags)
 	root := ix.Info()[infoRoot]
@@ -82,6 +89,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		web.WithMaxUpload(*maxUpload),
 		web.WithMaxPixels(*maxPixels),
 		web.WithMaxK(*maxK),
+		web.WithEngagement(eng),
 	)
 	if err != nil {
 		return err
