@@ -170,8 +170,13 @@ func (s *Store) search(ctx context.Context, q []float32, k int, skip string, p p
 }
 
 func (s *Store) nearVector(ctx context.Context, vec, where string, limit int) ([]hit, error) {
-	q := fmt.Sprintf("{Get{%s(limit:%d nearVector:{vector:%s} %s consistencyLevel:%s){%s %s _additional{distance}}}}",
-		s.t.Collection, limit, vec, where, s.cfg.read, propID, propMeta)
+	// GraphQL knows consistencyLevel only for replicated collections.
+	consistency := ""
+	if s.rf > 1 {
+		consistency = "consistencyLevel:" + string(s.cfg.read)
+	}
+	q := fmt.Sprintf("{Get{%s(limit:%d nearVector:{vector:%s} %s %s){%s %s _additional{distance}}}}",
+		s.t.Collection, limit, vec, where, consistency, propID, propMeta)
 	var out struct {
 		Get map[string][]hit `json:"Get"`
 	}

@@ -78,6 +78,7 @@ type Store struct {
 
 	mu      sync.Mutex
 	dim     int               // 0 while unknown (empty collection opened without WithDim)
+	rf      int               // the collection's replication factor
 	info    map[string]string // cached store-level info
 	infoErr error             // the last failed SetInfo write, retried by Close
 	closed  bool
@@ -188,6 +189,7 @@ func (s *Store) open(ctx context.Context) error {
 	if err := s.checkClass(class); err != nil {
 		return err
 	}
+	s.rf = replicationFactor(class)
 	if err := s.loadInfo(ctx, class); err != nil {
 		return err
 	}

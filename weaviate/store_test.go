@@ -349,3 +349,28 @@ func TestPushPull(t *testing.T) {
 	}
 	assert.Equal(t, src.Info(), back.Info())
 }
+
+// TestUnreplicated: a collection with replication factor 1 (GraphQL then has no
+// consistencyLevel argument) searches like any other.
+func TestUnreplicated(t *testing.T) {
+	ctx := context.Background()
+	s, err := Open(ctx, clusterURL(t), WithDim(2), WithReplication(1))
+	require.NoError(t, err)
+	defer s.Drop(ctx)
+	require.NoError(t, s.Add(
+		pinrec.Item{ID: "a", Vector: []float32{0, 0}},
+		pinrec.Item{ID: "b", Vector: []float32{3, 4}},
+		pinrec.Item{ID: "c", Vector: []float32{6, 8}, Meta: map[string]string{"k": "v"}},
+	))
+	res, err := s.Similar(ctx, "a", 2)
+	require.NoError(t, err)
+	require.Len(t, res, 2)
+	assert.Equal(t, "b", res[0].ID)
+	assert.InDelta(t, 5, res[0].Distance, 1e-5)
+	assert.Equal(t, "c", res[1].ID)
+	assert.InDelta(t, 10, res[1].Distance, 1e-5)
+	res, err = s.Search(ctx, []float32{0, 0}, 5, pinrec.WithMeta("k", "v"))
+	require.NoError(t, err)
+	require.Len(t, res, 1)
+	assert.Equal(t, map[string]string{"k": "v"}, res[0].Meta)
+}
