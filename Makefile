@@ -43,12 +43,13 @@ test-go:
 
 # The portable kernels alone.
 test-purego:
-	$(GO) test -count=1 -tags purego -run 'Kernel|Index|Search|Load|Save|Persist|Open|Extended' . ./internal/kernel
+	$(GO) test -count=1 -tags purego -run 'Kernel|Index|Search|Load|Save|Persist|Open|Extended|Zero' . ./internal/kernel
 
 # Index users need no TensorFlow: the package builds and its non-TensorFlow tests pass without cgo.
 test-nocgo:
 	CGO_ENABLED=0 $(GO) build $(MODULES)
-	CGO_ENABLED=0 $(GO) test -count=1 -run 'Kernel|Index|Search|Load|Save|Persist|Open|Extended|Decode|Preprocess|NoTensorFlow' . ./internal/kernel ./internal/crc32c ./internal/fsio
+	CGO_ENABLED=0 $(GO) test -count=1 -run 'Kernel|Index|Search|Load|Save|Persist|Open|Extended|Decode|Preprocess|NoTensorFlow|Zero' .
+	CGO_ENABLED=0 $(GO) test -count=1 ./internal/kernel ./internal/crc32c ./internal/fsio
 	# issue 14: cgo without libjpeg-turbo (-tags nolibjpeg) decodes JPEGs with image/jpeg.
 	$(GO) test -count=1 -tags nolibjpeg -run 'DecodeJPEG|DecodeFormats|DecodeBad' .
 
