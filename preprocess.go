@@ -65,10 +65,12 @@ func ParsePreprocessMode(s string) (PreprocessMode, error) {
 // Pillow does. The filter runs in float32 without Pillow's rounding to 8 bits
 // after each pass. Against Pillow + preprocess_input on the same file, the
 // difference is at most 1 (on the 0..255 scale) for losslessly stored images
-// and about 3 for JPEG and lossy WebP, whose decoders are not bit-exact with
-// libjpeg-turbo's and libwebp's (TestPreprocessMatchesPillow). Unlike Keras'
-// load_img, DecodeFile applies the EXIF orientation, and alpha is composited
-// on white rather than dropped.
+// and for JPEGs in cgo builds, which decode them with libjpeg-turbo to Pillow's
+// exact pixels (see JPEGDecoder); about 3 for JPEGs decoded by image/jpeg
+// (CGO_ENABLED=0 or the nolibjpeg tag) and lossy WebP, whose decoders are not
+// bit-exact with libjpeg-turbo's and libwebp's (TestPreprocessMatchesPillow).
+// Unlike Keras' load_img, DecodeFile applies the EXIF orientation, and alpha
+// is composited on white rather than dropped.
 //
 // An image with empty bounds preprocesses as a white one. Preprocess is safe
 // for concurrent use. It panics if size <= 0 or mode is not one of the Mode
