@@ -186,7 +186,7 @@ func TestRegionCropAgreesWithKeras(t *testing.T) {
 		assert.Less(t, ratio, 0.1, "%s crop %v", c.path, c.r)
 		t.Logf("  %-26s crop %-16v cosine %.6f, |go-keras| / nearest other %.4f", filepath.Base(c.path), c.r, cos, ratio)
 	}
-	t.Logf("crop parity: %d crops of %d images, Go vs Keras on the crop saved as PNG: worst cosine %.6f, worst |go-keras| / distance to the nearest other embedding %.4f",
+	t.Logf("crop parity: %d crops of %d images, Go vs Keras on the crop saved as PNG: worst cosine %.6f, worst |go-keras| / distance to the nearest embedding of a crop of another picture %.4f",
 		len(crops), len(paths), worstCos, worstRatio)
 }
 
