@@ -55,6 +55,11 @@ func RegionItems(pin Item, regions []Region) []Item {
 	return out
 }
 
+// RegionParent reports whether id has the form of a region item's ID, "<parent>#r<digits>",
+// and returns the parent's ID. It reads the ID only: an item is a region item when its metadata
+// says so too ([IsRegion]). File names with an extension never have this form.
+func RegionParent(id string) (string, bool) { return looksLikeRegion(id) }
+
 // looksLikeRegion reports whether id has the form <parent>#r<digits> and returns parent.
 func looksLikeRegion(id string) (string, bool) {
 	i := strings.LastIndex(id, regionSep)
@@ -73,10 +78,29 @@ func looksLikeRegion(id string) (string, bool) {
 	return id[:i], true
 }
 
-// RegionIDs returns the IDs of the region items in s whose parent is one of parents (all
-// region items when parents is empty), in s's order. It lists s's IDs once and reads the
-// metadata of the IDs that have a region item's form.
+// RegionIDs returns the IDs of the region items in s whose parent is one of parents, parent by
+// parent, or of all region items, in s's order, when parents is empty. For given parents it
+// looks up RegionID(parent, 0), 1, ... until one is missing (region items are numbered from 0
+// without gaps, as [RegionItems] makes them), so its cost does not grow with s; for all, it
+// lists s's IDs once. Either way it reads the metadata of the candidates ([IsRegion]).
 func RegionIDs(s Store, parents ...string) []string {
+	if len(parents) > 0 {
+		var out []string
+		for _, p := range parents {
+			for i := 0; ; i++ {
+				id := RegionID(p, i)
+				if !s.Has(id) {
+					break
+				}
+				if it, err := s.Get(id); err == nil {
+					if parent, ok := IsRegion(it.Meta); ok && parent == p {
+						out = append(out, id)
+					}
+				}
+			}
+		}
+		return out
+	}
 	want := make(map[string]bool, len(parents))
 	for _, p := range parents {
 		want[p] = true
