@@ -31,15 +31,17 @@ type Weights struct {
 // DefaultWeights are the weights chosen on the tuning split of make bench-hybrid's
 // simulation (README, "Likes, saves and hybrid ranking"): the grid point with the best
 // recall@10 there, with [DefaultPriorSaves] and [DefaultPriorCo]. They are fitted to
-// simulated users, not real ones: re-tune on real engagement when there is some.
-func DefaultWeights() Weights { return Weights{Visual: 1, Engagement: 0.5, CoEngagement: 50} }
+// simulated users, not real ones: re-tune on real engagement when there is some. In that
+// simulation the save-rate term e did not help (its tuned weight is 0; it is still computed
+// and reported), and the heavy smoothing makes c mostly the item's popularity.
+func DefaultWeights() Weights { return Weights{Visual: 1, Engagement: 0, CoEngagement: 100} }
 
 // Defaults of the ranking options.
 const (
-	DefaultCandidates   = 300  // visual candidates C
-	DefaultCoCandidates = 300  // co-saved candidates M
-	DefaultPriorSaves   = 50.0 // a_e: pseudo-users at the prior save rate
-	DefaultPriorCo      = 50.0 // a_c: pseudo-savers of the query at the item's base rate
+	DefaultCandidates   = 300   // visual candidates C
+	DefaultCoCandidates = 300   // co-saved candidates M
+	DefaultPriorSaves   = 200.0 // a_e: pseudo-users at the prior save rate
+	DefaultPriorCo      = 200.0 // a_c: pseudo-savers of the query at the item's base rate
 )
 
 // RankOption configures a [Ranker] or one [Ranker.Similar] call.
