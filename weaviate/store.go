@@ -62,7 +62,11 @@ type node struct {
 // the next node of the URL each time (see [WithTimeout], [WithRetries]); writes are batches
 // of upserts and deletes by deterministic UUID, so a retried batch does no harm.
 //
-// Searches run on the server's HNSW graph: they are approximate. Metadata matches
+// Searches run on the server's HNSW graph: they are approximate. Weaviate runs a search on
+// the shard replica of the node that coordinates it and then reads the objects found at the
+// read consistency level, so a search may miss, for a moment, an item written at QUORUM that
+// this replica has not applied yet; write at ALL to find every acknowledged item in searches
+// at once (Get, Has and reads at QUORUM or ALL see it in any case). Metadata matches
 // (pinrec.WithMeta) are pushed down as where filters; a Go filter function
 // (pinrec.WithFilter) cannot be, so the store asks for [WithOverFetch] times k results and
 // filters them here, growing the request until k pass or the collection has no more.

@@ -152,7 +152,9 @@ func TestStoreAgreesWithIndex(t *testing.T) {
 	require.NoError(t, ix.Add(items...))
 
 	url := clusterURL(t)
-	s, err := Open(ctx, url, WithDim(dim), WithReplication(3), WithBatchSize(64))
+	// Writes at ALL: a search runs on the shard replica of the node that coordinates it, which
+	// may not have applied a write acknowledged at QUORUM yet.
+	s, err := Open(ctx, url, WithDim(dim), WithReplication(3), WithBatchSize(64), WithWriteConsistency(All))
 	require.NoError(t, err)
 	defer s.Drop(ctx)
 	defer s.Close()
@@ -329,7 +331,7 @@ func TestPushPull(t *testing.T) {
 	src.SetInfo("model", "resnet50 (random weights, seed 0)")
 
 	url := clusterURL(t)
-	dst, err := Open(ctx, url, WithDim(dim), WithReplication(3), WithBatchSize(100))
+	dst, err := Open(ctx, url, WithDim(dim), WithReplication(3), WithBatchSize(100), WithWriteConsistency(All))
 	require.NoError(t, err)
 	defer dst.Drop(ctx)
 	var calls int
