@@ -91,7 +91,7 @@ func runIndex(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return fmt.Errorf("%s is not a folder", pos[0])
 	}
 	indexPath := store.String() // as given, for messages
-	absIndex := "" // no file with -backend
+	absIndex := ""              // no file with -backend
 	if store.backend == "" {
 		if absIndex, err = filepath.Abs(store.index); err != nil {
 			return err
