@@ -49,7 +49,7 @@ test-purego:
 test-nocgo:
 	CGO_ENABLED=0 $(GO) build $(MODULES)
 	CGO_ENABLED=0 $(GO) test -count=1 -run 'Kernel|Index|Search|Load|Save|Persist|Open|Extended|Decode|Preprocess|NoTensorFlow|Zero' .
-	CGO_ENABLED=0 $(GO) test -count=1 ./internal/kernel ./internal/crc32c ./internal/fsio
+	CGO_ENABLED=0 $(GO) test -count=1 ./internal/kernel ./internal/crc32c ./internal/fsio ./internal/ycc
 	# issue 14: cgo without libjpeg-turbo (-tags nolibjpeg) decodes JPEGs with image/jpeg.
 	$(GO) test -count=1 -tags nolibjpeg -run 'DecodeJPEG|DecodeFormats|DecodeBad' .
 

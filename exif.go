@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"image"
 	"image/draw"
+	"pinrec/internal/ycc"
 )
 
 // exifOrientation returns the EXIF orientation (1..8) stored in an image file
@@ -142,7 +143,7 @@ func toRGBA(img image.Image) *image.RGBA {
 	b := img.Bounds()
 	out := image.NewRGBA(image.Rect(0, 0, b.Dx(), b.Dy()))
 	if m, ok := img.(*image.YCbCr); ok {
-		if read := yccRowReader(m, nil, 0, b, &jpegYCC); read != nil {
+		if read := ycc.RowReader(m, nil, 0, b, &ycc.JPEG); read != nil {
 			row := make([]uint8, b.Dx()*3)
 			for y := 0; y < b.Dy(); y++ {
 				read(row, y)

@@ -58,7 +58,7 @@ func pixelScale(mode PreprocessMode, c int) float64 {
 // and pinrec does not, so for losslessly stored images the difference is at
 // most 1. JPEG and lossy WebP add the decoders' own differences: Go's inverse
 // DCT and VP8 reconstruction are not bit-exact with libjpeg-turbo's and
-// libwebp's (chroma upsampling and colour conversion are, see yccRowReader).
+// libwebp's (chroma upsampling and colour conversion are, see internal/ycc).
 var pillowTolerance = map[string]struct{ max, mean float64 }{
 	"lossless": {1.0 + 1e-3, 0.35},
 	"jpeg":     {5, 0.6},

@@ -3,6 +3,7 @@ package pinrec
 import (
 	"image"
 	"image/color"
+	"pinrec/internal/ycc"
 )
 
 // rowReader returns a function that writes row y (0-based within b) of img
@@ -16,7 +17,7 @@ func rowReader(img image.Image, b image.Rectangle) func(dst []uint8, y int) {
 		// pixels around the crop in view (rect.go).
 		return rowReader(m.src, b)
 	case *image.YCbCr:
-		if r := yccRowReader(m, nil, 0, b, &jpegYCC); r != nil {
+		if r := ycc.RowReader(m, nil, 0, b, &ycc.JPEG); r != nil {
 			return r
 		}
 	case *image.RGBA:
@@ -126,7 +127,7 @@ func rowReader(img image.Image, b image.Rectangle) func(dst []uint8, y int) {
 			}
 		}
 	case *image.NYCbCrA:
-		if r := yccRowReader(&m.YCbCr, m.A, m.AStride, b, &jpegYCC); r != nil {
+		if r := ycc.RowReader(&m.YCbCr, m.A, m.AStride, b, &ycc.JPEG); r != nil {
 			return r
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"image"
 	"image/color"
+	"pinrec/internal/ycc"
 
 	"golang.org/x/image/webp"
 )
@@ -113,7 +114,7 @@ func webpToRGB(img image.Image) image.Image {
 		return img
 	}
 	b := m.Bounds()
-	read := yccRowReader(m, nil, 0, b, &webpYCC)
+	read := ycc.RowReader(m, nil, 0, b, &ycc.WebP)
 	if read == nil {
 		return img
 	}

@@ -1,4 +1,4 @@
-package pinrec
+package ycc
 
 import (
 	"image"
@@ -7,16 +7,16 @@ import (
 	"github.com/stretchr/testify/assert"
 )
 
-func TestPreprocessChromaUpsampling(t *testing.T) {
+func TestChromaUpsampling(t *testing.T) {
 	// Tables that pass chroma through: R = Cr, G = Cb, B = 0.
-	var id yccTables
+	var id Tables
 	id.shift = 16
 	for i := int32(0); i < 256; i++ {
 		id.rCr[i], id.gCb[i] = i<<16, i<<16
 	}
 	chroma := func(m *image.YCbCr) (cr [][]uint8) {
 		b := m.Bounds()
-		read := yccRowReader(m, nil, 0, b, &id)
+		read := RowReader(m, nil, 0, b, &id)
 		row := make([]uint8, b.Dx()*3)
 		for y := 0; y < b.Dy(); y++ {
 			read(row, y)

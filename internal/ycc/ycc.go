@@ -1,42 +1,46 @@
-package pinrec
+// Package ycc converts Y'CbCr images to 8-bit RGB rows the way the reference C decoders do:
+// libjpeg-turbo's integer conversion and "fancy" chroma upsampling for JPEG (as Pillow decodes
+// it), libwebp's BT.601 studio-swing conversion for lossy WebP. Go's color.YCbCrToRGB and
+// image.YCbCr.At round differently and replicate chroma instead of interpolating it.
+package ycc
 
 import (
 	"image"
 )
 
-// yccTables converts Y'CbCr to RGB the way a reference C decoder does, with
+// Tables converts Y'CbCr to RGB the way a reference C decoder does, with
 // integer tables: R = clamp((y[Y] + rCr[Cr]) >> shift),
 // G = clamp((y[Y] + gCb[Cb] + gCr[Cr]) >> shift), B = clamp((y[Y] + bCb[Cb]) >> shift).
-type yccTables struct {
+type Tables struct {
 	y, rCr, gCb, gCr, bCb [256]int32
 	shift                 uint
 }
 
-// jpegYCC is libjpeg's full-range JFIF conversion (jdcolor.c, 16-bit fixed
+// JPEG is libjpeg's full-range JFIF conversion (jdcolor.c, 16-bit fixed
 // point), which Pillow uses; Go's color.YCbCrToRGB rounds differently.
-// webpYCC is libwebp's BT.601 studio-swing conversion (dsp/yuv.h, 14-bit):
+// WebP is libwebp's BT.601 studio-swing conversion (dsp/yuv.h, 14-bit):
 // golang.org/x/image/webp returns the planes as an image.YCbCr, whose At would
 // wrongly read them as full range.
-var jpegYCC, webpYCC yccTables
+var JPEG, WebP Tables // read-only after init
 
 func init() {
 	const half = 1 << 15
 	fix := func(x float64) int32 { return int32(x*(1<<16) + 0.5) }
-	jpegYCC.shift = 16
-	webpYCC.shift = 6
+	JPEG.shift = 16
+	WebP.shift = 6
 	for i := int32(0); i < 256; i++ {
 		x := i - 128
-		jpegYCC.y[i] = i << 16
-		jpegYCC.rCr[i] = ((fix(1.40200)*x + half) >> 16) << 16
-		jpegYCC.bCb[i] = ((fix(1.77200)*x + half) >> 16) << 16
-		jpegYCC.gCr[i] = -fix(0.71414) * x
-		jpegYCC.gCb[i] = -fix(0.34414)*x + half
+		JPEG.y[i] = i << 16
+		JPEG.rCr[i] = ((fix(1.40200)*x + half) >> 16) << 16
+		JPEG.bCb[i] = ((fix(1.77200)*x + half) >> 16) << 16
+		JPEG.gCr[i] = -fix(0.71414) * x
+		JPEG.gCb[i] = -fix(0.34414)*x + half
 
-		webpYCC.y[i] = (i * 19077) >> 8
-		webpYCC.rCr[i] = (i*26149)>>8 - 14234
-		webpYCC.gCb[i] = -((i * 6419) >> 8)
-		webpYCC.gCr[i] = -((i * 13320) >> 8) + 8708
-		webpYCC.bCb[i] = (i*33050)>>8 - 17685
+		WebP.y[i] = (i * 19077) >> 8
+		WebP.rCr[i] = (i*26149)>>8 - 14234
+		WebP.gCb[i] = -((i * 6419) >> 8)
+		WebP.gCr[i] = -((i * 13320) >> 8) + 8708
+		WebP.bCb[i] = (i*33050)>>8 - 17685
 	}
 }
 
@@ -57,7 +61,7 @@ func clampShift(v int32, shift uint) uint8 {
 	return clampTab[((v>>shift)+clampOffset)&1023]
 }
 
-// yccRowReader is the row reader of a Y'CbCr image (with an optional alpha
+// RowReader is the row reader of a Y'CbCr image (with an optional alpha
 // plane, composited on white). Subsampled chroma is upsampled as libjpeg-turbo
 // does by default ("fancy upsampling", jdsample.c): a triangle filter, 3/4 of
 // the nearer chroma sample and 1/4 of the next one, along each subsampled axis,
@@ -65,7 +69,7 @@ func clampShift(v int32, shift uint) uint8 {
 // chroma planes at most 2 samples wide, are replicated as libjpeg does too.
 // It returns nil for geometries it does not handle (negative origins, unknown
 // ratios), which take the generic path.
-func yccRowReader(m *image.YCbCr, alpha []uint8, astride int, b image.Rectangle, t *yccTables) func(dst []uint8, y int) {
+func RowReader(m *image.YCbCr, alpha []uint8, astride int, b image.Rectangle, t *Tables) func(dst []uint8, y int) {
 	if m.Rect.Min.X < 0 || m.Rect.Min.Y < 0 || !b.In(m.Rect) {
 		return nil
 	}
@@ -159,7 +163,7 @@ func yccRowReader(m *image.YCbCr, alpha []uint8, astride int, b image.Rectangle,
 }
 
 // upsampleChroma writes one row of full-resolution chroma into out from the
-// column sums of yccRowReader: sample i covers pixels xoff + i<<hs onwards.
+// column sums of RowReader: sample i covers pixels xoff + i<<hs onwards.
 // It follows libjpeg-turbo's jdsample.c: h2v2_fancy_upsample (fancyH and
 // fancyV, sums are 3*near+far), h2v1_fancy_upsample (fancyH),
 // h1v2_fancy_upsample (fancyV alone, with bias) and plain replication.
@@ -223,4 +227,11 @@ func upsampleChroma(out []uint8, sum []int32, hs uint, xoff int, fancyH, fancyV 
 			}
 		}
 	}
+}
+
+// overWhite8 composites colour value c of alpha a (not premultiplied) on white, rounding to
+// nearest: the formula of package pinrec's row readers (pixels.go), so that Y'CbCr images with
+// alpha come out as every other image does.
+func overWhite8(c, a uint8) uint8 {
+	return uint8((uint32(c)*uint32(a) + 255*(255-uint32(a)) + 127) / 255)
 }
