@@ -91,6 +91,9 @@ func runStats(ctx context.Context, args []string, stdout, _ io.Writer) error {
 		line("file size", fmt.Sprintf("%.1f MB", float64(s.Bytes)/1e6))
 	}
 	for _, k := range slices.Sorted(maps.Keys(s.Store)) {
+		if k == "kind" && s.Store[k] == s.Kind {
+			continue // printed above
+		}
 		line(k, s.Store[k])
 	}
 	in := s.Info

@@ -103,7 +103,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			return 1
 		}
 	}
-	fmt.Fprintf(stderr, "pinrec: unknown command %q (commands: index, query, similar, ls, stats, eval; pinrec -h for help)\n", name)
+	names := make([]string, len(commands))
+	for i, c := range commands {
+		names[i] = c.name
+	}
+	fmt.Fprintf(stderr, "pinrec: unknown command %q (commands: %s; pinrec -h for help)\n", name, strings.Join(names, ", "))
 	return 2
 }
 
@@ -111,16 +115,20 @@ func printUsage(w io.Writer) {
 	fmt.Fprintln(w, "pinrec: content-based image recommendation (\"more like this\") with ResNet50 embeddings")
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "usage:")
-	fmt.Fprintln(w, "  pinrec index   [-model DIR] -index FILE [-workers N] [-embedding model|pixels] DIR")
-	fmt.Fprintln(w, "  pinrec query   [-model DIR] -index FILE [-k 5] [-json] [-grid OUT.png] IMAGE")
-	fmt.Fprintln(w, "  pinrec similar -index FILE [-k 5] [-json] [-grid OUT.png] ID")
-	fmt.Fprintln(w, "  pinrec ls      -index FILE")
-	fmt.Fprintln(w, "  pinrec stats   -index FILE [-json]")
-	fmt.Fprintln(w, "  pinrec eval    -index FILE [-k 1,5,10] [-sample N] [-seed S] [-json]")
-	fmt.Fprintln(w, "  pinrec serve   -index FILE [-model DIR] [-addr 127.0.0.1:8080] [-max-upload BYTES]")
+	fmt.Fprintln(w, "  pinrec index     [-model DIR] (-index FILE | -backend URL) [-workers N] [-embedding model|pixels] [-regions N] [-fast] DIR")
+	fmt.Fprintln(w, "  pinrec query     [-model DIR] (-index FILE | -backend URL) [-k 5] [-crop x,y,w,h] [-json] [-grid OUT.png] IMAGE")
+	fmt.Fprintln(w, "  pinrec similar   (-index FILE | -backend URL) [-k 5] [-rank visual|hybrid] [-json] [-grid OUT.png] ID")
+	fmt.Fprintln(w, "  pinrec ls        (-index FILE | -backend URL)")
+	fmt.Fprintln(w, "  pinrec stats     (-index FILE | -backend URL) [-json]")
+	fmt.Fprintln(w, "  pinrec eval      (-index FILE | -backend URL) [-k 1,5,10] [-sample N] [-seed S] [-json]")
+	fmt.Fprintln(w, "  pinrec serve     -index FILE [-model DIR] [-addr 127.0.0.1:8080] [-max-upload BYTES]")
+	fmt.Fprintln(w, "  pinrec engage    -index FILE (-user U -action like|save|unsave|unlike ID... | -events FILE.csv|FILE.jsonl)")
+	fmt.Fprintln(w, "  pinrec build-ann -index FILE [-m M] [-ef N] [-efc N] [-codec sq8|pca512-sq8|none] [-out FILE]")
+	fmt.Fprintln(w, "  pinrec push      -index FILE -backend weaviate://HOST:PORT/COLLECTION")
+	fmt.Fprintln(w, "  pinrec pull      -backend weaviate://HOST:PORT/COLLECTION -index FILE")
 	fmt.Fprintln(w)
 	for _, c := range commands {
-		fmt.Fprintf(w, "  %-8s %s\n", c.name, c.summary)
+		fmt.Fprintf(w, "  %-9s %s\n", c.name, c.summary)
 	}
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "An ID is the image's path relative to the indexed folder, with forward slashes.")
