@@ -162,7 +162,9 @@ func (r *Ranker) Similar(ctx context.Context, id string, k int, opts ...RankOpti
 		return nil, nil
 	}
 	c := max(cfg.candidates, k)
-	visual, err := r.searcher.Similar(ctx, id, c, cfg.search...)
+	// Pins, not region items: on an index with regions (pinrec.PutPin) each pin comes once, at
+	// its best region's distance, and the query's own regions are left out.
+	visual, err := pinrec.SimilarPins(ctx, r.searcher, id, c, cfg.search...)
 	if err != nil {
 		return nil, fmt.Errorf("engage: similar %s: %w", id, err)
 	}

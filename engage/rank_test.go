@@ -169,3 +169,37 @@ func TestRankerErrors(t *testing.T) {
 	assert.NoError(t, err)
 	assert.Empty(t, got)
 }
+
+// On an index with region items the ranker returns pins, each once, never the query or its own
+// regions: the same IDs, in the same order, as pinrec.SimilarPins when nobody engaged.
+func TestRankerRegionItems(t *testing.T) {
+	ix, err := pinrec.NewIndex(2)
+	require.NoError(t, err)
+	pins := []struct {
+		id   string
+		x, y float32
+	}{{"q", 0, 0}, {"a", 2, 0}, {"b", 4, 0}, {"c", 6, 0}}
+	for _, p := range pins {
+		regions := []pinrec.Region{
+			{Box: pinrec.Rect{X: 0, Y: 0, W: 1, H: 1}, Vector: []float32{p.x + 0.5, 1}},
+			{Box: pinrec.Rect{X: 1, Y: 1, W: 1, H: 1}, Vector: []float32{p.x + 0.2, 0.5}},
+		}
+		require.NoError(t, pinrec.PutPin(ix, pinrec.Item{ID: p.id, Vector: []float32{p.x, p.y}}, regions))
+	}
+	require.Equal(t, 12, ix.Len())
+	s := openTemp(t, WithKnownItems(ix.Has))
+	rk, err := NewRanker(ix, s)
+	require.NoError(t, err)
+	got, err := rk.Similar(context.Background(), "q", 3)
+	require.NoError(t, err)
+	want, err := pinrec.SimilarPins(context.Background(), ix, "q", 3)
+	require.NoError(t, err)
+	require.Len(t, got, 3)
+	for i := range got {
+		assert.Equal(t, want[i].ID, got[i].ID, "rank %d", i+1)
+		assert.InDelta(t, want[i].Distance, got[i].Distance, 1e-6)
+		_, isRegion := pinrec.IsRegion(got[i].Meta)
+		assert.False(t, isRegion, "%s is a region item", got[i].ID)
+		assert.NotEqual(t, "q", got[i].ID)
+	}
+}
