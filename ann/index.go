@@ -238,7 +238,7 @@ func (a *Index) insertRows(ctx context.Context, ids []string, vecs [][]float32, 
 	var errOnce sync.Once
 	var progMu sync.Mutex
 	total := len(ids)
-	every := max(1, total/100)
+	every := max(1, (total+99)/100) // at most 100 multiples, plus the end
 	work := func() {
 		q := g.cd.newQuery()
 		y := make([]float32, g.cd.pdim)
