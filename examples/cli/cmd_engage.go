@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -104,26 +103,6 @@ func runEngage(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	fmt.Fprintf(stdout, "%d events: %d applied, %d unchanged, %d stale (%s)\n", len(list), out.Applied, out.Unchanged, out.Stale, path)
 	return st.Close()
-}
-
-// parseArgsAny is parseArgs for any number of positional arguments.
-func parseArgsAny(fs *flagSet, args []string) ([]string, error) {
-	var pos []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				fs.usage()
-				return nil, err
-			}
-			return nil, usagef("%v (%s -h for help)", err, fs.Name())
-		}
-		args = fs.Args()
-		if len(args) == 0 {
-			return pos, nil
-		}
-		pos = append(pos, args[0])
-		args = args[1:]
-	}
 }
 
 func readEventFile(path string) ([]engage.Event, error) {

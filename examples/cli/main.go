@@ -165,21 +165,9 @@ func (fs *flagSet) usage() {
 // parseArgs parses flags that may come before or after the positional arguments
 // (`pinrec index DIR -index x.pinrec` works too) and checks the count of positional arguments.
 func parseArgs(fs *flagSet, args []string, nargs int, argName string) ([]string, error) {
-	var pos []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				fs.usage()
-				return nil, err
-			}
-			return nil, usagef("%v (%s -h for help)", err, fs.Name())
-		}
-		args = fs.Args()
-		if len(args) == 0 {
-			break
-		}
-		pos = append(pos, args[0])
-		args = args[1:]
+	pos, err := parseArgsAny(fs, args)
+	if err != nil {
+		return nil, err
 	}
 	if len(pos) != nargs {
 		if len(pos) < nargs {
@@ -196,4 +184,24 @@ func requireIndexFlag(path string) error {
 		return usagef("-index FILE is required")
 	}
 	return nil
+}
+
+// parseArgsAny parses flags that may come before or after any number of positional arguments.
+func parseArgsAny(fs *flagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				fs.usage()
+				return nil, err
+			}
+			return nil, usagef("%v (%s -h for help)", err, fs.Name())
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			return pos, nil
+		}
+		pos = append(pos, args[0])
+		args = args[1:]
+	}
 }
