@@ -249,6 +249,14 @@ status() {
 }
 
 cmd=${1:-}
+
+# running PID: the process exists and is not a zombie (a killed node whose parent has not reaped
+# it yet still answers kill -0).
+running() {
+	kill -0 "$1" 2>/dev/null || return 1
+	[ "$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -c1)" != Z ]
+}
+
 case "$cmd" in
 build) build ;;
 start)
@@ -267,13 +275,19 @@ status)
 kill)
 	[ $# -ge 2 ] || die "usage: kill NODE [DIR]"
 	DIR=$(realpath -m "${3:-$CACHE/run}")
-	kill -KILL "$(cat "$DIR/node-$2/pid")"
+	pid=$(cat "$DIR/node-$2/pid")
+	kill -KILL "$pid"
+	# SIGKILL is delivered asynchronously: return once the process is gone (or a zombie).
+	for _ in $(seq 100); do running "$pid" || break; sleep 0.1; done
 	;;
 restart)
 	[ $# -ge 2 ] || die "usage: restart NODE [DIR]"
 	DIR=$(realpath -m "${3:-$CACHE/run}")
 	pid=$(cat "$DIR/node-$2/pid" 2>/dev/null || true)
-	if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then die "node $2 is running (pid $pid)"; fi
+	if [ -n "$pid" ]; then
+		for _ in $(seq 100); do running "$pid" || break; sleep 0.1; done
+		if running "$pid"; then die "node $2 is running (pid $pid)"; fi
+	fi
 	launch "$2"
 	wait_ready "$2"
 	wait_healthy "$(sed -n 's/^WEAVIATE_NODES=//p' "$DIR/cluster.env")"

@@ -27,7 +27,7 @@ type Config struct {
 	Searches     int         // how many searches in all (bounded traffic)
 	K            int
 	WriteBatch   int // items per write
-	MaxWrites    int // writes stop after this many batches, or when the searches are done
+	MaxWrites    int // writes stop after this many batches, or when the searches are done and a few batches ran while the node was down
 	Dim          int
 	KillAfter    int    // the node is killed once this many searches are done
 	KilledNode   string // its node name (/v1/nodes), for the direct reads after the restart
@@ -51,6 +51,10 @@ type Report struct {
 	MaxSearch                time.Duration
 	FirstErrors              []string
 }
+
+// minWritesWhileDown is how many write batches must start and end while the node is down
+// before the writes stop with the searches (MaxWrites still bounds them).
+const minWritesWhileDown = 3
 
 // Run runs the scenario.
 func Run(ctx context.Context, c Config) (Report, error) {
@@ -116,7 +120,16 @@ func Run(ctx context.Context, c Config) (Report, error) {
 		for b := 0; b < c.MaxWrites; b++ {
 			select {
 			case <-done:
-				return
+				// The searches are over. Go on (still within MaxWrites) until a few batches
+				// have run while the node was down: on a quiet machine the searches can end
+				// while the one write caught by the kill is still waiting for the failure
+				// detector, and the scenario would then test no write against a lost node.
+				mu.Lock()
+				enough := r.WritesWhileDown >= minWritesWhileDown
+				mu.Unlock()
+				if enough {
+					return
+				}
 			default:
 			}
 			items := make([]pinrec.Item, c.WriteBatch)
