@@ -232,8 +232,10 @@ func TestBrowser(t *testing.T) {
 	screenshot(t, ctx, "crop.png")
 }
 
-// TestBrowserInfiniteScroll: scrolling to the bottom of the home grid loads the next pages
-// through /api/items.
+// TestBrowserInfiniteScroll: the home grid loads its next pages through /api/items, until every
+// pin is there once, in order: when the reader scrolls to the bottom, and on a window so tall that
+// the "more" link is still in view after a page arrives (the observer then sees no change, and
+// the page must look again by itself: before it did, the grid stopped after two pages).
 func TestBrowserInfiniteScroll(t *testing.T) {
 	f := newFixture(t)
 	// Enough items for three pages (their images are missing: the grid shows empty tiles).
@@ -244,13 +246,30 @@ func TestBrowserInfiniteScroll(t *testing.T) {
 	srv := httptest.NewServer(s)
 	defer srv.Close()
 	ctx := browser(t)
-	step(t, ctx, "open /", chromedp.Navigate(srv.URL+"/"), chromedp.WaitVisible(chromedp.CSS(`#grid a.pin`)))
-	n := get(t, ctx, "count", chromedp.Evaluate[int](`document.querySelectorAll('#grid a.pin').length`))
-	assert.Equal(t, perPage, n)
-	step(t, ctx, "scroll to the end",
-		chromedp.Poll[chromedp.Void](`window.scrollTo(0, document.body.scrollHeight), document.querySelectorAll('#grid a.pin').length === `+fmt.Sprint(f.ix.Len()),
-			chromedp.WithPollingTimeout(15*time.Second), chromedp.WithPollingInterval(200*time.Millisecond)),
-	)
-	titles := get(t, ctx, "titles", chromedp.Evaluate[[]string](`Array.from(document.querySelectorAll('#grid a.pin')).map(a => a.title)`))
-	assert.Equal(t, f.ix.IDs(), titles, "every pin once, in order")
+	all := fmt.Sprintf(`document.querySelectorAll('#grid a.pin').length === %d`, f.ix.Len())
+	tests := []struct {
+		name   string
+		height int64  // the window's height in CSS pixels
+		wait   string // what to poll for until the whole grid is there
+	}{
+		{"scrolling", 900, `window.scrollTo(0, document.body.scrollHeight), ` + all},
+		// 101 tiles take about 4,000 pixels at this width: the whole grid fits, nobody scrolls.
+		{"tall window", 12000, all},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			step(t, ctx, "open /",
+				chromedp.EmulateViewport(1280, tt.height),
+				chromedp.Navigate(srv.URL+"/"),
+				chromedp.WaitVisible(chromedp.CSS(`#grid a.pin`)),
+			)
+			step(t, ctx, "load every page",
+				chromedp.Poll[chromedp.Void](tt.wait, chromedp.WithPollingTimeout(15*time.Second), chromedp.WithPollingInterval(200*time.Millisecond)),
+			)
+			titles := get(t, ctx, "titles", chromedp.Evaluate[[]string](`Array.from(document.querySelectorAll('#grid a.pin')).map(a => a.title)`))
+			assert.Equal(t, f.ix.IDs(), titles, "every pin once, in order")
+			// The grid is whole: the "more" link is gone.
+			assert.Equal(t, 0, get(t, ctx, "more link", chromedp.Evaluate[int](`document.querySelectorAll('a.more').length`)))
+		})
+	}
 }

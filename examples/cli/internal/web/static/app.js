@@ -50,8 +50,14 @@
           page.items.forEach(function (it) { grid.appendChild(card(it)); });
           var next = page.offset + page.items.length;
           more.dataset.offset = next;
-          if (next >= page.total) { observer.disconnect(); more.remove(); }
           loading = false;
+          if (next >= page.total) { observer.disconnect(); more.remove(); return; }
+          // The observer only calls back when the link's visibility changes; on a tall
+          // window (or when a call back came while this page was loading) the link is
+          // still in view now, so observe it again: that delivers its current state and
+          // loads the next page if it is still in view.
+          observer.unobserve(more);
+          observer.observe(more);
         })
         .catch(function () { observer.disconnect(); });
     };
