@@ -6,7 +6,8 @@
 #   BENCH_N (default 1000000) x BENCH_D (2048) vectors, BENCH_NQ (1000) queries; the data take
 #   BENCH_N*BENCH_D*4 bytes on disk (8.2 GB at the default) in $BENCH_TMP (default a temp dir),
 #   removed at the end. pinrec's exact index file takes as much again, its ANN file a quarter more.
-#   BENCH_EF: efSearch values swept; BENCH_M, BENCH_EFC, BENCH_CODEC: pinrec's graph.
+#   BENCH_EF: efSearch values swept; BENCH_M, BENCH_EFC, BENCH_CODEC: pinrec's graph;
+#   BENCH_RERANK: candidates re-ranked exactly (0, the default: max(2k, min(ef, 4k))).
 #
 # Steps: generate; pinrec exact index + exact top-10 (ground truth) + exact query time; pinrec
 # ANN build (2 threads) and sweep; FAISS builds and sweeps (2 threads); report. Peak memory is
@@ -37,7 +38,7 @@ echo "pinrec ANN build (2 threads)..." >&2
 GOMAXPROCS=2 "$tmp/benchann" build -dir "$tmp" -threads 2 -m "${BENCH_M:-16}" -efc "${BENCH_EFC:-64}" -codec "${BENCH_CODEC:-sq8}"
 rm -f "$tmp/exact.idx.tmp"
 echo "pinrec ANN sweep..." >&2
-GOMAXPROCS=2 "$tmp/benchann" search -dir "$tmp" -ef "$EF"
+GOMAXPROCS=2 "$tmp/benchann" search -dir "$tmp" -ef "$EF" -rerank "${BENCH_RERANK:-0}"
 echo "FAISS (2 threads)..." >&2
 OMP_NUM_THREADS=2 OPENBLAS_NUM_THREADS=2 MKL_NUM_THREADS=2 "$PY" tools/bench_ann_faiss.py --dir "$tmp" --ef "$EF" --threads 2 >&2
 "$tmp/benchann" report -dir "$tmp"

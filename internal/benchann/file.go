@@ -14,7 +14,9 @@ func saveANN(a *ann.Index, path string) error {
 	return os.WriteFile(path, a.Marshal(), 0o644)
 }
 
-func openANN(path string) (*ann.Index, error) {
+// openANN opens the index saved by saveANN; opts override the section's search options
+// (ann.WithRerank, ann.WithEfSearch).
+func openANN(path string, opts ...ann.Option) (*ann.Index, error) {
 	ix, err := pinrec.Load(filepath.Join(filepath.Dir(path), "exact.idx"), pinrec.WithMmap(), pinrec.WithoutVectorChecksum())
 	if err != nil {
 		return nil, err
@@ -23,5 +25,5 @@ func openANN(path string) (*ann.Index, error) {
 	if err != nil {
 		return nil, err
 	}
-	return ann.Unmarshal(b, ix)
+	return ann.Unmarshal(b, ix, opts...)
 }

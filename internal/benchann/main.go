@@ -50,6 +50,7 @@ func main() {
 	threads := fs.Int("threads", 2, "build threads")
 	efList := fs.String("ef", "16,32,48,64,96,128,192,256", "efSearch values to sweep")
 	nlat := fs.Int("nlat", 200, "queries timed for latency and QPS")
+	rerank := fs.Int("rerank", 0, "search: candidates re-ranked exactly (0: the index's default, max(2k, min(ef, 4k)))")
 	check(fs.Parse(os.Args[2:]))
 	var meta struct{ N, Nq, D int }
 	b, err := os.ReadFile(filepath.Join(*dir, "meta.json"))
@@ -61,7 +62,7 @@ func main() {
 	case "build":
 		build(*dir, *m, *efc, *efs, *codec, *threads)
 	case "search":
-		search(*dir, meta.D, parseInts(*efList), *nlat)
+		search(*dir, meta.D, parseInts(*efList), *nlat, *rerank)
 	case "report":
 		report(*dir, meta.N, meta.D)
 	default:
@@ -184,7 +185,7 @@ type point struct {
 	QPS2     float64 `json:"qps2"`
 }
 
-func search(dir string, d int, efs []int, nlat int) {
+func search(dir string, d int, efs []int, nlat, rerank int) {
 	var gtf struct {
 		GT [][]int `json:"gt"`
 	}
@@ -193,7 +194,7 @@ func search(dir string, d int, efs []int, nlat int) {
 	check(json.Unmarshal(b, &gtf))
 	nq := len(gtf.GT)
 	before := rssAnon()
-	a, err := openANN(filepath.Join(dir, "ann.idx"))
+	a, err := openANN(filepath.Join(dir, "ann.idx"), ann.WithRerank(rerank))
 	check(err)
 	defer a.Close()
 	runtime.GC()
