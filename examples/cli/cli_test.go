@@ -78,9 +78,16 @@ type result struct {
 // cli runs the binary with args in dir (the test's working directory if "").
 func cli(t *testing.T, dir string, args ...string) result {
 	t.Helper()
+	return runBin(t, dir, append(os.Environ(), "TF_CPP_MIN_LOG_LEVEL=2"), args...)
+}
+
+// runBin runs the binary with args in dir (the test's working directory if "") and exactly the
+// environment env plus PINREC_MODEL.
+func runBin(t *testing.T, dir string, env []string, args ...string) result {
+	t.Helper()
 	cmd := exec.Command(binPath, args...)
 	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "PINREC_MODEL="+modelDir, "TF_CPP_MIN_LOG_LEVEL=2")
+	cmd.Env = append(env, "PINREC_MODEL="+modelDir)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()

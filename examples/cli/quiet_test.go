@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,18 +15,7 @@ import (
 // which sets TF_CPP_MIN_LOG_LEVEL.
 func cliEnv(t *testing.T, env []string, args ...string) result {
 	t.Helper()
-	cmd := exec.Command(binPath, args...)
-	cmd.Env = append(env, "PINREC_MODEL="+modelDir)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	code := 0
-	if err != nil {
-		var ee *exec.ExitError
-		require.ErrorAs(t, err, &ee, "running %v", args)
-		code = ee.ExitCode()
-	}
-	return result{stdout.String(), stderr.String(), code}
+	return runBin(t, "", env, args...)
 }
 
 // environWithout is the test's environment without the variables named.
