@@ -48,6 +48,7 @@ var commands = []command{
 	{"build-ann", "build the approximate (HNSW) index of an index file: pinrec build-ann -h", runBuildANN},
 	{"push", "copy an index file into a Weaviate collection: pinrec push -index FILE -backend weaviate://HOST:PORT/COLLECTION", runPush},
 	{"pull", "copy a Weaviate collection into an index file: pinrec pull -backend URL -index FILE", runPull},
+	{"version", "print pinrec's version, the CPU and the features that change pinrec's paths", runVersion},
 }
 
 // usageError is a bad flag or argument: exit status 2.
@@ -126,6 +127,7 @@ func printUsage(w io.Writer) {
 	fmt.Fprintln(w, "  pinrec build-ann -index FILE [-m M] [-ef N] [-efc N] [-codec sq8|pca512-sq8|none] [-out FILE]")
 	fmt.Fprintln(w, "  pinrec push      -index FILE -backend weaviate://HOST:PORT/COLLECTION")
 	fmt.Fprintln(w, "  pinrec pull      -backend weaviate://HOST:PORT/COLLECTION -index FILE")
+	fmt.Fprintln(w, "  pinrec version   [-json]")
 	fmt.Fprintln(w)
 	for _, c := range commands {
 		fmt.Fprintf(w, "  %-9s %s\n", c.name, c.summary)
