@@ -1,0 +1,102 @@
+package dupes
+
+import (
+	"fmt"
+
+	"pinrec"
+)
+
+// VectorSource hands out items' vectors; every [pinrec.Store] is one.
+type VectorSource interface {
+	Get(id string) (pinrec.Item, error)
+}
+
+// Shown is a result that stays in a collapsed list, with the near-duplicates of it that were
+// hidden.
+type Shown struct {
+	pinrec.Result
+	// Hidden are the later results within the threshold of this one, in rank order; each
+	// keeps its distance to the query.
+	Hidden []pinrec.Result
+}
+
+// Collapsed is a result list with near-duplicates hidden.
+type Collapsed struct {
+	// Shown are the results kept, in rank order.
+	Shown []Shown
+	// OfQuery are the results within the threshold of the query itself ([WithQuery]): copies
+	// of the picture being looked at, in rank order.
+	OfQuery []pinrec.Result
+	// Threshold is the distance used.
+	Threshold float32
+}
+
+// HiddenCount is the number of results hidden ("N similar hidden").
+func (c Collapsed) HiddenCount() int {
+	n := len(c.OfQuery)
+	for _, s := range c.Shown {
+		n += len(s.Hidden)
+	}
+	return n
+}
+
+// Results returns the shown results, at most k of them (all when k < 1).
+func (c Collapsed) Results(k int) []pinrec.Result {
+	out := make([]pinrec.Result, 0, len(c.Shown))
+	for _, s := range c.Shown {
+		if k > 0 && len(out) == k {
+			break
+		}
+		out = append(out, s.Result)
+	}
+	return out
+}
+
+// Truncate keeps the first k shown results (and what they hide); k < 1 keeps all.
+func (c Collapsed) Truncate(k int) Collapsed {
+	if k > 0 && len(c.Shown) > k {
+		c.Shown = c.Shown[:k]
+	}
+	return c
+}
+
+// Collapse hides near-duplicates in results (nearest first): walking down the list, a result
+// within threshold of a result already shown is hidden under the first such one; with
+// [WithQuery], a result within threshold of the query is hidden as a copy of the query
+// ([Collapsed.OfQuery]). Results are compared by their items' vectors, read from src (a
+// region hit is compared by its pin's vector, which has the result's ID). It costs one Get
+// per result and at most len(results) * shown distance computations.
+//
+// The error names a result whose vector cannot be read, or wraps [ErrBadOption] for a
+// negative or non-finite threshold.
+func Collapse(src VectorSource, results []pinrec.Result, threshold float32, opts ...Option) (Collapsed, error) {
+	cfg, err := newConfig(append(opts, WithThreshold(threshold)))
+	if err != nil {
+		return Collapsed{}, err
+	}
+	out := Collapsed{Shown: make([]Shown, 0, len(results)), Threshold: threshold}
+	shownVecs := make([][]float32, 0, len(results))
+	for _, r := range results {
+		it, err := src.Get(r.ID)
+		if err != nil {
+			return Collapsed{}, fmt.Errorf("dupes: collapse: %w", err)
+		}
+		if cfg.query != nil && len(cfg.query) == len(it.Vector) && distance(cfg.query, it.Vector) <= threshold {
+			out.OfQuery = append(out.OfQuery, r)
+			continue
+		}
+		hidden := false
+		for i, v := range shownVecs {
+			if len(v) == len(it.Vector) && distance(v, it.Vector) <= threshold {
+				out.Shown[i].Hidden = append(out.Shown[i].Hidden, r)
+				hidden = true
+				break
+			}
+		}
+		if !hidden {
+			out.Shown = append(out.Shown, Shown{Result: r})
+			shownVecs = append(shownVecs, it.Vector)
+		}
+	}
+	return out, nil
+}
