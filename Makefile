@@ -65,16 +65,16 @@ demo: build dataset
 bench: bench-index bench-persist bench-embed bench-cli
 
 bench-embed: setup
-	@tools/bench_embed.sh
+	@bench/embed/run.sh
 
 bench-index: setup
-	@tools/bench_index.sh
+	@bench/index/run.sh
 
 bench-persist: setup
-	@tools/bench_persist.sh
+	@bench/persist/run.sh
 
 bench-cli: build dataset
-	@tools/bench_cli.sh
+	@bench/cli/run.sh
 
 # --- pinrec serve (engineer "web") ---
 # The web page's browser tests drive Debian's chromium: installed here when missing (idempotent).
@@ -87,13 +87,13 @@ chromium:
 
 # Load test of pinrec serve on 127.0.0.1: CLIENTS (8) clients for DURATION (20s) on a 10k-item index.
 bench-serve: build dataset
-	@tools/bench_serve.sh
+	@bench/serve/run.sh
 # --- end pinrec serve ---
 
 # --- region items and crop queries (engineer "regions", issue 12) ---
 .PHONY: bench-regions
 bench-regions: setup dataset
-	@tools/bench_regions.sh
+	@bench/regions/run.sh
 # --- end region items ---
 
 # --- programs outside the module (examples/library, engineer "cli") ---
@@ -115,9 +115,9 @@ test-ann-purego:
 
 # pinrec's HNSW index against FAISS HNSW32 and HNSW32,SQ8 on synthetic ResNet50-like vectors:
 # BENCH_N (default 1,000,000: 8.2 GB of vectors on disk, twice, deleted at the end), BENCH_NQ,
-# BENCH_EF (efSearch sweep), BENCH_M, BENCH_EFC, BENCH_CODEC. See tools/bench_ann.sh.
+# BENCH_EF (efSearch sweep), BENCH_M, BENCH_EFC, BENCH_CODEC. See bench/ann/run.sh.
 bench-ann: setup
-	@tools/bench_ann.sh
+	@bench/ann/run.sh
 # --- end approximate index ---
 
 # --- Weaviate backend (weaviate/, engineer "weaviate") ---
@@ -134,14 +134,14 @@ test-weaviate: setup weaviate-server
 
 # 100k synthetic 2048-d vectors in pinrec's exact Index and in a 3-node cluster (BENCH_CLUSTER_N).
 bench-cluster: setup weaviate-server
-	@tools/bench_cluster.sh
+	@bench/cluster/run.sh
 # --- end Weaviate backend ---
 
 # --- likes, saves and hybrid ranking (engineer "engage", issue 11) ---
 # A SIMULATION on the 10,000 Fashion-MNIST test images (raw-pixel embedding): simulated users,
 # held-out saves, visual-only vs hybrid recall@10, and the engagement store's write rate.
 bench-hybrid: build dataset
-	@tools/bench_hybrid.sh
+	@bench/hybrid/run.sh
 # --- end likes, saves and hybrid ranking ---
 
 # One -fuzz target per run: the index file decoder, then the image decoder.

@@ -505,7 +505,7 @@ func readNpy(t *testing.T, path string, shape []int) [][]float32 {
 }
 
 // BenchmarkEmbedFiles times the whole path (decode, resize, infer) per image through the
-// pipelined EmbedFiles; tools/bench_embed.sh compares it with Python Keras side by side.
+// pipelined EmbedFiles; bench/embed/run.sh compares it with Python Keras side by side.
 func BenchmarkEmbedFiles(b *testing.B) {
 	paths := writeTestImages(b, b.TempDir(), 8)
 	for _, bs := range []int{1, 8} {

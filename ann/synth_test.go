@@ -13,7 +13,7 @@ import (
 )
 
 // synth draws n vectors of dimension d shaped like CNN features, as
-// /work/shared/data/synth_embeddings.py does at scale: a latent point near one of a few
+// bench/synth_embeddings.py does at scale: a latent point near one of a few
 // cluster centres (Zipf-sized clusters), mapped up by a fixed Gaussian matrix, through a ReLU
 // (about half the components zero), plus a little non-negative jitter. Low intrinsic
 // dimension, clustered, non-negative: random Gaussian vectors would be the wrong yardstick.

@@ -6,7 +6,7 @@
 pinrec's fast mode (WithFastMode, `pinrec index -fast`) asks TensorFlow's grappler for oneDNN
 bfloat16 auto mixed precision. TensorFlow applies that rewrite only on CPUs with native bfloat16
 (AVX-512 BF16, AMX); elsewhere it leaves the graph in float32 and the fast mode's vectors equal
-float32 ones bit for bit (tools/bench_embed.sh prints fast_mode_max_abs_diff=0 there). To know
+float32 ones bit for bit (bench/embed/run.sh prints fast_mode_max_abs_diff=0 there). To know
 how far bfloat16 moves the vectors anyway, this script runs Keras' ResNet50 twice on the same
 inputs (keras.utils.load_img, preprocess_input) with the SavedModel's weights: under the float32
 policy, and under Keras' "mixed_bfloat16" policy (convolutions and matrix products in bfloat16,

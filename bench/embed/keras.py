@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""The Python side of tools/bench_embed.sh: Keras' own embedding path on a folder of images.
+"""The Python side of bench/embed/run.sh: Keras' own embedding path on a folder of images.
 
     bench_embed.py make-images DIR N           writes N deterministic 640x480 JPEG photos-alike
     bench_embed.py keras --model M --images DIR --intra 2 --inter 1 --batch 1,8 --repeat 3 [--savedmodel]
@@ -20,7 +20,7 @@ import sys
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tools"))  # keras_reference
 
 import numpy as np  # noqa: E402
 

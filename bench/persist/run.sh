@@ -11,9 +11,9 @@
 # memory-mapped 1M x 2048 index (an 8 GB file, written to BENCH_DIR, deleted afterwards) to its
 # first search answer.
 #
-#   BENCH_RUNS=5 BENCH_DIR=/tmp BENCH_BIG=0 tools/bench_persist.sh
+#   BENCH_RUNS=5 BENCH_DIR=/tmp BENCH_BIG=0 bench/persist/run.sh
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 
 runs=${BENCH_RUNS:-5}
 dir=${BENCH_DIR:-}

@@ -1,4 +1,4 @@
-"""FAISS side of tools/bench_ann.sh: IndexHNSWFlat(d, 32) and HNSW32,SQ8 on the benchmark's data.
+"""FAISS side of bench/ann/run.sh: IndexHNSWFlat(d, 32) and HNSW32,SQ8 on the benchmark's data.
 
   bench_ann_faiss.py --dir D --ef 16,32,... --nlat 200 --threads 2
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Indexing throughput of `pinrec index` against the seed's Python way (tools/bench_cli_python.py:
+# Indexing throughput of `pinrec index` against the seed's Python way (bench/cli/python.py:
 # keras load_img, preprocess_input and model.predict per image) on the demo's 1,000 Fashion-MNIST
 # images, with the same SavedModel and the same TensorFlow thread pools. Each side does one
 # full run over the images, best of 3. make bench-cli runs it after make build and make dataset.
@@ -12,9 +12,9 @@
 # images, best of 3 on each side) runs 15 to 30 minutes there. BENCH_RUNS=1 takes about a third
 # of that; BENCH_N=200 a fifth (with a larger share of pinrec's model load in its time).
 #
-#   BENCH_N=1000 BENCH_RUNS=3 BENCH_THREADS=$(nproc) tools/bench_cli.sh
+#   BENCH_N=1000 BENCH_RUNS=3 BENCH_THREADS=$(nproc) bench/cli/run.sh
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 
 py=${PINREC_PYTHON:-.venv/bin/python}
 bin=bin/pinrec
@@ -51,6 +51,6 @@ for r in $(seq "$runs"); do
 done
 echo "pinrec_images_per_s=$best"
 
-"$py" tools/bench_cli_python.py --model "$model" --images "$work/images" --runs "$runs" --threads "$threads" | tee "$work/py"
+"$py" bench/cli/python.py --model "$model" --images "$work/images" --runs "$runs" --threads "$threads" | tee "$work/py"
 pyrate=$(sed -n 's/^python_images_per_s=//p' "$work/py")
 awk -v a="$best" -v b="$pyrate" 'BEGIN { printf "index_ratio_vs_python=%.2f\n", a / b }'

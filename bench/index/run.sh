@@ -3,7 +3,7 @@
 #
 #   N=100000 d=2048 k=10; one query and a batch of 100; 1 and 2 threads (GOMAXPROCS for pinrec,
 #   OMP_NUM_THREADS/OPENBLAS_NUM_THREADS for FAISS); best of 5 each. The machine's read bandwidth
-#   (tools/bench_bandwidth.c, 1 and 2 threads) is measured before and after, the best kept.
+#   (bench/bandwidth/bandwidth.c, 1 and 2 threads) is measured before and after, the best kept.
 #   Prints each case with times and ratios, and ends with name=value lines:
 #   single_ratio_vs_faiss= batch_ratio_vs_faiss= single_bandwidth_fraction= (2 threads).
 #
@@ -11,7 +11,7 @@
 # BENCH_N, BENCH_D, BENCH_NQ, BENCH_K, BENCH_REPS, BENCH_THREADS (e.g. "1,2"), BENCH_TMP.
 # Needs about 3.5 GB of memory and 1 GB in $BENCH_TMP (default a temp dir, removed at the end).
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 
 PY=${PINREC_PYTHON:-.venv/bin/python}
 N=${BENCH_N:-100000}
@@ -25,11 +25,11 @@ tmp=$(mktemp -d "${BENCH_TMP:-${TMPDIR:-/tmp}}/pinrec-bench-index.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 
 echo "building the bandwidth probe and the Go driver..." >&2
-cc -O2 -mavx2 -mfma -pthread tools/bench_bandwidth.c -o "$tmp/bandwidth"
-CGO_ENABLED=0 go build -o "$tmp/benchindex" ./internal/benchindex
+cc -O2 -mavx2 -mfma -pthread bench/bandwidth/bandwidth.c -o "$tmp/bandwidth"
+CGO_ENABLED=0 go build -o "$tmp/benchindex" ./bench/index
 
 echo "generating N=$N d=$D random vectors and $NQ queries..." >&2
-"$PY" tools/bench_index_faiss.py gen --dir "$tmp" --n "$N" --d "$D" --nq "$NQ"
+"$PY" bench/index/faiss.py gen --dir "$tmp" --n "$N" --d "$D" --nq "$NQ"
 
 mb=$(( N * D * 4 / 1048576 ))
 mb=$(( mb < 256 ? 256 : mb ))
@@ -39,7 +39,7 @@ faiss_files=()
 for t in ${THREADS//,/ }; do
 	echo "FAISS with $t thread(s)..." >&2
 	OMP_NUM_THREADS=$t OPENBLAS_NUM_THREADS=$t MKL_NUM_THREADS=$t \
-		"$PY" tools/bench_index_faiss.py run --dir "$tmp" --n "$N" --d "$D" --nq "$NQ" --k "$K" \
+		"$PY" bench/index/faiss.py run --dir "$tmp" --n "$N" --d "$D" --nq "$NQ" --k "$K" \
 		--reps "$REPS" --out "$tmp/faiss_$t.json"
 	faiss_files+=("$tmp/faiss_$t.json")
 done

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Side-by-side speed of the whole embedding path (decode, resize to 224x224, ResNet50) on the same
 # images and the same SavedModel, with the same TensorFlow thread settings:
-#   Go      pinrec's EmbedFiles (tools/benchembed): decoding and preprocessing in goroutines while
+#   Go      pinrec's EmbedFiles (bench/embed/main.go): decoding and preprocessing in goroutines while
 #           the TensorFlow session runs the previous batch;
-#   Python  Keras: keras.utils.load_img (Pillow), preprocess_input, model(x) (tools/bench_embed.py).
+#   Python  Keras: keras.utils.load_img (Pillow), preprocess_input, model(x) (bench/embed/keras.py).
 # Batch 1 and batch 8, best of BENCH_REPEAT passes. `make bench-embed` runs it from the repo root.
 # Two more rows explain where the difference comes from: go_serial_* is Go without the overlap
 # (decode a batch, then run it), savedmodel_* is Python calling the SavedModel's serving signature
@@ -18,7 +18,7 @@
 # The last lines are name=value pairs; embed_ratio_vs_keras is Go's best images/s over Keras' best
 # (each at its best batch size); the per-batch ratios come just before it.
 #
-# Issue 14 adds (BENCH_FAST=1, the default; empty skips): the fast mode (WithFastMode, oneDNN
+# Fast mode and decoders (BENCH_FAST=1, the default; empty skips): the fast mode (WithFastMode, oneDNN
 # bfloat16 auto mixed precision) against float32 at the last batch size, fast_mode_speedup,
 # fast_mode_worst_cosine, fast_mode_discriminative_ratio; the network alone on decoded inputs,
 # inference_gflop_s, against cpu_peak_gflop_s = cores x clock (/proc/cpuinfo "cpu MHz") x FLOP per
@@ -28,7 +28,7 @@
 # decode_ms_per_mpixel_go / decode_ms_per_mpixel_turbo (image/jpeg and libjpeg-turbo, each up to
 # RGB pixels, on a 640x480 photo, BenchmarkDecodeJPEG).
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 py=${PINREC_PYTHON:-.venv/bin/python}
 model=${PINREC_MODEL:-models/resnet50}
 intra=${BENCH_INTRA:-$(nproc)}
@@ -47,7 +47,7 @@ if [ -z "$images" ]; then
   images=.cache/bench-embed-images
   if [ "$(ls "$images" 2>/dev/null | wc -l)" -ne 64 ]; then
     rm -rf "$images"
-    "$py" tools/bench_embed.py make-images "$images" 64
+    "$py" bench/embed/keras.py make-images "$images" 64
   fi
 fi
 n=$(ls "$images" | wc -l)
@@ -56,14 +56,14 @@ echo "bench-embed: $n images in $images, model $model ($weights), TensorFlow thr
 
 bin=$(mktemp -d)
 trap 'rm -rf "$bin"' EXIT
-go build -o "$bin/benchembed" ./tools/benchembed
+go build -o "$bin/benchembed" ./bench/embed
 
 out=$(mktemp)
 trap 'rm -rf "$bin" "$out"' EXIT
-echo "bench-embed: Go (pinrec, tools/benchembed)"
+echo "bench-embed: Go (pinrec, bench/embed)"
 "$bin/benchembed" -model "$model" -images "$images" -intra "$intra" -inter "$inter" -batch "$batch" -repeat "$repeat" ${serial:+-serial} ${fast:+-fast} 2> >(quiet) | tee -a "$out"
-echo "bench-embed: Python (Keras, tools/bench_embed.py)"
-"$py" tools/bench_embed.py keras --model "$model" --images "$images" --intra "$intra" --inter "$inter" --batch "$batch" --repeat "$repeat" ${savedmodel:+--savedmodel} 2> >(quiet) | tee -a "$out"
+echo "bench-embed: Python (Keras, bench/embed/keras.py)"
+"$py" bench/embed/keras.py keras --model "$model" --images "$images" --intra "$intra" --inter "$inter" --batch "$batch" --repeat "$repeat" ${savedmodel:+--savedmodel} 2> >(quiet) | tee -a "$out"
 
 "$py" - "$out" "$batch" <<'PY'
 import sys

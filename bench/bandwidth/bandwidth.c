@@ -1,11 +1,11 @@
-// bench_bandwidth: the machine's read bandwidth, for tools/bench_index.sh.
+// bench_bandwidth: the machine's read bandwidth, for bench/index/run.sh.
 //
 // It sums a buffer of SIZE_MB MiB (default 800, larger than any cache) with AVX2 loads and
 // eight accumulators, split into contiguous parts over T threads, each read as 1, 4, 8 or 16
 // side-by-side sequential streams, and prints the best of REPS passes of each as
 // "bandwidth threads=T gbps=X" (decimal GB/s).
 //
-//   cc -O2 -mavx2 -mfma -pthread tools/bench_bandwidth.c -o bw && ./bw 800 5 1 2   (MiB, REPS, T...)
+//   cc -O2 -mavx2 -mfma -pthread bench/bandwidth/bandwidth.c -o bw && ./bw 800 5 1 2   (MiB, REPS, T...)
 #include <immintrin.h>
 #include <pthread.h>
 #include <stdio.h>

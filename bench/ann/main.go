@@ -1,4 +1,4 @@
-// Command benchann is the pinrec side of tools/bench_ann.sh (make bench-ann). Each phase runs
+// Command benchann is the pinrec side of bench/ann/run.sh (make bench-ann). Each phase runs
 // in its own process so that memory figures are the phase's own:
 //
 //	benchann exact  -dir D          base.f32 -> D/exact.idx (pinrec's exact index), then the
@@ -11,7 +11,7 @@
 //	benchann report -dir D          prints the table beside FAISS's (faiss.json) and the
 //	                                name=value lines
 //
-// Run it through tools/bench_ann.sh, not by hand.
+// Run it through bench/ann/run.sh, not by hand.
 package main
 
 import (

@@ -6,14 +6,14 @@
 #
 #   BENCH_CLUSTER_N      base vectors (default 100000; about 4 minutes of ingest here)
 #   BENCH_CLUSTER_DATA   folder for synth_embeddings.py's output (default .cache/weaviate/synth)
-#   SYNTH                path of synth_embeddings.py (default ../shared/data/synth_embeddings.py)
+#   SYNTH                path of synth_embeddings.py (default bench/synth_embeddings.py)
 #   WEAVIATE_GOMEMLIMIT  GOMEMLIMIT of each node (default 2GiB)
 set -euo pipefail
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 cd "$ROOT"
 N=${BENCH_CLUSTER_N:-100000}
 DATA=${BENCH_CLUSTER_DATA:-$ROOT/.cache/weaviate/synth}
-SYNTH=${SYNTH:-$ROOT/../shared/data/synth_embeddings.py}
+SYNTH=${SYNTH:-$ROOT/bench/synth_embeddings.py}
 PY=${PINREC_PYTHON:-$ROOT/.venv/bin/python}
 export WEAVIATE_GOMEMLIMIT=${WEAVIATE_GOMEMLIMIT:-2GiB}
 DIR=$ROOT/.cache/weaviate/bench
@@ -29,4 +29,4 @@ trap '"$ROOT/tools/weaviate.sh" stop "$DIR"' EXIT
 env=$("$ROOT/tools/weaviate.sh" start 3 "$DIR")
 hosts=$(sed -n 's/^WEAVIATE_HTTP=//p' <<<"$env")
 cd weaviate
-go run ./internal/benchcluster -data "$DATA" -n "$N" -hosts "$hosts" -cluster "$DIR" -script "$ROOT/tools/weaviate.sh"
+go run ./bench/cluster -data "$DATA" -n "$N" -hosts "$hosts" -cluster "$DIR" -script "$ROOT/tools/weaviate.sh"

@@ -1,5 +1,5 @@
 // Command benchembed times pinrec's embedding path (decode, resize, infer) from Go on a folder of
-// images, for tools/bench_embed.sh, which runs Python Keras on the same images beside it.
+// images, for bench/embed/run.sh, which runs Python Keras on the same images beside it.
 //
 //	benchembed -model models/resnet50 -images DIR -intra 2 -inter 1 -batch 1,8 -repeat 3
 //

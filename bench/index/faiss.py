@@ -1,4 +1,4 @@
-"""FAISS side of tools/bench_index.sh: IndexFlatL2 on the benchmark's data, best of N.
+"""FAISS side of bench/index/run.sh: IndexFlatL2 on the benchmark's data, best of N.
 
   bench_index_faiss.py gen  --dir D --n N --d D --nq Q --seed S
       writes D/base.f32 (N x d) and D/queries.f32 (Q x d): float32, row-major, standard normal.

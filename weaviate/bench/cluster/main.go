@@ -1,6 +1,6 @@
 // Command benchcluster compares a Weaviate cluster, through pinrec's backend, with pinrec's
 // exact Index on the same synthetic embeddings, then kills a node under load. `make
-// bench-cluster` runs it (tools/bench_cluster.sh starts and stops the cluster).
+// bench-cluster` runs it (bench/cluster/run.sh starts and stops the cluster).
 //
 // It prints the HNSW recall at 10 against the exact top 10 (at Weaviate's default ef, and a
 // sweep), single-query searches per second from concurrent clients, the batched ingest rate,

@@ -1,5 +1,5 @@
 // Command benchregions measures region items and crop queries on a SIMULATION built from
-// Fashion-MNIST, for `make bench-regions` (tools/bench_regions.sh). No labelled photos of
+// Fashion-MNIST, for `make bench-regions` (bench/regions/run.sh). No labelled photos of
 // several objects exist here, so it makes them: "outfit" pins of 2-4 Fashion-MNIST items of
 // different classes placed on a 224x224 canvas (fixed seed; positions in a jittered 2x2 layout,
 // side 80-112 px, so items overlap now and then), and single-item pins (one item, side

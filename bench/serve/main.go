@@ -1,5 +1,5 @@
 // Command benchserve is the load test of `pinrec serve` (make bench-serve runs it through
-// tools/bench_serve.sh): N concurrent clients, on loopback only, mix "more like this"
+// bench/serve/run.sh): N concurrent clients, on loopback only, mix "more like this"
 // (GET /api/similar/{id}), upload (POST /api/query) and image (GET /image/{id}) requests for a
 // fixed duration, then it prints requests/s, p50/p99 latency per route and the errors, ending
 // with name=value lines.

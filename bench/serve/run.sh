@@ -2,14 +2,14 @@
 # make bench-serve: the load test of `pinrec serve`. It indexes 10,000 Fashion-MNIST test images
 # (1,000 per class) with the raw-pixel embedding (16x16 RGB, 768-d: indexing 10k images with the
 # ResNet50 model would take many minutes on this machine; the search cost of a 768-d flat index is
-# about 3/8 of a 2048-d one), serves it on 127.0.0.1 (a free port), and runs tools/benchserve:
+# about 3/8 of a 2048-d one), serves it on 127.0.0.1 (a free port), and runs bench/serve:
 # CLIENTS concurrent clients mixing GET /api/similar/{id}, POST /api/query (uploads of Fashion-MNIST
 # train images, embedded per request) and GET /image/{id} for DURATION. Then it stops the server with
 # SIGTERM and checks it drained and exited 0. Ends with name=value lines.
 #
 #   CLIENTS=8 DURATION=20s MIX=similar=6,query=2,image=2 make bench-serve
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 
 bin=bin/pinrec
 out=.cache/bench-serve
@@ -25,7 +25,7 @@ go run ./examples/fashionmnist -dir "$data" -split test -per-class 1000 -out "$o
 go run ./examples/fashionmnist -dir "$data" -split train -per-class 5 -out "$out/queries" >/dev/null
 echo "== pinrec index -embedding pixels -index $out/pixels.pinrec $out/images"
 "$bin" index -embedding pixels -index "$out/pixels.pinrec" "$out/images" 2>/dev/null | tail -n 1
-go build -o "$out/benchserve" ./tools/benchserve
+go build -o "$out/benchserve" ./bench/serve
 
 log=$out/serve.log
 "$bin" serve -index "$out/pixels.pinrec" -addr 127.0.0.1:0 2>"$log" &
