@@ -123,7 +123,17 @@ func TestCLIBackend(t *testing.T) {
 	assert.NotContains(t, ids, "green/2.png")
 	sameAnswers(both("similar", "STORE", "-k", "9", "-json", "red/1.png"))
 
-	r := cli(t, "", "stats", "-backend", backend, "-json")
+	// A sync from an empty folder (an unmounted drive) is refused: the collection keeps its items.
+	require.NoError(t, os.Rename(images, images+".away"))
+	require.NoError(t, os.Mkdir(images, 0o755))
+	r := cli(t, "", "index", "-embedding", "pixels", "-backend", backend, images)
+	assert.Equal(t, 1, r.code, r.stderr)
+	assert.Contains(t, r.stderr, "sync refused: "+images+" holds no images")
+	require.NoError(t, os.Remove(images))
+	require.NoError(t, os.Rename(images+".away", images))
+	assert.Equal(t, ids, sortedLs(), "nothing removed from the collection")
+
+	r = cli(t, "", "stats", "-backend", backend, "-json")
 	require.Equal(t, 0, r.code, r.stderr)
 	var st indexStats
 	require.NoError(t, json.Unmarshal([]byte(r.stdout), &st), r.stdout)

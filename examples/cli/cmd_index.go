@@ -51,6 +51,7 @@ func runIndex(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fast := fs.Bool("fast", false, "fast mode: TensorFlow's oneDNN bfloat16 mixed precision (faster only on CPUs with native bfloat16; an index keeps one precision)")
 	embedding := fs.String("embedding", "model", "model: ResNet50 embeddings; pixels: the raw-pixel baseline (16x16 RGB, flattened)")
 	regions := fs.Int("regions", 0, "also index up to `N` region items per image (parts of it pooled from the model's feature map); query and similar then return pins with the best part's box")
+	allowRemovals := fs.Bool("allow-removals", false, "sync even when it looks like a mistake: from an empty folder, from another folder than the index's, or removing more than half of its pins")
 	pos, err := parseArgs(fs, args, 1, "DIR")
 	if err != nil {
 		return err
@@ -129,15 +130,11 @@ func runIndex(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	// A different -regions than the index was built with re-embeds every image (regions.go).
 	regionsChanged := regionsDiffer(ix, *regions)
-	for k, v := range want {
-		ix.SetInfo(k, v)
-	}
-	ix.SetInfo(infoRegions, strconv.Itoa(*regions))
-	ix.SetInfo(infoRoot, root)
+	recorded := ix.Info()[infoRoot]
 	fmt.Fprintf(stderr, "pinrec index: %s\n", describeEmbedding(want))
 
 	out := &reporter{w: stderr, tty: isTerminal(stderr)}
-	sources, walkSkips := walk(root, absIndex, out)
+	sources, walkSkips, unreadable := walk(root, absIndex, out)
 
 	// Sync: what is unchanged stays, what is gone goes, the rest is embedded.
 	var todo []source
@@ -155,15 +152,35 @@ func runIndex(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		todo = append(todo, s)
 	}
 	var gone []string
-	for _, id := range ix.IDs() {
+	ids := ix.IDs()
+	for _, id := range ids {
 		if p, ok := pinrec.RegionParent(id); ok && present[p] {
 			continue // a region item of a pin that stays (PutPin replaces them when it is re-embedded)
 		}
-		if !present[id] {
+		if !present[id] && !underAny(id, unreadable) { // a folder that cannot be read keeps its pins
 			gone = append(gone, id)
 		}
 	}
+	// Nothing is changed before this check (syncguard.go).
+	if err := checkSync(syncPlan{index: indexPath, dir: pos[0], root: root, recorded: recorded,
+		pins: countPins(ids), found: len(sources), remove: countPins(gone)}, *allowRemovals); err != nil {
+		return err
+	}
+	for k, v := range want {
+		ix.SetInfo(k, v)
+	}
+	ix.SetInfo(infoRegions, strconv.Itoa(*regions))
+	ix.SetInfo(infoRoot, root)
 	if len(gone) > 0 {
+		if absIndex != "" {
+			prev, err := keepPrevious(absIndex)
+			if err != nil {
+				return err
+			}
+			if prev != "" {
+				fmt.Fprintf(stderr, "pinrec index: %d pins to remove; the index as it was is kept as %s (move it back to undo this sync)\n", countPins(gone), prev)
+			}
+		}
 		if err := ix.Remove(gone...); err != nil {
 			return err
 		}
@@ -227,15 +244,20 @@ func checkWritable(path string) error {
 }
 
 // walk lists the image files under root in lexical order, leaving out hidden files and
-// folders and the index file itself. Folders it cannot read are reported and counted.
-func walk(root, indexPath string, out *reporter) ([]source, int) {
+// folders and the index file itself. Folders it cannot read are reported and counted, and
+// returned (relative to root, with forward slashes): the sync keeps the pins under them.
+func walk(root, indexPath string, out *reporter) ([]source, int, []string) {
 	var sources []source
+	var unreadable []string
 	skipped := 0
 	filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
 			out.skip(path, err.Error())
 			skipped++
 			if d != nil && d.IsDir() {
+				if rel, err := filepath.Rel(root, path); err == nil {
+					unreadable = append(unreadable, filepath.ToSlash(rel))
+				}
 				return fs.SkipDir
 			}
 			return nil
@@ -270,7 +292,7 @@ func walk(root, indexPath string, out *reporter) ([]source, int) {
 		})
 		return nil
 	})
-	return sources, skipped
+	return sources, skipped, unreadable
 }
 
 // stats counts what a run did.
