@@ -40,6 +40,6 @@ rm -f "$tmp/exact.idx.tmp"
 echo "pinrec ANN sweep..." >&2
 GOMAXPROCS=2 "$tmp/benchann" search -dir "$tmp" -ef "$EF" -rerank "${BENCH_RERANK:-0}"
 echo "FAISS (2 threads)..." >&2
-OMP_NUM_THREADS=2 OPENBLAS_NUM_THREADS=2 MKL_NUM_THREADS=2 "$PY" bench/ann/faiss.py --dir "$tmp" --ef "$EF" --threads 2 >&2
+OMP_NUM_THREADS=2 OPENBLAS_NUM_THREADS=2 MKL_NUM_THREADS=2 "$PY" bench/ann/ann_faiss.py --dir "$tmp" --ef "$EF" --threads 2 >&2
 "$tmp/benchann" report -dir "$tmp"
 echo "load after: $(uptime)"

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Indexing throughput of `pinrec index` against the seed's Python way (bench/cli/python.py:
+# Indexing throughput of `pinrec index` against the seed's Python way (bench/cli/cli_python.py:
 # keras load_img, preprocess_input and model.predict per image) on the demo's 1,000 Fashion-MNIST
 # images, with the same SavedModel and the same TensorFlow thread pools. Each side does one
 # full run over the images, best of 3. make bench-cli runs it after make build and make dataset.
@@ -51,6 +51,6 @@ for r in $(seq "$runs"); do
 done
 echo "pinrec_images_per_s=$best"
 
-"$py" bench/cli/python.py --model "$model" --images "$work/images" --runs "$runs" --threads "$threads" | tee "$work/py"
+"$py" bench/cli/cli_python.py --model "$model" --images "$work/images" --runs "$runs" --threads "$threads" | tee "$work/py"
 pyrate=$(sed -n 's/^python_images_per_s=//p' "$work/py")
 awk -v a="$best" -v b="$pyrate" 'BEGIN { printf "index_ratio_vs_python=%.2f\n", a / b }'

@@ -3,7 +3,7 @@
 # images and the same SavedModel, with the same TensorFlow thread settings:
 #   Go      pinrec's EmbedFiles (bench/embed/main.go): decoding and preprocessing in goroutines while
 #           the TensorFlow session runs the previous batch;
-#   Python  Keras: keras.utils.load_img (Pillow), preprocess_input, model(x) (bench/embed/keras.py).
+#   Python  Keras: keras.utils.load_img (Pillow), preprocess_input, model(x) (bench/embed/embed_keras.py).
 # Batch 1 and batch 8, best of BENCH_REPEAT passes. `make bench-embed` runs it from the repo root.
 # Two more rows explain where the difference comes from: go_serial_* is Go without the overlap
 # (decode a batch, then run it), savedmodel_* is Python calling the SavedModel's serving signature
@@ -47,7 +47,7 @@ if [ -z "$images" ]; then
   images=.cache/bench-embed-images
   if [ "$(ls "$images" 2>/dev/null | wc -l)" -ne 64 ]; then
     rm -rf "$images"
-    "$py" bench/embed/keras.py make-images "$images" 64
+    "$py" bench/embed/embed_keras.py make-images "$images" 64
   fi
 fi
 n=$(ls "$images" | wc -l)
@@ -62,8 +62,8 @@ out=$(mktemp)
 trap 'rm -rf "$bin" "$out"' EXIT
 echo "bench-embed: Go (pinrec, bench/embed)"
 "$bin/benchembed" -model "$model" -images "$images" -intra "$intra" -inter "$inter" -batch "$batch" -repeat "$repeat" ${serial:+-serial} ${fast:+-fast} 2> >(quiet) | tee -a "$out"
-echo "bench-embed: Python (Keras, bench/embed/keras.py)"
-"$py" bench/embed/keras.py keras --model "$model" --images "$images" --intra "$intra" --inter "$inter" --batch "$batch" --repeat "$repeat" ${savedmodel:+--savedmodel} 2> >(quiet) | tee -a "$out"
+echo "bench-embed: Python (Keras, bench/embed/embed_keras.py)"
+"$py" bench/embed/embed_keras.py keras --model "$model" --images "$images" --intra "$intra" --inter "$inter" --batch "$batch" --repeat "$repeat" ${savedmodel:+--savedmodel} 2> >(quiet) | tee -a "$out"
 
 "$py" - "$out" "$batch" <<'PY'
 import sys

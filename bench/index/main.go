@@ -1,5 +1,5 @@
 // Command benchindex is the pinrec side of bench/index/run.sh: it loads the benchmark's
-// data (written by bench/index/faiss.py gen), builds an Index, measures its memory
+// data (written by bench/index/index_faiss.py gen), builds an Index, measures its memory
 // overhead, times one query and a batch with GOMAXPROCS = 1, 2, ... (best of -reps), and
 // prints them beside FAISS's times (the JSON files of bench_index_faiss.py run) and the
 // measured read bandwidth, ending with the name=value lines the issue asks for.

@@ -29,7 +29,7 @@ cc -O2 -mavx2 -mfma -pthread bench/bandwidth/bandwidth.c -o "$tmp/bandwidth"
 CGO_ENABLED=0 go build -o "$tmp/benchindex" ./bench/index
 
 echo "generating N=$N d=$D random vectors and $NQ queries..." >&2
-"$PY" bench/index/faiss.py gen --dir "$tmp" --n "$N" --d "$D" --nq "$NQ"
+"$PY" bench/index/index_faiss.py gen --dir "$tmp" --n "$N" --d "$D" --nq "$NQ"
 
 mb=$(( N * D * 4 / 1048576 ))
 mb=$(( mb < 256 ? 256 : mb ))
@@ -39,7 +39,7 @@ faiss_files=()
 for t in ${THREADS//,/ }; do
 	echo "FAISS with $t thread(s)..." >&2
 	OMP_NUM_THREADS=$t OPENBLAS_NUM_THREADS=$t MKL_NUM_THREADS=$t \
-		"$PY" bench/index/faiss.py run --dir "$tmp" --n "$N" --d "$D" --nq "$NQ" --k "$K" \
+		"$PY" bench/index/index_faiss.py run --dir "$tmp" --n "$N" --d "$D" --nq "$NQ" --k "$K" \
 		--reps "$REPS" --out "$tmp/faiss_$t.json"
 	faiss_files+=("$tmp/faiss_$t.json")
 done
