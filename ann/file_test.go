@@ -2,6 +2,7 @@ package ann
 
 import (
 	"context"
+	"encoding/binary"
 	"os"
 	"path/filepath"
 	"testing"
@@ -91,4 +92,30 @@ func TestLoadRefusesCorruptFiles(t *testing.T) {
 	require.NoError(t, os.WriteFile(path+".short", good[:len(good)-section/2], 0o644))
 	_, err = Load(path + ".short")
 	assert.Error(t, err)
+}
+
+// TestLoadVersion1File loads a file saved before the calibration was recorded (graph section
+// version 1, testdata/hnsw-v1.pinrec: 60 items of dimension 16, M=4, p3 removed): it opens,
+// answers as the exact index does at this size, has no calibration, and saves as the current
+// version.
+func TestLoadVersion1File(t *testing.T) {
+	const path = "testdata/hnsw-v1.pinrec"
+	a, err := Load(path)
+	require.NoError(t, err)
+	defer a.Close()
+	exact, err := pinrec.Load(path)
+	require.NoError(t, err)
+	assert.Equal(t, 59, a.Len())
+	assert.False(t, a.Has("p3"))
+	assert.Equal(t, Calibration{}, a.Calibration())
+	assert.Equal(t, "4", a.Stats()["m"])
+	_, qs := testData(t, 7, 60, 5, 16)
+	assert.Equal(t, 1.0, recallAt10(t, a, exact, qs, pinrec.WithEffort(64)))
+	out := filepath.Join(t.TempDir(), "v2.pinrec")
+	require.NoError(t, a.Save(out))
+	b, err := Load(out)
+	require.NoError(t, err)
+	defer b.Close()
+	assert.Equal(t, uint32(formatVersion), binary.LittleEndian.Uint32(b.Marshal()[4:]))
+	assert.Equal(t, a.Marshal()[8:], b.Marshal()[8:])
 }

@@ -9,12 +9,14 @@ import (
 	"pinrec"
 )
 
-// The graph section of an "hnsw" index file (the Data of its pinrec.Extension), version 1.
+// The graph section of an "hnsw" index file (the Data of its pinrec.Extension), version 2.
 // All integers are little-endian uint32 unless said otherwise, floats little-endian float32:
 //
 //	magic    "HNSW"
-//	version  1
+//	version  2
 //	dim, M, efConstruction, efSearch, rerank
+//	calibration (version 2 only; see [Calibration]): target float64, recall float64,
+//	         efSearch, queries, items (queries 0: not measured, and the rest zero)
 //	codec    uint8 kind (0 none, 1 sq8, 2 pca512-sq8), pdim
 //	         pca512-sq8 only: mean [dim], proj [pdim×dim] (row-major)
 //	         sq8 and pca512-sq8: lo [pdim], step [pdim]
@@ -29,8 +31,8 @@ import (
 //
 // The section is untrusted input: [Unmarshal] checks every size against the bytes left
 // before allocating, and every link, level, row and parameter, and refuses what fails with an
-// error wrapping [ErrCorrupt].
-const formatVersion = 1
+// error wrapping [ErrCorrupt]. Version 1 sections (no calibration) still load.
+const formatVersion = 2
 
 var magic = [4]byte{'H', 'N', 'S', 'W'}
 
@@ -63,6 +65,11 @@ func (a *Index) marshal() []byte {
 	b = append(b, magic[:]...)
 	u32(formatVersion)
 	for _, v := range []int{a.ix.Dim(), a.cfg.m, a.cfg.efc, a.cfg.efs, a.cfg.rerank} {
+		u32(uint32(v))
+	}
+	b = binary.LittleEndian.AppendUint64(b, math.Float64bits(a.cal.Target))
+	b = binary.LittleEndian.AppendUint64(b, math.Float64bits(a.cal.Recall))
+	for _, v := range []int{a.cal.EfSearch, a.cal.Queries, a.cal.Items} {
 		u32(uint32(v))
 	}
 	b = append(b, byte(cd.kind))
@@ -179,10 +186,28 @@ func unmarshal(data []byte, ix *pinrec.Index, opts []Option) (*Index, error) {
 	if m := d.take(4, "magic"); m != nil && string(m) != string(magic[:]) {
 		d.fail("magic %q", m)
 	}
-	if v := d.u32("version"); d.err == nil && v != formatVersion {
-		d.fail("version %d (this build reads %d)", v, formatVersion)
+	version := d.u32("version")
+	if d.err == nil && (version < 1 || version > formatVersion) {
+		d.fail("version %d (this build reads 1 to %d)", version, formatVersion)
 	}
 	dim, m, efc, efs, rerank := d.u32("dim"), d.u32("M"), d.u32("efConstruction"), d.u32("efSearch"), d.u32("rerank")
+	var cal Calibration
+	if version >= 2 {
+		tr := d.take(16, "calibration")
+		cal.EfSearch, cal.Queries, cal.Items = d.u32("calibration efSearch"), d.u32("calibration queries"), d.u32("calibration items")
+		if d.err == nil {
+			cal.Target = math.Float64frombits(binary.LittleEndian.Uint64(tr))
+			cal.Recall = math.Float64frombits(binary.LittleEndian.Uint64(tr[8:]))
+			switch {
+			case !(cal.Target >= 0 && cal.Target <= 1) || !(cal.Recall >= 0 && cal.Recall <= 1):
+				d.fail("calibration target %v recall %v out of 0..1", cal.Target, cal.Recall)
+			case cal.Queries == 0 && cal != (Calibration{Target: cal.Target}):
+				d.fail("calibration without queries: %+v", cal)
+			case cal.Queries > 0 && (cal.EfSearch < 1 || cal.EfSearch > MaxEf || cal.Queries > cal.Items):
+				d.fail("calibration efSearch %d, %d queries of %d items", cal.EfSearch, cal.Queries, cal.Items)
+			}
+		}
+	}
 	if d.err != nil {
 		return nil, d.err
 	}
@@ -294,7 +319,7 @@ func unmarshal(data []byte, ix *pinrec.Index, opts []Option) (*Index, error) {
 	}
 	cfg.m, cfg.efc, cfg.codec = m, efc, cd.kind.String()
 	a := &Index{ix: ix, g: g, cfg: cfg, node: make(map[string]uint32, ix.Len()), ids: make([]string, n),
-		rng: rand.New(rand.NewPCG(cfg.seed, uint64(n)))}
+		rng: rand.New(rand.NewPCG(cfg.seed, uint64(n))), cal: cal}
 	ids := ix.IDs()
 	for i := 0; i < n; i++ {
 		r := binary.LittleEndian.Uint32(rowsRaw[4*i:])

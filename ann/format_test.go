@@ -80,24 +80,32 @@ func TestUnmarshalRefusesCorruptSections(t *testing.T) {
 		le.PutUint32(b[off:], v)
 		return b
 	}
-	// Offsets: magic 0, version 4, dim 8, M 12, efc 16, efs 20, rerank 24, kind 28, pdim 29,
-	// lo 33, step 33+64, then n, entry, top.
-	nOff := 33 + 2*4*16
+	// Offsets: magic 0, version 4, dim 8, M 12, efc 16, efs 20, rerank 24, calibration 28
+	// (target and recall float64, efSearch 44, queries 48, items 52), kind 56, pdim 57, lo 61,
+	// step 61+64, then n, entry, top.
+	const kind, pdim, lo = 56, 57, 61
+	nOff := lo + 2*4*16
 	cases := []struct {
 		name string
 		b    []byte
 	}{
 		{"empty", nil},
 		{"magic", append([]byte("HNSX"), data[4:]...)},
-		{"version", set(4, 2)},
+		{"version", set(4, 3)},
+		{"version zero", set(4, 0)},
+		{"target recall", set(32, 0x3ff80000)}, // 1.5
+		{"recall NaN", set(40, 0x7ff80000)},
+		{"calibration efSearch", set(44, MaxEf+1)},
+		{"calibration queries", set(48, 1<<30)},
+		{"calibration without queries", set(48, 0)},
 		{"dim", set(8, 17)},
 		{"M zero", set(12, 0)},
 		{"M huge", set(12, 1<<30)},
 		{"efSearch huge", set(20, 1<<31)},
-		{"codec kind", append(append(bytes.Clone(data[:28]), 9), data[29:]...)},
-		{"pdim", set(29, 15)},
-		{"step zero", set(33+4*16, 0)},
-		{"step NaN", set(33+4*16, 0x7fc00000)},
+		{"codec kind", append(append(bytes.Clone(data[:kind]), 9), data[kind+1:]...)},
+		{"pdim", set(pdim, 15)},
+		{"step zero", set(lo+4*16, 0)},
+		{"step NaN", set(lo+4*16, 0x7fc00000)},
 		{"nodes huge", set(nOff, 1<<31)},
 		{"nodes fewer", set(nOff, 59)},
 		{"entry out of range", set(nOff+4, 60)},

@@ -44,7 +44,9 @@ const (
 	DefaultM              = 16
 	DefaultEfConstruction = 64
 	DefaultEfSearch       = 64
-	MaxM                  = 64
+	// DefaultTargetRecall is the recall@10 [Build] calibrates the default efSearch for.
+	DefaultTargetRecall = 0.95
+	MaxM                = 64
 	MaxEf                 = 4096
 )
 
@@ -53,6 +55,8 @@ type Option func(*config)
 
 type config struct {
 	m, efc, efs, rerank int
+	efsSet              bool    // WithEfSearch was given: Build measures recall at efs, no search for it
+	target              float64 // WithTargetRecall; 0: Build does not measure recall
 	codec               string
 	threads             int
 	progress            func(done, total int)
@@ -67,9 +71,20 @@ func WithM(m int) Option { return func(c *config) { c.m = m } }
 // graph, more slowly.
 func WithEfConstruction(ef int) Option { return func(c *config) { c.efc = ef } }
 
-// WithEfSearch sets the default beam width of searches (default 64); [pinrec.WithEffort]
-// overrides it per search. Larger finds more of the true neighbours, more slowly.
-func WithEfSearch(ef int) Option { return func(c *config) { c.efs = ef } }
+// WithEfSearch sets the default beam width of searches; [pinrec.WithEffort] overrides it per
+// search. Larger finds more of the true neighbours, more slowly. Without it, [Build] picks the
+// smallest efSearch that reaches the target recall ([WithTargetRecall]); with it, Build keeps
+// ef and only measures the recall it gives. [New] starts at [DefaultEfSearch].
+func WithEfSearch(ef int) Option { return func(c *config) { c.efs, c.efsSet = ef, true } }
+
+// WithTargetRecall sets the recall@10 that [Build] calibrates the default efSearch for
+// (default [DefaultTargetRecall], 0.95): after building, it searches for held-out items of the
+// collection (see [Calibration]) at growing efSearch and keeps the smallest whose measured
+// recall@10 reaches the target with a statistical margin. The chosen efSearch and its
+// measured recall are recorded in the index file and shown by [Index.Stats]. 0 turns the
+// measurement off (the default efSearch is then [DefaultEfSearch] or [WithEfSearch]'s).
+// The target must lie in 0..1. Loading an index ignores this option.
+func WithTargetRecall(r float64) Option { return func(c *config) { c.target = r } }
 
 // WithRerank sets how many of the best candidates (by code distance) the exact float32
 // distances re-rank; 0 (the default) means max(2k, min(ef, 4k)) for a search of k.
@@ -91,7 +106,7 @@ func WithProgress(fn func(done, total int)) Option { return func(c *config) { c.
 func WithSeed(seed uint64) Option { return func(c *config) { c.seed = seed } }
 
 func newConfig(opts []Option) (config, error) {
-	c := config{m: DefaultM, efc: DefaultEfConstruction, efs: DefaultEfSearch, codec: CodecSQ8, seed: 1}
+	c := config{m: DefaultM, efc: DefaultEfConstruction, efs: DefaultEfSearch, target: DefaultTargetRecall, codec: CodecSQ8, seed: 1}
 	for _, o := range opts {
 		if o != nil {
 			o(&c)
@@ -109,6 +124,8 @@ func newConfig(opts []Option) (config, error) {
 		return c, fmt.Errorf("efSearch=%d (want 1..%d): %w", c.efs, MaxEf, ErrBadOption)
 	case c.rerank < 0 || c.rerank > MaxEf:
 		return c, fmt.Errorf("rerank=%d (want 0..%d): %w", c.rerank, MaxEf, ErrBadOption)
+	case !(c.target >= 0 && c.target <= 1):
+		return c, fmt.Errorf("target recall %v (want 0..1): %w", c.target, ErrBadOption)
 	}
 	if _, err := parseCodec(c.codec); err != nil {
 		return c, err
@@ -146,6 +163,7 @@ type Index struct {
 	ids  []string          // ids[node]; "" for a deleted node
 	node map[string]uint32 // live ID -> node
 	rng  *rand.Rand
+	cal  Calibration // what Build measured (Queries 0: nothing)
 }
 
 var _ pinrec.Store = (*Index)(nil)
@@ -181,8 +199,23 @@ func Build(ctx context.Context, ix *pinrec.Index, opts ...Option) (*Index, error
 	}, len(ids)); err != nil {
 		return nil, err
 	}
-	if err := a.insertRows(ctx, ids, nil, cfg.progress); err != nil {
+	// The held-out items go in last, after the calibration has searched for them.
+	rest, held := ids, []string(nil)
+	if cfg.target > 0 {
+		rest, held = holdOut(ids, cfg.seed)
+	}
+	prog := progress{fn: cfg.progress, total: len(ids)}
+	if err := a.insertRows(ctx, rest, nil, prog); err != nil {
 		return nil, fmt.Errorf("ann: build: %w", err)
+	}
+	if len(held) > 0 {
+		if err := a.calibrate(ctx, held); err != nil {
+			return nil, fmt.Errorf("ann: build: %w", err)
+		}
+		prog.base = len(rest)
+		if err := a.insertRows(ctx, held, nil, prog); err != nil {
+			return nil, fmt.Errorf("ann: build: %w", err)
+		}
 	}
 	return a, nil
 }
@@ -209,10 +242,16 @@ func (a *Index) train(row func(i int) ([]float32, error), n int) error {
 	return nil
 }
 
+// progress reports the insertions of one Build: fn (may be nil) sees base+done of total.
+type progress struct {
+	fn          func(done, total int)
+	base, total int
+}
+
 // insertRows inserts the items named by ids, which ix holds, on cfg.threads goroutines.
 // vecs, when not nil, holds their vectors (else they are read from ix). The caller holds
 // a.mu for writing, or owns a.
-func (a *Index) insertRows(ctx context.Context, ids []string, vecs [][]float32, progress func(done, total int)) error {
+func (a *Index) insertRows(ctx context.Context, ids []string, vecs [][]float32, prog progress) error {
 	g := a.g
 	first := uint32(g.n)
 	g.grow(g.n + len(ids))
@@ -238,7 +277,7 @@ func (a *Index) insertRows(ctx context.Context, ids []string, vecs [][]float32, 
 	var errOnce sync.Once
 	var progMu sync.Mutex
 	total := len(ids)
-	every := max(1, (total+99)/100) // at most 100 multiples, plus the end
+	every := max(1, (prog.total+99)/100) // at most 100 multiples, plus the end
 	work := func() {
 		q := g.cd.newQuery()
 		y := make([]float32, g.cd.pdim)
@@ -267,9 +306,9 @@ func (a *Index) insertRows(ctx context.Context, ids []string, vecs [][]float32, 
 			g.cd.encode(v, g.code(i), y, scratch)
 			g.cd.prepare(v, q, scratch)
 			g.insert(i, q, int(g.levels[i]))
-			if d := int(done.Add(1)); progress != nil && (d%every == 0 || d == total) {
+			if d := prog.base + int(done.Add(1)); prog.fn != nil && (d%every == 0 || d == prog.total) {
 				progMu.Lock()
-				progress(d, total)
+				prog.fn(d, prog.total)
 				progMu.Unlock()
 			}
 		}
@@ -315,7 +354,7 @@ func (a *Index) Add(items ...pinrec.Item) error {
 			vecs = append(vecs, it.Vector)
 		}
 	}
-	return a.insertRows(context.Background(), ids, vecs, nil)
+	return a.insertRows(context.Background(), ids, vecs, progress{total: len(ids)})
 }
 
 // Remove deletes the items with the given IDs. If any is unknown, nothing is removed and the
@@ -502,6 +541,13 @@ func (a *Index) Stats() map[string]string {
 		"items":           strconv.Itoa(len(a.node)),
 		"dim":             strconv.Itoa(a.ix.Dim()),
 		"vector_bytes":    strconv.FormatInt(int64(a.ix.Len())*int64(a.ix.Dim())*4, 10),
+	}
+	if c := a.cal; c.Queries > 0 {
+		s["recall_at_10"] = strconv.FormatFloat(c.Recall, 'f', 4, 64)
+		s["recall_measured"] = fmt.Sprintf("%d held-out queries at efSearch %d, %d items", c.Queries, c.EfSearch, c.Items)
+		if c.Target > 0 {
+			s["target_recall"] = strconv.FormatFloat(c.Target, 'g', 4, 64)
+		}
 	}
 	if a.g != nil {
 		s["nodes"] = strconv.Itoa(a.g.n)

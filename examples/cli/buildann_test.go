@@ -55,6 +55,7 @@ func TestCLIBuildANN(t *testing.T) {
 			assert.Equal(t, "40", s.Store["ef_search"])
 			assert.Equal(t, codec, s.Store["codec"])
 			assert.NotEmpty(t, s.Store["memory_bytes"])
+			assert.NotEmpty(t, s.Store["recall_at_10"], "the recall measured at build time")
 
 			r = cli(t, "", "ls", "-index", out)
 			require.Equal(t, 0, r.code, r.stderr)
@@ -62,11 +63,23 @@ func TestCLIBuildANN(t *testing.T) {
 		})
 	}
 
+	// Without -ef, the default efSearch is calibrated for -target-recall; stats prints what was
+	// measured.
+	out := filepath.Join(t.TempDir(), "calibrated.pinrec")
+	r = cli(t, "", "build-ann", "-index", modelIndex, "-target-recall", "0.9", "-out", out)
+	require.Equal(t, 0, r.code, r.stderr)
+	assert.Contains(t, r.stdout, "recall@10 1.0000 at efSearch 12 on 1 held-out items")
+	r = cli(t, "", "stats", "-index", out)
+	require.Equal(t, 0, r.code, r.stderr)
+	assert.Contains(t, r.stdout, "recall_at_10: 1.0000")
+	assert.Contains(t, r.stdout, "target_recall: 0.9")
+
 	// Bad flags are usage errors; a missing file is a failure.
 	for _, args := range [][]string{
 		{"build-ann"},
 		{"build-ann", "-index", modelIndex, "-codec", "pq"},
 		{"build-ann", "-index", modelIndex, "-m", "1"},
+		{"build-ann", "-index", modelIndex, "-target-recall", "1.5"},
 		{"build-ann", "-index", modelIndex, "extra"},
 	} {
 		r := cli(t, "", args...)

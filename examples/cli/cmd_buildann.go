@@ -18,11 +18,12 @@ import (
 // with an exact re-rank) of an index file and saves it as an index file of kind "hnsw",
 // which every command then opens like a flat one.
 func runBuildANN(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("build-ann", "-index FILE [-m M] [-ef N] [-efc N] [-codec sq8|pca512-sq8|none] [-threads N] [-out FILE]", stdout)
+	fs := newFlagSet("build-ann", "-index FILE [-target-recall R] [-m M] [-ef N] [-efc N] [-codec sq8|pca512-sq8|none] [-threads N] [-out FILE]", stdout)
 	index := fs.String("index", "", "index `file` to build from (flat or hnsw; required)")
 	out := fs.String("out", "", "output `file` (default: replace -index)")
 	m := fs.Int("m", ann.DefaultM, "graph degree M (2M links per node on level 0)")
-	ef := fs.Int("ef", ann.DefaultEfSearch, "default efSearch recorded in the file (candidates a search explores)")
+	target := fs.Float64("target-recall", ann.DefaultTargetRecall, "recall@10 the default efSearch is calibrated for, measured on held-out items (0: do not measure)")
+	ef := fs.Int("ef", 0, "default efSearch recorded in the file, measured but not calibrated (default: the smallest reaching -target-recall)")
 	efc := fs.Int("efc", ann.DefaultEfConstruction, "efConstruction (beam width while building)")
 	codec := fs.String("codec", ann.CodecSQ8, "compact codes the graph runs on: sq8, pca512-sq8 or none (float32)")
 	threads := fs.Int("threads", 0, "build goroutines (default: all CPUs)")
@@ -35,7 +36,10 @@ func runBuildANN(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if *out == "" {
 		*out = *index
 	}
-	opts := []ann.Option{ann.WithM(*m), ann.WithEfSearch(*ef), ann.WithEfConstruction(*efc), ann.WithCodec(*codec), ann.WithThreads(*threads)}
+	opts := []ann.Option{ann.WithM(*m), ann.WithEfConstruction(*efc), ann.WithCodec(*codec), ann.WithThreads(*threads), ann.WithTargetRecall(*target)}
+	if *ef != 0 {
+		opts = append(opts, ann.WithEfSearch(*ef))
+	}
 	if _, err := ann.New(1, opts...); err != nil {
 		return usagef("%v (%s -h for help)", err, fs.Name())
 	}
@@ -72,5 +76,12 @@ func runBuildANN(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	st := a.Stats()
 	fmt.Fprintf(stdout, "built %s: %d items, M=%s efConstruction=%s efSearch=%s codec=%s, graph and codes %s bytes in RAM, %.1f s\n",
 		*out, ix.Len(), st["m"], st["ef_construction"], st["ef_search"], st["codec"], st["memory_bytes"], built.Seconds())
+	if c := a.Calibration(); c.Queries > 0 {
+		verdict := ""
+		if *ef == 0 && c.Recall < c.Target {
+			verdict = fmt.Sprintf(" (below the target %.2f even at efSearch %d)", c.Target, c.EfSearch)
+		}
+		fmt.Fprintf(stdout, "recall@10 %.4f at efSearch %d on %d held-out items%s\n", c.Recall, c.EfSearch, c.Queries, verdict)
+	}
 	return nil
 }

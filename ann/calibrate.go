@@ -1,0 +1,194 @@
+package ann
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"slices"
+	"sync"
+
+	"pinrec"
+)
+
+// Calibration is what [Build] measured of the index's default search: the recall@10 of
+// searches at the default efSearch for items of the collection held out of the graph.
+//
+// How: Build draws Queries items at random ([WithSeed]), builds the graph on the others, and
+// searches for each held-out item's vector with k=10 at growing efSearch (12, 16, 24, 32, 48,
+// ... up to 4096), against the exact top 10 among the items in the graph (the exact index,
+// held-out items excluded). It keeps the smallest efSearch whose mean recall@10 is at least
+// the target plus twice the standard error of that mean, so the index meets the target on
+// queries it has never seen with about 97% confidence; then it inserts the held-out items.
+// The held-out items are queries the graph did not contain, drawn like the collection, so the
+// recorded recall is what fresh queries from the same distribution get (within the sampling
+// error, about 0.005 at 500 queries and recall 0.95). Queries from elsewhere (other images,
+// other models) may get less.
+//
+// The calibration holds out min(500, n/10) items (at least 1; none below 2 items). Its cost
+// is the exact top 10 of those items (a second or so per 100,000 items of dimension 2048)
+// plus a few thousand approximate searches.
+type Calibration struct {
+	// Target is the recall@10 aimed at ([WithTargetRecall]); with [WithEfSearch] the efSearch
+	// was given and only measured.
+	Target float64
+	// EfSearch is the default efSearch the measurement chose (or was given).
+	EfSearch int
+	// Recall is the mean recall@10 measured at EfSearch over the held-out items.
+	Recall float64
+	// Queries is the number of held-out items searched; 0 means nothing was measured (an
+	// index made by [New], built with WithTargetRecall(0), or saved by an older version).
+	Queries int
+	// Items is the number of items the index had when measured (later Adds and Removes
+	// change the graph, not this record).
+	Items int
+}
+
+// Calibration returns what [Build] measured (see [Calibration]).
+func (a *Index) Calibration() Calibration {
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	return a.cal
+}
+
+// maxCalibration bounds the held-out items; calibrationK is the k of the measured recall.
+const (
+	maxCalibration = 500
+	calibrationK   = 10
+)
+
+// efLadder is the efSearch values the calibration tries, in order.
+var efLadder = []int{12, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512, 768, 1024, 1536, 2048, 3072, MaxEf}
+
+// holdOut splits ids into the items the graph is built on first and min(500, n/10) items
+// (at least 1 of 2 or more) held out for the calibration, drawn at random with seed. Both
+// keep ids' order.
+func holdOut(ids []string, seed uint64) (rest, held []string) {
+	n := len(ids)
+	if n < 2 {
+		return ids, nil
+	}
+	nq := min(maxCalibration, max(1, n/10))
+	rng := rand.New(rand.NewPCG(seed, 0xca11b))
+	pick := make(map[int]bool, nq)
+	for len(pick) < nq {
+		pick[rng.IntN(n)] = true
+	}
+	rest = make([]string, 0, n-nq)
+	held = make([]string, 0, nq)
+	for i, id := range ids {
+		if pick[i] {
+			held = append(held, id)
+		} else {
+			rest = append(rest, id)
+		}
+	}
+	return rest, held
+}
+
+// calibrate measures the recall@10 of searches for the held-out items (in the exact index,
+// not in the graph) and sets the default efSearch (unless WithEfSearch fixed it) and a.cal.
+// The caller owns a.
+func (a *Index) calibrate(ctx context.Context, held []string) error {
+	queries := make([][]float32, len(held))
+	out := make(map[string]bool, len(held))
+	for i, id := range held {
+		it, err := a.ix.Get(id)
+		if err != nil {
+			return fmt.Errorf("calibrate: %w", err)
+		}
+		queries[i] = it.Vector
+		out[id] = true
+	}
+	k := min(calibrationK, len(a.node))
+	if k < 1 {
+		return nil
+	}
+	truth, err := a.ix.SearchBatch(ctx, queries, k, pinrec.WithFilter(func(id string, _ map[string]string) bool { return !out[id] }))
+	if err != nil {
+		return fmt.Errorf("calibrate: exact top %d: %w", k, err)
+	}
+	ladder := efLadder
+	if a.cfg.efsSet {
+		ladder = []int{a.cfg.efs}
+	}
+	var best Calibration
+	for _, ef := range ladder {
+		per, err := a.recallAt(ctx, queries, truth, k, ef)
+		if err != nil {
+			return fmt.Errorf("calibrate: %w", err)
+		}
+		mean, se := meanSE(per)
+		c := Calibration{Target: a.cfg.target, EfSearch: ef, Recall: mean, Queries: len(held), Items: len(a.node) + len(held)}
+		if best.Queries == 0 || mean > best.Recall {
+			best = c
+		}
+		// Reached with margin, or ef past the graph's size (more cannot find more).
+		if mean-2*se >= a.cfg.target || mean == 1 || ef >= len(a.node) {
+			best = c
+			break
+		}
+	}
+	a.cal = best
+	a.cfg.efs = best.EfSearch
+	return nil
+}
+
+// recallAt returns, per query, the share of its exact top k (truth) that a search at ef finds,
+// running the queries on cfg.threads goroutines.
+func (a *Index) recallAt(ctx context.Context, queries [][]float32, truth [][]pinrec.Result, k, ef int) ([]float64, error) {
+	per := make([]float64, len(queries))
+	p := pinrec.NewSearchParams(pinrec.WithEffort(ef))
+	var (
+		wg       sync.WaitGroup
+		mu       sync.Mutex
+		firstErr error
+		next     int
+	)
+	for range min(a.cfg.threads, len(queries)) {
+		wg.Go(func() {
+			for {
+				mu.Lock()
+				i := next
+				next++
+				stop := firstErr != nil
+				mu.Unlock()
+				if i >= len(queries) || stop {
+					return
+				}
+				got, err := a.search(ctx, queries[i], k, "", p)
+				if err != nil {
+					mu.Lock()
+					firstErr = err
+					mu.Unlock()
+					return
+				}
+				hit := 0
+				for _, t := range truth[i] {
+					if slices.ContainsFunc(got, func(r pinrec.Result) bool { return r.ID == t.ID }) {
+						hit++
+					}
+				}
+				per[i] = float64(hit) / float64(max(1, len(truth[i])))
+			}
+		})
+	}
+	wg.Wait()
+	return per, firstErr
+}
+
+// meanSE returns the mean of x and its standard error.
+func meanSE(x []float64) (mean, se float64) {
+	for _, v := range x {
+		mean += v
+	}
+	mean /= float64(len(x))
+	if len(x) < 2 {
+		return mean, 0
+	}
+	var ss float64
+	for _, v := range x {
+		ss += (v - mean) * (v - mean)
+	}
+	return mean, math.Sqrt(ss / float64(len(x)-1) / float64(len(x)))
+}
