@@ -47,7 +47,7 @@ const (
 	// DefaultTargetRecall is the recall@10 [Build] calibrates the default efSearch for.
 	DefaultTargetRecall = 0.95
 	MaxM                = 64
-	MaxEf                 = 4096
+	MaxEf               = 4096
 )
 
 // Option configures [New] and [Build].
