@@ -4,6 +4,8 @@ import (
 	"context"
 	"math"
 	"slices"
+
+	"pinrec/internal/kernel"
 )
 
 // The bounded path of SearchBatch.
@@ -12,11 +14,11 @@ import (
 // multiply-add. For batches, scanBounded computes dot products x·q with the blocked dotTile
 // kernel and from them, in float64, a = |x|²+|q|²-2x·q and an error bound
 // e = boundedErrFactor(dim)*(|x|²+|q|²) such that the distance l2sqTile computes lies in
-// [a-e, a+e]. (The kernels add each pair's terms in 8 lanes of m = ceil(dim/8) sequential
-// float32 operations plus 3 for the lanes, so each of x·q, |x|² (computed as the distance to
-// the origin), |q|² and the distance is within γ(m+3) = (m+3)u/(1-(m+3)u), u = 2^-24, of the
-// exact value, relative to the sum of its terms' magnitudes, which |x|²+|q|² bounds, twice
-// over for the distance; the bound adds these errors, 4γ(m+3)(|x|²+|q|²) in all, with a margin.)
+// [a-e, a+e]. (Each term of a kernel's sum goes through at most m = kernel.DotRoundings(dim)
+// float32 roundings, whichever kernels run, so each of x·q, |x|² (computed as the distance to
+// the origin), |q|² and the distance is within γ(m) = m·u/(1-m·u), u = 2^-24, of the exact
+// value, relative to the sum of its terms' magnitudes, which |x|²+|q|² bounds, twice over for
+// the distance; the bound adds these errors, 4γ(m)(|x|²+|q|²) in all, with a margin.)
 //
 // With the k smallest upper bounds a+e seen so far, of which the largest is T, any row whose
 // lower bound a-e exceeds T is farther than k rows and cannot be a result. The rows that pass
@@ -31,7 +33,7 @@ const maxBoundedNorm = 1e30
 // boundedErrFactor returns the relative error factor of the bounded path for dimension dim.
 func boundedErrFactor(dim int) float64 {
 	const u = 1.0 / (1 << 24)
-	m := float64((dim+7)/8 + 3)
+	m := float64(kernel.DotRoundings(dim))
 	g := m * u / (1 - m*u)
 	return 5 * g // 4 errors of at most g each, plus a margin
 }

@@ -6,12 +6,15 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"os"
 	"slices"
 	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"pinrec/internal/kernel"
 )
 
 // l2sq64 is the float64 reference: Σ (x[t]-y[t])².
@@ -120,7 +123,23 @@ func checkAgainstOracle(t *testing.T, ix *Index, vecs [][]float32, q []float32, 
 	return nearTies
 }
 
+// TestSearchMatchesOracle runs once per kernel set this CPU has (the log names them): the
+// portable kernels, AVX2+FMA, and AVX-512 where the CPU has it.
 func TestSearchMatchesOracle(t *testing.T) {
+	t.Cleanup(func() { kernel.Limit(os.Getenv("PINREC_KERNEL")) })
+	seen := map[string]bool{}
+	for _, limit := range []string{"go", "avx2", ""} {
+		name := kernel.Limit(limit)
+		if seen[name] {
+			continue
+		}
+		seen[name] = true
+		t.Logf("kernels: %s", name)
+		t.Run(name, testSearchMatchesOracle)
+	}
+}
+
+func testSearchMatchesOracle(t *testing.T) {
 	ctx := context.Background()
 	for _, tc := range []struct {
 		name          string
@@ -133,6 +152,8 @@ func TestSearchMatchesOracle(t *testing.T) {
 		{"one worker", 999, 64, 10, 5, 1},
 		{"many workers", 2001, 65, 13, 5, 7},
 		{"wide", 400, 2048, 10, 4, 0},
+		{"tile edges", 1001, 67, 10, 13, 0},
+		{"batch of 100", 1203, 130, 10, 100, 2},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if tc.workers > 1 {

@@ -1,4 +1,4 @@
-// Command avo generates pinrec's AVX2+FMA squared-L2 kernels (../kernel/kernel_amd64.s and
+// Command avo generates pinrec's AVX2+FMA and AVX-512 kernels (../kernel/kernel_amd64.s and
 // ../kernel/kernel_amd64_stubs.go). Run it through `go generate ./internal/kernel`; the
 // directive is in ../kernel/kernel_amd64.go.
 //
@@ -12,7 +12,9 @@
 // Register budget: r*q accumulators + q query registers + 1 temporary <= 16 (r=4, q=3 uses all).
 //
 // The dotR<r>Q<q> kernels have the same shape and compute dot products Σ x·q, for the
-// |x|²+|q|²-2x·q bounds of SearchBatch.
+// |x|²+|q|²-2x·q bounds of SearchBatch. The dot512R<r>Q<q> kernels (r <= 4, q <= 6) compute
+// the same with AVX-512: 16 lanes per register and 32 registers, so a 4x6 tile keeps 24
+// accumulators, 6 query registers and 1 row register, 10 loads for 24 multiply-adds.
 package main
 
 import (
@@ -49,6 +51,17 @@ func main() {
 	}
 	// One query against eight rows: eight memory streams in flight for single searches.
 	kernel(8, 1, mask, false)
+
+	// AVX-512: tailMask16[t] enables the first t of 16 lanes.
+	mask16 := GLOBL("tailMask16", RODATA|NOPTR)
+	for t := 0; t < 16; t++ {
+		DATA(2*t, U16(uint16(1)<<t-1))
+	}
+	for r := 1; r <= dot512Rows; r++ {
+		for q := 1; q <= dot512Queries; q++ {
+			dot512(r, q, mask16)
+		}
+	}
 	Generate()
 }
 
@@ -166,6 +179,126 @@ func kernel(nr, nq int, mask Mem, dot bool) {
 			VEXTRACTF128(U8(1), a, hi)
 			lo := XMM()
 			VADDPS(hi, a.AsX(), lo)
+			h2 := XMM()
+			VMOVHLPS(lo, lo, h2)
+			VADDPS(h2, lo, lo)
+			h1 := XMM()
+			VMOVSHDUP(lo, h1)
+			VADDSS(h1, lo, lo)
+			VMOVSS(lo, Mem{Base: op, Disp: 4 * i})
+		}
+		if j+1 < nq {
+			ADDQ(os, op)
+		}
+	}
+	VZEROUPPER()
+	RET()
+}
+
+// The AVX-512 dot-product tile: 4 rows x 6 queries uses 24 accumulators, 6 query registers
+// and 1 row register of the 32.
+const (
+	dot512Rows    = 4
+	dot512Queries = 6
+)
+
+// dot512 generates dot512R<nr>Q<nq>, the AVX-512 twin of dotR<nr>Q<nq>: one 16-lane
+// accumulator per pair, fed 16 elements per step by one VFMADD231PS, the last n%16 elements
+// through zero-masked loads; the 16 lanes are folded to 8 (lane t plus lane t+8) and summed
+// as in the AVX2 kernels.
+func dot512(nr, nq int, mask Mem) {
+	name := fmt.Sprintf("dot512R%dQ%d", nr, nq)
+	TEXT(name, NOSPLIT, "func(x []float32, xs int, q []float32, qs int, n int, out []float32, os int)")
+	Doc(
+		fmt.Sprintf("%s computes out[j*os+i] = Σ_{t<n} x[i*xs+t] * q[j*qs+t] for i < %d, j < %d.", name, nr, nq),
+		"The caller guarantees that every element it reads or writes is in bounds.",
+	)
+	xs := Load(Param("xs"), GP64())
+	SHLQ(U8(2), xs)
+	xp := make([]GPVirtual, nr)
+	xp[0] = GP64()
+	Load(Param("x").Base(), xp[0])
+	for i := 1; i < nr; i++ {
+		xp[i] = GP64()
+		LEAQ(Mem{Base: xp[i-1], Index: xs, Scale: 1}, xp[i])
+	}
+	qs := Load(Param("qs"), GP64())
+	SHLQ(U8(2), qs)
+	qp := make([]GPVirtual, nq)
+	qp[0] = GP64()
+	Load(Param("q").Base(), qp[0])
+	for j := 1; j < nq; j++ {
+		qp[j] = GP64()
+		LEAQ(Mem{Base: qp[j-1], Index: qs, Scale: 1}, qp[j])
+	}
+	n := Load(Param("n"), GP64())
+
+	acc := make([][]VecVirtual, nr)
+	for i := range acc {
+		acc[i] = make([]VecVirtual, nq)
+		for j := range acc[i] {
+			acc[i][j] = ZMM()
+			VPXORD(acc[i][j], acc[i][j], acc[i][j])
+		}
+	}
+
+	off := GP64()
+	XORQ(off, off)
+	blocks := GP64()
+	MOVQ(n, blocks)
+	SHRQ(U8(4), blocks)
+	JZ(LabelRef(name + "_tail"))
+
+	Label(name + "_loop")
+	qv := make([]VecVirtual, nq)
+	for j := range qv {
+		qv[j] = ZMM()
+		VMOVUPS(Mem{Base: qp[j], Index: off, Scale: 1}, qv[j])
+	}
+	for i := 0; i < nr; i++ {
+		xv := ZMM()
+		VMOVUPS(Mem{Base: xp[i], Index: off, Scale: 1}, xv)
+		for j := 0; j < nq; j++ {
+			VFMADD231PS(xv, qv[j], acc[i][j])
+		}
+	}
+	ADDQ(U8(64), off)
+	DECQ(blocks)
+	JNZ(LabelRef(name + "_loop"))
+
+	// The last n%16 elements: zero-masked loads read nothing past the end.
+	Label(name + "_tail")
+	ANDQ(U8(15), n)
+	JZ(LabelRef(name + "_reduce"))
+	mp := GP64()
+	LEAQ(mask, mp)
+	k := K()
+	KMOVW(Mem{Base: mp, Index: n, Scale: 2}, k)
+	for j := 0; j < nq; j++ {
+		qt := ZMM()
+		VMOVUPS_Z(Mem{Base: qp[j], Index: off, Scale: 1}, k, qt)
+		for i := 0; i < nr; i++ {
+			xt := ZMM()
+			VMOVUPS_Z(Mem{Base: xp[i], Index: off, Scale: 1}, k, xt)
+			VFMADD231PS(xt, qt, acc[i][j])
+		}
+	}
+
+	Label(name + "_reduce")
+	op := Load(Param("out").Base(), GP64())
+	os := Load(Param("os"), GP64())
+	SHLQ(U8(2), os)
+	for j := 0; j < nq; j++ {
+		for i := 0; i < nr; i++ {
+			a := acc[i][j]
+			h8 := YMM()
+			VEXTRACTF64X4(U8(1), a, h8)
+			l8 := YMM()
+			VADDPS(h8, a.AsY(), l8)
+			hi := XMM()
+			VEXTRACTF32X4(U8(1), l8, hi)
+			lo := XMM()
+			VADDPS(hi, l8.AsX(), lo)
 			h2 := XMM()
 			VMOVHLPS(lo, lo, h2)
 			VADDPS(h2, lo, lo)

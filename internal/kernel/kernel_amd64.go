@@ -2,16 +2,42 @@
 
 package kernel
 
-import "golang.org/x/sys/cpu"
+import (
+	"os"
+
+	"golang.org/x/sys/cpu"
+)
 
 //go:generate sh -c "cd ../avo && GOWORK=off go run . -out ../kernel/kernel_amd64.s -stubs ../kernel/kernel_amd64_stubs.go -pkg kernel"
 
 func init() {
-	if cpu.X86.HasAVX2 && cpu.X86.HasFMA {
-		L2sqTile = l2sqTileAVX2
-		DotTile = dotTileAVX2
-		Name = "avx2+fma"
+	choose(os.Getenv("PINREC_KERNEL"))
+}
+
+// choose installs the fastest kernels the CPU runs, or the slower ones that limit names:
+// "avx2" leaves out AVX-512, "go" keeps the portable kernels; anything else is no limit.
+func choose(limit string) {
+	L2sqTile, DotTile, Name = l2sqTileGo, dotTileGo, "go"
+	if limit == "go" || !cpu.X86.HasAVX2 || !cpu.X86.HasFMA {
+		return
 	}
+	L2sqTile, DotTile, Name = l2sqTileAVX2, dotTileAVX2, "avx2+fma"
+	if limit == "avx2" || !cpu.X86.HasAVX512F || !cpu.X86.HasAVX512VL {
+		return
+	}
+	DotTile, Name = dotTileAVX512, "avx512f"
+}
+
+// available returns the kernel sets this CPU runs, the portable one first.
+func available() []kernelSet {
+	sets := []kernelSet{{"go", l2sqTileGo, dotTileGo}}
+	if cpu.X86.HasAVX2 && cpu.X86.HasFMA {
+		sets = append(sets, kernelSet{"avx2+fma", l2sqTileAVX2, dotTileAVX2})
+		if cpu.X86.HasAVX512F && cpu.X86.HasAVX512VL {
+			sets = append(sets, kernelSet{"avx512f", l2sqTileAVX2, dotTileAVX512})
+		}
+	}
+	return sets
 }
 
 // avx2Kernels[r-1][q-1] is the generated kernel for r rows and q queries
@@ -63,6 +89,29 @@ func tileAVX2(kernels *[4][3]func(x []float32, xs int, q []float32, qs int, n in
 		for i := 0; i < nr; i += 4 {
 			in := min(4, nr-i)
 			kernels[in-1][jn-1](x[i*xs:], xs, q[j*qs:], qs, n, out[j*os+i:], os)
+		}
+	}
+}
+
+// avx512DotKernels[r-1][q-1] is the generated AVX-512 dot-product kernel for r rows and q
+// queries.
+var avx512DotKernels = [4][6]func(x []float32, xs int, q []float32, qs int, n int, out []float32, os int){
+	{dot512R1Q1, dot512R1Q2, dot512R1Q3, dot512R1Q4, dot512R1Q5, dot512R1Q6},
+	{dot512R2Q1, dot512R2Q2, dot512R2Q3, dot512R2Q4, dot512R2Q5, dot512R2Q6},
+	{dot512R3Q1, dot512R3Q2, dot512R3Q3, dot512R3Q4, dot512R3Q5, dot512R3Q6},
+	{dot512R4Q1, dot512R4Q2, dot512R4Q3, dot512R4Q4, dot512R4Q5, dot512R4Q6},
+}
+
+// dotTileAVX512 is DotTile over the AVX-512 kernels: for each group of up to six queries, the
+// rows go by in groups of four, each call computing up to 24 dot products with one register
+// per pair.
+func dotTileAVX512(x []float32, nr, xs int, q []float32, nq, qs, n int, out []float32, os int) {
+	checkTile(x, nr, xs, q, nq, qs, n, out, os)
+	for j := 0; j < nq; j += 6 {
+		jn := min(6, nq-j)
+		for i := 0; i < nr; i += 4 {
+			in := min(4, nr-i)
+			avx512DotKernels[in-1][jn-1](x[i*xs:], xs, q[j*qs:], qs, n, out[j*os+i:], os)
 		}
 	}
 }

@@ -2659,3 +2659,3927 @@ l2sqR8Q1_reduce:
 	VMOVSS       X0, 28(AX)
 	VZEROUPPER
 	RET
+
+DATA tailMask16<>+0(SB)/2, $0x0000
+DATA tailMask16<>+2(SB)/2, $0x0001
+DATA tailMask16<>+4(SB)/2, $0x0003
+DATA tailMask16<>+6(SB)/2, $0x0007
+DATA tailMask16<>+8(SB)/2, $0x000f
+DATA tailMask16<>+10(SB)/2, $0x001f
+DATA tailMask16<>+12(SB)/2, $0x003f
+DATA tailMask16<>+14(SB)/2, $0x007f
+DATA tailMask16<>+16(SB)/2, $0x00ff
+DATA tailMask16<>+18(SB)/2, $0x01ff
+DATA tailMask16<>+20(SB)/2, $0x03ff
+DATA tailMask16<>+22(SB)/2, $0x07ff
+DATA tailMask16<>+24(SB)/2, $0x0fff
+DATA tailMask16<>+26(SB)/2, $0x1fff
+DATA tailMask16<>+28(SB)/2, $0x3fff
+DATA tailMask16<>+30(SB)/2, $0x7fff
+GLOBL tailMask16<>(SB), RODATA|NOPTR, $32
+
+// func dot512R1Q1(x []float32, xs int, q []float32, qs int, n int, out []float32, os int)
+// Requires: AVX, AVX512F, AVX512VL
+TEXT ·dot512R1Q1(SB), NOSPLIT, $0-104
+	MOVQ   xs+24(FP), AX
+	SHLQ   $0x02, AX
+	MOVQ   x_base+0(FP), AX
+	MOVQ   qs+56(FP), CX
+	SHLQ   $0x02, CX
+	MOVQ   q_base+32(FP), CX
+	MOVQ   n+64(FP), DX
+	VPXORD Z0, Z0, Z0
+	XORQ   BX, BX
+	MOVQ   DX, SI
+	SHRQ   $0x04, SI
+	JZ     dot512R1Q1_tail
+
+dot512R1Q1_loop:
+	VMOVUPS     (CX)(BX*1), Z1
+	VMOVUPS     (AX)(BX*1), Z2
+	VFMADD231PS Z2, Z1, Z0
+	ADDQ        $0x40, BX
+	DECQ        SI
+	JNZ         dot512R1Q1_loop
+
+dot512R1Q1_tail:
+	ANDQ        $0x0f, DX
+	JZ          dot512R1Q1_reduce
+	LEAQ        tailMask16<>+0(SB), SI
+	KMOVW       (SI)(DX*2), K1
+	VMOVUPS.Z   (CX)(BX*1), K1, Z1
+	VMOVUPS.Z   (AX)(BX*1), K1, Z2
+	VFMADD231PS Z2, Z1, Z0
+
+dot512R1Q1_reduce:
+	MOVQ          out_base+72(FP), AX
+	MOVQ          os+96(FP), CX
+	SHLQ          $0x02, CX
+	VEXTRACTF64X4 $0x01, Z0, Y1
+	VADDPS        Y1, Y0, Y0
+	VEXTRACTF32X4 $0x01, Y0, X1
+	VADDPS        X1, X0, X0
+	VMOVHLPS      X0, X0, X1
+	VADDPS        X1, X0, X0
+	VMOVSHDUP     X0, X1
+	VADDSS        X1, X0, X0
+	VMOVSS        X0, (AX)
+	VZEROUPPER
+	RET
+
+// func dot512R1Q2(x []float32, xs int, q []float32, qs int, n int, out []float32, os int)
+// Requires: AVX, AVX512F, AVX512VL
+TEXT ·dot512R1Q2(SB), NOSPLIT, $0-104
+	MOVQ   xs+24(FP), AX
+	SHLQ   $0x02, AX
+	MOVQ   x_base+0(FP), AX
+	MOVQ   qs+56(FP), CX
+	SHLQ   $0x02, CX
+	MOVQ   q_base+32(FP), DX
+	LEAQ   (DX)(CX*1), CX
+	MOVQ   n+64(FP), BX
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	XORQ   SI, SI
+	MOVQ   BX, DI
+	SHRQ   $0x04, DI
+	JZ     dot512R1Q2_tail
+
+dot512R1Q2_loop:
+	VMOVUPS     (DX)(SI*1), Z2
+	VMOVUPS     (CX)(SI*1), Z3
+	VMOVUPS     (AX)(SI*1), Z4
+	VFMADD231PS Z4, Z2, Z0
+	VFMADD231PS Z4, Z3, Z1
+	ADDQ        $0x40, SI
+	DECQ        DI
+	JNZ         dot512R1Q2_loop
+
+dot512R1Q2_tail:
+	ANDQ        $0x0f, BX
+	JZ          dot512R1Q2_reduce
+	LEAQ        tailMask16<>+0(SB), DI
+	KMOVW       (DI)(BX*2), K1
+	VMOVUPS.Z   (DX)(SI*1), K1, Z2
+	VMOVUPS.Z   (AX)(SI*1), K1, Z3
+	VFMADD231PS Z3, Z2, Z0
+	VMOVUPS.Z   (CX)(SI*1), K1, Z2
+	VMOVUPS.Z   (AX)(SI*1), K1, Z3
+	VFMADD231PS Z3, Z2, Z1
+
+dot512R1Q2_reduce:
+	MOVQ          out_base+72(FP), AX
+	MOVQ          os+96(FP), CX
+	SHLQ          $0x02, CX
+	VEXTRACTF64X4 $0x01, Z0, Y2
+	VADDPS        Y2, Y0, Y0
+	VEXTRACTF32X4 $0x01, Y0, X2
+	VADDPS        X2, X0, X0
+	VMOVHLPS      X0, X0, X2
+	VADDPS        X2, X0, X0
+	VMOVSHDUP     X0, X2
+	VADDSS        X2, X0, X0
+	VMOVSS        X0, (AX)
+	ADDQ          CX, AX
+	VEXTRACTF64X4 $0x01, Z1, Y0
+	VADDPS        Y0, Y1, Y0
+	VEXTRACTF32X4 $0x01, Y0, X1
+	VADDPS        X1, X0, X0
+	VMOVHLPS      X0, X0, X1
+	VADDPS        X1, X0, X0
+	VMOVSHDUP     X0, X1
+	VADDSS        X1, X0, X0
+	VMOVSS        X0, (AX)
+	VZEROUPPER
+	RET
+
+// func dot512R1Q3(x []float32, xs int, q []float32, qs int, n int, out []float32, os int)
+// Requires: AVX, AVX512F, AVX512VL
+TEXT ·dot512R1Q3(SB), NOSPLIT, $0-104
+	MOVQ   xs+24(FP), AX
+	SHLQ   $0x02, AX
+	MOVQ   x_base+0(FP), AX
+	MOVQ   qs+56(FP), CX
+	SHLQ   $0x02, CX
+	MOVQ   q_base+32(FP), DX
+	LEAQ   (DX)(CX*1), BX
+	LEAQ   (BX)(CX*1), CX
+	MOVQ   n+64(FP), SI
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	XORQ   DI, DI
+	MOVQ   SI, R8
+	SHRQ   $0x04, R8
+	JZ     dot512R1Q3_tail
+
+dot512R1Q3_loop:
+	VMOVUPS     (DX)(DI*1), Z3
+	VMOVUPS     (BX)(DI*1), Z4
+	VMOVUPS     (CX)(DI*1), Z5
+	VMOVUPS     (AX)(DI*1), Z6
+	VFMADD231PS Z6, Z3, Z0
+	VFMADD231PS Z6, Z4, Z1
+	VFMADD231PS Z6, Z5, Z2
+	ADDQ        $0x40, DI
+	DECQ        R8
+	JNZ         dot512R1Q3_loop
+
+dot512R1Q3_tail:
+	ANDQ        $0x0f, SI
+	JZ          dot512R1Q3_reduce
+	LEAQ        tailMask16<>+0(SB), R8
+	KMOVW       (R8)(SI*2), K1
+	VMOVUPS.Z   (DX)(DI*1), K1, Z3
+	VMOVUPS.Z   (AX)(DI*1), K1, Z4
+	VFMADD231PS Z4, Z3, Z0
+	VMOVUPS.Z   (BX)(DI*1), K1, Z3
+	VMOVUPS.Z   (AX)(DI*1), K1, Z4
+	VFMADD231PS Z4, Z3, Z1
+	VMOVUPS.Z   (CX)(DI*1), K1, Z3
+	VMOVUPS.Z   (AX)(DI*1), K1, Z4
+	VFMADD231PS Z4, Z3, Z2
+
+dot512R1Q3_reduce:
+	MOVQ          out_base+72(FP), AX
+	MOVQ          os+96(FP), CX
+	SHLQ          $0x02, CX
+	VEXTRACTF64X4 $0x01, Z0, Y3
+	VADDPS        Y3, Y0, Y0
+	VEXTRACTF32X4 $0x01, Y0, X3
+	VADDPS        X3, X0, X0
+	VMOVHLPS      X0, X0, X3
+	VADDPS        X3, X0, X0
+	VMOVSHDUP     X0, X3
+	VADDSS        X3, X0, X0
+	VMOVSS        X0, (AX)
+	ADDQ          CX, AX
+	VEXTRACTF64X4 $0x01, Z1, Y0
+	VADDPS        Y0, Y1, Y0
+	VEXTRACTF32X4 $0x01, Y0, X1
+	VADDPS        X1, X0, X0
+	VMOVHLPS      X0, X0, X1
+	VADDPS        X1, X0, X0
+	VMOVSHDUP     X0, X1
+	VADDSS        X1, X0, X0
+	VMOVSS        X0, (AX)
+	ADDQ          CX, AX
+	VEXTRACTF64X4 $0x01, Z2, Y0
+	VADDPS        Y0, Y2, Y0
+	VEXTRACTF32X4 $0x01, Y0, X1
+	VADDPS        X1, X0, X0
+	VMOVHLPS      X0, X0, X1
+	VADDPS        X1, X0, X0
+	VMOVSHDUP     X0, X1
+	VADDSS        X1, X0, X0
+	VMOVSS        X0, (AX)
+	VZEROUPPER
+	RET
+
+// func dot512R1Q4(x []float32, xs int, q []float32, qs int, n int, out []float32, os int)
+// Requires: AVX, AVX512F, AVX512VL
+TEXT ·dot512R1Q4(SB), NOSPLIT, $0-104
+	MOVQ   xs+24(FP), AX
+	SHLQ   $0x02, AX
+	MOVQ   x_base+0(FP), AX
+	MOVQ   qs+56(FP), CX
+	SHLQ   $0x02, CX
+	MOVQ   q_base+32(FP), DX
+	LEAQ   (DX)(CX*1), BX
+	LEAQ   (BX)(CX*1), SI
+	LEAQ   (SI)(CX*1), CX
+	MOVQ   n+64(FP), DI
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	XORQ   R8, R8
+	MOVQ   DI, R9
+	SHRQ   $0x04, R9
+	JZ     dot512R1Q4_tail
+
+dot512R1Q4_loop:
+	VMOVUPS     (DX)(R8*1), Z4
+	VMOVUPS     (BX)(R8*1), Z5
+	VMOVUPS     (SI)(R8*1), Z6
+	VMOVUPS     (CX)(R8*1), Z7
+	VMOVUPS     (AX)(R8*1), Z8
+	VFMADD231PS Z8, Z4, Z0
+	VFMADD231PS Z8, Z5, Z1
+	VFMADD231PS Z8, Z6, Z2
+	VFMADD231PS Z8, Z7, Z3
+	ADDQ        $0x40, R8
+	DECQ        R9
+	JNZ         dot512R1Q4_loop
+
+dot512R1Q4_tail:
+	ANDQ        $0x0f, DI
+	JZ          dot512R1Q4_reduce
+	LEAQ        tailMask16<>+0(SB), R9
+	KMOVW       (R9)(DI*2), K1
+	VMOVUPS.Z   (DX)(R8*1), K1, Z4
+	VMOVUPS.Z   (AX)(R8*1), K1, Z5
+	VFMADD231PS Z5, Z4, Z0
+	VMOVUPS.Z   (BX)(R8*1), K1, Z4
+	VMOVUPS.Z   (AX)(R8*1), K1, Z5
+	VFMADD231PS Z5, Z4, Z1
+	VMOVUPS.Z   (SI)(R8*1), K1, Z4
+	VMOVUPS.Z   (AX)(R8*1), K1, Z5
+	VFMADD231PS Z5, Z4, Z2
+	VMOVUPS.Z   (CX)(R8*1), K1, Z4
+	VMOVUPS.Z   (AX)(R8*1), K1, Z5
+	VFMADD231PS Z5, Z4, Z3
+
+dot512R1Q4_reduce:
+	MOVQ          out_base+72(FP), AX
+	MOVQ          os+96(FP), CX
+	SHLQ          $0x02, CX
+	VEXTRACTF64X4 $0x01, Z0, Y4
+	VADDPS        Y4, Y0, Y0
+	VEXTRACTF32X4 $0x01, Y0, X4
+	VADDPS        X4, X0, X0
+	VMOVHLPS      X0, X0, X4
+	VADDPS        X4, X0, X0
+	VMOVSHDUP     X0, X4
+	VADDSS        X4, X0, X0
+	VMOVSS        X0, (AX)
+	ADDQ          CX, AX
+	VEXTRACTF64X4 $0x01, Z1, Y0
+	VADDPS        Y0, Y1, Y0
+	VEXTRACTF32X4 $0x01, Y0, X1
+	VADDPS        X1, X0, X0
+	VMOVHLPS      X0, X0, X1
+	VADDPS        X1, X0, X0
+	VMOVSHDUP     X0, X1
+	VADDSS        X1, X0, X0
+	VMOVSS        X0, (AX)
+	ADDQ          CX, AX
+	VEXTRACTF64X4 $0x01, Z2, Y0
+	VADDPS        Y0, Y2, Y0
+	VEXTRACTF32X4 $0x01, Y0, X1
+	VADDPS        X1, X0, X0
+	VMOVHLPS      X0, X0, X1
+	VADDPS        X1, X0, X0
+	VMOVSHDUP     X0, X1
+	VADDSS        X1, X0, X0
+	VMOVSS        X0, (AX)
+	ADDQ          CX, AX
+	VEXTRACTF64X4 $0x01, Z3, Y0
+	VADDPS        Y0, Y3, Y0
+	VEXTRACTF32X4 $0x01, Y0, X1
+	VADDPS        X1, X0, X0
+	VMOVHLPS      X0, X0, X1
+	VADDPS        X1, X0, X0
+	VMOVSHDUP     X0, X1
+	VADDSS        X1, X0, X0
+	VMOVSS        X0, (AX)
+	VZEROUPPER
+	RET
+
+// func dot512R1Q5(x []float32, xs int, q []float32, qs int, n int, out []float32, os int)
+// Requires: AVX, AVX512F, AVX512VL
+TEXT ·dot512R1Q5(SB), NOSPLIT, $0-104
+	MOVQ   xs+24(FP), AX
+	SHLQ   $0x02, AX
+	MOVQ   x_base+0(FP), AX
+	MOVQ   qs+56(FP), CX
+	SHLQ   $0x02, CX
+	MOVQ   q_base+32(FP), DX
+	LEAQ   (DX)(CX*1), BX
+	LEAQ   (BX)(CX*1), SI
+	LEAQ   (SI)(CX*1), DI
+	LEAQ   (DI)(CX*1), CX
+	MOVQ   n+64(FP), R8
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	XORQ   R9, R9
+	MOVQ   R8, R10
+	SHRQ   $0x04, R10
+	JZ     dot512R1Q5_tail
+
+dot512R1Q5_loop:
+	VMOVUPS     (DX)(R9*1), Z5
+	VMOVUPS     (BX)(R9*1), Z6
+	VMOVUPS     (SI)(R9*1), Z7
+	VMOVUPS     (DI)(R9*1), Z8
+	VMOVUPS     (CX)(R9*1), Z9
+	VMOVUPS     (AX)(R9*1), Z10
+	VFMADD231PS Z10, Z5, Z0
+	VFMADD231PS Z10, Z6, Z1
+	VFMADD231PS Z10, Z7, Z2
+	VFMADD231PS Z10, Z8, Z3
+	VFMADD231PS Z10, Z9, Z4
+	ADDQ        $0x40, R9
+	DECQ        R10
+	JNZ         dot512R1Q5_loop
+
+dot512R1Q5_tail:
+	ANDQ        $0x0f, R8
+	JZ          dot512R1Q5_reduce
+	LEAQ        tailMask16<>+0(SB), R10
+	KMOVW       (R10)(R8*2), K1
+	VMOVUPS.Z   (DX)(R9*1), K1, Z5
+	VMOVUPS.Z   (AX)(R9*1), K1, Z6
+	VFMADD231PS Z6, Z5, Z0
+	VMOVUPS.Z   (BX)(R9*1), K1, Z5
+	VMOVUPS.Z   (AX)(R9*1), K1, Z6
+	VFMADD231PS Z6, Z5, Z1
+	VMOVUPS.Z   (SI)(R9*1), K1, Z5
+	VMOVUPS.Z   (AX)(R9*1), K1, Z6
+	VFMADD231PS Z6, Z5, Z2
+	VMOVUPS.Z   (DI)(R9*1), K1, Z5
+	VMOVUPS.Z   (AX)(R9*1), K1, Z6
+	VFMADD231PS Z6, Z5, Z3
+	VMOVUPS.Z   (CX)(R9*1), K1, Z5
+	VMOVUPS.Z   (AX)(R9*1), K1, Z6
+	VFMADD231PS Z6, Z5, Z4
+
+dot512R1Q5_reduce:
+	MOVQ          out_base+72(FP), AX
+	MOVQ          os+96(FP), CX
+	SHLQ          $0x02, CX
+	VEXTRACTF64X4 $0x01, Z0, Y5
+	VADDPS        Y5, Y0, Y0
+	VEXTRACTF32X4 $0x01, Y0, X5
+	VADDPS        X5, X0, X0
+	VMOVHLPS      X0, X0, X5
+	VADDPS        X5, X0, X0
+	VMOVSHDUP     X0, X5
+	VADDSS        X5, X0, X0
+	VMOVSS        X0, (AX)
+	ADDQ          CX, AX
+	VEXTRACTF64X4 $0x01, Z1, Y0
+	VADDPS        Y0, Y1, Y0
+	VEXTRACTF32X4 $0x01, Y0, X1
+	VADDPS        X1, X0, X0
+	VMOVHLPS      X0, X0, X1
+	VADDPS        X1, X0, X0
+	VMOVSHDUP     X0, X1
+	VADDSS        X1, X0, X0
+	VMOVSS        X0, (AX)
+	ADDQ          CX, AX
+	VEXTRACTF64X4 $0x01, Z2, Y0
+	VADDPS        Y0, Y2, Y0
+	VEXTRACTF32X4 $0x01, Y0, X1
+	VADDPS        X1, X0, X0
+	VMOVHLPS      X0, X0, X1
+	VADDPS        X1, X0, X0
+	VMOVSHDUP     X0, X1
+	VADDSS        X1, X0, X0
+	VMOVSS        X0, (AX)
+	ADDQ          CX, AX
+	VEXTRACTF64X4 $0x01, Z3, Y0
+	VADDPS        Y0, Y3, Y0
+	VEXTRACTF32X4 $0x01, Y0, X1
+	VADDPS        X1, X0, X0
+	VMOVHLPS      X0, X0, X1
+	VADDPS        X1, X0, X0
+	VMOVSHDUP     X0, X1
+	VADDSS        X1, X0, X0
+	VMOVSS        X0, (AX)
+	ADDQ          CX, AX
+	VEXTRACTF64X4 $0x01, Z4, Y0
+	VADDPS        Y0, Y4, Y0
+	VEXTRACTF32X4 $0x01, Y0, X1
+	VADDPS        X1, X0, X0
+	VMOVHLPS      X0, X0, X1
+	VADDPS        X1, X0, X0
+	VMOVSHDUP     X0, X1
+	VADDSS        X1, X0, X0
+	VMOVSS        X0, (AX)
+	VZEROUPPER
+	RET
+
+// func dot512R1Q6(x []float32, xs int, q []float32, qs int, n int, out []float32, os int)
+// Requires: AVX, AVX512F, AVX512VL
+TEXT ·dot512R1Q6(SB), NOSPLIT, $0-104
+	MOVQ   xs+24(FP), AX
+	SHLQ   $0x02, AX
+	MOVQ   x_base+0(FP), AX
+	MOVQ   qs+56(FP), CX
+	SHLQ   $0x02, CX
+	MOVQ   q_base+32(FP), DX
+	LEAQ   (DX)(CX*1), BX
+	LEAQ   (BX)(CX*1), SI
+	LEAQ   (SI)(CX*1), DI
+	LEAQ   (DI)(CX*1), R8
+	LEAQ   (R8)(CX*1), CX
+	MOVQ   n+64(FP), R9
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	XORQ   R10, R10
+	MOVQ   R9, R11
+	SHRQ   $0x04, R11
+	JZ     dot512R1Q6_tail
+
+dot512R1Q6_loop:
+	VMOVUPS     (DX)(R10*1), Z6
+	VMOVUPS     (BX)(R10*1), Z7
+	VMOVUPS     (SI)(R10*1), Z8
+	VMOVUPS     (DI)(R10*1), Z9
+	VMOVUPS     (R8)(R10*1), Z10
+	VMOVUPS     (CX)(R10*1), Z11
+	VMOVUPS     (AX)(R10*1), Z12
+	VFMADD231PS Z12, Z6, Z0
+	VFMADD231PS Z12, Z7, Z1
+	VFMADD231PS Z12, Z8, Z2
+	VFMADD231PS Z12, Z9, Z3
+	VFMADD231PS Z12, Z10, Z4
+	VFMADD231PS Z12, Z11, Z5
+	ADDQ        $0x40, R10
+	DECQ        R11
+	JNZ         dot512R1Q6_loop
+
+dot512R1Q6_tail:
+	ANDQ        $0x0f, R9
+	JZ          dot512R1Q6_reduce
+	LEAQ        tailMask16<>+0(SB), R11
+	KMOVW       (R11)(R9*2), K1
+	VMOVUPS.Z   (DX)(R10*1), K1, Z6
+	VMOVUPS.Z   (AX)(R10*1), K1, Z7
+	VFMADD231PS Z7, Z6, Z0
+	VMOVUPS.Z   (BX)(R10*1), K1, Z6
+	VMOVUPS.Z   (AX)(R10*1), K1, Z7
+	VFMADD231PS Z7, Z6, Z1
+	VMOVUPS.Z   (SI)(R10*1), K1, Z6
+	VMOVUPS.Z   (AX)(R10*1), K1, Z7
+	VFMADD231PS Z7, Z6, Z2
+	VMOVUPS.Z   (DI)(R10*1), K1, Z6
+	VMOVUPS.Z   (AX)(R10*1), K1, Z7
+	VFMADD231PS Z7, Z6, Z3
+	VMOVUPS.Z   (R8)(R10*1), K1, Z6
+	VMOVUPS.Z   (AX)(R10*1), K1, Z7
+	VFMADD231PS Z7, Z6, Z4
+	VMOVUPS.Z   (CX)(R10*1), K1, Z6
+	VMOVUPS.Z   (AX)(R10*1), K1, Z7
+	VFMADD231PS Z7, Z6, Z5
+
+dot512R1Q6_reduce:
+	MOVQ          out_base+72(FP), AX
+	MOVQ          os+96(FP), CX
+	SHLQ          $0x02, CX
+	VEXTRACTF64X4 $0x01, Z0, Y6
+	VADDPS        Y6, Y0, Y0
+	VEXTRACTF32X4 $0x01, Y0, X6
+	VADDPS        X6, X0, X0
+	VMOVHLPS      X0, X0, X6
+	VADDPS        X6, X0, X0
+	VMOVSHDUP     X0, X6
+	VADDSS        X6, X0, X0
+	VMOVSS        X0, (AX)
+	ADDQ          CX, AX
+	VEXTRACTF64X4 $0x01, Z1, Y0
+	VADDPS        Y0, Y1, Y0
+	VEXTRACTF32X4 $0x01, Y0, X1
+	VADDPS        X1, X0, X0
+	VMOVHLPS      X0, X0, X1
+	VADDPS        X1, X0, X0
+	VMOVSHDUP     X0, X1
+	VADDSS        X1, X0, X0
+	VMOVSS        X0, (AX)
+	ADDQ          CX, AX
+	VEXTRACTF64X4 $0x01, Z2, Y0
+	VADDPS        Y0, Y2, Y0
+	VEXTRACTF32X4 $0x01, Y0, X1
+	VADDPS        X1, X0, X0
+	VMOVHLPS      X0, X0, X1
+	VADDPS        X1, X0, X0
+	VMOVSHDUP     X0, X1
+	VADDSS        X1, X0, X0
+	VMOVSS        X0, (AX)
+	ADDQ          CX, AX
+	VEXTRACTF64X4 $0x01, Z3, Y0
+	VADDPS        Y0, Y3, Y0
+	VEXTRACTF32X4 $0x01, Y0, X1
+	VADDPS        X1, X0, X0
+	VMOVHLPS      X0, X0, X1
+	VADDPS        X1, X0, X0
+	VMOVSHDUP     X0, X1
+	VADDSS        X1, X0, X0
+	VMOVSS        X0, (AX)
+	ADDQ          CX, AX
+	VEXTRACTF64X4 $0x01, Z4, Y0
+	VADDPS        Y0, Y4, Y0
+	VEXTRACTF32X4 $0x01, Y0, X1
+	VADDPS        X1, X0, X0
+	VMOVHLPS      X0, X0, X1
+	VADDPS        X1, X0, X0
+	VMOVSHDUP     X0, X1
+	VADDSS        X1, X0, X0
+	VMOVSS        X0, (AX)
+	ADDQ          CX, AX
+	VEXTRACTF64X4 $0x01, Z5, Y0
+	VADDPS        Y0, Y5, Y0
+	VEXTRACTF32X4 $0x01, Y0, X1
+	VADDPS        X1, X0, X0
+	VMOVHLPS      X0, X0, X1
+	VADDPS        X1, X0, X0
+	VMOVSHDUP     X0, X1
+	VADDSS        X1, X0, X0
+	VMOVSS        X0, (AX)
+	VZEROUPPER
+	RET
+
+// func dot512R2Q1(x []float32, xs int, q []float32, qs int, n int, out []float32, os int)
+// Requires: AVX, AVX512F, AVX512VL
+TEXT ·dot512R2Q1(SB), NOSPLIT, $0-104
+	MOVQ   xs+24(FP), AX
+	SHLQ   $0x02, AX
+	MOVQ   x_base+0(FP), CX
+	LEAQ   (CX)(AX*1), AX
+	MOVQ   qs+56(FP), DX
+	SHLQ   $0x02, DX
+	MOVQ   q_base+32(FP), DX
+	MOVQ   n+64(FP), BX
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	XORQ   SI, SI
+	MOVQ   BX, DI
+	SHRQ   $0x04, DI
+	JZ     dot512R2Q1_tail
+
+dot512R2Q1_loop:
+	VMOVUPS     (DX)(SI*1), Z2
+	VMOVUPS     (CX)(SI*1), Z3
+	VFMADD231PS Z3, Z2, Z0
+	VMOVUPS     (AX)(SI*1), Z3
+	VFMADD231PS Z3, Z2, Z1
+	ADDQ        $0x40, SI
+	DECQ        DI
+	JNZ         dot512R2Q1_loop
+
+dot512R2Q1_tail:
+	ANDQ        $0x0f, BX
+	JZ          dot512R2Q1_reduce
+	LEAQ        tailMask16<>+0(SB), DI
+	KMOVW       (DI)(BX*2), K1
+	VMOVUPS.Z   (DX)(SI*1), K1, Z2
+	VMOVUPS.Z   (CX)(SI*1), K1, Z3
+	VFMADD231PS Z3, Z2, Z0
+	VMOVUPS.Z   (AX)(SI*1), K1, Z3
+	VFMADD231PS Z3, Z2, Z1
+
+dot512R2Q1_reduce:
+	MOVQ          out_base+72(FP), AX
+	MOVQ          os+96(FP), CX
+	SHLQ          $0x02, CX
+	VEXTRACTF64X4 $0x01, Z0, Y2
+	VADDPS        Y2, Y0, Y0
+	VEXTRACTF32X4 $0x01, Y0, X2
+	VADDPS        X2, X0, X0
+	VMOVHLPS      X0, X0, X2
+	VADDPS        X2, X0, X0
+	VMOVSHDUP     X0, X2
+	VADDSS        X2, X0, X0
+	VMOVSS        X0, (AX)
+	VEXTRACTF64X4 $0x01, Z1, Y0
+	VADDPS        Y0, Y1, Y0
+	VEXTRACTF32X4 $0x01, Y0, X1
+	VADDPS        X1, X0, X0
+	VMOVHLPS      X0, X0, X1
+	VADDPS        X1, X0, X0
+	VMOVSHDUP     X0, X1
+	VADDSS        X1, X0, X0
+	VMOVSS        X0, 4(AX)
+	VZEROUPPER
+	RET
+
+// func dot512R2Q2(x []float32, xs int, q []float32, qs int, n int, out []float32, os int)
+// Requires: AVX, AVX512F, AVX512VL
+TEXT ·dot512R2Q2(SB), NOSPLIT, $0-104
+	MOVQ   xs+24(FP), AX
+	SHLQ   $0x02, AX
+	MOVQ   x_base+0(FP), CX
+	LEAQ   (CX)(AX*1), AX
+	MOVQ   qs+56(FP), DX
+	SHLQ   $0x02, DX
+	MOVQ   q_base+32(FP), BX
+	LEAQ   (BX)(DX*1), DX
+	MOVQ   n+64(FP), SI
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	XORQ   DI, DI
+	MOVQ   SI, R8
+	SHRQ   $0x04, R8
+	JZ     dot512R2Q2_tail
+
+dot512R2Q2_loop:
+	VMOVUPS     (BX)(DI*1), Z4
+	VMOVUPS     (DX)(DI*1), Z5
+	VMOVUPS     (CX)(DI*1), Z6
+	VFMADD231PS Z6, Z4, Z0
+	VFMADD231PS Z6, Z5, Z1
+	VMOVUPS     (AX)(DI*1), Z6
+	VFMADD231PS Z6, Z4, Z2
+	VFMADD231PS Z6, Z5, Z3
+	ADDQ        $0x40, DI
+	DECQ        R8
+	JNZ         dot512R2Q2_loop
+
+dot512R2Q2_tail:
+	ANDQ        $0x0f, SI
+	JZ          dot512R2Q2_reduce
+	LEAQ        tailMask16<>+0(SB), R8
+	KMOVW       (R8)(SI*2), K1
+	VMOVUPS.Z   (BX)(DI*1), K1, Z4
+	VMOVUPS.Z   (CX)(DI*1), K1, Z5
+	VFMADD231PS Z5, Z4, Z0
+	VMOVUPS.Z   (AX)(DI*1), K1, Z5
+	VFMADD231PS Z5, Z4, Z2
+	VMOVUPS.Z   (DX)(DI*1), K1, Z4
+	VMOVUPS.Z   (CX)(DI*1), K1, Z5
+	VFMADD231PS Z5, Z4, Z1
+	VMOVUPS.Z   (AX)(DI*1), K1, Z5
+	VFMADD231PS Z5, Z4, Z3
+
+dot512R2Q2_reduce:
+	MOVQ          out_base+72(FP), AX
+	MOVQ          os+96(FP), CX
+	SHLQ          $0x02, CX
+	VEXTRACTF64X4 $0x01, Z0, Y4
+	VADDPS        Y4, Y0, Y0
+	VEXTRACTF32X4 $0x01, Y0, X4
+	VADDPS        X4, X0, X0
+	VMOVHLPS      X0, X0, X4
+	VADDPS        X4, X0, X0
+	VMOVSHDUP     X0, X4
+	VADDSS        X4, X0, X0
+	VMOVSS        X0, (AX)
+	VEXTRACTF64X4 $0x01, Z2, Y0
+	VADDPS        Y0, Y2, Y0
+	VEXTRACTF32X4 $0x01, Y0, X2
+	VADDPS        X2, X0, X0
+	VMOVHLPS      X0, X0, X2
+	VADDPS        X2, X0, X0
+	VMOVSHDUP     X0, X2
+	VADDSS        X2, X0, X0
+	VMOVSS        X0, 4(AX)
+	ADDQ          CX, AX
+	VEXTRACTF64X4 $0x01, Z1, Y0
+	VADDPS        Y0, Y1, Y0
+	VEXTRACTF32X4 $0x01, Y0, X1
+	VADDPS        X1, X0, X0
+	VMOVHLPS      X0, X0, X1
+	VADDPS        X1, X0, X0
+	VMOVSHDUP     X0, X1
+	VADDSS        X1, X0, X0
+	VMOVSS        X0, (AX)
+	VEXTRACTF64X4 $0x01, Z3, Y0
+	VADDPS        Y0, Y3, Y0
+	VEXTRACTF32X4 $0x01, Y0, X1
+	VADDPS        X1, X0, X0
+	VMOVHLPS      X0, X0, X1
+	VADDPS        X1, X0, X0
+	VMOVSHDUP     X0, X1
+	VADDSS        X1, X0, X0
+	VMOVSS        X0, 4(AX)
+	VZEROUPPER
+	RET
+
+// func dot512R2Q3(x []float32, xs int, q []float32, qs int, n int, out []float32, os int)
+// Requires: AVX, AVX512F, AVX512VL
+TEXT ·dot512R2Q3(SB), NOSPLIT, $0-104
+	MOVQ   xs+24(FP), AX
+	SHLQ   $0x02, AX
+	MOVQ   x_base+0(FP), CX
+	LEAQ   (CX)(AX*1), AX
+	MOVQ   qs+56(FP), DX
+	SHLQ   $0x02, DX
+	MOVQ   q_base+32(FP), BX
+	LEAQ   (BX)(DX*1), SI
+	LEAQ   (SI)(DX*1), DX
+	MOVQ   n+64(FP), DI
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	XORQ   R8, R8
+	MOVQ   DI, R9
+	SHRQ   $0x04, R9
+	JZ     dot512R2Q3_tail
+
+dot512R2Q3_loop:
+	VMOVUPS     (BX)(R8*1), Z6
+	VMOVUPS     (SI)(R8*1), Z7
+	VMOVUPS     (DX)(R8*1), Z8
+	VMOVUPS     (CX)(R8*1), Z9
+	VFMADD231PS Z9, Z6, Z0
+	VFMADD231PS Z9, Z7, Z1
+	VFMADD231PS Z9, Z8, Z2
+	VMOVUPS     (AX)(R8*1), Z9
+	VFMADD231PS Z9, Z6, Z3
+	VFMADD231PS Z9, Z7, Z4
+	VFMADD231PS Z9, Z8, Z5
+	ADDQ        $0x40, R8
+	DECQ        R9
+	JNZ         dot512R2Q3_loop
+
+dot512R2Q3_tail:
+	ANDQ        $0x0f, DI
+	JZ          dot512R2Q3_reduce
+	LEAQ        tailMask16<>+0(SB), R9
+	KMOVW       (R9)(DI*2), K1
+	VMOVUPS.Z   (BX)(R8*1), K1, Z6
+	VMOVUPS.Z   (CX)(R8*1), K1, Z7
+	VFMADD231PS Z7, Z6, Z0
+	VMOVUPS.Z   (AX)(R8*1), K1, Z7
+	VFMADD231PS Z7, Z6, Z3
+	VMOVUPS.Z   (SI)(R8*1), K1, Z6
+	VMOVUPS.Z   (CX)(R8*1), K1, Z7
+	VFMADD231PS Z7, Z6, Z1
+	VMOVUPS.Z   (AX)(R8*1), K1, Z7
+	VFMADD231PS Z7, Z6, Z4
+	VMOVUPS.Z   (DX)(R8*1), K1, Z6
+	VMOVUPS.Z   (CX)(R8*1), K1, Z7
+	VFMADD231PS Z7, Z6, Z2
+	VMOVUPS.Z   (AX)(R8*1), K1, Z7
+	VFMADD231PS Z7, Z6, Z5
+
+dot512R2Q3_reduce:
+	MOVQ          out_base+72(FP), AX
+	MOVQ          os+96(FP), CX
+	SHLQ          $0x02, CX
+	VEXTRACTF64X4 $0x01, Z0, Y6
+	VADDPS        Y6, Y0, Y0
+	VEXTRACTF32X4 $0x01, Y0, X6
+	VADDPS        X6, X0, X0
+	VMOVHLPS      X0, X0, X6
+	VADDPS        X6, X0, X0
+	VMOVSHDUP     X0, X6
+	VADDSS        X6, X0, X0
+	VMOVSS        X0, (AX)
+	VEXTRACTF64X4 $0x01, Z3, Y0
+	VADDPS        Y0, Y3, Y0
+	VEXTRACTF32X4 $0x01, Y0, X3
+	VADDPS        X3, X0, X0
+	VMOVHLPS      X0, X0, X3
+	VADDPS        X3, X0, X0
+	VMOVSHDUP     X0, X3
+	VADDSS        X3, X0, X0
+	VMOVSS        X0, 4(AX)
+	ADDQ          CX, AX
+	VEXTRACTF64X4 $0x01, Z1, Y0
+	VADDPS        Y0, Y1, Y0
+	VEXTRACTF32X4 $0x01, Y0, X1
+	VADDPS        X1, X0, X0
+	VMOVHLPS      X0, X0, X1
+	VADDPS        X1, X0, X0
+	VMOVSHDUP     X0, X1
+	VADDSS        X1, X0, X0
+	VMOVSS        X0, (AX)
+	VEXTRACTF64X4 $0x01, Z4, Y0
+	VADDPS        Y0, Y4, Y0
+	VEXTRACTF32X4 $0x01, Y0, X1
+	VADDPS        X1, X0, X0
+	VMOVHLPS      X0, X0, X1
+	VADDPS        X1, X0, X0
+	VMOVSHDUP     X0, X1
+	VADDSS        X1, X0, X0
+	VMOVSS        X0, 4(AX)
+	ADDQ          CX, AX
+	VEXTRACTF64X4 $0x01, Z2, Y0
+	VADDPS        Y0, Y2, Y0
+	VEXTRACTF32X4 $0x01, Y0, X1
+	VADDPS        X1, X0, X0
+	VMOVHLPS      X0, X0, X1
+	VADDPS        X1, X0, X0
+	VMOVSHDUP     X0, X1
+	VADDSS        X1, X0, X0
+	VMOVSS        X0, (AX)
+	VEXTRACTF64X4 $0x01, Z5, Y0
+	VADDPS        Y0, Y5, Y0
+	VEXTRACTF32X4 $0x01, Y0, X1
+	VADDPS        X1, X0, X0
+	VMOVHLPS      X0, X0, X1
+	VADDPS        X1, X0, X0
+	VMOVSHDUP     X0, X1
+	VADDSS        X1, X0, X0
+	VMOVSS        X0, 4(AX)
+	VZEROUPPER
+	RET
+
+// func dot512R2Q4(x []float32, xs int, q []float32, qs int, n int, out []float32, os int)
+// Requires: AVX, AVX512F, AVX512VL
+TEXT ·dot512R2Q4(SB), NOSPLIT, $0-104
+	MOVQ   xs+24(FP), AX
+	SHLQ   $0x02, AX
+	MOVQ   x_base+0(FP), CX
+	LEAQ   (CX)(AX*1), AX
+	MOVQ   qs+56(FP), DX
+	SHLQ   $0x02, DX
+	MOVQ   q_base+32(FP), BX
+	LEAQ   (BX)(DX*1), SI
+	LEAQ   (SI)(DX*1), DI
+	LEAQ   (DI)(DX*1), DX
+	MOVQ   n+64(FP), R8
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	XORQ   R9, R9
+	MOVQ   R8, R10
+	SHRQ   $0x04, R10
+	JZ     dot512R2Q4_tail
+
+dot512R2Q4_loop:
+	VMOVUPS     (BX)(R9*1), Z8
+	VMOVUPS     (SI)(R9*1), Z9
+	VMOVUPS     (DI)(R9*1), Z10
+	VMOVUPS     (DX)(R9*1), Z11
+	VMOVUPS     (CX)(R9*1), Z12
+	VFMADD231PS Z12, Z8, Z0
+	VFMADD231PS Z12, Z9, Z1
+	VFMADD231PS Z12, Z10, Z2
+	VFMADD231PS Z12, Z11, Z3
+	VMOVUPS     (AX)(R9*1), Z12
+	VFMADD231PS Z12, Z8, Z4
+	VFMADD231PS Z12, Z9, Z5
+	VFMADD231PS Z12, Z10, Z6
+	VFMADD231PS Z12, Z11, Z7
+	ADDQ        $0x40, R9
+	DECQ        R10
+	JNZ         dot512R2Q4_loop
+
+dot512R2Q4_tail:
+	ANDQ        $0x0f, R8
+	JZ          dot512R2Q4_reduce
+	LEAQ        tailMask16<>+0(SB), R10
+	KMOVW       (R10)(R8*2), K1
+	VMOVUPS.Z   (BX)(R9*1), K1, Z8
+	VMOVUPS.Z   (CX)(R9*1), K1, Z9
+	VFMADD231PS Z9, Z8, Z0
+	VMOVUPS.Z   (AX)(R9*1), K1, Z9
+	VFMADD231PS Z9, Z8, Z4
+	VMOVUPS.Z   (SI)(R9*1), K1, Z8
+	VMOVUPS.Z   (CX)(R9*1), K1, Z9
+	VFMADD231PS Z9, Z8, Z1
+	VMOVUPS.Z   (AX)(R9*1), K1, Z9
+	VFMADD231PS Z9, Z8, Z5
+	VMOVUPS.Z   (DI)(R9*1), K1, Z8
+	VMOVUPS.Z   (CX)(R9*1), K1, Z9
+	VFMADD231PS Z9, Z8, Z2
+	VMOVUPS.Z   (AX)(R9*1), K1, Z9
+	VFMADD231PS Z9, Z8, Z6
+	VMOVUPS.Z   (DX)(R9*1), K1, Z8
+	VMOVUPS.Z   (CX)(R9*1), K1, Z9
+	VFMADD231PS Z9, Z8, Z3
+	VMOVUPS.Z   (AX)(R9*1), K1, Z9
+	VFMADD231PS Z9, Z8, Z7
+
+dot512R2Q4_reduce:
+	MOVQ          out_base+72(FP), AX
+	MOVQ          os+96(FP), CX
+	SHLQ          $0x02, CX
+	VEXTRACTF64X4 $0x01, Z0, Y8
+	VADDPS        Y8, Y0, Y0
+	VEXTRACTF32X4 $0x01, Y0, X8
+	VADDPS        X8, X0, X0
+	VMOVHLPS      X0, X0, X8
+	VADDPS        X8, X0, X0
+	VMOVSHDUP     X0, X8
+	VADDSS        X8, X0, X0
+	VMOVSS        X0, (AX)
+	VEXTRACTF64X4 $0x01, Z4, Y0
+	VADDPS        Y0, Y4, Y0
+	VEXTRACTF32X4 $0x01, Y0, X4
+	VADDPS        X4, X0, X0
+	VMOVHLPS      X0, X0, X4
+	VADDPS        X4, X0, X0
+	VMOVSHDUP     X0, X4
+	VADDSS        X4, X0, X0
+	VMOVSS        X0, 4(AX)
+	ADDQ          CX, AX
+	VEXTRACTF64X4 $0x01, Z1, Y0
+	VADDPS        Y0, Y1, Y0
+	VEXTRACTF32X4 $0x01, Y0, X1
+	VADDPS        X1, X0, X0
+	VMOVHLPS      X0, X0, X1
+	VADDPS        X1, X0, X0
+	VMOVSHDUP     X0, X1
+	VADDSS        X1, X0, X0
+	VMOVSS        X0, (AX)
+	VEXTRACTF64X4 $0x01, Z5, Y0
+	VADDPS        Y0, Y5, Y0
+	VEXTRACTF32X4 $0x01, Y0, X1
+	VADDPS        X1, X0, X0
+	VMOVHLPS      X0, X0, X1
+	VADDPS        X1, X0, X0
+	VMOVSHDUP     X0, X1
+	VADDSS        X1, X0, X0
+	VMOVSS        X0, 4(AX)
+	ADDQ          CX, AX
+	VEXTRACTF64X4 $0x01, Z2, Y0
+	VADDPS        Y0, Y2, Y0
+	VEXTRACTF32X4 $0x01, Y0, X1
+	VADDPS        X1, X0, X0
+	VMOVHLPS      X0, X0, X1
+	VADDPS        X1, X0, X0
+	VMOVSHDUP     X0, X1
+	VADDSS        X1, X0, X0
+	VMOVSS        X0, (AX)
+	VEXTRACTF64X4 $0x01, Z6, Y0
+	VADDPS        Y0, Y6, Y0
+	VEXTRACTF32X4 $0x01, Y0, X1
+	VADDPS        X1, X0, X0
+	VMOVHLPS      X0, X0, X1
+	VADDPS        X1, X0, X0
+	VMOVSHDUP     X0, X1
+	VADDSS        X1, X0, X0
+	VMOVSS        X0, 4(AX)
+	ADDQ          CX, AX
+	VEXTRACTF64X4 $0x01, Z3, Y0
+	VADDPS        Y0, Y3, Y0
+	VEXTRACTF32X4 $0x01, Y0, X1
+	VADDPS        X1, X0, X0
+	VMOVHLPS      X0, X0, X1
+	VADDPS        X1, X0, X0
+	VMOVSHDUP     X0, X1
+	VADDSS        X1, X0, X0
+	VMOVSS        X0, (AX)
+	VEXTRACTF64X4 $0x01, Z7, Y0
+	VADDPS        Y0, Y7, Y0
+	VEXTRACTF32X4 $0x01, Y0, X1
+	VADDPS        X1, X0, X0
+	VMOVHLPS      X0, X0, X1
+	VADDPS        X1, X0, X0
+	VMOVSHDUP     X0, X1
+	VADDSS        X1, X0, X0
+	VMOVSS        X0, 4(AX)
+	VZEROUPPER
+	RET
+
+// func dot512R2Q5(x []float32, xs int, q []float32, qs int, n int, out []float32, os int)
+// Requires: AVX, AVX512F, AVX512VL
+TEXT ·dot512R2Q5(SB), NOSPLIT, $0-104
+	MOVQ   xs+24(FP), AX
+	SHLQ   $0x02, AX
+	MOVQ   x_base+0(FP), CX
+	LEAQ   (CX)(AX*1), AX
+	MOVQ   qs+56(FP), DX
+	SHLQ   $0x02, DX
+	MOVQ   q_base+32(FP), BX
+	LEAQ   (BX)(DX*1), SI
+	LEAQ   (SI)(DX*1), DI
+	LEAQ   (DI)(DX*1), R8
+	LEAQ   (R8)(DX*1), DX
+	MOVQ   n+64(FP), R9
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	XORQ   R10, R10
+	MOVQ   R9, R11
+	SHRQ   $0x04, R11
+	JZ     dot512R2Q5_tail
+
+dot512R2Q5_loop:
+	VMOVUPS     (BX)(R10*1), Z10
+	VMOVUPS     (SI)(R10*1), Z11
+	VMOVUPS     (DI)(R10*1), Z12
+	VMOVUPS     (R8)(R10*1), Z13
+	VMOVUPS     (DX)(R10*1), Z14
+	VMOVUPS     (CX)(R10*1), Z15
+	VFMADD231PS Z15, Z10, Z0
+	VFMADD231PS Z15, Z11, Z1
+	VFMADD231PS Z15, Z12, Z2
+	VFMADD231PS Z15, Z13, Z3
+	VFMADD231PS Z15, Z14, Z4
+	VMOVUPS     (AX)(R10*1), Z15
+	VFMADD231PS Z15, Z10, Z5
+	VFMADD231PS Z15, Z11, Z6
+	VFMADD231PS Z15, Z12, Z7
+	VFMADD231PS Z15, Z13, Z8
+	VFMADD231PS Z15, Z14, Z9
+	ADDQ        $0x40, R10
+	DECQ        R11
+	JNZ         dot512R2Q5_loop
+
+dot512R2Q5_tail:
+	ANDQ        $0x0f, R9
+	JZ          dot512R2Q5_reduce
+	LEAQ        tailMask16<>+0(SB), R11
+	KMOVW       (R11)(R9*2), K1
+	VMOVUPS.Z   (BX)(R10*1), K1, Z10
+	VMOVUPS.Z   (CX)(R10*1), K1, Z11
+	VFMADD231PS Z11, Z10, Z0
+	VMOVUPS.Z   (AX)(R10*1), K1, Z11
+	VFMADD231PS Z11, Z10, Z5
+	VMOVUPS.Z   (SI)(R10*1), K1, Z10
+	VMOVUPS.Z   (CX)(R10*1), K1, Z11
+	VFMADD231PS Z11, Z10, Z1
+	VMOVUPS.Z   (AX)(R10*1), K1, Z11
+	VFMADD231PS Z11, Z10, Z6
+	VMOVUPS.Z   (DI)(R10*1), K1, Z10
+	VMOVUPS.Z   (CX)(R10*1), K1, Z11
+	VFMADD231PS Z11, Z10, Z2
+	VMOVUPS.Z   (AX)(R10*1), K1, Z11
+	VFMADD231PS Z11, Z10, Z7
+	VMOVUPS.Z   (R8)(R10*1), K1, Z10
+	VMOVUPS.Z   (CX)(R10*1), K1, Z11
+	VFMADD231PS Z11, Z10, Z3
+	VMOVUPS.Z   (AX)(R10*1), K1, Z11
+	VFMADD231PS Z11, Z10, Z8
+	VMOVUPS.Z   (DX)(R10*1), K1, Z10
+	VMOVUPS.Z   (CX)(R10*1), K1, Z11
+	VFMADD231PS Z11, Z10, Z4
+	VMOVUPS.Z   (AX)(R10*1), K1, Z11
+	VFMADD231PS Z11, Z10, Z9
+
+dot512R2Q5_reduce:
+	MOVQ          out_base+72(FP), AX
+	MOVQ          os+96(FP), CX
+	SHLQ          $0x02, CX
+	VEXTRACTF64X4 $0x01, Z0, Y10
+	VADDPS        Y10, Y0, Y0
+	VEXTRACTF32X4 $0x01, Y0, X10
+	VADDPS        X10, X0, X0
+	VMOVHLPS      X0, X0, X10
+	VADDPS        X10, X0, X0
+	VMOVSHDUP     X0, X10
+	VADDSS        X10, X0, X0
+	VMOVSS        X0, (AX)
+	VEXTRACTF64X4 $0x01, Z5, Y0
+	VADDPS        Y0, Y5, Y0
+	VEXTRACTF32X4 $0x01, Y0, X5
+	VADDPS        X5, X0, X0
+	VMOVHLPS      X0, X0, X5
+	VADDPS        X5, X0, X0
+	VMOVSHDUP     X0, X5
+	VADDSS        X5, X0, X0
+	VMOVSS        X0, 4(AX)
+	ADDQ          CX, AX
+	VEXTRACTF64X4 $0x01, Z1, Y0
+	VADDPS        Y0, Y1, Y0
+	VEXTRACTF32X4 $0x01, Y0, X1
+	VADDPS        X1, X0, X0
+	VMOVHLPS      X0, X0, X1
+	VADDPS        X1, X0, X0
+	VMOVSHDUP     X0, X1
+	VADDSS        X1, X0, X0
+	VMOVSS        X0, (AX)
+	VEXTRACTF64X4 $0x01, Z6, Y0
+	VADDPS        Y0, Y6, Y0
+	VEXTRACTF32X4 $0x01, Y0, X1
+	VADDPS        X1, X0, X0
+	VMOVHLPS      X0, X0, X1
+	VADDPS        X1, X0, X0
+	VMOVSHDUP     X0, X1
+	VADDSS        X1, X0, X0
+	VMOVSS        X0, 4(AX)
+	ADDQ          CX, AX
+	VEXTRACTF64X4 $0x01, Z2, Y0
+	VADDPS        Y0, Y2, Y0
+	VEXTRACTF32X4 $0x01, Y0, X1
+	VADDPS        X1, X0, X0
+	VMOVHLPS      X0, X0, X1
+	VADDPS        X1, X0, X0
+	VMOVSHDUP     X0, X1
+	VADDSS        X1, X0, X0
+	VMOVSS        X0, (AX)
+	VEXTRACTF64X4 $0x01, Z7, Y0
+	VADDPS        Y0, Y7, Y0
+	VEXTRACTF32X4 $0x01, Y0, X1
+	VADDPS        X1, X0, X0
+	VMOVHLPS      X0, X0, X1
+	VADDPS        X1, X0, X0
+	VMOVSHDUP     X0, X1
+	VADDSS        X1, X0, X0
+	VMOVSS        X0, 4(AX)
+	ADDQ          CX, AX
+	VEXTRACTF64X4 $0x01, Z3, Y0
+	VADDPS        Y0, Y3, Y0
+	VEXTRACTF32X4 $0x01, Y0, X1
+	VADDPS        X1, X0, X0
+	VMOVHLPS      X0, X0, X1
+	VADDPS        X1, X0, X0
+	VMOVSHDUP     X0, X1
+	VADDSS        X1, X0, X0
+	VMOVSS        X0, (AX)
+	VEXTRACTF64X4 $0x01, Z8, Y0
+	VADDPS        Y0, Y8, Y0
+	VEXTRACTF32X4 $0x01, Y0, X1
+	VADDPS        X1, X0, X0
+	VMOVHLPS      X0, X0, X1
+	VADDPS        X1, X0, X0
+	VMOVSHDUP     X0, X1
+	VADDSS        X1, X0, X0
+	VMOVSS        X0, 4(AX)
+	ADDQ          CX, AX
+	VEXTRACTF64X4 $0x01, Z4, Y0
+	VADDPS        Y0, Y4, Y0
+	VEXTRACTF32X4 $0x01, Y0, X1
+	VADDPS        X1, X0, X0
+	VMOVHLPS      X0, X0, X1
+	VADDPS        X1, X0, X0
+	VMOVSHDUP     X0, X1
+	VADDSS        X1, X0, X0
+	VMOVSS        X0, (AX)
+	VEXTRACTF64X4 $0x01, Z9, Y0
+	VADDPS        Y0, Y9, Y0
+	VEXTRACTF32X4 $0x01, Y0, X1
+	VADDPS        X1, X0, X0
+	VMOVHLPS      X0, X0, X1
+	VADDPS        X1, X0, X0
+	VMOVSHDUP     X0, X1
+	VADDSS        X1, X0, X0
+	VMOVSS        X0, 4(AX)
+	VZEROUPPER
+	RET
+
+// func dot512R2Q6(x []float32, xs int, q []float32, qs int, n int, out []float32, os int)
+// Requires: AVX, AVX512F, AVX512VL
+TEXT ·dot512R2Q6(SB), NOSPLIT, $0-104
+	MOVQ   xs+24(FP), AX
+	SHLQ   $0x02, AX
+	MOVQ   x_base+0(FP), CX
+	LEAQ   (CX)(AX*1), AX
+	MOVQ   qs+56(FP), DX
+	SHLQ   $0x02, DX
+	MOVQ   q_base+32(FP), BX
+	LEAQ   (BX)(DX*1), SI
+	LEAQ   (SI)(DX*1), DI
+	LEAQ   (DI)(DX*1), R8
+	LEAQ   (R8)(DX*1), R9
+	LEAQ   (R9)(DX*1), DX
+	MOVQ   n+64(FP), R10
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+	XORQ   R11, R11
+	MOVQ   R10, R12
+	SHRQ   $0x04, R12
+	JZ     dot512R2Q6_tail
+
+dot512R2Q6_loop:
+	VMOVUPS     (BX)(R11*1), Z12
+	VMOVUPS     (SI)(R11*1), Z13
+	VMOVUPS     (DI)(R11*1), Z14
+	VMOVUPS     (R8)(R11*1), Z15
+	VMOVUPS     (R9)(R11*1), Z16
+	VMOVUPS     (DX)(R11*1), Z17
+	VMOVUPS     (CX)(R11*1), Z18
+	VFMADD231PS Z18, Z12, Z0
+	VFMADD231PS Z18, Z13, Z1
+	VFMADD231PS Z18, Z14, Z2
+	VFMADD231PS Z18, Z15, Z3
+	VFMADD231PS Z18, Z16, Z4
+	VFMADD231PS Z18, Z17, Z5
+	VMOVUPS     (AX)(R11*1), Z18
+	VFMADD231PS Z18, Z12, Z6
+	VFMADD231PS Z18, Z13, Z7
+	VFMADD231PS Z18, Z14, Z8
+	VFMADD231PS Z18, Z15, Z9
+	VFMADD231PS Z18, Z16, Z10
+	VFMADD231PS Z18, Z17, Z11
+	ADDQ        $0x40, R11
+	DECQ        R12
+	JNZ         dot512R2Q6_loop
+
+dot512R2Q6_tail:
+	ANDQ        $0x0f, R10
+	JZ          dot512R2Q6_reduce
+	LEAQ        tailMask16<>+0(SB), R12
+	KMOVW       (R12)(R10*2), K1
+	VMOVUPS.Z   (BX)(R11*1), K1, Z12
+	VMOVUPS.Z   (CX)(R11*1), K1, Z13
+	VFMADD231PS Z13, Z12, Z0
+	VMOVUPS.Z   (AX)(R11*1), K1, Z13
+	VFMADD231PS Z13, Z12, Z6
+	VMOVUPS.Z   (SI)(R11*1), K1, Z12
+	VMOVUPS.Z   (CX)(R11*1), K1, Z13
+	VFMADD231PS Z13, Z12, Z1
+	VMOVUPS.Z   (AX)(R11*1), K1, Z13
+	VFMADD231PS Z13, Z12, Z7
+	VMOVUPS.Z   (DI)(R11*1), K1, Z12
+	VMOVUPS.Z   (CX)(R11*1), K1, Z13
+	VFMADD231PS Z13, Z12, Z2
+	VMOVUPS.Z   (AX)(R11*1), K1, Z13
+	VFMADD231PS Z13, Z12, Z8
+	VMOVUPS.Z   (R8)(R11*1), K1, Z12
+	VMOVUPS.Z   (CX)(R11*1), K1, Z13
+	VFMADD231PS Z13, Z12, Z3
+	VMOVUPS.Z   (AX)(R11*1), K1, Z13
+	VFMADD231PS Z13, Z12, Z9
+	VMOVUPS.Z   (R9)(R11*1), K1, Z12
+	VMOVUPS.Z   (CX)(R11*1), K1, Z13
+	VFMADD231PS Z13, Z12, Z4
+	VMOVUPS.Z   (AX)(R11*1), K1, Z13
+	VFMADD231PS Z13, Z12, Z10
+	VMOVUPS.Z   (DX)(R11*1), K1, Z12
+	VMOVUPS.Z   (CX)(R11*1), K1, Z13
+	VFMADD231PS Z13, Z12, Z5
+	VMOVUPS.Z   (AX)(R11*1), K1, Z13
+	VFMADD231PS Z13, Z12, Z11
+
+dot512R2Q6_reduce:
+	MOVQ          out_base+72(FP), AX
+	MOVQ          os+96(FP), CX
+	SHLQ          $0x02, CX
+	VEXTRACTF64X4 $0x01, Z0, Y12
+	VADDPS        Y12, Y0, Y0
+	VEXTRACTF32X4 $0x01, Y0, X12
+	VADDPS        X12, X0, X0
+	VMOVHLPS      X0, X0, X12
+	VADDPS        X12, X0, X0
+	VMOVSHDUP     X0, X12
+	VADDSS        X12, X0, X0
+	VMOVSS        X0, (AX)
+	VEXTRACTF64X4 $0x01, Z6, Y0
+	VADDPS        Y0, Y6, Y0
+	VEXTRACTF32X4 $0x01, Y0, X6
+	VADDPS        X6, X0, X0
+	VMOVHLPS      X0, X0, X6
+	VADDPS        X6, X0, X0
+	VMOVSHDUP     X0, X6
+	VADDSS        X6, X0, X0
+	VMOVSS        X0, 4(AX)
+	ADDQ          CX, AX
+	VEXTRACTF64X4 $0x01, Z1, Y0
+	VADDPS        Y0, Y1, Y0
+	VEXTRACTF32X4 $0x01, Y0, X1
+	VADDPS        X1, X0, X0
+	VMOVHLPS      X0, X0, X1
+	VADDPS        X1, X0, X0
+	VMOVSHDUP     X0, X1
+	VADDSS        X1, X0, X0
+	VMOVSS        X0, (AX)
+	VEXTRACTF64X4 $0x01, Z7, Y0
+	VADDPS        Y0, Y7, Y0
+	VEXTRACTF32X4 $0x01, Y0, X1
+	VADDPS        X1, X0, X0
+	VMOVHLPS      X0, X0, X1
+	VADDPS        X1, X0, X0
+	VMOVSHDUP     X0, X1
+	VADDSS        X1, X0, X0
+	VMOVSS        X0, 4(AX)
+	ADDQ          CX, AX
+	VEXTRACTF64X4 $0x01, Z2, Y0
+	VADDPS        Y0, Y2, Y0
+	VEXTRACTF32X4 $0x01, Y0, X1
+	VADDPS        X1, X0, X0
+	VMOVHLPS      X0, X0, X1
+	VADDPS        X1, X0, X0
+	VMOVSHDUP     X0, X1
+	VADDSS        X1, X0, X0
+	VMOVSS        X0, (AX)
+	VEXTRACTF64X4 $0x01, Z8, Y0
+	VADDPS        Y0, Y8, Y0
+	VEXTRACTF32X4 $0x01, Y0, X1
+	VADDPS        X1, X0, X0
+	VMOVHLPS      X0, X0, X1
+	VADDPS        X1, X0, X0
+	VMOVSHDUP     X0, X1
+	VADDSS        X1, X0, X0
+	VMOVSS        X0, 4(AX)
+	ADDQ          CX, AX
+	VEXTRACTF64X4 $0x01, Z3, Y0
+	VADDPS        Y0, Y3, Y0
+	VEXTRACTF32X4 $0x01, Y0, X1
+	VADDPS        X1, X0, X0
+	VMOVHLPS      X0, X0, X1
+	VADDPS        X1, X0, X0
+	VMOVSHDUP     X0, X1
+	VADDSS        X1, X0, X0
+	VMOVSS        X0, (AX)
+	VEXTRACTF64X4 $0x01, Z9, Y0
+	VADDPS        Y0, Y9, Y0
+	VEXTRACTF32X4 $0x01, Y0, X1
+	VADDPS        X1, X0, X0
+	VMOVHLPS      X0, X0, X1
+	VADDPS        X1, X0, X0
+	VMOVSHDUP     X0, X1
+	VADDSS        X1, X0, X0
+	VMOVSS        X0, 4(AX)
+	ADDQ          CX, AX
+	VEXTRACTF64X4 $0x01, Z4, Y0
+	VADDPS        Y0, Y4, Y0
+	VEXTRACTF32X4 $0x01, Y0, X1
+	VADDPS        X1, X0, X0
+	VMOVHLPS      X0, X0, X1
+	VADDPS        X1, X0, X0
+	VMOVSHDUP     X0, X1
+	VADDSS        X1, X0, X0
+	VMOVSS        X0, (AX)
+	VEXTRACTF64X4 $0x01, Z10, Y0
+	VADDPS        Y0, Y10, Y0
+	VEXTRACTF32X4 $0x01, Y0, X1
+	VADDPS        X1, X0, X0
+	VMOVHLPS      X0, X0, X1
+	VADDPS        X1, X0, X0
+	VMOVSHDUP     X0, X1
+	VADDSS        X1, X0, X0
+	VMOVSS        X0, 4(AX)
+	ADDQ          CX, AX
+	VEXTRACTF64X4 $0x01, Z5, Y0
+	VADDPS        Y0, Y5, Y0
+	VEXTRACTF32X4 $0x01, Y0, X1
+	VADDPS        X1, X0, X0
+	VMOVHLPS      X0, X0, X1
+	VADDPS        X1, X0, X0
+	VMOVSHDUP     X0, X1
+	VADDSS        X1, X0, X0
+	VMOVSS        X0, (AX)
+	VEXTRACTF64X4 $0x01, Z11, Y0
+	VADDPS        Y0, Y11, Y0
+	VEXTRACTF32X4 $0x01, Y0, X1
+	VADDPS        X1, X0, X0
+	VMOVHLPS      X0, X0, X1
+	VADDPS        X1, X0, X0
+	VMOVSHDUP     X0, X1
+	VADDSS        X1, X0, X0
+	VMOVSS        X0, 4(AX)
+	VZEROUPPER
+	RET
+
+// func dot512R3Q1(x []float32, xs int, q []float32, qs int, n int, out []float32, os int)
+// Requires: AVX, AVX512F, AVX512VL
+TEXT ·dot512R3Q1(SB), NOSPLIT, $0-104
+	MOVQ   xs+24(FP), AX
+	SHLQ   $0x02, AX
+	MOVQ   x_base+0(FP), CX
+	LEAQ   (CX)(AX*1), DX
+	LEAQ   (DX)(AX*1), AX
+	MOVQ   qs+56(FP), BX
+	SHLQ   $0x02, BX
+	MOVQ   q_base+32(FP), BX
+	MOVQ   n+64(FP), SI
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	XORQ   DI, DI
+	MOVQ   SI, R8
+	SHRQ   $0x04, R8
+	JZ     dot512R3Q1_tail
+
+dot512R3Q1_loop:
+	VMOVUPS     (BX)(DI*1), Z3
+	VMOVUPS     (CX)(DI*1), Z4
+	VFMADD231PS Z4, Z3, Z0
+	VMOVUPS     (DX)(DI*1), Z4
+	VFMADD231PS Z4, Z3, Z1
+	VMOVUPS     (AX)(DI*1), Z4
+	VFMADD231PS Z4, Z3, Z2
+	ADDQ        $0x40, DI
+	DECQ        R8
+	JNZ         dot512R3Q1_loop
+
+dot512R3Q1_tail:
+	ANDQ        $0x0f, SI
+	JZ          dot512R3Q1_reduce
+	LEAQ        tailMask16<>+0(SB), R8
+	KMOVW       (R8)(SI*2), K1
+	VMOVUPS.Z   (BX)(DI*1), K1, Z3
+	VMOVUPS.Z   (CX)(DI*1), K1, Z4
+	VFMADD231PS Z4, Z3, Z0
+	VMOVUPS.Z   (DX)(DI*1), K1, Z4
+	VFMADD231PS Z4, Z3, Z1
+	VMOVUPS.Z   (AX)(DI*1), K1, Z4
+	VFMADD231PS Z4, Z3, Z2
+
+dot512R3Q1_reduce:
+	MOVQ          out_base+72(FP), AX
+	MOVQ          os+96(FP), CX
+	SHLQ          $0x02, CX
+	VEXTRACTF64X4 $0x01, Z0, Y3
+	VADDPS        Y3, Y0, Y0
+	VEXTRACTF32X4 $0x01, Y0, X3
+	VADDPS        X3, X0, X0
+	VMOVHLPS      X0, X0, X3
+	VADDPS        X3, X0, X0
+	VMOVSHDUP     X0, X3
+	VADDSS        X3, X0, X0
+	VMOVSS        X0, (AX)
+	VEXTRACTF64X4 $0x01, Z1, Y0
+	VADDPS        Y0, Y1, Y0
+	VEXTRACTF32X4 $0x01, Y0, X1
+	VADDPS        X1, X0, X0
+	VMOVHLPS      X0, X0, X1
+	VADDPS        X1, X0, X0
+	VMOVSHDUP     X0, X1
+	VADDSS        X1, X0, X0
+	VMOVSS        X0, 4(AX)
+	VEXTRACTF64X4 $0x01, Z2, Y0
+	VADDPS        Y0, Y2, Y0
+	VEXTRACTF32X4 $0x01, Y0, X1
+	VADDPS        X1, X0, X0
+	VMOVHLPS      X0, X0, X1
+	VADDPS        X1, X0, X0
+	VMOVSHDUP     X0, X1
+	VADDSS        X1, X0, X0
+	VMOVSS        X0, 8(AX)
+	VZEROUPPER
+	RET
+
+// func dot512R3Q2(x []float32, xs int, q []float32, qs int, n int, out []float32, os int)
+// Requires: AVX, AVX512F, AVX512VL
+TEXT ·dot512R3Q2(SB), NOSPLIT, $0-104
+	MOVQ   xs+24(FP), AX
+	SHLQ   $0x02, AX
+	MOVQ   x_base+0(FP), CX
+	LEAQ   (CX)(AX*1), DX
+	LEAQ   (DX)(AX*1), AX
+	MOVQ   qs+56(FP), BX
+	SHLQ   $0x02, BX
+	MOVQ   q_base+32(FP), SI
+	LEAQ   (SI)(BX*1), BX
+	MOVQ   n+64(FP), DI
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	XORQ   R8, R8
+	MOVQ   DI, R9
+	SHRQ   $0x04, R9
+	JZ     dot512R3Q2_tail
+
+dot512R3Q2_loop:
+	VMOVUPS     (SI)(R8*1), Z6
+	VMOVUPS     (BX)(R8*1), Z7
+	VMOVUPS     (CX)(R8*1), Z8
+	VFMADD231PS Z8, Z6, Z0
+	VFMADD231PS Z8, Z7, Z1
+	VMOVUPS     (DX)(R8*1), Z8
+	VFMADD231PS Z8, Z6, Z2
+	VFMADD231PS Z8, Z7, Z3
+	VMOVUPS     (AX)(R8*1), Z8
+	VFMADD231PS Z8, Z6, Z4
+	VFMADD231PS Z8, Z7, Z5
+	ADDQ        $0x40, R8
+	DECQ        R9
+	JNZ         dot512R3Q2_loop
+
+dot512R3Q2_tail:
+	ANDQ        $0x0f, DI
+	JZ          dot512R3Q2_reduce
+	LEAQ        tailMask16<>+0(SB), R9
+	KMOVW       (R9)(DI*2), K1
+	VMOVUPS.Z   (SI)(R8*1), K1, Z6
+	VMOVUPS.Z   (CX)(R8*1), K1, Z7
+	VFMADD231PS Z7, Z6, Z0
+	VMOVUPS.Z   (DX)(R8*1), K1, Z7
+	VFMADD231PS Z7, Z6, Z2
+	VMOVUPS.Z   (AX)(R8*1), K1, Z7
+	VFMADD231PS Z7, Z6, Z4
+	VMOVUPS.Z   (BX)(R8*1), K1, Z6
+	VMOVUPS.Z   (CX)(R8*1), K1, Z7
+	VFMADD231PS Z7, Z6, Z1
+	VMOVUPS.Z   (DX)(R8*1), K1, Z7
+	VFMADD231PS Z7, Z6, Z3
+	VMOVUPS.Z   (AX)(R8*1), K1, Z7
+	VFMADD231PS Z7, Z6, Z5
+
+dot512R3Q2_reduce:
+	MOVQ          out_base+72(FP), AX
+	MOVQ          os+96(FP), CX
+	SHLQ          $0x02, CX
+	VEXTRACTF64X4 $0x01, Z0, Y6
+	VADDPS        Y6, Y0, Y0
+	VEXTRACTF32X4 $0x01, Y0, X6
+	VADDPS        X6, X0, X0
+	VMOVHLPS      X0, X0, X6
+	VADDPS        X6, X0, X0
+	VMOVSHDUP     X0, X6
+	VADDSS        X6, X0, X0
+	VMOVSS        X0, (AX)
+	VEXTRACTF64X4 $0x01, Z2, Y0
+	VADDPS        Y0, Y2, Y0
+	VEXTRACTF32X4 $0x01, Y0, X2
+	VADDPS        X2, X0, X0
+	VMOVHLPS      X0, X0, X2
+	VADDPS        X2, X0, X0
+	VMOVSHDUP     X0, X2
+	VADDSS        X2, X0, X0
+	VMOVSS        X0, 4(AX)
+	VEXTRACTF64X4 $0x01, Z4, Y0
+	VADDPS        Y0, Y4, Y0
+	VEXTRACTF32X4 $0x01, Y0, X2
+	VADDPS        X2, X0, X0
+	VMOVHLPS      X0, X0, X2
+	VADDPS        X2, X0, X0
+	VMOVSHDUP     X0, X2
+	VADDSS        X2, X0, X0
+	VMOVSS        X0, 8(AX)
+	ADDQ          CX, AX
+	VEXTRACTF64X4 $0x01, Z1, Y0
+	VADDPS        Y0, Y1, Y0
+	VEXTRACTF32X4 $0x01, Y0, X1
+	VADDPS        X1, X0, X0
+	VMOVHLPS      X0, X0, X1
+	VADDPS        X1, X0, X0
+	VMOVSHDUP     X0, X1
+	VADDSS        X1, X0, X0
+	VMOVSS        X0, (AX)
+	VEXTRACTF64X4 $0x01, Z3, Y0
+	VADDPS        Y0, Y3, Y0
+	VEXTRACTF32X4 $0x01, Y0, X1
+	VADDPS        X1, X0, X0
+	VMOVHLPS      X0, X0, X1
+	VADDPS        X1, X0, X0
+	VMOVSHDUP     X0, X1
+	VADDSS        X1, X0, X0
+	VMOVSS        X0, 4(AX)
+	VEXTRACTF64X4 $0x01, Z5, Y0
+	VADDPS        Y0, Y5, Y0
+	VEXTRACTF32X4 $0x01, Y0, X1
+	VADDPS        X1, X0, X0
+	VMOVHLPS      X0, X0, X1
+	VADDPS        X1, X0, X0
+	VMOVSHDUP     X0, X1
+	VADDSS        X1, X0, X0
+	VMOVSS        X0, 8(AX)
+	VZEROUPPER
+	RET
+
+// func dot512R3Q3(x []float32, xs int, q []float32, qs int, n int, out []float32, os int)
+// Requires: AVX, AVX512F, AVX512VL
+TEXT ·dot512R3Q3(SB), NOSPLIT, $0-104
+	MOVQ   xs+24(FP), AX
+	SHLQ   $0x02, AX
+	MOVQ   x_base+0(FP), CX
+	LEAQ   (CX)(AX*1), DX
+	LEAQ   (DX)(AX*1), AX
+	MOVQ   qs+56(FP), BX
+	SHLQ   $0x02, BX
+	MOVQ   q_base+32(FP), SI
+	LEAQ   (SI)(BX*1), DI
+	LEAQ   (DI)(BX*1), BX
+	MOVQ   n+64(FP), R8
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	VPXORD Z8, Z8, Z8
+	XORQ   R9, R9
+	MOVQ   R8, R10
+	SHRQ   $0x04, R10
+	JZ     dot512R3Q3_tail
+
+dot512R3Q3_loop:
+	VMOVUPS     (SI)(R9*1), Z9
+	VMOVUPS     (DI)(R9*1), Z10
+	VMOVUPS     (BX)(R9*1), Z11
+	VMOVUPS     (CX)(R9*1), Z12
+	VFMADD231PS Z12, Z9, Z0
+	VFMADD231PS Z12, Z10, Z1
+	VFMADD231PS Z12, Z11, Z2
+	VMOVUPS     (DX)(R9*1), Z12
+	VFMADD231PS Z12, Z9, Z3
+	VFMADD231PS Z12, Z10, Z4
+	VFMADD231PS Z12, Z11, Z5
+	VMOVUPS     (AX)(R9*1), Z12
+	VFMADD231PS Z12, Z9, Z6
+	VFMADD231PS Z12, Z10, Z7
+	VFMADD231PS Z12, Z11, Z8
+	ADDQ        $0x40, R9
+	DECQ        R10
+	JNZ         dot512R3Q3_loop
+
+dot512R3Q3_tail:
+	ANDQ        $0x0f, R8
+	JZ          dot512R3Q3_reduce
+	LEAQ        tailMask16<>+0(SB), R10
+	KMOVW       (R10)(R8*2), K1
+	VMOVUPS.Z   (SI)(R9*1), K1, Z9
+	VMOVUPS.Z   (CX)(R9*1), K1, Z10
+	VFMADD231PS Z10, Z9, Z0
+	VMOVUPS.Z   (DX)(R9*1), K1, Z10
+	VFMADD231PS Z10, Z9, Z3
+	VMOVUPS.Z   (AX)(R9*1), K1, Z10
+	VFMADD231PS Z10, Z9, Z6
+	VMOVUPS.Z   (DI)(R9*1), K1, Z9
+	VMOVUPS.Z   (CX)(R9*1), K1, Z10
+	VFMADD231PS Z10, Z9, Z1
+	VMOVUPS.Z   (DX)(R9*1), K1, Z10
+	VFMADD231PS Z10, Z9, Z4
+	VMOVUPS.Z   (AX)(R9*1), K1, Z10
+	VFMADD231PS Z10, Z9, Z7
+	VMOVUPS.Z   (BX)(R9*1), K1, Z9
+	VMOVUPS.Z   (CX)(R9*1), K1, Z10
+	VFMADD231PS Z10, Z9, Z2
+	VMOVUPS.Z   (DX)(R9*1), K1, Z10
+	VFMADD231PS Z10, Z9, Z5
+	VMOVUPS.Z   (AX)(R9*1), K1, Z10
+	VFMADD231PS Z10, Z9, Z8
+
+dot512R3Q3_reduce:
+	MOVQ          out_base+72(FP), AX
+	MOVQ          os+96(FP), CX
+	SHLQ          $0x02, CX
+	VEXTRACTF64X4 $0x01, Z0, Y9
+	VADDPS        Y9, Y0, Y0
+	VEXTRACTF32X4 $0x01, Y0, X9
+	VADDPS        X9, X0, X0
+	VMOVHLPS      X0, X0, X9
+	VADDPS        X9, X0, X0
+	VMOVSHDUP     X0, X9
+	VADDSS        X9, X0, X0
+	VMOVSS        X0, (AX)
+	VEXTRACTF64X4 $0x01, Z3, Y0
+	VADDPS        Y0, Y3, Y0
+	VEXTRACTF32X4 $0x01, Y0, X3
+	VADDPS        X3, X0, X0
+	VMOVHLPS      X0, X0, X3
+	VADDPS        X3, X0, X0
+	VMOVSHDUP     X0, X3
+	VADDSS        X3, X0, X0
+	VMOVSS        X0, 4(AX)
+	VEXTRACTF64X4 $0x01, Z6, Y0
+	VADDPS        Y0, Y6, Y0
+	VEXTRACTF32X4 $0x01, Y0, X3
+	VADDPS        X3, X0, X0
+	VMOVHLPS      X0, X0, X3
+	VADDPS        X3, X0, X0
+	VMOVSHDUP     X0, X3
+	VADDSS        X3, X0, X0
+	VMOVSS        X0, 8(AX)
+	ADDQ          CX, AX
+	VEXTRACTF64X4 $0x01, Z1, Y0
+	VADDPS        Y0, Y1, Y0
+	VEXTRACTF32X4 $0x01, Y0, X1
+	VADDPS        X1, X0, X0
+	VMOVHLPS      X0, X0, X1
+	VADDPS        X1, X0, X0
+	VMOVSHDUP     X0, X1
+	VADDSS        X1, X0, X0
+	VMOVSS        X0, (AX)
+	VEXTRACTF64X4 $0x01, Z4, Y0
+	VADDPS        Y0, Y4, Y0
+	VEXTRACTF32X4 $0x01, Y0, X1
+	VADDPS        X1, X0, X0
+	VMOVHLPS      X0, X0, X1
+	VADDPS        X1, X0, X0
+	VMOVSHDUP     X0, X1
+	VADDSS        X1, X0, X0
+	VMOVSS        X0, 4(AX)
+	VEXTRACTF64X4 $0x01, Z7, Y0
+	VADDPS        Y0, Y7, Y0
+	VEXTRACTF32X4 $0x01, Y0, X1
+	VADDPS        X1, X0, X0
+	VMOVHLPS      X0, X0, X1
+	VADDPS        X1, X0, X0
+	VMOVSHDUP     X0, X1
+	VADDSS        X1, X0, X0
+	VMOVSS        X0, 8(AX)
+	ADDQ          CX, AX
+	VEXTRACTF64X4 $0x01, Z2, Y0
+	VADDPS        Y0, Y2, Y0
+	VEXTRACTF32X4 $0x01, Y0, X1
+	VADDPS        X1, X0, X0
+	VMOVHLPS      X0, X0, X1
+	VADDPS        X1, X0, X0
+	VMOVSHDUP     X0, X1
+	VADDSS        X1, X0, X0
+	VMOVSS        X0, (AX)
+	VEXTRACTF64X4 $0x01, Z5, Y0
+	VADDPS        Y0, Y5, Y0
+	VEXTRACTF32X4 $0x01, Y0, X1
+	VADDPS        X1, X0, X0
+	VMOVHLPS      X0, X0, X1
+	VADDPS        X1, X0, X0
+	VMOVSHDUP     X0, X1
+	VADDSS        X1, X0, X0
+	VMOVSS        X0, 4(AX)
+	VEXTRACTF64X4 $0x01, Z8, Y0
+	VADDPS        Y0, Y8, Y0
+	VEXTRACTF32X4 $0x01, Y0, X1
+	VADDPS        X1, X0, X0
+	VMOVHLPS      X0, X0, X1
+	VADDPS        X1, X0, X0
+	VMOVSHDUP     X0, X1
+	VADDSS        X1, X0, X0
+	VMOVSS        X0, 8(AX)
+	VZEROUPPER
+	RET
+
+// func dot512R3Q4(x []float32, xs int, q []float32, qs int, n int, out []float32, os int)
+// Requires: AVX, AVX512F, AVX512VL
+TEXT ·dot512R3Q4(SB), NOSPLIT, $0-104
+	MOVQ   xs+24(FP), AX
+	SHLQ   $0x02, AX
+	MOVQ   x_base+0(FP), CX
+	LEAQ   (CX)(AX*1), DX
+	LEAQ   (DX)(AX*1), AX
+	MOVQ   qs+56(FP), BX
+	SHLQ   $0x02, BX
+	MOVQ   q_base+32(FP), SI
+	LEAQ   (SI)(BX*1), DI
+	LEAQ   (DI)(BX*1), R8
+	LEAQ   (R8)(BX*1), BX
+	MOVQ   n+64(FP), R9
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+	XORQ   R10, R10
+	MOVQ   R9, R11
+	SHRQ   $0x04, R11
+	JZ     dot512R3Q4_tail
+
+dot512R3Q4_loop:
+	VMOVUPS     (SI)(R10*1), Z12
+	VMOVUPS     (DI)(R10*1), Z13
+	VMOVUPS     (R8)(R10*1), Z14
+	VMOVUPS     (BX)(R10*1), Z15
+	VMOVUPS     (CX)(R10*1), Z16
+	VFMADD231PS Z16, Z12, Z0
+	VFMADD231PS Z16, Z13, Z1
+	VFMADD231PS Z16, Z14, Z2
+	VFMADD231PS Z16, Z15, Z3
+	VMOVUPS     (DX)(R10*1), Z16
+	VFMADD231PS Z16, Z12, Z4
+	VFMADD231PS Z16, Z13, Z5
+	VFMADD231PS Z16, Z14, Z6
+	VFMADD231PS Z16, Z15, Z7
+	VMOVUPS     (AX)(R10*1), Z16
+	VFMADD231PS Z16, Z12, Z8
+	VFMADD231PS Z16, Z13, Z9
+	VFMADD231PS Z16, Z14, Z10
+	VFMADD231PS Z16, Z15, Z11
+	ADDQ        $0x40, R10
+	DECQ        R11
+	JNZ         dot512R3Q4_loop
+
+dot512R3Q4_tail:
+	ANDQ        $0x0f, R9
+	JZ          dot512R3Q4_reduce
+	LEAQ        tailMask16<>+0(SB), R11
+	KMOVW       (R11)(R9*2), K1
+	VMOVUPS.Z   (SI)(R10*1), K1, Z12
+	VMOVUPS.Z   (CX)(R10*1), K1, Z13
+	VFMADD231PS Z13, Z12, Z0
+	VMOVUPS.Z   (DX)(R10*1), K1, Z13
+	VFMADD231PS Z13, Z12, Z4
+	VMOVUPS.Z   (AX)(R10*1), K1, Z13
+	VFMADD231PS Z13, Z12, Z8
+	VMOVUPS.Z   (DI)(R10*1), K1, Z12
+	VMOVUPS.Z   (CX)(R10*1), K1, Z13
+	VFMADD231PS Z13, Z12, Z1
+	VMOVUPS.Z   (DX)(R10*1), K1, Z13
+	VFMADD231PS Z13, Z12, Z5
+	VMOVUPS.Z   (AX)(R10*1), K1, Z13
+	VFMADD231PS Z13, Z12, Z9
+	VMOVUPS.Z   (R8)(R10*1), K1, Z12
+	VMOVUPS.Z   (CX)(R10*1), K1, Z13
+	VFMADD231PS Z13, Z12, Z2
+	VMOVUPS.Z   (DX)(R10*1), K1, Z13
+	VFMADD231PS Z13, Z12, Z6
+	VMOVUPS.Z   (AX)(R10*1), K1, Z13
+	VFMADD231PS Z13, Z12, Z10
+	VMOVUPS.Z   (BX)(R10*1), K1, Z12
+	VMOVUPS.Z   (CX)(R10*1), K1, Z13
+	VFMADD231PS Z13, Z12, Z3
+	VMOVUPS.Z   (DX)(R10*1), K1, Z13
+	VFMADD231PS Z13, Z12, Z7
+	VMOVUPS.Z   (AX)(R10*1), K1, Z13
+	VFMADD231PS Z13, Z12, Z11
+
+dot512R3Q4_reduce:
+	MOVQ          out_base+72(FP), AX
+	MOVQ          os+96(FP), CX
+	SHLQ          $0x02, CX
+	VEXTRACTF64X4 $0x01, Z0, Y12
+	VADDPS        Y12, Y0, Y0
+	VEXTRACTF32X4 $0x01, Y0, X12
+	VADDPS        X12, X0, X0
+	VMOVHLPS      X0, X0, X12
+	VADDPS        X12, X0, X0
+	VMOVSHDUP     X0, X12
+	VADDSS        X12, X0, X0
+	VMOVSS        X0, (AX)
+	VEXTRACTF64X4 $0x01, Z4, Y0
+	VADDPS        Y0, Y4, Y0
+	VEXTRACTF32X4 $0x01, Y0, X4
+	VADDPS        X4, X0, X0
+	VMOVHLPS      X0, X0, X4
+	VADDPS        X4, X0, X0
+	VMOVSHDUP     X0, X4
+	VADDSS        X4, X0, X0
+	VMOVSS        X0, 4(AX)
+	VEXTRACTF64X4 $0x01, Z8, Y0
+	VADDPS        Y0, Y8, Y0
+	VEXTRACTF32X4 $0x01, Y0, X4
+	VADDPS        X4, X0, X0
+	VMOVHLPS      X0, X0, X4
+	VADDPS        X4, X0, X0
+	VMOVSHDUP     X0, X4
+	VADDSS        X4, X0, X0
+	VMOVSS        X0, 8(AX)
+	ADDQ          CX, AX
+	VEXTRACTF64X4 $0x01, Z1, Y0
+	VADDPS        Y0, Y1, Y0
+	VEXTRACTF32X4 $0x01, Y0, X1
+	VADDPS        X1, X0, X0
+	VMOVHLPS      X0, X0, X1
+	VADDPS        X1, X0, X0
+	VMOVSHDUP     X0, X1
+	VADDSS        X1, X0, X0
+	VMOVSS        X0, (AX)
+	VEXTRACTF64X4 $0x01, Z5, Y0
+	VADDPS        Y0, Y5, Y0
+	VEXTRACTF32X4 $0x01, Y0, X1
+	VADDPS        X1, X0, X0
+	VMOVHLPS      X0, X0, X1
+	VADDPS        X1, X0, X0
+	VMOVSHDUP     X0, X1
+	VADDSS        X1, X0, X0
+	VMOVSS        X0, 4(AX)
+	VEXTRACTF64X4 $0x01, Z9, Y0
+	VADDPS        Y0, Y9, Y0
+	VEXTRACTF32X4 $0x01, Y0, X1
+	VADDPS        X1, X0, X0
+	VMOVHLPS      X0, X0, X1
+	VADDPS        X1, X0, X0
+	VMOVSHDUP     X0, X1
+	VADDSS        X1, X0, X0
+	VMOVSS        X0, 8(AX)
+	ADDQ          CX, AX
+	VEXTRACTF64X4 $0x01, Z2, Y0
+	VADDPS        Y0, Y2, Y0
+	VEXTRACTF32X4 $0x01, Y0, X1
+	VADDPS        X1, X0, X0
+	VMOVHLPS      X0, X0, X1
+	VADDPS        X1, X0, X0
+	VMOVSHDUP     X0, X1
+	VADDSS        X1, X0, X0
+	VMOVSS        X0, (AX)
+	VEXTRACTF64X4 $0x01, Z6, Y0
+	VADDPS        Y0, Y6, Y0
+	VEXTRACTF32X4 $0x01, Y0, X1
+	VADDPS        X1, X0, X0
+	VMOVHLPS      X0, X0, X1
+	VADDPS        X1, X0, X0
+	VMOVSHDUP     X0, X1
+	VADDSS        X1, X0, X0
+	VMOVSS        X0, 4(AX)
+	VEXTRACTF64X4 $0x01, Z10, Y0
+	VADDPS        Y0, Y10, Y0
+	VEXTRACTF32X4 $0x01, Y0, X1
+	VADDPS        X1, X0, X0
+	VMOVHLPS      X0, X0, X1
+	VADDPS        X1, X0, X0
+	VMOVSHDUP     X0, X1
+	VADDSS        X1, X0, X0
+	VMOVSS        X0, 8(AX)
+	ADDQ          CX, AX
+	VEXTRACTF64X4 $0x01, Z3, Y0
+	VADDPS        Y0, Y3, Y0
+	VEXTRACTF32X4 $0x01, Y0, X1
+	VADDPS        X1, X0, X0
+	VMOVHLPS      X0, X0, X1
+	VADDPS        X1, X0, X0
+	VMOVSHDUP     X0, X1
+	VADDSS        X1, X0, X0
+	VMOVSS        X0, (AX)
+	VEXTRACTF64X4 $0x01, Z7, Y0
+	VADDPS        Y0, Y7, Y0
+	VEXTRACTF32X4 $0x01, Y0, X1
+	VADDPS        X1, X0, X0
+	VMOVHLPS      X0, X0, X1
+	VADDPS        X1, X0, X0
+	VMOVSHDUP     X0, X1
+	VADDSS        X1, X0, X0
+	VMOVSS        X0, 4(AX)
+	VEXTRACTF64X4 $0x01, Z11, Y0
+	VADDPS        Y0, Y11, Y0
+	VEXTRACTF32X4 $0x01, Y0, X1
+	VADDPS        X1, X0, X0
+	VMOVHLPS      X0, X0, X1
+	VADDPS        X1, X0, X0
+	VMOVSHDUP     X0, X1
+	VADDSS        X1, X0, X0
+	VMOVSS        X0, 8(AX)
+	VZEROUPPER
+	RET
+
+// func dot512R3Q5(x []float32, xs int, q []float32, qs int, n int, out []float32, os int)
+// Requires: AVX, AVX512F, AVX512VL
+TEXT ·dot512R3Q5(SB), NOSPLIT, $0-104
+	MOVQ   xs+24(FP), AX
+	SHLQ   $0x02, AX
+	MOVQ   x_base+0(FP), CX
+	LEAQ   (CX)(AX*1), DX
+	LEAQ   (DX)(AX*1), AX
+	MOVQ   qs+56(FP), BX
+	SHLQ   $0x02, BX
+	MOVQ   q_base+32(FP), SI
+	LEAQ   (SI)(BX*1), DI
+	LEAQ   (DI)(BX*1), R8
+	LEAQ   (R8)(BX*1), R9
+	LEAQ   (R9)(BX*1), BX
+	MOVQ   n+64(FP), R10
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+	VPXORD Z12, Z12, Z12
+	VPXORD Z13, Z13, Z13
+	VPXORD Z14, Z14, Z14
+	XORQ   R11, R11
+	MOVQ   R10, R12
+	SHRQ   $0x04, R12
+	JZ     dot512R3Q5_tail
+
+dot512R3Q5_loop:
+	VMOVUPS     (SI)(R11*1), Z15
+	VMOVUPS     (DI)(R11*1), Z16
+	VMOVUPS     (R8)(R11*1), Z17
+	VMOVUPS     (R9)(R11*1), Z18
+	VMOVUPS     (BX)(R11*1), Z19
+	VMOVUPS     (CX)(R11*1), Z20
+	VFMADD231PS Z20, Z15, Z0
+	VFMADD231PS Z20, Z16, Z1
+	VFMADD231PS Z20, Z17, Z2
+	VFMADD231PS Z20, Z18, Z3
+	VFMADD231PS Z20, Z19, Z4
+	VMOVUPS     (DX)(R11*1), Z20
+	VFMADD231PS Z20, Z15, Z5
+	VFMADD231PS Z20, Z16, Z6
+	VFMADD231PS Z20, Z17, Z7
+	VFMADD231PS Z20, Z18, Z8
+	VFMADD231PS Z20, Z19, Z9
+	VMOVUPS     (AX)(R11*1), Z20
+	VFMADD231PS Z20, Z15, Z10
+	VFMADD231PS Z20, Z16, Z11
+	VFMADD231PS Z20, Z17, Z12
+	VFMADD231PS Z20, Z18, Z13
+	VFMADD231PS Z20, Z19, Z14
+	ADDQ        $0x40, R11
+	DECQ        R12
+	JNZ         dot512R3Q5_loop
+
+dot512R3Q5_tail:
+	ANDQ        $0x0f, R10
+	JZ          dot512R3Q5_reduce
+	LEAQ        tailMask16<>+0(SB), R12
+	KMOVW       (R12)(R10*2), K1
+	VMOVUPS.Z   (SI)(R11*1), K1, Z15
+	VMOVUPS.Z   (CX)(R11*1), K1, Z16
+	VFMADD231PS Z16, Z15, Z0
+	VMOVUPS.Z   (DX)(R11*1), K1, Z16
+	VFMADD231PS Z16, Z15, Z5
+	VMOVUPS.Z   (AX)(R11*1), K1, Z16
+	VFMADD231PS Z16, Z15, Z10
+	VMOVUPS.Z   (DI)(R11*1), K1, Z15
+	VMOVUPS.Z   (CX)(R11*1), K1, Z16
+	VFMADD231PS Z16, Z15, Z1
+	VMOVUPS.Z   (DX)(R11*1), K1, Z16
+	VFMADD231PS Z16, Z15, Z6
+	VMOVUPS.Z   (AX)(R11*1), K1, Z16
+	VFMADD231PS Z16, Z15, Z11
+	VMOVUPS.Z   (R8)(R11*1), K1, Z15
+	VMOVUPS.Z   (CX)(R11*1), K1, Z16
+	VFMADD231PS Z16, Z15, Z2
+	VMOVUPS.Z   (DX)(R11*1), K1, Z16
+	VFMADD231PS Z16, Z15, Z7
+	VMOVUPS.Z   (AX)(R11*1), K1, Z16
+	VFMADD231PS Z16, Z15, Z12
+	VMOVUPS.Z   (R9)(R11*1), K1, Z15
+	VMOVUPS.Z   (CX)(R11*1), K1, Z16
+	VFMADD231PS Z16, Z15, Z3
+	VMOVUPS.Z   (DX)(R11*1), K1, Z16
+	VFMADD231PS Z16, Z15, Z8
+	VMOVUPS.Z   (AX)(R11*1), K1, Z16
+	VFMADD231PS Z16, Z15, Z13
+	VMOVUPS.Z   (BX)(R11*1), K1, Z15
+	VMOVUPS.Z   (CX)(R11*1), K1, Z16
+	VFMADD231PS Z16, Z15, Z4
+	VMOVUPS.Z   (DX)(R11*1), K1, Z16
+	VFMADD231PS Z16, Z15, Z9
+	VMOVUPS.Z   (AX)(R11*1), K1, Z16
+	VFMADD231PS Z16, Z15, Z14
+
+dot512R3Q5_reduce:
+	MOVQ          out_base+72(FP), AX
+	MOVQ          os+96(FP), CX
+	SHLQ          $0x02, CX
+	VEXTRACTF64X4 $0x01, Z0, Y15
+	VADDPS        Y15, Y0, Y0
+	VEXTRACTF32X4 $0x01, Y0, X15
+	VADDPS        X15, X0, X0
+	VMOVHLPS      X0, X0, X15
+	VADDPS        X15, X0, X0
+	VMOVSHDUP     X0, X15
+	VADDSS        X15, X0, X0
+	VMOVSS        X0, (AX)
+	VEXTRACTF64X4 $0x01, Z5, Y0
+	VADDPS        Y0, Y5, Y0
+	VEXTRACTF32X4 $0x01, Y0, X5
+	VADDPS        X5, X0, X0
+	VMOVHLPS      X0, X0, X5
+	VADDPS        X5, X0, X0
+	VMOVSHDUP     X0, X5
+	VADDSS        X5, X0, X0
+	VMOVSS        X0, 4(AX)
+	VEXTRACTF64X4 $0x01, Z10, Y0
+	VADDPS        Y0, Y10, Y0
+	VEXTRACTF32X4 $0x01, Y0, X5
+	VADDPS        X5, X0, X0
+	VMOVHLPS      X0, X0, X5
+	VADDPS        X5, X0, X0
+	VMOVSHDUP     X0, X5
+	VADDSS        X5, X0, X0
+	VMOVSS        X0, 8(AX)
+	ADDQ          CX, AX
+	VEXTRACTF64X4 $0x01, Z1, Y0
+	VADDPS        Y0, Y1, Y0
+	VEXTRACTF32X4 $0x01, Y0, X1
+	VADDPS        X1, X0, X0
+	VMOVHLPS      X0, X0, X1
+	VADDPS        X1, X0, X0
+	VMOVSHDUP     X0, X1
+	VADDSS        X1, X0, X0
+	VMOVSS        X0, (AX)
+	VEXTRACTF64X4 $0x01, Z6, Y0
+	VADDPS        Y0, Y6, Y0
+	VEXTRACTF32X4 $0x01, Y0, X1
+	VADDPS        X1, X0, X0
+	VMOVHLPS      X0, X0, X1
+	VADDPS        X1, X0, X0
+	VMOVSHDUP     X0, X1
+	VADDSS        X1, X0, X0
+	VMOVSS        X0, 4(AX)
+	VEXTRACTF64X4 $0x01, Z11, Y0
+	VADDPS        Y0, Y11, Y0
+	VEXTRACTF32X4 $0x01, Y0, X1
+	VADDPS        X1, X0, X0
+	VMOVHLPS      X0, X0, X1
+	VADDPS        X1, X0, X0
+	VMOVSHDUP     X0, X1
+	VADDSS        X1, X0, X0
+	VMOVSS        X0, 8(AX)
+	ADDQ          CX, AX
+	VEXTRACTF64X4 $0x01, Z2, Y0
+	VADDPS        Y0, Y2, Y0
+	VEXTRACTF32X4 $0x01, Y0, X1
+	VADDPS        X1, X0, X0
+	VMOVHLPS      X0, X0, X1
+	VADDPS        X1, X0, X0
+	VMOVSHDUP     X0, X1
+	VADDSS        X1, X0, X0
+	VMOVSS        X0, (AX)
+	VEXTRACTF64X4 $0x01, Z7, Y0
+	VADDPS        Y0, Y7, Y0
+	VEXTRACTF32X4 $0x01, Y0, X1
+	VADDPS        X1, X0, X0
+	VMOVHLPS      X0, X0, X1
+	VADDPS        X1, X0, X0
+	VMOVSHDUP     X0, X1
+	VADDSS        X1, X0, X0
+	VMOVSS        X0, 4(AX)
+	VEXTRACTF64X4 $0x01, Z12, Y0
+	VADDPS        Y0, Y12, Y0
+	VEXTRACTF32X4 $0x01, Y0, X1
+	VADDPS        X1, X0, X0
+	VMOVHLPS      X0, X0, X1
+	VADDPS        X1, X0, X0
+	VMOVSHDUP     X0, X1
+	VADDSS        X1, X0, X0
+	VMOVSS        X0, 8(AX)
+	ADDQ          CX, AX
+	VEXTRACTF64X4 $0x01, Z3, Y0
+	VADDPS        Y0, Y3, Y0
+	VEXTRACTF32X4 $0x01, Y0, X1
+	VADDPS        X1, X0, X0
+	VMOVHLPS      X0, X0, X1
+	VADDPS        X1, X0, X0
+	VMOVSHDUP     X0, X1
+	VADDSS        X1, X0, X0
+	VMOVSS        X0, (AX)
+	VEXTRACTF64X4 $0x01, Z8, Y0
+	VADDPS        Y0, Y8, Y0
+	VEXTRACTF32X4 $0x01, Y0, X1
+	VADDPS        X1, X0, X0
+	VMOVHLPS      X0, X0, X1
+	VADDPS        X1, X0, X0
+	VMOVSHDUP     X0, X1
+	VADDSS        X1, X0, X0
+	VMOVSS        X0, 4(AX)
+	VEXTRACTF64X4 $0x01, Z13, Y0
+	VADDPS        Y0, Y13, Y0
+	VEXTRACTF32X4 $0x01, Y0, X1
+	VADDPS        X1, X0, X0
+	VMOVHLPS      X0, X0, X1
+	VADDPS        X1, X0, X0
+	VMOVSHDUP     X0, X1
+	VADDSS        X1, X0, X0
+	VMOVSS        X0, 8(AX)
+	ADDQ          CX, AX
+	VEXTRACTF64X4 $0x01, Z4, Y0
+	VADDPS        Y0, Y4, Y0
+	VEXTRACTF32X4 $0x01, Y0, X1
+	VADDPS        X1, X0, X0
+	VMOVHLPS      X0, X0, X1
+	VADDPS        X1, X0, X0
+	VMOVSHDUP     X0, X1
+	VADDSS        X1, X0, X0
+	VMOVSS        X0, (AX)
+	VEXTRACTF64X4 $0x01, Z9, Y0
+	VADDPS        Y0, Y9, Y0
+	VEXTRACTF32X4 $0x01, Y0, X1
+	VADDPS        X1, X0, X0
+	VMOVHLPS      X0, X0, X1
+	VADDPS        X1, X0, X0
+	VMOVSHDUP     X0, X1
+	VADDSS        X1, X0, X0
+	VMOVSS        X0, 4(AX)
+	VEXTRACTF64X4 $0x01, Z14, Y0
+	VADDPS        Y0, Y14, Y0
+	VEXTRACTF32X4 $0x01, Y0, X1
+	VADDPS        X1, X0, X0
+	VMOVHLPS      X0, X0, X1
+	VADDPS        X1, X0, X0
+	VMOVSHDUP     X0, X1
+	VADDSS        X1, X0, X0
+	VMOVSS        X0, 8(AX)
+	VZEROUPPER
+	RET
+
+// func dot512R3Q6(x []float32, xs int, q []float32, qs int, n int, out []float32, os int)
+// Requires: AVX, AVX512F, AVX512VL
+TEXT ·dot512R3Q6(SB), NOSPLIT, $0-104
+	MOVQ   xs+24(FP), AX
+	SHLQ   $0x02, AX
+	MOVQ   x_base+0(FP), CX
+	LEAQ   (CX)(AX*1), DX
+	LEAQ   (DX)(AX*1), AX
+	MOVQ   qs+56(FP), BX
+	SHLQ   $0x02, BX
+	MOVQ   q_base+32(FP), SI
+	LEAQ   (SI)(BX*1), DI
+	LEAQ   (DI)(BX*1), R8
+	LEAQ   (R8)(BX*1), R9
+	LEAQ   (R9)(BX*1), R10
+	LEAQ   (R10)(BX*1), BX
+	MOVQ   n+64(FP), R11
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+	VPXORD Z12, Z12, Z12
+	VPXORD Z13, Z13, Z13
+	VPXORD Z14, Z14, Z14
+	VPXORD Z15, Z15, Z15
+	VPXORD Z16, Z16, Z16
+	VPXORD Z17, Z17, Z17
+	XORQ   R12, R12
+	MOVQ   R11, R13
+	SHRQ   $0x04, R13
+	JZ     dot512R3Q6_tail
+
+dot512R3Q6_loop:
+	VMOVUPS     (SI)(R12*1), Z18
+	VMOVUPS     (DI)(R12*1), Z19
+	VMOVUPS     (R8)(R12*1), Z20
+	VMOVUPS     (R9)(R12*1), Z21
+	VMOVUPS     (R10)(R12*1), Z22
+	VMOVUPS     (BX)(R12*1), Z23
+	VMOVUPS     (CX)(R12*1), Z24
+	VFMADD231PS Z24, Z18, Z0
+	VFMADD231PS Z24, Z19, Z1
+	VFMADD231PS Z24, Z20, Z2
+	VFMADD231PS Z24, Z21, Z3
+	VFMADD231PS Z24, Z22, Z4
+	VFMADD231PS Z24, Z23, Z5
+	VMOVUPS     (DX)(R12*1), Z24
+	VFMADD231PS Z24, Z18, Z6
+	VFMADD231PS Z24, Z19, Z7
+	VFMADD231PS Z24, Z20, Z8
+	VFMADD231PS Z24, Z21, Z9
+	VFMADD231PS Z24, Z22, Z10
+	VFMADD231PS Z24, Z23, Z11
+	VMOVUPS     (AX)(R12*1), Z24
+	VFMADD231PS Z24, Z18, Z12
+	VFMADD231PS Z24, Z19, Z13
+	VFMADD231PS Z24, Z20, Z14
+	VFMADD231PS Z24, Z21, Z15
+	VFMADD231PS Z24, Z22, Z16
+	VFMADD231PS Z24, Z23, Z17
+	ADDQ        $0x40, R12
+	DECQ        R13
+	JNZ         dot512R3Q6_loop
+
+dot512R3Q6_tail:
+	ANDQ        $0x0f, R11
+	JZ          dot512R3Q6_reduce
+	LEAQ        tailMask16<>+0(SB), R13
+	KMOVW       (R13)(R11*2), K1
+	VMOVUPS.Z   (SI)(R12*1), K1, Z18
+	VMOVUPS.Z   (CX)(R12*1), K1, Z19
+	VFMADD231PS Z19, Z18, Z0
+	VMOVUPS.Z   (DX)(R12*1), K1, Z19
+	VFMADD231PS Z19, Z18, Z6
+	VMOVUPS.Z   (AX)(R12*1), K1, Z19
+	VFMADD231PS Z19, Z18, Z12
+	VMOVUPS.Z   (DI)(R12*1), K1, Z18
+	VMOVUPS.Z   (CX)(R12*1), K1, Z19
+	VFMADD231PS Z19, Z18, Z1
+	VMOVUPS.Z   (DX)(R12*1), K1, Z19
+	VFMADD231PS Z19, Z18, Z7
+	VMOVUPS.Z   (AX)(R12*1), K1, Z19
+	VFMADD231PS Z19, Z18, Z13
+	VMOVUPS.Z   (R8)(R12*1), K1, Z18
+	VMOVUPS.Z   (CX)(R12*1), K1, Z19
+	VFMADD231PS Z19, Z18, Z2
+	VMOVUPS.Z   (DX)(R12*1), K1, Z19
+	VFMADD231PS Z19, Z18, Z8
+	VMOVUPS.Z   (AX)(R12*1), K1, Z19
+	VFMADD231PS Z19, Z18, Z14
+	VMOVUPS.Z   (R9)(R12*1), K1, Z18
+	VMOVUPS.Z   (CX)(R12*1), K1, Z19
+	VFMADD231PS Z19, Z18, Z3
+	VMOVUPS.Z   (DX)(R12*1), K1, Z19
+	VFMADD231PS Z19, Z18, Z9
+	VMOVUPS.Z   (AX)(R12*1), K1, Z19
+	VFMADD231PS Z19, Z18, Z15
+	VMOVUPS.Z   (R10)(R12*1), K1, Z18
+	VMOVUPS.Z   (CX)(R12*1), K1, Z19
+	VFMADD231PS Z19, Z18, Z4
+	VMOVUPS.Z   (DX)(R12*1), K1, Z19
+	VFMADD231PS Z19, Z18, Z10
+	VMOVUPS.Z   (AX)(R12*1), K1, Z19
+	VFMADD231PS Z19, Z18, Z16
+	VMOVUPS.Z   (BX)(R12*1), K1, Z18
+	VMOVUPS.Z   (CX)(R12*1), K1, Z19
+	VFMADD231PS Z19, Z18, Z5
+	VMOVUPS.Z   (DX)(R12*1), K1, Z19
+	VFMADD231PS Z19, Z18, Z11
+	VMOVUPS.Z   (AX)(R12*1), K1, Z19
+	VFMADD231PS Z19, Z18, Z17
+
+dot512R3Q6_reduce:
+	MOVQ          out_base+72(FP), AX
+	MOVQ          os+96(FP), CX
+	SHLQ          $0x02, CX
+	VEXTRACTF64X4 $0x01, Z0, Y18
+	VADDPS        Y18, Y0, Y0
+	VEXTRACTF32X4 $0x01, Y0, X18
+	VADDPS        X18, X0, X0
+	VMOVHLPS      X0, X0, X18
+	VADDPS        X18, X0, X0
+	VMOVSHDUP     X0, X18
+	VADDSS        X18, X0, X0
+	VMOVSS        X0, (AX)
+	VEXTRACTF64X4 $0x01, Z6, Y0
+	VADDPS        Y0, Y6, Y0
+	VEXTRACTF32X4 $0x01, Y0, X6
+	VADDPS        X6, X0, X0
+	VMOVHLPS      X0, X0, X6
+	VADDPS        X6, X0, X0
+	VMOVSHDUP     X0, X6
+	VADDSS        X6, X0, X0
+	VMOVSS        X0, 4(AX)
+	VEXTRACTF64X4 $0x01, Z12, Y0
+	VADDPS        Y0, Y12, Y0
+	VEXTRACTF32X4 $0x01, Y0, X6
+	VADDPS        X6, X0, X0
+	VMOVHLPS      X0, X0, X6
+	VADDPS        X6, X0, X0
+	VMOVSHDUP     X0, X6
+	VADDSS        X6, X0, X0
+	VMOVSS        X0, 8(AX)
+	ADDQ          CX, AX
+	VEXTRACTF64X4 $0x01, Z1, Y0
+	VADDPS        Y0, Y1, Y0
+	VEXTRACTF32X4 $0x01, Y0, X1
+	VADDPS        X1, X0, X0
+	VMOVHLPS      X0, X0, X1
+	VADDPS        X1, X0, X0
+	VMOVSHDUP     X0, X1
+	VADDSS        X1, X0, X0
+	VMOVSS        X0, (AX)
+	VEXTRACTF64X4 $0x01, Z7, Y0
+	VADDPS        Y0, Y7, Y0
+	VEXTRACTF32X4 $0x01, Y0, X1
+	VADDPS        X1, X0, X0
+	VMOVHLPS      X0, X0, X1
+	VADDPS        X1, X0, X0
+	VMOVSHDUP     X0, X1
+	VADDSS        X1, X0, X0
+	VMOVSS        X0, 4(AX)
+	VEXTRACTF64X4 $0x01, Z13, Y0
+	VADDPS        Y0, Y13, Y0
+	VEXTRACTF32X4 $0x01, Y0, X1
+	VADDPS        X1, X0, X0
+	VMOVHLPS      X0, X0, X1
+	VADDPS        X1, X0, X0
+	VMOVSHDUP     X0, X1
+	VADDSS        X1, X0, X0
+	VMOVSS        X0, 8(AX)
+	ADDQ          CX, AX
+	VEXTRACTF64X4 $0x01, Z2, Y0
+	VADDPS        Y0, Y2, Y0
+	VEXTRACTF32X4 $0x01, Y0, X1
+	VADDPS        X1, X0, X0
+	VMOVHLPS      X0, X0, X1
+	VADDPS        X1, X0, X0
+	VMOVSHDUP     X0, X1
+	VADDSS        X1, X0, X0
+	VMOVSS        X0, (AX)
+	VEXTRACTF64X4 $0x01, Z8, Y0
+	VADDPS        Y0, Y8, Y0
+	VEXTRACTF32X4 $0x01, Y0, X1
+	VADDPS        X1, X0, X0
+	VMOVHLPS      X0, X0, X1
+	VADDPS        X1, X0, X0
+	VMOVSHDUP     X0, X1
+	VADDSS        X1, X0, X0
+	VMOVSS        X0, 4(AX)
+	VEXTRACTF64X4 $0x01, Z14, Y0
+	VADDPS        Y0, Y14, Y0
+	VEXTRACTF32X4 $0x01, Y0, X1
+	VADDPS        X1, X0, X0
+	VMOVHLPS      X0, X0, X1
+	VADDPS        X1, X0, X0
+	VMOVSHDUP     X0, X1
+	VADDSS        X1, X0, X0
+	VMOVSS        X0, 8(AX)
+	ADDQ          CX, AX
+	VEXTRACTF64X4 $0x01, Z3, Y0
+	VADDPS        Y0, Y3, Y0
+	VEXTRACTF32X4 $0x01, Y0, X1
+	VADDPS        X1, X0, X0
+	VMOVHLPS      X0, X0, X1
+	VADDPS        X1, X0, X0
+	VMOVSHDUP     X0, X1
+	VADDSS        X1, X0, X0
+	VMOVSS        X0, (AX)
+	VEXTRACTF64X4 $0x01, Z9, Y0
+	VADDPS        Y0, Y9, Y0
+	VEXTRACTF32X4 $0x01, Y0, X1
+	VADDPS        X1, X0, X0
+	VMOVHLPS      X0, X0, X1
+	VADDPS        X1, X0, X0
+	VMOVSHDUP     X0, X1
+	VADDSS        X1, X0, X0
+	VMOVSS        X0, 4(AX)
+	VEXTRACTF64X4 $0x01, Z15, Y0
+	VADDPS        Y0, Y15, Y0
+	VEXTRACTF32X4 $0x01, Y0, X1
+	VADDPS        X1, X0, X0
+	VMOVHLPS      X0, X0, X1
+	VADDPS        X1, X0, X0
+	VMOVSHDUP     X0, X1
+	VADDSS        X1, X0, X0
+	VMOVSS        X0, 8(AX)
+	ADDQ          CX, AX
+	VEXTRACTF64X4 $0x01, Z4, Y0
+	VADDPS        Y0, Y4, Y0
+	VEXTRACTF32X4 $0x01, Y0, X1
+	VADDPS        X1, X0, X0
+	VMOVHLPS      X0, X0, X1
+	VADDPS        X1, X0, X0
+	VMOVSHDUP     X0, X1
+	VADDSS        X1, X0, X0
+	VMOVSS        X0, (AX)
+	VEXTRACTF64X4 $0x01, Z10, Y0
+	VADDPS        Y0, Y10, Y0
+	VEXTRACTF32X4 $0x01, Y0, X1
+	VADDPS        X1, X0, X0
+	VMOVHLPS      X0, X0, X1
+	VADDPS        X1, X0, X0
+	VMOVSHDUP     X0, X1
+	VADDSS        X1, X0, X0
+	VMOVSS        X0, 4(AX)
+	VEXTRACTF64X4 $0x01, Z16, Y0
+	VADDPS        Y0, Y16, Y0
+	VEXTRACTF32X4 $0x01, Y0, X1
+	VADDPS        X1, X0, X0
+	VMOVHLPS      X0, X0, X1
+	VADDPS        X1, X0, X0
+	VMOVSHDUP     X0, X1
+	VADDSS        X1, X0, X0
+	VMOVSS        X0, 8(AX)
+	ADDQ          CX, AX
+	VEXTRACTF64X4 $0x01, Z5, Y0
+	VADDPS        Y0, Y5, Y0
+	VEXTRACTF32X4 $0x01, Y0, X1
+	VADDPS        X1, X0, X0
+	VMOVHLPS      X0, X0, X1
+	VADDPS        X1, X0, X0
+	VMOVSHDUP     X0, X1
+	VADDSS        X1, X0, X0
+	VMOVSS        X0, (AX)
+	VEXTRACTF64X4 $0x01, Z11, Y0
+	VADDPS        Y0, Y11, Y0
+	VEXTRACTF32X4 $0x01, Y0, X1
+	VADDPS        X1, X0, X0
+	VMOVHLPS      X0, X0, X1
+	VADDPS        X1, X0, X0
+	VMOVSHDUP     X0, X1
+	VADDSS        X1, X0, X0
+	VMOVSS        X0, 4(AX)
+	VEXTRACTF64X4 $0x01, Z17, Y0
+	VADDPS        Y0, Y17, Y0
+	VEXTRACTF32X4 $0x01, Y0, X1
+	VADDPS        X1, X0, X0
+	VMOVHLPS      X0, X0, X1
+	VADDPS        X1, X0, X0
+	VMOVSHDUP     X0, X1
+	VADDSS        X1, X0, X0
+	VMOVSS        X0, 8(AX)
+	VZEROUPPER
+	RET
+
+// func dot512R4Q1(x []float32, xs int, q []float32, qs int, n int, out []float32, os int)
+// Requires: AVX, AVX512F, AVX512VL
+TEXT ·dot512R4Q1(SB), NOSPLIT, $0-104
+	MOVQ   xs+24(FP), AX
+	SHLQ   $0x02, AX
+	MOVQ   x_base+0(FP), CX
+	LEAQ   (CX)(AX*1), DX
+	LEAQ   (DX)(AX*1), BX
+	LEAQ   (BX)(AX*1), AX
+	MOVQ   qs+56(FP), SI
+	SHLQ   $0x02, SI
+	MOVQ   q_base+32(FP), SI
+	MOVQ   n+64(FP), DI
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	XORQ   R8, R8
+	MOVQ   DI, R9
+	SHRQ   $0x04, R9
+	JZ     dot512R4Q1_tail
+
+dot512R4Q1_loop:
+	VMOVUPS     (SI)(R8*1), Z4
+	VMOVUPS     (CX)(R8*1), Z5
+	VFMADD231PS Z5, Z4, Z0
+	VMOVUPS     (DX)(R8*1), Z5
+	VFMADD231PS Z5, Z4, Z1
+	VMOVUPS     (BX)(R8*1), Z5
+	VFMADD231PS Z5, Z4, Z2
+	VMOVUPS     (AX)(R8*1), Z5
+	VFMADD231PS Z5, Z4, Z3
+	ADDQ        $0x40, R8
+	DECQ        R9
+	JNZ         dot512R4Q1_loop
+
+dot512R4Q1_tail:
+	ANDQ        $0x0f, DI
+	JZ          dot512R4Q1_reduce
+	LEAQ        tailMask16<>+0(SB), R9
+	KMOVW       (R9)(DI*2), K1
+	VMOVUPS.Z   (SI)(R8*1), K1, Z4
+	VMOVUPS.Z   (CX)(R8*1), K1, Z5
+	VFMADD231PS Z5, Z4, Z0
+	VMOVUPS.Z   (DX)(R8*1), K1, Z5
+	VFMADD231PS Z5, Z4, Z1
+	VMOVUPS.Z   (BX)(R8*1), K1, Z5
+	VFMADD231PS Z5, Z4, Z2
+	VMOVUPS.Z   (AX)(R8*1), K1, Z5
+	VFMADD231PS Z5, Z4, Z3
+
+dot512R4Q1_reduce:
+	MOVQ          out_base+72(FP), AX
+	MOVQ          os+96(FP), CX
+	SHLQ          $0x02, CX
+	VEXTRACTF64X4 $0x01, Z0, Y4
+	VADDPS        Y4, Y0, Y0
+	VEXTRACTF32X4 $0x01, Y0, X4
+	VADDPS        X4, X0, X0
+	VMOVHLPS      X0, X0, X4
+	VADDPS        X4, X0, X0
+	VMOVSHDUP     X0, X4
+	VADDSS        X4, X0, X0
+	VMOVSS        X0, (AX)
+	VEXTRACTF64X4 $0x01, Z1, Y0
+	VADDPS        Y0, Y1, Y0
+	VEXTRACTF32X4 $0x01, Y0, X1
+	VADDPS        X1, X0, X0
+	VMOVHLPS      X0, X0, X1
+	VADDPS        X1, X0, X0
+	VMOVSHDUP     X0, X1
+	VADDSS        X1, X0, X0
+	VMOVSS        X0, 4(AX)
+	VEXTRACTF64X4 $0x01, Z2, Y0
+	VADDPS        Y0, Y2, Y0
+	VEXTRACTF32X4 $0x01, Y0, X1
+	VADDPS        X1, X0, X0
+	VMOVHLPS      X0, X0, X1
+	VADDPS        X1, X0, X0
+	VMOVSHDUP     X0, X1
+	VADDSS        X1, X0, X0
+	VMOVSS        X0, 8(AX)
+	VEXTRACTF64X4 $0x01, Z3, Y0
+	VADDPS        Y0, Y3, Y0
+	VEXTRACTF32X4 $0x01, Y0, X1
+	VADDPS        X1, X0, X0
+	VMOVHLPS      X0, X0, X1
+	VADDPS        X1, X0, X0
+	VMOVSHDUP     X0, X1
+	VADDSS        X1, X0, X0
+	VMOVSS        X0, 12(AX)
+	VZEROUPPER
+	RET
+
+// func dot512R4Q2(x []float32, xs int, q []float32, qs int, n int, out []float32, os int)
+// Requires: AVX, AVX512F, AVX512VL
+TEXT ·dot512R4Q2(SB), NOSPLIT, $0-104
+	MOVQ   xs+24(FP), AX
+	SHLQ   $0x02, AX
+	MOVQ   x_base+0(FP), CX
+	LEAQ   (CX)(AX*1), DX
+	LEAQ   (DX)(AX*1), BX
+	LEAQ   (BX)(AX*1), AX
+	MOVQ   qs+56(FP), SI
+	SHLQ   $0x02, SI
+	MOVQ   q_base+32(FP), DI
+	LEAQ   (DI)(SI*1), SI
+	MOVQ   n+64(FP), R8
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	XORQ   R9, R9
+	MOVQ   R8, R10
+	SHRQ   $0x04, R10
+	JZ     dot512R4Q2_tail
+
+dot512R4Q2_loop:
+	VMOVUPS     (DI)(R9*1), Z8
+	VMOVUPS     (SI)(R9*1), Z9
+	VMOVUPS     (CX)(R9*1), Z10
+	VFMADD231PS Z10, Z8, Z0
+	VFMADD231PS Z10, Z9, Z1
+	VMOVUPS     (DX)(R9*1), Z10
+	VFMADD231PS Z10, Z8, Z2
+	VFMADD231PS Z10, Z9, Z3
+	VMOVUPS     (BX)(R9*1), Z10
+	VFMADD231PS Z10, Z8, Z4
+	VFMADD231PS Z10, Z9, Z5
+	VMOVUPS     (AX)(R9*1), Z10
+	VFMADD231PS Z10, Z8, Z6
+	VFMADD231PS Z10, Z9, Z7
+	ADDQ        $0x40, R9
+	DECQ        R10
+	JNZ         dot512R4Q2_loop
+
+dot512R4Q2_tail:
+	ANDQ        $0x0f, R8
+	JZ          dot512R4Q2_reduce
+	LEAQ        tailMask16<>+0(SB), R10
+	KMOVW       (R10)(R8*2), K1
+	VMOVUPS.Z   (DI)(R9*1), K1, Z8
+	VMOVUPS.Z   (CX)(R9*1), K1, Z9
+	VFMADD231PS Z9, Z8, Z0
+	VMOVUPS.Z   (DX)(R9*1), K1, Z9
+	VFMADD231PS Z9, Z8, Z2
+	VMOVUPS.Z   (BX)(R9*1), K1, Z9
+	VFMADD231PS Z9, Z8, Z4
+	VMOVUPS.Z   (AX)(R9*1), K1, Z9
+	VFMADD231PS Z9, Z8, Z6
+	VMOVUPS.Z   (SI)(R9*1), K1, Z8
+	VMOVUPS.Z   (CX)(R9*1), K1, Z9
+	VFMADD231PS Z9, Z8, Z1
+	VMOVUPS.Z   (DX)(R9*1), K1, Z9
+	VFMADD231PS Z9, Z8, Z3
+	VMOVUPS.Z   (BX)(R9*1), K1, Z9
+	VFMADD231PS Z9, Z8, Z5
+	VMOVUPS.Z   (AX)(R9*1), K1, Z9
+	VFMADD231PS Z9, Z8, Z7
+
+dot512R4Q2_reduce:
+	MOVQ          out_base+72(FP), AX
+	MOVQ          os+96(FP), CX
+	SHLQ          $0x02, CX
+	VEXTRACTF64X4 $0x01, Z0, Y8
+	VADDPS        Y8, Y0, Y0
+	VEXTRACTF32X4 $0x01, Y0, X8
+	VADDPS        X8, X0, X0
+	VMOVHLPS      X0, X0, X8
+	VADDPS        X8, X0, X0
+	VMOVSHDUP     X0, X8
+	VADDSS        X8, X0, X0
+	VMOVSS        X0, (AX)
+	VEXTRACTF64X4 $0x01, Z2, Y0
+	VADDPS        Y0, Y2, Y0
+	VEXTRACTF32X4 $0x01, Y0, X2
+	VADDPS        X2, X0, X0
+	VMOVHLPS      X0, X0, X2
+	VADDPS        X2, X0, X0
+	VMOVSHDUP     X0, X2
+	VADDSS        X2, X0, X0
+	VMOVSS        X0, 4(AX)
+	VEXTRACTF64X4 $0x01, Z4, Y0
+	VADDPS        Y0, Y4, Y0
+	VEXTRACTF32X4 $0x01, Y0, X2
+	VADDPS        X2, X0, X0
+	VMOVHLPS      X0, X0, X2
+	VADDPS        X2, X0, X0
+	VMOVSHDUP     X0, X2
+	VADDSS        X2, X0, X0
+	VMOVSS        X0, 8(AX)
+	VEXTRACTF64X4 $0x01, Z6, Y0
+	VADDPS        Y0, Y6, Y0
+	VEXTRACTF32X4 $0x01, Y0, X2
+	VADDPS        X2, X0, X0
+	VMOVHLPS      X0, X0, X2
+	VADDPS        X2, X0, X0
+	VMOVSHDUP     X0, X2
+	VADDSS        X2, X0, X0
+	VMOVSS        X0, 12(AX)
+	ADDQ          CX, AX
+	VEXTRACTF64X4 $0x01, Z1, Y0
+	VADDPS        Y0, Y1, Y0
+	VEXTRACTF32X4 $0x01, Y0, X1
+	VADDPS        X1, X0, X0
+	VMOVHLPS      X0, X0, X1
+	VADDPS        X1, X0, X0
+	VMOVSHDUP     X0, X1
+	VADDSS        X1, X0, X0
+	VMOVSS        X0, (AX)
+	VEXTRACTF64X4 $0x01, Z3, Y0
+	VADDPS        Y0, Y3, Y0
+	VEXTRACTF32X4 $0x01, Y0, X1
+	VADDPS        X1, X0, X0
+	VMOVHLPS      X0, X0, X1
+	VADDPS        X1, X0, X0
+	VMOVSHDUP     X0, X1
+	VADDSS        X1, X0, X0
+	VMOVSS        X0, 4(AX)
+	VEXTRACTF64X4 $0x01, Z5, Y0
+	VADDPS        Y0, Y5, Y0
+	VEXTRACTF32X4 $0x01, Y0, X1
+	VADDPS        X1, X0, X0
+	VMOVHLPS      X0, X0, X1
+	VADDPS        X1, X0, X0
+	VMOVSHDUP     X0, X1
+	VADDSS        X1, X0, X0
+	VMOVSS        X0, 8(AX)
+	VEXTRACTF64X4 $0x01, Z7, Y0
+	VADDPS        Y0, Y7, Y0
+	VEXTRACTF32X4 $0x01, Y0, X1
+	VADDPS        X1, X0, X0
+	VMOVHLPS      X0, X0, X1
+	VADDPS        X1, X0, X0
+	VMOVSHDUP     X0, X1
+	VADDSS        X1, X0, X0
+	VMOVSS        X0, 12(AX)
+	VZEROUPPER
+	RET
+
+// func dot512R4Q3(x []float32, xs int, q []float32, qs int, n int, out []float32, os int)
+// Requires: AVX, AVX512F, AVX512VL
+TEXT ·dot512R4Q3(SB), NOSPLIT, $0-104
+	MOVQ   xs+24(FP), AX
+	SHLQ   $0x02, AX
+	MOVQ   x_base+0(FP), CX
+	LEAQ   (CX)(AX*1), DX
+	LEAQ   (DX)(AX*1), BX
+	LEAQ   (BX)(AX*1), AX
+	MOVQ   qs+56(FP), SI
+	SHLQ   $0x02, SI
+	MOVQ   q_base+32(FP), DI
+	LEAQ   (DI)(SI*1), R8
+	LEAQ   (R8)(SI*1), SI
+	MOVQ   n+64(FP), R9
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+	XORQ   R10, R10
+	MOVQ   R9, R11
+	SHRQ   $0x04, R11
+	JZ     dot512R4Q3_tail
+
+dot512R4Q3_loop:
+	VMOVUPS     (DI)(R10*1), Z12
+	VMOVUPS     (R8)(R10*1), Z13
+	VMOVUPS     (SI)(R10*1), Z14
+	VMOVUPS     (CX)(R10*1), Z15
+	VFMADD231PS Z15, Z12, Z0
+	VFMADD231PS Z15, Z13, Z1
+	VFMADD231PS Z15, Z14, Z2
+	VMOVUPS     (DX)(R10*1), Z15
+	VFMADD231PS Z15, Z12, Z3
+	VFMADD231PS Z15, Z13, Z4
+	VFMADD231PS Z15, Z14, Z5
+	VMOVUPS     (BX)(R10*1), Z15
+	VFMADD231PS Z15, Z12, Z6
+	VFMADD231PS Z15, Z13, Z7
+	VFMADD231PS Z15, Z14, Z8
+	VMOVUPS     (AX)(R10*1), Z15
+	VFMADD231PS Z15, Z12, Z9
+	VFMADD231PS Z15, Z13, Z10
+	VFMADD231PS Z15, Z14, Z11
+	ADDQ        $0x40, R10
+	DECQ        R11
+	JNZ         dot512R4Q3_loop
+
+dot512R4Q3_tail:
+	ANDQ        $0x0f, R9
+	JZ          dot512R4Q3_reduce
+	LEAQ        tailMask16<>+0(SB), R11
+	KMOVW       (R11)(R9*2), K1
+	VMOVUPS.Z   (DI)(R10*1), K1, Z12
+	VMOVUPS.Z   (CX)(R10*1), K1, Z13
+	VFMADD231PS Z13, Z12, Z0
+	VMOVUPS.Z   (DX)(R10*1), K1, Z13
+	VFMADD231PS Z13, Z12, Z3
+	VMOVUPS.Z   (BX)(R10*1), K1, Z13
+	VFMADD231PS Z13, Z12, Z6
+	VMOVUPS.Z   (AX)(R10*1), K1, Z13
+	VFMADD231PS Z13, Z12, Z9
+	VMOVUPS.Z   (R8)(R10*1), K1, Z12
+	VMOVUPS.Z   (CX)(R10*1), K1, Z13
+	VFMADD231PS Z13, Z12, Z1
+	VMOVUPS.Z   (DX)(R10*1), K1, Z13
+	VFMADD231PS Z13, Z12, Z4
+	VMOVUPS.Z   (BX)(R10*1), K1, Z13
+	VFMADD231PS Z13, Z12, Z7
+	VMOVUPS.Z   (AX)(R10*1), K1, Z13
+	VFMADD231PS Z13, Z12, Z10
+	VMOVUPS.Z   (SI)(R10*1), K1, Z12
+	VMOVUPS.Z   (CX)(R10*1), K1, Z13
+	VFMADD231PS Z13, Z12, Z2
+	VMOVUPS.Z   (DX)(R10*1), K1, Z13
+	VFMADD231PS Z13, Z12, Z5
+	VMOVUPS.Z   (BX)(R10*1), K1, Z13
+	VFMADD231PS Z13, Z12, Z8
+	VMOVUPS.Z   (AX)(R10*1), K1, Z13
+	VFMADD231PS Z13, Z12, Z11
+
+dot512R4Q3_reduce:
+	MOVQ          out_base+72(FP), AX
+	MOVQ          os+96(FP), CX
+	SHLQ          $0x02, CX
+	VEXTRACTF64X4 $0x01, Z0, Y12
+	VADDPS        Y12, Y0, Y0
+	VEXTRACTF32X4 $0x01, Y0, X12
+	VADDPS        X12, X0, X0
+	VMOVHLPS      X0, X0, X12
+	VADDPS        X12, X0, X0
+	VMOVSHDUP     X0, X12
+	VADDSS        X12, X0, X0
+	VMOVSS        X0, (AX)
+	VEXTRACTF64X4 $0x01, Z3, Y0
+	VADDPS        Y0, Y3, Y0
+	VEXTRACTF32X4 $0x01, Y0, X3
+	VADDPS        X3, X0, X0
+	VMOVHLPS      X0, X0, X3
+	VADDPS        X3, X0, X0
+	VMOVSHDUP     X0, X3
+	VADDSS        X3, X0, X0
+	VMOVSS        X0, 4(AX)
+	VEXTRACTF64X4 $0x01, Z6, Y0
+	VADDPS        Y0, Y6, Y0
+	VEXTRACTF32X4 $0x01, Y0, X3
+	VADDPS        X3, X0, X0
+	VMOVHLPS      X0, X0, X3
+	VADDPS        X3, X0, X0
+	VMOVSHDUP     X0, X3
+	VADDSS        X3, X0, X0
+	VMOVSS        X0, 8(AX)
+	VEXTRACTF64X4 $0x01, Z9, Y0
+	VADDPS        Y0, Y9, Y0
+	VEXTRACTF32X4 $0x01, Y0, X3
+	VADDPS        X3, X0, X0
+	VMOVHLPS      X0, X0, X3
+	VADDPS        X3, X0, X0
+	VMOVSHDUP     X0, X3
+	VADDSS        X3, X0, X0
+	VMOVSS        X0, 12(AX)
+	ADDQ          CX, AX
+	VEXTRACTF64X4 $0x01, Z1, Y0
+	VADDPS        Y0, Y1, Y0
+	VEXTRACTF32X4 $0x01, Y0, X1
+	VADDPS        X1, X0, X0
+	VMOVHLPS      X0, X0, X1
+	VADDPS        X1, X0, X0
+	VMOVSHDUP     X0, X1
+	VADDSS        X1, X0, X0
+	VMOVSS        X0, (AX)
+	VEXTRACTF64X4 $0x01, Z4, Y0
+	VADDPS        Y0, Y4, Y0
+	VEXTRACTF32X4 $0x01, Y0, X1
+	VADDPS        X1, X0, X0
+	VMOVHLPS      X0, X0, X1
+	VADDPS        X1, X0, X0
+	VMOVSHDUP     X0, X1
+	VADDSS        X1, X0, X0
+	VMOVSS        X0, 4(AX)
+	VEXTRACTF64X4 $0x01, Z7, Y0
+	VADDPS        Y0, Y7, Y0
+	VEXTRACTF32X4 $0x01, Y0, X1
+	VADDPS        X1, X0, X0
+	VMOVHLPS      X0, X0, X1
+	VADDPS        X1, X0, X0
+	VMOVSHDUP     X0, X1
+	VADDSS        X1, X0, X0
+	VMOVSS        X0, 8(AX)
+	VEXTRACTF64X4 $0x01, Z10, Y0
+	VADDPS        Y0, Y10, Y0
+	VEXTRACTF32X4 $0x01, Y0, X1
+	VADDPS        X1, X0, X0
+	VMOVHLPS      X0, X0, X1
+	VADDPS        X1, X0, X0
+	VMOVSHDUP     X0, X1
+	VADDSS        X1, X0, X0
+	VMOVSS        X0, 12(AX)
+	ADDQ          CX, AX
+	VEXTRACTF64X4 $0x01, Z2, Y0
+	VADDPS        Y0, Y2, Y0
+	VEXTRACTF32X4 $0x01, Y0, X1
+	VADDPS        X1, X0, X0
+	VMOVHLPS      X0, X0, X1
+	VADDPS        X1, X0, X0
+	VMOVSHDUP     X0, X1
+	VADDSS        X1, X0, X0
+	VMOVSS        X0, (AX)
+	VEXTRACTF64X4 $0x01, Z5, Y0
+	VADDPS        Y0, Y5, Y0
+	VEXTRACTF32X4 $0x01, Y0, X1
+	VADDPS        X1, X0, X0
+	VMOVHLPS      X0, X0, X1
+	VADDPS        X1, X0, X0
+	VMOVSHDUP     X0, X1
+	VADDSS        X1, X0, X0
+	VMOVSS        X0, 4(AX)
+	VEXTRACTF64X4 $0x01, Z8, Y0
+	VADDPS        Y0, Y8, Y0
+	VEXTRACTF32X4 $0x01, Y0, X1
+	VADDPS        X1, X0, X0
+	VMOVHLPS      X0, X0, X1
+	VADDPS        X1, X0, X0
+	VMOVSHDUP     X0, X1
+	VADDSS        X1, X0, X0
+	VMOVSS        X0, 8(AX)
+	VEXTRACTF64X4 $0x01, Z11, Y0
+	VADDPS        Y0, Y11, Y0
+	VEXTRACTF32X4 $0x01, Y0, X1
+	VADDPS        X1, X0, X0
+	VMOVHLPS      X0, X0, X1
+	VADDPS        X1, X0, X0
+	VMOVSHDUP     X0, X1
+	VADDSS        X1, X0, X0
+	VMOVSS        X0, 12(AX)
+	VZEROUPPER
+	RET
+
+// func dot512R4Q4(x []float32, xs int, q []float32, qs int, n int, out []float32, os int)
+// Requires: AVX, AVX512F, AVX512VL
+TEXT ·dot512R4Q4(SB), NOSPLIT, $0-104
+	MOVQ   xs+24(FP), AX
+	SHLQ   $0x02, AX
+	MOVQ   x_base+0(FP), CX
+	LEAQ   (CX)(AX*1), DX
+	LEAQ   (DX)(AX*1), BX
+	LEAQ   (BX)(AX*1), AX
+	MOVQ   qs+56(FP), SI
+	SHLQ   $0x02, SI
+	MOVQ   q_base+32(FP), DI
+	LEAQ   (DI)(SI*1), R8
+	LEAQ   (R8)(SI*1), R9
+	LEAQ   (R9)(SI*1), SI
+	MOVQ   n+64(FP), R10
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+	VPXORD Z12, Z12, Z12
+	VPXORD Z13, Z13, Z13
+	VPXORD Z14, Z14, Z14
+	VPXORD Z15, Z15, Z15
+	XORQ   R11, R11
+	MOVQ   R10, R12
+	SHRQ   $0x04, R12
+	JZ     dot512R4Q4_tail
+
+dot512R4Q4_loop:
+	VMOVUPS     (DI)(R11*1), Z16
+	VMOVUPS     (R8)(R11*1), Z17
+	VMOVUPS     (R9)(R11*1), Z18
+	VMOVUPS     (SI)(R11*1), Z19
+	VMOVUPS     (CX)(R11*1), Z20
+	VFMADD231PS Z20, Z16, Z0
+	VFMADD231PS Z20, Z17, Z1
+	VFMADD231PS Z20, Z18, Z2
+	VFMADD231PS Z20, Z19, Z3
+	VMOVUPS     (DX)(R11*1), Z20
+	VFMADD231PS Z20, Z16, Z4
+	VFMADD231PS Z20, Z17, Z5
+	VFMADD231PS Z20, Z18, Z6
+	VFMADD231PS Z20, Z19, Z7
+	VMOVUPS     (BX)(R11*1), Z20
+	VFMADD231PS Z20, Z16, Z8
+	VFMADD231PS Z20, Z17, Z9
+	VFMADD231PS Z20, Z18, Z10
+	VFMADD231PS Z20, Z19, Z11
+	VMOVUPS     (AX)(R11*1), Z20
+	VFMADD231PS Z20, Z16, Z12
+	VFMADD231PS Z20, Z17, Z13
+	VFMADD231PS Z20, Z18, Z14
+	VFMADD231PS Z20, Z19, Z15
+	ADDQ        $0x40, R11
+	DECQ        R12
+	JNZ         dot512R4Q4_loop
+
+dot512R4Q4_tail:
+	ANDQ        $0x0f, R10
+	JZ          dot512R4Q4_reduce
+	LEAQ        tailMask16<>+0(SB), R12
+	KMOVW       (R12)(R10*2), K1
+	VMOVUPS.Z   (DI)(R11*1), K1, Z16
+	VMOVUPS.Z   (CX)(R11*1), K1, Z17
+	VFMADD231PS Z17, Z16, Z0
+	VMOVUPS.Z   (DX)(R11*1), K1, Z17
+	VFMADD231PS Z17, Z16, Z4
+	VMOVUPS.Z   (BX)(R11*1), K1, Z17
+	VFMADD231PS Z17, Z16, Z8
+	VMOVUPS.Z   (AX)(R11*1), K1, Z17
+	VFMADD231PS Z17, Z16, Z12
+	VMOVUPS.Z   (R8)(R11*1), K1, Z16
+	VMOVUPS.Z   (CX)(R11*1), K1, Z17
+	VFMADD231PS Z17, Z16, Z1
+	VMOVUPS.Z   (DX)(R11*1), K1, Z17
+	VFMADD231PS Z17, Z16, Z5
+	VMOVUPS.Z   (BX)(R11*1), K1, Z17
+	VFMADD231PS Z17, Z16, Z9
+	VMOVUPS.Z   (AX)(R11*1), K1, Z17
+	VFMADD231PS Z17, Z16, Z13
+	VMOVUPS.Z   (R9)(R11*1), K1, Z16
+	VMOVUPS.Z   (CX)(R11*1), K1, Z17
+	VFMADD231PS Z17, Z16, Z2
+	VMOVUPS.Z   (DX)(R11*1), K1, Z17
+	VFMADD231PS Z17, Z16, Z6
+	VMOVUPS.Z   (BX)(R11*1), K1, Z17
+	VFMADD231PS Z17, Z16, Z10
+	VMOVUPS.Z   (AX)(R11*1), K1, Z17
+	VFMADD231PS Z17, Z16, Z14
+	VMOVUPS.Z   (SI)(R11*1), K1, Z16
+	VMOVUPS.Z   (CX)(R11*1), K1, Z17
+	VFMADD231PS Z17, Z16, Z3
+	VMOVUPS.Z   (DX)(R11*1), K1, Z17
+	VFMADD231PS Z17, Z16, Z7
+	VMOVUPS.Z   (BX)(R11*1), K1, Z17
+	VFMADD231PS Z17, Z16, Z11
+	VMOVUPS.Z   (AX)(R11*1), K1, Z17
+	VFMADD231PS Z17, Z16, Z15
+
+dot512R4Q4_reduce:
+	MOVQ          out_base+72(FP), AX
+	MOVQ          os+96(FP), CX
+	SHLQ          $0x02, CX
+	VEXTRACTF64X4 $0x01, Z0, Y16
+	VADDPS        Y16, Y0, Y0
+	VEXTRACTF32X4 $0x01, Y0, X16
+	VADDPS        X16, X0, X0
+	VMOVHLPS      X0, X0, X16
+	VADDPS        X16, X0, X0
+	VMOVSHDUP     X0, X16
+	VADDSS        X16, X0, X0
+	VMOVSS        X0, (AX)
+	VEXTRACTF64X4 $0x01, Z4, Y0
+	VADDPS        Y0, Y4, Y0
+	VEXTRACTF32X4 $0x01, Y0, X4
+	VADDPS        X4, X0, X0
+	VMOVHLPS      X0, X0, X4
+	VADDPS        X4, X0, X0
+	VMOVSHDUP     X0, X4
+	VADDSS        X4, X0, X0
+	VMOVSS        X0, 4(AX)
+	VEXTRACTF64X4 $0x01, Z8, Y0
+	VADDPS        Y0, Y8, Y0
+	VEXTRACTF32X4 $0x01, Y0, X4
+	VADDPS        X4, X0, X0
+	VMOVHLPS      X0, X0, X4
+	VADDPS        X4, X0, X0
+	VMOVSHDUP     X0, X4
+	VADDSS        X4, X0, X0
+	VMOVSS        X0, 8(AX)
+	VEXTRACTF64X4 $0x01, Z12, Y0
+	VADDPS        Y0, Y12, Y0
+	VEXTRACTF32X4 $0x01, Y0, X4
+	VADDPS        X4, X0, X0
+	VMOVHLPS      X0, X0, X4
+	VADDPS        X4, X0, X0
+	VMOVSHDUP     X0, X4
+	VADDSS        X4, X0, X0
+	VMOVSS        X0, 12(AX)
+	ADDQ          CX, AX
+	VEXTRACTF64X4 $0x01, Z1, Y0
+	VADDPS        Y0, Y1, Y0
+	VEXTRACTF32X4 $0x01, Y0, X1
+	VADDPS        X1, X0, X0
+	VMOVHLPS      X0, X0, X1
+	VADDPS        X1, X0, X0
+	VMOVSHDUP     X0, X1
+	VADDSS        X1, X0, X0
+	VMOVSS        X0, (AX)
+	VEXTRACTF64X4 $0x01, Z5, Y0
+	VADDPS        Y0, Y5, Y0
+	VEXTRACTF32X4 $0x01, Y0, X1
+	VADDPS        X1, X0, X0
+	VMOVHLPS      X0, X0, X1
+	VADDPS        X1, X0, X0
+	VMOVSHDUP     X0, X1
+	VADDSS        X1, X0, X0
+	VMOVSS        X0, 4(AX)
+	VEXTRACTF64X4 $0x01, Z9, Y0
+	VADDPS        Y0, Y9, Y0
+	VEXTRACTF32X4 $0x01, Y0, X1
+	VADDPS        X1, X0, X0
+	VMOVHLPS      X0, X0, X1
+	VADDPS        X1, X0, X0
+	VMOVSHDUP     X0, X1
+	VADDSS        X1, X0, X0
+	VMOVSS        X0, 8(AX)
+	VEXTRACTF64X4 $0x01, Z13, Y0
+	VADDPS        Y0, Y13, Y0
+	VEXTRACTF32X4 $0x01, Y0, X1
+	VADDPS        X1, X0, X0
+	VMOVHLPS      X0, X0, X1
+	VADDPS        X1, X0, X0
+	VMOVSHDUP     X0, X1
+	VADDSS        X1, X0, X0
+	VMOVSS        X0, 12(AX)
+	ADDQ          CX, AX
+	VEXTRACTF64X4 $0x01, Z2, Y0
+	VADDPS        Y0, Y2, Y0
+	VEXTRACTF32X4 $0x01, Y0, X1
+	VADDPS        X1, X0, X0
+	VMOVHLPS      X0, X0, X1
+	VADDPS        X1, X0, X0
+	VMOVSHDUP     X0, X1
+	VADDSS        X1, X0, X0
+	VMOVSS        X0, (AX)
+	VEXTRACTF64X4 $0x01, Z6, Y0
+	VADDPS        Y0, Y6, Y0
+	VEXTRACTF32X4 $0x01, Y0, X1
+	VADDPS        X1, X0, X0
+	VMOVHLPS      X0, X0, X1
+	VADDPS        X1, X0, X0
+	VMOVSHDUP     X0, X1
+	VADDSS        X1, X0, X0
+	VMOVSS        X0, 4(AX)
+	VEXTRACTF64X4 $0x01, Z10, Y0
+	VADDPS        Y0, Y10, Y0
+	VEXTRACTF32X4 $0x01, Y0, X1
+	VADDPS        X1, X0, X0
+	VMOVHLPS      X0, X0, X1
+	VADDPS        X1, X0, X0
+	VMOVSHDUP     X0, X1
+	VADDSS        X1, X0, X0
+	VMOVSS        X0, 8(AX)
+	VEXTRACTF64X4 $0x01, Z14, Y0
+	VADDPS        Y0, Y14, Y0
+	VEXTRACTF32X4 $0x01, Y0, X1
+	VADDPS        X1, X0, X0
+	VMOVHLPS      X0, X0, X1
+	VADDPS        X1, X0, X0
+	VMOVSHDUP     X0, X1
+	VADDSS        X1, X0, X0
+	VMOVSS        X0, 12(AX)
+	ADDQ          CX, AX
+	VEXTRACTF64X4 $0x01, Z3, Y0
+	VADDPS        Y0, Y3, Y0
+	VEXTRACTF32X4 $0x01, Y0, X1
+	VADDPS        X1, X0, X0
+	VMOVHLPS      X0, X0, X1
+	VADDPS        X1, X0, X0
+	VMOVSHDUP     X0, X1
+	VADDSS        X1, X0, X0
+	VMOVSS        X0, (AX)
+	VEXTRACTF64X4 $0x01, Z7, Y0
+	VADDPS        Y0, Y7, Y0
+	VEXTRACTF32X4 $0x01, Y0, X1
+	VADDPS        X1, X0, X0
+	VMOVHLPS      X0, X0, X1
+	VADDPS        X1, X0, X0
+	VMOVSHDUP     X0, X1
+	VADDSS        X1, X0, X0
+	VMOVSS        X0, 4(AX)
+	VEXTRACTF64X4 $0x01, Z11, Y0
+	VADDPS        Y0, Y11, Y0
+	VEXTRACTF32X4 $0x01, Y0, X1
+	VADDPS        X1, X0, X0
+	VMOVHLPS      X0, X0, X1
+	VADDPS        X1, X0, X0
+	VMOVSHDUP     X0, X1
+	VADDSS        X1, X0, X0
+	VMOVSS        X0, 8(AX)
+	VEXTRACTF64X4 $0x01, Z15, Y0
+	VADDPS        Y0, Y15, Y0
+	VEXTRACTF32X4 $0x01, Y0, X1
+	VADDPS        X1, X0, X0
+	VMOVHLPS      X0, X0, X1
+	VADDPS        X1, X0, X0
+	VMOVSHDUP     X0, X1
+	VADDSS        X1, X0, X0
+	VMOVSS        X0, 12(AX)
+	VZEROUPPER
+	RET
+
+// func dot512R4Q5(x []float32, xs int, q []float32, qs int, n int, out []float32, os int)
+// Requires: AVX, AVX512F, AVX512VL
+TEXT ·dot512R4Q5(SB), NOSPLIT, $0-104
+	MOVQ   xs+24(FP), AX
+	SHLQ   $0x02, AX
+	MOVQ   x_base+0(FP), CX
+	LEAQ   (CX)(AX*1), DX
+	LEAQ   (DX)(AX*1), BX
+	LEAQ   (BX)(AX*1), AX
+	MOVQ   qs+56(FP), SI
+	SHLQ   $0x02, SI
+	MOVQ   q_base+32(FP), DI
+	LEAQ   (DI)(SI*1), R8
+	LEAQ   (R8)(SI*1), R9
+	LEAQ   (R9)(SI*1), R10
+	LEAQ   (R10)(SI*1), SI
+	MOVQ   n+64(FP), R11
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+	VPXORD Z12, Z12, Z12
+	VPXORD Z13, Z13, Z13
+	VPXORD Z14, Z14, Z14
+	VPXORD Z15, Z15, Z15
+	VPXORD Z16, Z16, Z16
+	VPXORD Z17, Z17, Z17
+	VPXORD Z18, Z18, Z18
+	VPXORD Z19, Z19, Z19
+	XORQ   R12, R12
+	MOVQ   R11, R13
+	SHRQ   $0x04, R13
+	JZ     dot512R4Q5_tail
+
+dot512R4Q5_loop:
+	VMOVUPS     (DI)(R12*1), Z20
+	VMOVUPS     (R8)(R12*1), Z21
+	VMOVUPS     (R9)(R12*1), Z22
+	VMOVUPS     (R10)(R12*1), Z23
+	VMOVUPS     (SI)(R12*1), Z24
+	VMOVUPS     (CX)(R12*1), Z25
+	VFMADD231PS Z25, Z20, Z0
+	VFMADD231PS Z25, Z21, Z1
+	VFMADD231PS Z25, Z22, Z2
+	VFMADD231PS Z25, Z23, Z3
+	VFMADD231PS Z25, Z24, Z4
+	VMOVUPS     (DX)(R12*1), Z25
+	VFMADD231PS Z25, Z20, Z5
+	VFMADD231PS Z25, Z21, Z6
+	VFMADD231PS Z25, Z22, Z7
+	VFMADD231PS Z25, Z23, Z8
+	VFMADD231PS Z25, Z24, Z9
+	VMOVUPS     (BX)(R12*1), Z25
+	VFMADD231PS Z25, Z20, Z10
+	VFMADD231PS Z25, Z21, Z11
+	VFMADD231PS Z25, Z22, Z12
+	VFMADD231PS Z25, Z23, Z13
+	VFMADD231PS Z25, Z24, Z14
+	VMOVUPS     (AX)(R12*1), Z25
+	VFMADD231PS Z25, Z20, Z15
+	VFMADD231PS Z25, Z21, Z16
+	VFMADD231PS Z25, Z22, Z17
+	VFMADD231PS Z25, Z23, Z18
+	VFMADD231PS Z25, Z24, Z19
+	ADDQ        $0x40, R12
+	DECQ        R13
+	JNZ         dot512R4Q5_loop
+
+dot512R4Q5_tail:
+	ANDQ        $0x0f, R11
+	JZ          dot512R4Q5_reduce
+	LEAQ        tailMask16<>+0(SB), R13
+	KMOVW       (R13)(R11*2), K1
+	VMOVUPS.Z   (DI)(R12*1), K1, Z20
+	VMOVUPS.Z   (CX)(R12*1), K1, Z21
+	VFMADD231PS Z21, Z20, Z0
+	VMOVUPS.Z   (DX)(R12*1), K1, Z21
+	VFMADD231PS Z21, Z20, Z5
+	VMOVUPS.Z   (BX)(R12*1), K1, Z21
+	VFMADD231PS Z21, Z20, Z10
+	VMOVUPS.Z   (AX)(R12*1), K1, Z21
+	VFMADD231PS Z21, Z20, Z15
+	VMOVUPS.Z   (R8)(R12*1), K1, Z20
+	VMOVUPS.Z   (CX)(R12*1), K1, Z21
+	VFMADD231PS Z21, Z20, Z1
+	VMOVUPS.Z   (DX)(R12*1), K1, Z21
+	VFMADD231PS Z21, Z20, Z6
+	VMOVUPS.Z   (BX)(R12*1), K1, Z21
+	VFMADD231PS Z21, Z20, Z11
+	VMOVUPS.Z   (AX)(R12*1), K1, Z21
+	VFMADD231PS Z21, Z20, Z16
+	VMOVUPS.Z   (R9)(R12*1), K1, Z20
+	VMOVUPS.Z   (CX)(R12*1), K1, Z21
+	VFMADD231PS Z21, Z20, Z2
+	VMOVUPS.Z   (DX)(R12*1), K1, Z21
+	VFMADD231PS Z21, Z20, Z7
+	VMOVUPS.Z   (BX)(R12*1), K1, Z21
+	VFMADD231PS Z21, Z20, Z12
+	VMOVUPS.Z   (AX)(R12*1), K1, Z21
+	VFMADD231PS Z21, Z20, Z17
+	VMOVUPS.Z   (R10)(R12*1), K1, Z20
+	VMOVUPS.Z   (CX)(R12*1), K1, Z21
+	VFMADD231PS Z21, Z20, Z3
+	VMOVUPS.Z   (DX)(R12*1), K1, Z21
+	VFMADD231PS Z21, Z20, Z8
+	VMOVUPS.Z   (BX)(R12*1), K1, Z21
+	VFMADD231PS Z21, Z20, Z13
+	VMOVUPS.Z   (AX)(R12*1), K1, Z21
+	VFMADD231PS Z21, Z20, Z18
+	VMOVUPS.Z   (SI)(R12*1), K1, Z20
+	VMOVUPS.Z   (CX)(R12*1), K1, Z21
+	VFMADD231PS Z21, Z20, Z4
+	VMOVUPS.Z   (DX)(R12*1), K1, Z21
+	VFMADD231PS Z21, Z20, Z9
+	VMOVUPS.Z   (BX)(R12*1), K1, Z21
+	VFMADD231PS Z21, Z20, Z14
+	VMOVUPS.Z   (AX)(R12*1), K1, Z21
+	VFMADD231PS Z21, Z20, Z19
+
+dot512R4Q5_reduce:
+	MOVQ          out_base+72(FP), AX
+	MOVQ          os+96(FP), CX
+	SHLQ          $0x02, CX
+	VEXTRACTF64X4 $0x01, Z0, Y20
+	VADDPS        Y20, Y0, Y0
+	VEXTRACTF32X4 $0x01, Y0, X20
+	VADDPS        X20, X0, X0
+	VMOVHLPS      X0, X0, X20
+	VADDPS        X20, X0, X0
+	VMOVSHDUP     X0, X20
+	VADDSS        X20, X0, X0
+	VMOVSS        X0, (AX)
+	VEXTRACTF64X4 $0x01, Z5, Y0
+	VADDPS        Y0, Y5, Y0
+	VEXTRACTF32X4 $0x01, Y0, X5
+	VADDPS        X5, X0, X0
+	VMOVHLPS      X0, X0, X5
+	VADDPS        X5, X0, X0
+	VMOVSHDUP     X0, X5
+	VADDSS        X5, X0, X0
+	VMOVSS        X0, 4(AX)
+	VEXTRACTF64X4 $0x01, Z10, Y0
+	VADDPS        Y0, Y10, Y0
+	VEXTRACTF32X4 $0x01, Y0, X5
+	VADDPS        X5, X0, X0
+	VMOVHLPS      X0, X0, X5
+	VADDPS        X5, X0, X0
+	VMOVSHDUP     X0, X5
+	VADDSS        X5, X0, X0
+	VMOVSS        X0, 8(AX)
+	VEXTRACTF64X4 $0x01, Z15, Y0
+	VADDPS        Y0, Y15, Y0
+	VEXTRACTF32X4 $0x01, Y0, X5
+	VADDPS        X5, X0, X0
+	VMOVHLPS      X0, X0, X5
+	VADDPS        X5, X0, X0
+	VMOVSHDUP     X0, X5
+	VADDSS        X5, X0, X0
+	VMOVSS        X0, 12(AX)
+	ADDQ          CX, AX
+	VEXTRACTF64X4 $0x01, Z1, Y0
+	VADDPS        Y0, Y1, Y0
+	VEXTRACTF32X4 $0x01, Y0, X1
+	VADDPS        X1, X0, X0
+	VMOVHLPS      X0, X0, X1
+	VADDPS        X1, X0, X0
+	VMOVSHDUP     X0, X1
+	VADDSS        X1, X0, X0
+	VMOVSS        X0, (AX)
+	VEXTRACTF64X4 $0x01, Z6, Y0
+	VADDPS        Y0, Y6, Y0
+	VEXTRACTF32X4 $0x01, Y0, X1
+	VADDPS        X1, X0, X0
+	VMOVHLPS      X0, X0, X1
+	VADDPS        X1, X0, X0
+	VMOVSHDUP     X0, X1
+	VADDSS        X1, X0, X0
+	VMOVSS        X0, 4(AX)
+	VEXTRACTF64X4 $0x01, Z11, Y0
+	VADDPS        Y0, Y11, Y0
+	VEXTRACTF32X4 $0x01, Y0, X1
+	VADDPS        X1, X0, X0
+	VMOVHLPS      X0, X0, X1
+	VADDPS        X1, X0, X0
+	VMOVSHDUP     X0, X1
+	VADDSS        X1, X0, X0
+	VMOVSS        X0, 8(AX)
+	VEXTRACTF64X4 $0x01, Z16, Y0
+	VADDPS        Y0, Y16, Y0
+	VEXTRACTF32X4 $0x01, Y0, X1
+	VADDPS        X1, X0, X0
+	VMOVHLPS      X0, X0, X1
+	VADDPS        X1, X0, X0
+	VMOVSHDUP     X0, X1
+	VADDSS        X1, X0, X0
+	VMOVSS        X0, 12(AX)
+	ADDQ          CX, AX
+	VEXTRACTF64X4 $0x01, Z2, Y0
+	VADDPS        Y0, Y2, Y0
+	VEXTRACTF32X4 $0x01, Y0, X1
+	VADDPS        X1, X0, X0
+	VMOVHLPS      X0, X0, X1
+	VADDPS        X1, X0, X0
+	VMOVSHDUP     X0, X1
+	VADDSS        X1, X0, X0
+	VMOVSS        X0, (AX)
+	VEXTRACTF64X4 $0x01, Z7, Y0
+	VADDPS        Y0, Y7, Y0
+	VEXTRACTF32X4 $0x01, Y0, X1
+	VADDPS        X1, X0, X0
+	VMOVHLPS      X0, X0, X1
+	VADDPS        X1, X0, X0
+	VMOVSHDUP     X0, X1
+	VADDSS        X1, X0, X0
+	VMOVSS        X0, 4(AX)
+	VEXTRACTF64X4 $0x01, Z12, Y0
+	VADDPS        Y0, Y12, Y0
+	VEXTRACTF32X4 $0x01, Y0, X1
+	VADDPS        X1, X0, X0
+	VMOVHLPS      X0, X0, X1
+	VADDPS        X1, X0, X0
+	VMOVSHDUP     X0, X1
+	VADDSS        X1, X0, X0
+	VMOVSS        X0, 8(AX)
+	VEXTRACTF64X4 $0x01, Z17, Y0
+	VADDPS        Y0, Y17, Y0
+	VEXTRACTF32X4 $0x01, Y0, X1
+	VADDPS        X1, X0, X0
+	VMOVHLPS      X0, X0, X1
+	VADDPS        X1, X0, X0
+	VMOVSHDUP     X0, X1
+	VADDSS        X1, X0, X0
+	VMOVSS        X0, 12(AX)
+	ADDQ          CX, AX
+	VEXTRACTF64X4 $0x01, Z3, Y0
+	VADDPS        Y0, Y3, Y0
+	VEXTRACTF32X4 $0x01, Y0, X1
+	VADDPS        X1, X0, X0
+	VMOVHLPS      X0, X0, X1
+	VADDPS        X1, X0, X0
+	VMOVSHDUP     X0, X1
+	VADDSS        X1, X0, X0
+	VMOVSS        X0, (AX)
+	VEXTRACTF64X4 $0x01, Z8, Y0
+	VADDPS        Y0, Y8, Y0
+	VEXTRACTF32X4 $0x01, Y0, X1
+	VADDPS        X1, X0, X0
+	VMOVHLPS      X0, X0, X1
+	VADDPS        X1, X0, X0
+	VMOVSHDUP     X0, X1
+	VADDSS        X1, X0, X0
+	VMOVSS        X0, 4(AX)
+	VEXTRACTF64X4 $0x01, Z13, Y0
+	VADDPS        Y0, Y13, Y0
+	VEXTRACTF32X4 $0x01, Y0, X1
+	VADDPS        X1, X0, X0
+	VMOVHLPS      X0, X0, X1
+	VADDPS        X1, X0, X0
+	VMOVSHDUP     X0, X1
+	VADDSS        X1, X0, X0
+	VMOVSS        X0, 8(AX)
+	VEXTRACTF64X4 $0x01, Z18, Y0
+	VADDPS        Y0, Y18, Y0
+	VEXTRACTF32X4 $0x01, Y0, X1
+	VADDPS        X1, X0, X0
+	VMOVHLPS      X0, X0, X1
+	VADDPS        X1, X0, X0
+	VMOVSHDUP     X0, X1
+	VADDSS        X1, X0, X0
+	VMOVSS        X0, 12(AX)
+	ADDQ          CX, AX
+	VEXTRACTF64X4 $0x01, Z4, Y0
+	VADDPS        Y0, Y4, Y0
+	VEXTRACTF32X4 $0x01, Y0, X1
+	VADDPS        X1, X0, X0
+	VMOVHLPS      X0, X0, X1
+	VADDPS        X1, X0, X0
+	VMOVSHDUP     X0, X1
+	VADDSS        X1, X0, X0
+	VMOVSS        X0, (AX)
+	VEXTRACTF64X4 $0x01, Z9, Y0
+	VADDPS        Y0, Y9, Y0
+	VEXTRACTF32X4 $0x01, Y0, X1
+	VADDPS        X1, X0, X0
+	VMOVHLPS      X0, X0, X1
+	VADDPS        X1, X0, X0
+	VMOVSHDUP     X0, X1
+	VADDSS        X1, X0, X0
+	VMOVSS        X0, 4(AX)
+	VEXTRACTF64X4 $0x01, Z14, Y0
+	VADDPS        Y0, Y14, Y0
+	VEXTRACTF32X4 $0x01, Y0, X1
+	VADDPS        X1, X0, X0
+	VMOVHLPS      X0, X0, X1
+	VADDPS        X1, X0, X0
+	VMOVSHDUP     X0, X1
+	VADDSS        X1, X0, X0
+	VMOVSS        X0, 8(AX)
+	VEXTRACTF64X4 $0x01, Z19, Y0
+	VADDPS        Y0, Y19, Y0
+	VEXTRACTF32X4 $0x01, Y0, X1
+	VADDPS        X1, X0, X0
+	VMOVHLPS      X0, X0, X1
+	VADDPS        X1, X0, X0
+	VMOVSHDUP     X0, X1
+	VADDSS        X1, X0, X0
+	VMOVSS        X0, 12(AX)
+	VZEROUPPER
+	RET
+
+// func dot512R4Q6(x []float32, xs int, q []float32, qs int, n int, out []float32, os int)
+// Requires: AVX, AVX512F, AVX512VL
+TEXT ·dot512R4Q6(SB), NOSPLIT, $0-104
+	MOVQ   xs+24(FP), AX
+	SHLQ   $0x02, AX
+	MOVQ   x_base+0(FP), CX
+	LEAQ   (CX)(AX*1), DX
+	LEAQ   (DX)(AX*1), BX
+	LEAQ   (BX)(AX*1), AX
+	MOVQ   qs+56(FP), SI
+	SHLQ   $0x02, SI
+	MOVQ   q_base+32(FP), DI
+	LEAQ   (DI)(SI*1), R8
+	LEAQ   (R8)(SI*1), R9
+	LEAQ   (R9)(SI*1), R10
+	LEAQ   (R10)(SI*1), R11
+	LEAQ   (R11)(SI*1), SI
+	MOVQ   n+64(FP), R12
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+	VPXORD Z12, Z12, Z12
+	VPXORD Z13, Z13, Z13
+	VPXORD Z14, Z14, Z14
+	VPXORD Z15, Z15, Z15
+	VPXORD Z16, Z16, Z16
+	VPXORD Z17, Z17, Z17
+	VPXORD Z18, Z18, Z18
+	VPXORD Z19, Z19, Z19
+	VPXORD Z20, Z20, Z20
+	VPXORD Z21, Z21, Z21
+	VPXORD Z22, Z22, Z22
+	VPXORD Z23, Z23, Z23
+	XORQ   R13, R13
+	MOVQ   R12, R14
+	SHRQ   $0x04, R14
+	JZ     dot512R4Q6_tail
+
+dot512R4Q6_loop:
+	VMOVUPS     (DI)(R13*1), Z24
+	VMOVUPS     (R8)(R13*1), Z25
+	VMOVUPS     (R9)(R13*1), Z26
+	VMOVUPS     (R10)(R13*1), Z27
+	VMOVUPS     (R11)(R13*1), Z28
+	VMOVUPS     (SI)(R13*1), Z29
+	VMOVUPS     (CX)(R13*1), Z30
+	VFMADD231PS Z30, Z24, Z0
+	VFMADD231PS Z30, Z25, Z1
+	VFMADD231PS Z30, Z26, Z2
+	VFMADD231PS Z30, Z27, Z3
+	VFMADD231PS Z30, Z28, Z4
+	VFMADD231PS Z30, Z29, Z5
+	VMOVUPS     (DX)(R13*1), Z30
+	VFMADD231PS Z30, Z24, Z6
+	VFMADD231PS Z30, Z25, Z7
+	VFMADD231PS Z30, Z26, Z8
+	VFMADD231PS Z30, Z27, Z9
+	VFMADD231PS Z30, Z28, Z10
+	VFMADD231PS Z30, Z29, Z11
+	VMOVUPS     (BX)(R13*1), Z30
+	VFMADD231PS Z30, Z24, Z12
+	VFMADD231PS Z30, Z25, Z13
+	VFMADD231PS Z30, Z26, Z14
+	VFMADD231PS Z30, Z27, Z15
+	VFMADD231PS Z30, Z28, Z16
+	VFMADD231PS Z30, Z29, Z17
+	VMOVUPS     (AX)(R13*1), Z30
+	VFMADD231PS Z30, Z24, Z18
+	VFMADD231PS Z30, Z25, Z19
+	VFMADD231PS Z30, Z26, Z20
+	VFMADD231PS Z30, Z27, Z21
+	VFMADD231PS Z30, Z28, Z22
+	VFMADD231PS Z30, Z29, Z23
+	ADDQ        $0x40, R13
+	DECQ        R14
+	JNZ         dot512R4Q6_loop
+
+dot512R4Q6_tail:
+	ANDQ        $0x0f, R12
+	JZ          dot512R4Q6_reduce
+	LEAQ        tailMask16<>+0(SB), R14
+	KMOVW       (R14)(R12*2), K1
+	VMOVUPS.Z   (DI)(R13*1), K1, Z24
+	VMOVUPS.Z   (CX)(R13*1), K1, Z25
+	VFMADD231PS Z25, Z24, Z0
+	VMOVUPS.Z   (DX)(R13*1), K1, Z25
+	VFMADD231PS Z25, Z24, Z6
+	VMOVUPS.Z   (BX)(R13*1), K1, Z25
+	VFMADD231PS Z25, Z24, Z12
+	VMOVUPS.Z   (AX)(R13*1), K1, Z25
+	VFMADD231PS Z25, Z24, Z18
+	VMOVUPS.Z   (R8)(R13*1), K1, Z24
+	VMOVUPS.Z   (CX)(R13*1), K1, Z25
+	VFMADD231PS Z25, Z24, Z1
+	VMOVUPS.Z   (DX)(R13*1), K1, Z25
+	VFMADD231PS Z25, Z24, Z7
+	VMOVUPS.Z   (BX)(R13*1), K1, Z25
+	VFMADD231PS Z25, Z24, Z13
+	VMOVUPS.Z   (AX)(R13*1), K1, Z25
+	VFMADD231PS Z25, Z24, Z19
+	VMOVUPS.Z   (R9)(R13*1), K1, Z24
+	VMOVUPS.Z   (CX)(R13*1), K1, Z25
+	VFMADD231PS Z25, Z24, Z2
+	VMOVUPS.Z   (DX)(R13*1), K1, Z25
+	VFMADD231PS Z25, Z24, Z8
+	VMOVUPS.Z   (BX)(R13*1), K1, Z25
+	VFMADD231PS Z25, Z24, Z14
+	VMOVUPS.Z   (AX)(R13*1), K1, Z25
+	VFMADD231PS Z25, Z24, Z20
+	VMOVUPS.Z   (R10)(R13*1), K1, Z24
+	VMOVUPS.Z   (CX)(R13*1), K1, Z25
+	VFMADD231PS Z25, Z24, Z3
+	VMOVUPS.Z   (DX)(R13*1), K1, Z25
+	VFMADD231PS Z25, Z24, Z9
+	VMOVUPS.Z   (BX)(R13*1), K1, Z25
+	VFMADD231PS Z25, Z24, Z15
+	VMOVUPS.Z   (AX)(R13*1), K1, Z25
+	VFMADD231PS Z25, Z24, Z21
+	VMOVUPS.Z   (R11)(R13*1), K1, Z24
+	VMOVUPS.Z   (CX)(R13*1), K1, Z25
+	VFMADD231PS Z25, Z24, Z4
+	VMOVUPS.Z   (DX)(R13*1), K1, Z25
+	VFMADD231PS Z25, Z24, Z10
+	VMOVUPS.Z   (BX)(R13*1), K1, Z25
+	VFMADD231PS Z25, Z24, Z16
+	VMOVUPS.Z   (AX)(R13*1), K1, Z25
+	VFMADD231PS Z25, Z24, Z22
+	VMOVUPS.Z   (SI)(R13*1), K1, Z24
+	VMOVUPS.Z   (CX)(R13*1), K1, Z25
+	VFMADD231PS Z25, Z24, Z5
+	VMOVUPS.Z   (DX)(R13*1), K1, Z25
+	VFMADD231PS Z25, Z24, Z11
+	VMOVUPS.Z   (BX)(R13*1), K1, Z25
+	VFMADD231PS Z25, Z24, Z17
+	VMOVUPS.Z   (AX)(R13*1), K1, Z25
+	VFMADD231PS Z25, Z24, Z23
+
+dot512R4Q6_reduce:
+	MOVQ          out_base+72(FP), AX
+	MOVQ          os+96(FP), CX
+	SHLQ          $0x02, CX
+	VEXTRACTF64X4 $0x01, Z0, Y24
+	VADDPS        Y24, Y0, Y0
+	VEXTRACTF32X4 $0x01, Y0, X24
+	VADDPS        X24, X0, X0
+	VMOVHLPS      X0, X0, X24
+	VADDPS        X24, X0, X0
+	VMOVSHDUP     X0, X24
+	VADDSS        X24, X0, X0
+	VMOVSS        X0, (AX)
+	VEXTRACTF64X4 $0x01, Z6, Y0
+	VADDPS        Y0, Y6, Y0
+	VEXTRACTF32X4 $0x01, Y0, X6
+	VADDPS        X6, X0, X0
+	VMOVHLPS      X0, X0, X6
+	VADDPS        X6, X0, X0
+	VMOVSHDUP     X0, X6
+	VADDSS        X6, X0, X0
+	VMOVSS        X0, 4(AX)
+	VEXTRACTF64X4 $0x01, Z12, Y0
+	VADDPS        Y0, Y12, Y0
+	VEXTRACTF32X4 $0x01, Y0, X6
+	VADDPS        X6, X0, X0
+	VMOVHLPS      X0, X0, X6
+	VADDPS        X6, X0, X0
+	VMOVSHDUP     X0, X6
+	VADDSS        X6, X0, X0
+	VMOVSS        X0, 8(AX)
+	VEXTRACTF64X4 $0x01, Z18, Y0
+	VADDPS        Y0, Y18, Y0
+	VEXTRACTF32X4 $0x01, Y0, X6
+	VADDPS        X6, X0, X0
+	VMOVHLPS      X0, X0, X6
+	VADDPS        X6, X0, X0
+	VMOVSHDUP     X0, X6
+	VADDSS        X6, X0, X0
+	VMOVSS        X0, 12(AX)
+	ADDQ          CX, AX
+	VEXTRACTF64X4 $0x01, Z1, Y0
+	VADDPS        Y0, Y1, Y0
+	VEXTRACTF32X4 $0x01, Y0, X1
+	VADDPS        X1, X0, X0
+	VMOVHLPS      X0, X0, X1
+	VADDPS        X1, X0, X0
+	VMOVSHDUP     X0, X1
+	VADDSS        X1, X0, X0
+	VMOVSS        X0, (AX)
+	VEXTRACTF64X4 $0x01, Z7, Y0
+	VADDPS        Y0, Y7, Y0
+	VEXTRACTF32X4 $0x01, Y0, X1
+	VADDPS        X1, X0, X0
+	VMOVHLPS      X0, X0, X1
+	VADDPS        X1, X0, X0
+	VMOVSHDUP     X0, X1
+	VADDSS        X1, X0, X0
+	VMOVSS        X0, 4(AX)
+	VEXTRACTF64X4 $0x01, Z13, Y0
+	VADDPS        Y0, Y13, Y0
+	VEXTRACTF32X4 $0x01, Y0, X1
+	VADDPS        X1, X0, X0
+	VMOVHLPS      X0, X0, X1
+	VADDPS        X1, X0, X0
+	VMOVSHDUP     X0, X1
+	VADDSS        X1, X0, X0
+	VMOVSS        X0, 8(AX)
+	VEXTRACTF64X4 $0x01, Z19, Y0
+	VADDPS        Y0, Y19, Y0
+	VEXTRACTF32X4 $0x01, Y0, X1
+	VADDPS        X1, X0, X0
+	VMOVHLPS      X0, X0, X1
+	VADDPS        X1, X0, X0
+	VMOVSHDUP     X0, X1
+	VADDSS        X1, X0, X0
+	VMOVSS        X0, 12(AX)
+	ADDQ          CX, AX
+	VEXTRACTF64X4 $0x01, Z2, Y0
+	VADDPS        Y0, Y2, Y0
+	VEXTRACTF32X4 $0x01, Y0, X1
+	VADDPS        X1, X0, X0
+	VMOVHLPS      X0, X0, X1
+	VADDPS        X1, X0, X0
+	VMOVSHDUP     X0, X1
+	VADDSS        X1, X0, X0
+	VMOVSS        X0, (AX)
+	VEXTRACTF64X4 $0x01, Z8, Y0
+	VADDPS        Y0, Y8, Y0
+	VEXTRACTF32X4 $0x01, Y0, X1
+	VADDPS        X1, X0, X0
+	VMOVHLPS      X0, X0, X1
+	VADDPS        X1, X0, X0
+	VMOVSHDUP     X0, X1
+	VADDSS        X1, X0, X0
+	VMOVSS        X0, 4(AX)
+	VEXTRACTF64X4 $0x01, Z14, Y0
+	VADDPS        Y0, Y14, Y0
+	VEXTRACTF32X4 $0x01, Y0, X1
+	VADDPS        X1, X0, X0
+	VMOVHLPS      X0, X0, X1
+	VADDPS        X1, X0, X0
+	VMOVSHDUP     X0, X1
+	VADDSS        X1, X0, X0
+	VMOVSS        X0, 8(AX)
+	VEXTRACTF64X4 $0x01, Z20, Y0
+	VADDPS        Y0, Y20, Y0
+	VEXTRACTF32X4 $0x01, Y0, X1
+	VADDPS        X1, X0, X0
+	VMOVHLPS      X0, X0, X1
+	VADDPS        X1, X0, X0
+	VMOVSHDUP     X0, X1
+	VADDSS        X1, X0, X0
+	VMOVSS        X0, 12(AX)
+	ADDQ          CX, AX
+	VEXTRACTF64X4 $0x01, Z3, Y0
+	VADDPS        Y0, Y3, Y0
+	VEXTRACTF32X4 $0x01, Y0, X1
+	VADDPS        X1, X0, X0
+	VMOVHLPS      X0, X0, X1
+	VADDPS        X1, X0, X0
+	VMOVSHDUP     X0, X1
+	VADDSS        X1, X0, X0
+	VMOVSS        X0, (AX)
+	VEXTRACTF64X4 $0x01, Z9, Y0
+	VADDPS        Y0, Y9, Y0
+	VEXTRACTF32X4 $0x01, Y0, X1
+	VADDPS        X1, X0, X0
+	VMOVHLPS      X0, X0, X1
+	VADDPS        X1, X0, X0
+	VMOVSHDUP     X0, X1
+	VADDSS        X1, X0, X0
+	VMOVSS        X0, 4(AX)
+	VEXTRACTF64X4 $0x01, Z15, Y0
+	VADDPS        Y0, Y15, Y0
+	VEXTRACTF32X4 $0x01, Y0, X1
+	VADDPS        X1, X0, X0
+	VMOVHLPS      X0, X0, X1
+	VADDPS        X1, X0, X0
+	VMOVSHDUP     X0, X1
+	VADDSS        X1, X0, X0
+	VMOVSS        X0, 8(AX)
+	VEXTRACTF64X4 $0x01, Z21, Y0
+	VADDPS        Y0, Y21, Y0
+	VEXTRACTF32X4 $0x01, Y0, X1
+	VADDPS        X1, X0, X0
+	VMOVHLPS      X0, X0, X1
+	VADDPS        X1, X0, X0
+	VMOVSHDUP     X0, X1
+	VADDSS        X1, X0, X0
+	VMOVSS        X0, 12(AX)
+	ADDQ          CX, AX
+	VEXTRACTF64X4 $0x01, Z4, Y0
+	VADDPS        Y0, Y4, Y0
+	VEXTRACTF32X4 $0x01, Y0, X1
+	VADDPS        X1, X0, X0
+	VMOVHLPS      X0, X0, X1
+	VADDPS        X1, X0, X0
+	VMOVSHDUP     X0, X1
+	VADDSS        X1, X0, X0
+	VMOVSS        X0, (AX)
+	VEXTRACTF64X4 $0x01, Z10, Y0
+	VADDPS        Y0, Y10, Y0
+	VEXTRACTF32X4 $0x01, Y0, X1
+	VADDPS        X1, X0, X0
+	VMOVHLPS      X0, X0, X1
+	VADDPS        X1, X0, X0
+	VMOVSHDUP     X0, X1
+	VADDSS        X1, X0, X0
+	VMOVSS        X0, 4(AX)
+	VEXTRACTF64X4 $0x01, Z16, Y0
+	VADDPS        Y0, Y16, Y0
+	VEXTRACTF32X4 $0x01, Y0, X1
+	VADDPS        X1, X0, X0
+	VMOVHLPS      X0, X0, X1
+	VADDPS        X1, X0, X0
+	VMOVSHDUP     X0, X1
+	VADDSS        X1, X0, X0
+	VMOVSS        X0, 8(AX)
+	VEXTRACTF64X4 $0x01, Z22, Y0
+	VADDPS        Y0, Y22, Y0
+	VEXTRACTF32X4 $0x01, Y0, X1
+	VADDPS        X1, X0, X0
+	VMOVHLPS      X0, X0, X1
+	VADDPS        X1, X0, X0
+	VMOVSHDUP     X0, X1
+	VADDSS        X1, X0, X0
+	VMOVSS        X0, 12(AX)
+	ADDQ          CX, AX
+	VEXTRACTF64X4 $0x01, Z5, Y0
+	VADDPS        Y0, Y5, Y0
+	VEXTRACTF32X4 $0x01, Y0, X1
+	VADDPS        X1, X0, X0
+	VMOVHLPS      X0, X0, X1
+	VADDPS        X1, X0, X0
+	VMOVSHDUP     X0, X1
+	VADDSS        X1, X0, X0
+	VMOVSS        X0, (AX)
+	VEXTRACTF64X4 $0x01, Z11, Y0
+	VADDPS        Y0, Y11, Y0
+	VEXTRACTF32X4 $0x01, Y0, X1
+	VADDPS        X1, X0, X0
+	VMOVHLPS      X0, X0, X1
+	VADDPS        X1, X0, X0
+	VMOVSHDUP     X0, X1
+	VADDSS        X1, X0, X0
+	VMOVSS        X0, 4(AX)
+	VEXTRACTF64X4 $0x01, Z17, Y0
+	VADDPS        Y0, Y17, Y0
+	VEXTRACTF32X4 $0x01, Y0, X1
+	VADDPS        X1, X0, X0
+	VMOVHLPS      X0, X0, X1
+	VADDPS        X1, X0, X0
+	VMOVSHDUP     X0, X1
+	VADDSS        X1, X0, X0
+	VMOVSS        X0, 8(AX)
+	VEXTRACTF64X4 $0x01, Z23, Y0
+	VADDPS        Y0, Y23, Y0
+	VEXTRACTF32X4 $0x01, Y0, X1
+	VADDPS        X1, X0, X0
+	VMOVHLPS      X0, X0, X1
+	VADDPS        X1, X0, X0
+	VMOVSHDUP     X0, X1
+	VADDSS        X1, X0, X0
+	VMOVSS        X0, 12(AX)
+	VZEROUPPER
+	RET

@@ -103,3 +103,99 @@ func dotR4Q3(x []float32, xs int, q []float32, qs int, n int, out []float32, os 
 // l2sqR8Q1 computes out[j*os+i] = Σ_{t<n} (x[i*xs+t] - q[j*qs+t])² for i < 8, j < 1.
 // The caller guarantees that every element it reads or writes is in bounds.
 func l2sqR8Q1(x []float32, xs int, q []float32, qs int, n int, out []float32, os int)
+
+// dot512R1Q1 computes out[j*os+i] = Σ_{t<n} x[i*xs+t] * q[j*qs+t] for i < 1, j < 1.
+// The caller guarantees that every element it reads or writes is in bounds.
+func dot512R1Q1(x []float32, xs int, q []float32, qs int, n int, out []float32, os int)
+
+// dot512R1Q2 computes out[j*os+i] = Σ_{t<n} x[i*xs+t] * q[j*qs+t] for i < 1, j < 2.
+// The caller guarantees that every element it reads or writes is in bounds.
+func dot512R1Q2(x []float32, xs int, q []float32, qs int, n int, out []float32, os int)
+
+// dot512R1Q3 computes out[j*os+i] = Σ_{t<n} x[i*xs+t] * q[j*qs+t] for i < 1, j < 3.
+// The caller guarantees that every element it reads or writes is in bounds.
+func dot512R1Q3(x []float32, xs int, q []float32, qs int, n int, out []float32, os int)
+
+// dot512R1Q4 computes out[j*os+i] = Σ_{t<n} x[i*xs+t] * q[j*qs+t] for i < 1, j < 4.
+// The caller guarantees that every element it reads or writes is in bounds.
+func dot512R1Q4(x []float32, xs int, q []float32, qs int, n int, out []float32, os int)
+
+// dot512R1Q5 computes out[j*os+i] = Σ_{t<n} x[i*xs+t] * q[j*qs+t] for i < 1, j < 5.
+// The caller guarantees that every element it reads or writes is in bounds.
+func dot512R1Q5(x []float32, xs int, q []float32, qs int, n int, out []float32, os int)
+
+// dot512R1Q6 computes out[j*os+i] = Σ_{t<n} x[i*xs+t] * q[j*qs+t] for i < 1, j < 6.
+// The caller guarantees that every element it reads or writes is in bounds.
+func dot512R1Q6(x []float32, xs int, q []float32, qs int, n int, out []float32, os int)
+
+// dot512R2Q1 computes out[j*os+i] = Σ_{t<n} x[i*xs+t] * q[j*qs+t] for i < 2, j < 1.
+// The caller guarantees that every element it reads or writes is in bounds.
+func dot512R2Q1(x []float32, xs int, q []float32, qs int, n int, out []float32, os int)
+
+// dot512R2Q2 computes out[j*os+i] = Σ_{t<n} x[i*xs+t] * q[j*qs+t] for i < 2, j < 2.
+// The caller guarantees that every element it reads or writes is in bounds.
+func dot512R2Q2(x []float32, xs int, q []float32, qs int, n int, out []float32, os int)
+
+// dot512R2Q3 computes out[j*os+i] = Σ_{t<n} x[i*xs+t] * q[j*qs+t] for i < 2, j < 3.
+// The caller guarantees that every element it reads or writes is in bounds.
+func dot512R2Q3(x []float32, xs int, q []float32, qs int, n int, out []float32, os int)
+
+// dot512R2Q4 computes out[j*os+i] = Σ_{t<n} x[i*xs+t] * q[j*qs+t] for i < 2, j < 4.
+// The caller guarantees that every element it reads or writes is in bounds.
+func dot512R2Q4(x []float32, xs int, q []float32, qs int, n int, out []float32, os int)
+
+// dot512R2Q5 computes out[j*os+i] = Σ_{t<n} x[i*xs+t] * q[j*qs+t] for i < 2, j < 5.
+// The caller guarantees that every element it reads or writes is in bounds.
+func dot512R2Q5(x []float32, xs int, q []float32, qs int, n int, out []float32, os int)
+
+// dot512R2Q6 computes out[j*os+i] = Σ_{t<n} x[i*xs+t] * q[j*qs+t] for i < 2, j < 6.
+// The caller guarantees that every element it reads or writes is in bounds.
+func dot512R2Q6(x []float32, xs int, q []float32, qs int, n int, out []float32, os int)
+
+// dot512R3Q1 computes out[j*os+i] = Σ_{t<n} x[i*xs+t] * q[j*qs+t] for i < 3, j < 1.
+// The caller guarantees that every element it reads or writes is in bounds.
+func dot512R3Q1(x []float32, xs int, q []float32, qs int, n int, out []float32, os int)
+
+// dot512R3Q2 computes out[j*os+i] = Σ_{t<n} x[i*xs+t] * q[j*qs+t] for i < 3, j < 2.
+// The caller guarantees that every element it reads or writes is in bounds.
+func dot512R3Q2(x []float32, xs int, q []float32, qs int, n int, out []float32, os int)
+
+// dot512R3Q3 computes out[j*os+i] = Σ_{t<n} x[i*xs+t] * q[j*qs+t] for i < 3, j < 3.
+// The caller guarantees that every element it reads or writes is in bounds.
+func dot512R3Q3(x []float32, xs int, q []float32, qs int, n int, out []float32, os int)
+
+// dot512R3Q4 computes out[j*os+i] = Σ_{t<n} x[i*xs+t] * q[j*qs+t] for i < 3, j < 4.
+// The caller guarantees that every element it reads or writes is in bounds.
+func dot512R3Q4(x []float32, xs int, q []float32, qs int, n int, out []float32, os int)
+
+// dot512R3Q5 computes out[j*os+i] = Σ_{t<n} x[i*xs+t] * q[j*qs+t] for i < 3, j < 5.
+// The caller guarantees that every element it reads or writes is in bounds.
+func dot512R3Q5(x []float32, xs int, q []float32, qs int, n int, out []float32, os int)
+
+// dot512R3Q6 computes out[j*os+i] = Σ_{t<n} x[i*xs+t] * q[j*qs+t] for i < 3, j < 6.
+// The caller guarantees that every element it reads or writes is in bounds.
+func dot512R3Q6(x []float32, xs int, q []float32, qs int, n int, out []float32, os int)
+
+// dot512R4Q1 computes out[j*os+i] = Σ_{t<n} x[i*xs+t] * q[j*qs+t] for i < 4, j < 1.
+// The caller guarantees that every element it reads or writes is in bounds.
+func dot512R4Q1(x []float32, xs int, q []float32, qs int, n int, out []float32, os int)
+
+// dot512R4Q2 computes out[j*os+i] = Σ_{t<n} x[i*xs+t] * q[j*qs+t] for i < 4, j < 2.
+// The caller guarantees that every element it reads or writes is in bounds.
+func dot512R4Q2(x []float32, xs int, q []float32, qs int, n int, out []float32, os int)
+
+// dot512R4Q3 computes out[j*os+i] = Σ_{t<n} x[i*xs+t] * q[j*qs+t] for i < 4, j < 3.
+// The caller guarantees that every element it reads or writes is in bounds.
+func dot512R4Q3(x []float32, xs int, q []float32, qs int, n int, out []float32, os int)
+
+// dot512R4Q4 computes out[j*os+i] = Σ_{t<n} x[i*xs+t] * q[j*qs+t] for i < 4, j < 4.
+// The caller guarantees that every element it reads or writes is in bounds.
+func dot512R4Q4(x []float32, xs int, q []float32, qs int, n int, out []float32, os int)
+
+// dot512R4Q5 computes out[j*os+i] = Σ_{t<n} x[i*xs+t] * q[j*qs+t] for i < 4, j < 5.
+// The caller guarantees that every element it reads or writes is in bounds.
+func dot512R4Q5(x []float32, xs int, q []float32, qs int, n int, out []float32, os int)
+
+// dot512R4Q6 computes out[j*os+i] = Σ_{t<n} x[i*xs+t] * q[j*qs+t] for i < 4, j < 6.
+// The caller guarantees that every element it reads or writes is in bounds.
+func dot512R4Q6(x []float32, xs int, q []float32, qs int, n int, out []float32, os int)

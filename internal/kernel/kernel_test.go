@@ -31,103 +31,140 @@ func dot64(x, y []float32) (float64, float64) {
 	return s, a
 }
 
-// TestKernelMatchesPortable runs the kernels L2sqTile and DotTile dispatch to (AVX2+FMA on most amd64
-// machines, the portable one under purego) against the portable kernel and a float64
-// reference, for every length 0..67, unaligned starts, tiles of several shapes, NaN guards
-// after every input row (a kernel that reads past the end would turn a result into NaN) and
-// guard values around the output (one that writes out of place would change them).
+// tileShapes covers every edge of the AVX2 tiles (4 rows x 3 queries, 8 rows for one query)
+// and of the AVX-512 tiles (4 rows x 6 queries): row and query counts below, at and past a
+// multiple of the tile.
+var tileShapes = []struct{ nr, nq int }{
+	{1, 1}, {1, 6}, {2, 5}, {3, 2}, {3, 6}, {4, 1}, {4, 3}, {4, 4}, {4, 6},
+	{5, 7}, {6, 8}, {7, 12}, {8, 1}, {9, 7}, {13, 13}, {19, 1},
+}
+
+// TestKernelMatchesPortable runs every kernel set this CPU has (the portable one, AVX2+FMA,
+// AVX-512; the log says which ran) and the dispatched L2sqTile and DotTile against the
+// portable kernels and a float64 reference, for every length 0..67, starts at offsets 0..3,
+// tiles of every edge shape, NaN guards after every input row (a kernel that reads past the
+// end would turn a result into NaN) and guard values around the output (one that writes out
+// of place would change them).
 func TestKernelMatchesPortable(t *testing.T) {
-	t.Logf("kernel: %s", Name)
+	sets := append(available(), kernelSet{"dispatched " + Name, L2sqTile, DotTile})
+	for _, set := range sets {
+		t.Logf("kernel set %s", set.name)
+	}
 	rng := rand.New(rand.NewPCG(1, 2))
 	const guard = float32(-12345)
 	nan := float32(math.NaN())
-	shapes := []struct{ nr, nq int }{{1, 1}, {4, 1}, {3, 2}, {4, 3}, {5, 4}, {9, 7}, {8, 1}, {19, 1}}
-	type tileFunc = func([]float32, int, int, []float32, int, int, int, []float32, int)
-	kinds := []struct {
-		name       string
-		fast, slow tileFunc
-		ref        func(x, y []float32) (want, tol float64)
-	}{
-		{"l2sq", L2sqTile, l2sqTileGo, func(x, y []float32) (float64, float64) {
+	type kind struct {
+		name string
+		fast func(kernelSet) tileFunc
+		slow tileFunc
+		ref  func(x, y []float32) (want, tol float64)
+	}
+	kinds := []kind{
+		{"l2sq", func(s kernelSet) tileFunc { return s.l2sq }, l2sqTileGo, func(x, y []float32) (float64, float64) {
 			d := l2sq64(x, y)
 			return d, 1e-6*d + 1e-30
 		}},
-		{"dot", DotTile, dotTileGo, func(x, y []float32) (float64, float64) {
+		{"dot", func(s kernelSet) tileFunc { return s.dot }, dotTileGo, func(x, y []float32) (float64, float64) {
 			d, a := dot64(x, y)
 			return d, 1e-6*a + 1e-30
 		}},
 	}
-	for _, kind := range kinds {
-		for n := 0; n <= 67; n++ {
-			for _, sh := range shapes {
-				for off := 0; off < 3; off++ {
-					name := fmt.Sprintf("%s/n=%d/%dx%d/off=%d", kind.name, n, sh.nr, sh.nq, off)
-					stride := n + 1 + off // one NaN guard after each row
-					x := make([]float32, off+sh.nr*stride)
-					q := make([]float32, off+sh.nq*stride)
-					for _, buf := range [][]float32{x, q} {
-						for i := range buf {
-							buf[i] = nan
-						}
-					}
-					for i := 0; i < sh.nr; i++ {
-						for t := 0; t < n; t++ {
-							x[off+i*stride+t] = float32(rng.NormFloat64())
-						}
-					}
-					for j := 0; j < sh.nq; j++ {
-						for t := 0; t < n; t++ {
-							q[off+j*stride+t] = float32(rng.NormFloat64())
-						}
-					}
-					os := sh.nr + 2
-					fast := make([]float32, 1+sh.nq*os+1)
-					slow := make([]float32, len(fast))
-					for i := range fast {
-						fast[i], slow[i] = guard, guard
-					}
-					xs, qs := x[off:], q[off:]
-					kind.fast(xs, sh.nr, stride, qs, sh.nq, stride, n, fast[1:], os)
-					kind.slow(xs, sh.nr, stride, qs, sh.nq, stride, n, slow[1:], os)
-					for j := 0; j < sh.nq; j++ {
-						for i := 0; i < os; i++ {
-							o := 1 + j*os + i
-							if i >= sh.nr {
-								require.Equal(t, guard, fast[o], "%s: guard at query %d slot %d overwritten", name, j, i)
-								continue
+	for _, set := range sets {
+		for _, kind := range kinds {
+			fastTile := kind.fast(set)
+			for n := 0; n <= 67; n++ {
+				for _, sh := range tileShapes {
+					for off := 0; off <= 3; off++ {
+						name := fmt.Sprintf("%s/%s/n=%d/%dx%d/off=%d", set.name, kind.name, n, sh.nr, sh.nq, off)
+						stride := n + 1 + off // one NaN guard after each row
+						x := make([]float32, off+sh.nr*stride)
+						q := make([]float32, off+sh.nq*stride)
+						for _, buf := range [][]float32{x, q} {
+							for i := range buf {
+								buf[i] = nan
 							}
-							ref, tol := kind.ref(xs[i*stride:i*stride+n], qs[j*stride:j*stride+n])
-							require.InDelta(t, ref, float64(fast[o]), tol, "%s: fast row %d query %d", name, i, j)
-							require.InDelta(t, ref, float64(slow[o]), tol, "%s: portable row %d query %d", name, i, j)
-							require.InDelta(t, float64(slow[o]), float64(fast[o]), tol, "%s: fast vs portable", name)
 						}
+						for i := 0; i < sh.nr; i++ {
+							for t := 0; t < n; t++ {
+								x[off+i*stride+t] = float32(rng.NormFloat64())
+							}
+						}
+						for j := 0; j < sh.nq; j++ {
+							for t := 0; t < n; t++ {
+								q[off+j*stride+t] = float32(rng.NormFloat64())
+							}
+						}
+						os := sh.nr + 2
+						fast := make([]float32, 1+sh.nq*os+1)
+						slow := make([]float32, len(fast))
+						for i := range fast {
+							fast[i], slow[i] = guard, guard
+						}
+						xs, qs := x[off:], q[off:]
+						fastTile(xs, sh.nr, stride, qs, sh.nq, stride, n, fast[1:], os)
+						kind.slow(xs, sh.nr, stride, qs, sh.nq, stride, n, slow[1:], os)
+						for j := 0; j < sh.nq; j++ {
+							for i := 0; i < os; i++ {
+								o := 1 + j*os + i
+								if i >= sh.nr {
+									require.Equal(t, guard, fast[o], "%s: guard at query %d slot %d overwritten", name, j, i)
+									continue
+								}
+								ref, tol := kind.ref(xs[i*stride:i*stride+n], qs[j*stride:j*stride+n])
+								require.InDelta(t, ref, float64(fast[o]), tol, "%s: fast row %d query %d", name, i, j)
+								require.InDelta(t, ref, float64(slow[o]), tol, "%s: portable row %d query %d", name, i, j)
+								require.InDelta(t, float64(slow[o]), float64(fast[o]), tol, "%s: fast vs portable", name)
+							}
+						}
+						require.Equal(t, guard, fast[0], "%s: guard before the output", name)
+						require.Equal(t, guard, fast[len(fast)-1], "%s: guard after the output", name)
 					}
-					require.Equal(t, guard, fast[0], "%s: guard before the output", name)
-					require.Equal(t, guard, fast[len(fast)-1], "%s: guard after the output", name)
 				}
 			}
 		}
 	}
 }
 
-// TestKernelBlockingInvariant checks that a pair's distance does not depend on the tile it is
-// computed in: Search (one query) and SearchBatch (many) must agree exactly.
+// TestKernelBlockingInvariant checks, for every kernel set, that a pair's distance does not
+// depend on the tile it is computed in: Search (one query) and SearchBatch (many) must agree
+// exactly. Dot products only bound distances, so they need not be invariant.
 func TestKernelBlockingInvariant(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
 	const n, nr, nq = 203, 11, 7
 	x := randVectors(rng, nr, n)
 	q := randVectors(rng, nq, n)
-	whole := make([]float32, nr*nq)
-	L2sqTile(x, nr, n, q, nq, n, n, whole, nr)
-	for j := 0; j < nq; j++ {
-		column := make([]float32, nr) // one query, all rows: the single-search kernels
-		L2sqTile(x, nr, n, q[j*n:], 1, n, n, column, nr)
-		for i := 0; i < nr; i++ {
-			one := make([]float32, 1)
-			L2sqTile(x[i*n:], 1, n, q[j*n:], 1, n, n, one, 1)
-			assert.Equal(t, whole[j*nr+i], one[0], "row %d query %d", i, j)
-			assert.Equal(t, whole[j*nr+i], column[i], "row %d query %d", i, j)
+	for _, set := range available() {
+		whole := make([]float32, nr*nq)
+		set.l2sq(x, nr, n, q, nq, n, n, whole, nr)
+		for j := 0; j < nq; j++ {
+			column := make([]float32, nr) // one query, all rows: the single-search kernels
+			set.l2sq(x, nr, n, q[j*n:], 1, n, n, column, nr)
+			for i := 0; i < nr; i++ {
+				one := make([]float32, 1)
+				set.l2sq(x[i*n:], 1, n, q[j*n:], 1, n, n, one, 1)
+				assert.Equal(t, whole[j*nr+i], one[0], "%s: row %d query %d", set.name, i, j)
+				assert.Equal(t, whole[j*nr+i], column[i], "%s: row %d query %d", set.name, i, j)
+			}
 		}
+	}
+}
+
+// TestKernelChoose checks that PINREC_KERNEL's limits take effect: the sets chosen are the
+// fastest this CPU has within the limit.
+func TestKernelChoose(t *testing.T) {
+	t.Cleanup(func() { choose("") })
+	sets := available()
+	for _, tc := range []struct {
+		limit string
+		want  string
+	}{
+		{"go", "go"},
+		{"avx2", sets[min(1, len(sets)-1)].name},
+		{"", sets[len(sets)-1].name},
+		{"anything else", sets[len(sets)-1].name},
+	} {
+		choose(tc.limit)
+		assert.Equal(t, tc.want, Name, "limit %q", tc.limit)
 	}
 }
 
@@ -167,5 +204,23 @@ func BenchmarkKernel(b *testing.B) {
 				})
 			}
 		}
+	}
+}
+
+// BenchmarkDotBatch runs DotTile on the shape SearchBatch gives it: a block of 64 rows against
+// 100 queries of 2048 floats. It reports GFLOP/s (two per multiply-add).
+func BenchmarkDotBatch(b *testing.B) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	const nr, nq, dim = 64, 100, 2048
+	x := randVectors(rng, nr, dim)
+	q := randVectors(rng, nq, dim)
+	out := make([]float32, nr*nq)
+	for _, set := range available() {
+		b.Run(set.name, func(b *testing.B) {
+			for b.Loop() {
+				set.dot(x, nr, dim, q, nq, dim, dim, out, nr)
+			}
+			b.ReportMetric(2*nr*nq*dim*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+		})
 	}
 }
