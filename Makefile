@@ -64,7 +64,7 @@ demo: build dataset
 
 bench: bench-index bench-persist bench-embed bench-cli
 
-bench-embed: setup
+bench-embed: setup dataset
 	@bench/embed/run.sh
 
 bench-index: setup

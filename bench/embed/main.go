@@ -10,21 +10,26 @@
 // also times the plain loop (DecodeFile, Preprocess, EmbedInputs per batch, no overlap):
 // go_serial_b<N>_img_s.
 //
-// With -fast it then compares WithFastMode (oneDNN bfloat16 auto mixed precision) with float32
-// at the last batch size, passes alternating between the two: fast_mode_speedup (best rate over
-// best rate), fast_mode_worst_cosine, fast_mode_discriminative_ratio (the largest, over images,
-// of ||fast - fp32|| over the distance to the nearest other image's fp32 vector),
-// fast_mode_max_abs_diff, and the network alone on decoded inputs: inference_b<N>_img_s and
-// inference_gflop_s (8.2 GFLOP per 224x224 ResNet50 image: 4.1 GMACs).
+// With -fast it then prints the CPU (cpu=, model and features) and compares WithFastMode (oneDNN
+// bfloat16 auto mixed precision) with float32 at the last batch size, passes alternating between
+// the two: fast_mode_speedup (best rate over best rate); how far the answers agree on the
+// images, which are distinct pictures (internal/fidelity): fast_mode_photos_top10_overlap (each
+// image's top-10 among the others, fast index and queries against float32 ones),
+// fast_mode_photos_mixed_top10_overlap (float32 queries against the fast index),
+// fast_mode_worst_cosine, fast_mode_discriminative_ratio (the largest, over images, of ||fast -
+// fp32|| over the distance to the nearest other image's fp32 vector), fast_mode_max_abs_diff;
+// and the network alone on decoded inputs: inference_b<N>_img_s and inference_gflop_s (8.2
+// GFLOP per 224x224 ResNet50 image: 4.1 GMACs). With -fidelity-images DIR it compares the
+// top-10 lists on that folder's pictures too (fast_mode_pins_* lines).
 package main
 
 import (
 	"context"
 	"flag"
 	"fmt"
+	"io/fs"
 	"log"
 	"math"
-	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -33,6 +38,8 @@ import (
 	"time"
 
 	"pinrec"
+	"pinrec/internal/cpuinfo"
+	"pinrec/internal/fidelity"
 )
 
 func main() {
@@ -45,19 +52,14 @@ func main() {
 	serial := flag.Bool("serial", false, "also time the serial loop without overlap")
 	workers := flag.Int("workers", 0, "decoding goroutines of EmbedFiles (0: pinrec's default, GOMAXPROCS)")
 	fast := flag.Bool("fast", false, "also compare WithFastMode with float32 (speed and fidelity) at the last batch size")
+	pins := flag.String("fidelity-images", "", "with -fast, also compare the two precisions' top-10 lists on this folder of distinct pictures (searched recursively)")
 	flag.Parse()
 	log.SetFlags(0)
 	log.SetPrefix("benchembed: ")
 
-	entries, err := os.ReadDir(*images)
+	paths, err := imageFiles(*images)
 	if err != nil {
 		log.Fatal(err)
-	}
-	var paths []string
-	for _, e := range entries {
-		if e.Type().IsRegular() {
-			paths = append(paths, filepath.Join(*images, e.Name()))
-		}
 	}
 	slices.Sort(paths)
 	if len(paths) == 0 {
@@ -103,8 +105,54 @@ func main() {
 		if *workers > 0 {
 			opts = append(opts, pinrec.WithDecodeWorkers(*workers))
 		}
+		fmt.Printf("cpu=%s\n", cpuinfo.Read())
 		compareFast(*model, paths, lastBatch, *repeat, opts)
+		if *pins != "" {
+			pinPaths, err := imageFiles(*pins)
+			if err != nil {
+				log.Fatal(err)
+			}
+			compareTopK(*model, pinPaths, opts)
+		}
 	}
+}
+
+// imageFiles lists the regular files under dir, recursively, sorted.
+func imageFiles(dir string) ([]string, error) {
+	var paths []string
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && d.Type().IsRegular() {
+			paths = append(paths, p)
+		}
+		return err
+	})
+	slices.Sort(paths)
+	return paths, err
+}
+
+// compareTopK embeds paths, distinct pictures, with float32 and with the fast mode and prints
+// how far the two indexes' answers agree: fast_mode_pins_* lines (see internal/fidelity).
+func compareTopK(model string, paths []string, opts []pinrec.EmbedderOption) {
+	ctx := context.Background()
+	embed := func(extra ...pinrec.EmbedderOption) [][]float32 {
+		e, err := pinrec.NewEmbedder(model, append(slices.Clone(opts), extra...)...)
+		if err != nil {
+			log.Fatal(err)
+		}
+		defer e.Close()
+		v, err := e.EmbedFiles(ctx, paths)
+		if err != nil {
+			log.Fatal(err)
+		}
+		return v
+	}
+	r := fidelity.Compare(embed(), embed(pinrec.WithFastMode()), nil, 10)
+	fmt.Printf("fast_mode_pins=%d\n", r.Images)
+	fmt.Printf("fast_mode_pins_top10_overlap=%.4f\n", r.TopKOverlap)
+	fmt.Printf("fast_mode_pins_mixed_top10_overlap=%.4f\n", r.MixedTopKOverlap)
+	fmt.Printf("fast_mode_pins_top1_agreement=%.4f\n", r.Top1Agreement)
+	fmt.Printf("fast_mode_pins_worst_cosine=%.7f\n", r.WorstCosine)
+	fmt.Printf("fast_mode_pins_discriminative_ratio=%.5f\n", r.DiscriminativeRatio)
 }
 
 // compareFast prints the fast mode's speed and fidelity against float32 (see the package doc).
@@ -135,28 +183,15 @@ func compareFast(model string, paths []string, bs, repeat int, opts []pinrec.Emb
 		r, _ = best(1, len(paths), func() error { embed(fast); return nil })
 		rateFast = max(rateFast, r)
 	}
-	worstCos, ratio, maxAbs := 1.0, 0.0, 0.0
-	for i := range want {
-		worstCos = min(worstCos, cosine(want[i], got[i]))
-		nearest := math.Inf(1)
-		for j := range want {
-			if d := dist(want[i], want[j]); j != i && d > 0 {
-				nearest = min(nearest, d)
-			}
-		}
-		if !math.IsInf(nearest, 1) {
-			ratio = max(ratio, dist(want[i], got[i])/nearest)
-		}
-		for k := range want[i] {
-			maxAbs = max(maxAbs, math.Abs(float64(want[i][k])-float64(got[i][k])))
-		}
-	}
+	f := fidelity.Compare(want, got, nil, 10)
 	fmt.Printf("go_fp32_b%d_img_s=%.3f\n", bs, rate32)
 	fmt.Printf("go_fast_b%d_img_s=%.3f\n", bs, rateFast)
 	fmt.Printf("fast_mode_speedup=%.3f\n", rateFast/rate32)
-	fmt.Printf("fast_mode_worst_cosine=%.7f\n", worstCos)
-	fmt.Printf("fast_mode_discriminative_ratio=%.5f\n", ratio)
-	fmt.Printf("fast_mode_max_abs_diff=%.3g\n", maxAbs)
+	fmt.Printf("fast_mode_photos_top10_overlap=%.4f\n", f.TopKOverlap)
+	fmt.Printf("fast_mode_photos_mixed_top10_overlap=%.4f\n", f.MixedTopKOverlap)
+	fmt.Printf("fast_mode_worst_cosine=%.7f\n", f.WorstCosine)
+	fmt.Printf("fast_mode_discriminative_ratio=%.5f\n", f.DiscriminativeRatio)
+	fmt.Printf("fast_mode_max_abs_diff=%.3g\n", f.MaxAbsDiff)
 
 	// The network alone, on inputs decoded and preprocessed beforehand.
 	inputs := make([][]float32, len(paths))
@@ -178,25 +213,6 @@ func compareFast(model string, paths []string, bs, repeat int, opts []pinrec.Emb
 
 // resnet50GFLOP is the arithmetic of one 224x224 ResNet50 image: about 4.1 G multiply-adds.
 const resnet50GFLOP = 8.2
-
-func cosine(a, b []float32) float64 {
-	var ab, aa, bb float64
-	for i := range a {
-		ab += float64(a[i]) * float64(b[i])
-		aa += float64(a[i]) * float64(a[i])
-		bb += float64(b[i]) * float64(b[i])
-	}
-	return ab / math.Sqrt(aa*bb)
-}
-
-func dist(a, b []float32) float64 {
-	var s float64
-	for i := range a {
-		d := float64(a[i]) - float64(b[i])
-		s += d * d
-	}
-	return math.Sqrt(s)
-}
 
 // best runs pass n times and returns the best rate in images per second, and the least CPU time
 // (user+system, all threads of the process) per image in milliseconds: on a busy machine the

@@ -20,7 +20,10 @@
 #
 # Fast mode and decoders (BENCH_FAST=1, the default; empty skips): the fast mode (WithFastMode, oneDNN
 # bfloat16 auto mixed precision) against float32 at the last batch size, fast_mode_speedup,
-# fast_mode_worst_cosine, fast_mode_discriminative_ratio; the network alone on decoded inputs,
+# fast_mode_worst_cosine, fast_mode_discriminative_ratio, and whether the answers change: each
+# picture's top-10 among the others, on the photos and on 1,000 distinct Fashion-MNIST pins
+# (BENCH_FAST_PINS, a folder; default: the demo's sample, written under .cache/), ending with
+# fast_mode_top10_overlap (the pins') and fast_mode_speedup; the network alone on decoded inputs,
 # inference_gflop_s, against cpu_peak_gflop_s = cores x clock (/proc/cpuinfo "cpu MHz") x FLOP per
 # cycle per core (32: two 256-bit FMA pipes x 8 floats x 2; 64 when the CPU has AVX-512F, taken
 # as two 512-bit FMA pipes); and the JPEG decoders: jpeg_max_abs_diff_vs_pillow (DecodeFile's
@@ -61,7 +64,15 @@ go build -o "$bin/benchembed" ./bench/embed
 out=$(mktemp)
 trap 'rm -rf "$bin" "$out"' EXIT
 echo "bench-embed: Go (pinrec, bench/embed)"
-"$bin/benchembed" -model "$model" -images "$images" -intra "$intra" -inter "$inter" -batch "$batch" -repeat "$repeat" ${serial:+-serial} ${fast:+-fast} 2> >(quiet) | tee -a "$out"
+pins=
+if [ -n "$fast" ]; then
+  # The fast mode's answers on distinct pins: the demo's sample of Fashion-MNIST (100 per class).
+  pins=${BENCH_FAST_PINS:-.cache/bench-embed-pins}
+  if [ -z "${BENCH_FAST_PINS:-}" ] && [ "$(find "$pins" -name '*.png' 2>/dev/null | wc -l)" -ne 1000 ]; then
+    go run ./examples/fashionmnist -split test -per-class 100 -out "$pins" >/dev/null
+  fi
+fi
+"$bin/benchembed" -model "$model" -images "$images" -intra "$intra" -inter "$inter" -batch "$batch" -repeat "$repeat" ${serial:+-serial} ${fast:+-fast} ${pins:+-fidelity-images "$pins"} 2> >(quiet) | tee -a "$out"
 echo "bench-embed: Python (Keras, bench/embed/embed_keras.py)"
 "$py" bench/embed/embed_keras.py keras --model "$model" --images "$images" --intra "$intra" --inter "$inter" --batch "$batch" --repeat "$repeat" ${savedmodel:+--savedmodel} 2> >(quiet) | tee -a "$out"
 
@@ -96,5 +107,8 @@ peak = len(mhz) * (sum(mhz) / len(mhz)) / 1000 * per_cycle
 print(f"cpu_peak_gflop_s={peak:.1f}")
 if "inference_gflop_s" in vals:
     print(f"inference_peak_fraction={float(vals['inference_gflop_s']) / peak:.3f}")
+print(f"cpu={vals.get('cpu', '?')}")
+print(f"fast_mode_top10_overlap={vals.get('fast_mode_pins_top10_overlap', vals.get('fast_mode_photos_top10_overlap'))}")
+print(f"fast_mode_speedup={vals['fast_mode_speedup']}")
 PY
 fi
