@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"pinrec"
+	"pinrec/dupes"
 	"pinrec/engage"
 )
 
@@ -72,13 +73,21 @@ func TestFeedDefaultDuplicateDistance(t *testing.T) {
 	ctx := context.Background()
 	f := newFixture(t)
 	f.record(t, annEvents()...)
+	// An exact copy of a1 (too few items to calibrate: threshold 0, exact duplicates only).
+	require.NoError(t, f.ix.Add(pinrec.Item{ID: "a1copy", Vector: []float32{0, 0}}))
 	m := f.model(t)
-	scale, err := m.Scale(ctx)
+	c, err := m.DuplicateDistance(ctx)
 	require.NoError(t, err)
-	assert.Greater(t, scale, 0.05/DefaultDuplicateRelative, "a1dup is within the default distance")
+	want, err := dupes.Calibrate(ctx, f.ix)
+	require.NoError(t, err)
+	assert.Equal(t, want, c)
 	feed, err := m.ForYou(ctx, "ann", 20, WithSeed(1))
 	require.NoError(t, err)
-	assert.NotContains(t, resultIDs(feed.Results), "a1dup")
+	assert.NotContains(t, resultIDs(feed.Results), "a1copy")
+	assert.Contains(t, resultIDs(feed.Results), "a1dup", "0.05 away: not a duplicate at threshold 0")
+	feed, err = m.ForYou(ctx, "ann", 20, WithSeed(1), WithDuplicateDistance(-1))
+	require.NoError(t, err)
+	assert.Contains(t, resultIDs(feed.Results), "a1copy")
 }
 
 func TestFeedSamplingDeterministic(t *testing.T) {

@@ -12,13 +12,14 @@ import (
 	"sync"
 
 	"pinrec"
+	"pinrec/dupes"
 	"pinrec/engage"
 )
 
 // Sentinel errors; compare with errors.Is.
 var (
 	// ErrNoScale: the collection's scale could not be measured (fewer than two items), so a
-	// relative cut or duplicate distance has nothing to be relative to; give WithCut.
+	// relative cut has nothing to be relative to; give WithCut.
 	ErrNoScale = errors.New("foryou: collection too small to measure its scale")
 )
 
@@ -51,6 +52,7 @@ type Model struct {
 
 	scaleMu sync.Mutex
 	scale   float64 // measured once; 0 until then
+	dupes   *dupes.Calibration
 
 	mu    sync.Mutex
 	lru   *list.List // of *entry, most recently used first
@@ -81,8 +83,8 @@ const (
 	ScaleNeighbour = 10
 )
 
-// Scale returns the collection's scale, the unit of the relative cut ([WithRelativeCut]) and
-// of the near-duplicate distance: the median, over up to [ScaleSample] items drawn with a
+// Scale returns the collection's scale, the unit of the relative cut ([WithRelativeCut]): the
+// median, over up to [ScaleSample] items drawn with a
 // fixed seed, of the distance from an item to its [ScaleNeighbour]-th nearest neighbour (a
 // typical distance between an item and the items that look like it). It is measured once,
 // on the first call that needs it, with the Store's own search. It returns an error
@@ -145,11 +147,30 @@ func (m *Model) dupeDistance(ctx context.Context, cfg config) (float64, error) {
 	if cfg.dupe != 0 {
 		return cfg.dupe, nil
 	}
-	s, err := m.Scale(ctx)
+	c, err := m.DuplicateDistance(ctx)
 	if err != nil {
 		return 0, err
 	}
-	return cfg.dupeRel * s, nil
+	return float64(c.Threshold), nil
+}
+
+// DuplicateDistance returns the calibration behind the feed's default near-duplicate
+// filter: package dupes' threshold for the Store ([dupes.Calibrate], from the
+// nearest-neighbour distances of a fixed sample of items), measured once, on the first call
+// that needs it. On a collection too small to calibrate (dupes.RuleTooFew) the threshold is
+// 0: only exact duplicates of engaged items are left out.
+func (m *Model) DuplicateDistance(ctx context.Context) (dupes.Calibration, error) {
+	m.scaleMu.Lock()
+	defer m.scaleMu.Unlock()
+	if m.dupes != nil {
+		return *m.dupes, nil
+	}
+	c, err := dupes.Calibrate(ctx, m.store)
+	if err != nil {
+		return dupes.Calibration{}, fmt.Errorf("foryou: near-duplicate distance: %w", err)
+	}
+	m.dupes = &c
+	return c, nil
 }
 
 // entry is a cached clustering.

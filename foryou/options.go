@@ -38,9 +38,6 @@ const (
 	DefaultBlendInterests = 5
 	// DefaultCacheUsers is how many users' interests a Model keeps.
 	DefaultCacheUsers = 1024
-	// DefaultDuplicateRelative is the near-duplicate distance of the feed's filter, as a
-	// multiple of the collection's scale.
-	DefaultDuplicateRelative = 0.25
 )
 
 // MergeOrder says how a feed interleaves the neighbours of its sampled interests.
@@ -69,8 +66,7 @@ type config struct {
 	samples        int
 	seed           *uint64
 	merge          MergeOrder
-	dupe           float64 // absolute; < 0: off; 0: dupeRel × scale
-	dupeRel        float64
+	dupe           float64 // absolute; < 0: off; 0: calibrated by package dupes
 	candidates     int
 	blend          float64
 	blendInterests int
@@ -83,7 +79,7 @@ func defaultConfig() config {
 	return config{
 		decay: DefaultDecay, window: DefaultWindow, maxItems: DefaultMaxItems,
 		saveW: DefaultSaveWeight, likeW: DefaultLikeWeight, relCut: DefaultRelativeCut,
-		samples: DefaultSamples, dupeRel: DefaultDuplicateRelative, candidates: DefaultCandidates,
+		samples: DefaultSamples, candidates: DefaultCandidates,
 		blend: DefaultBlend, blendInterests: DefaultBlendInterests, cacheUsers: DefaultCacheUsers,
 		now: time.Now,
 	}
@@ -162,8 +158,9 @@ func WithMerge(m MergeOrder) Option { return func(c *config) { c.merge = m } }
 
 // WithDuplicateDistance sets the feed's near-duplicate filter: a candidate within d of an
 // item the user engaged with is left out, as that item itself is. 0 goes back to the
-// default ([DefaultDuplicateRelative] × the collection's scale); a negative d turns the filter
-// off (engaged items themselves are always left out).
+// default, the collection's near-duplicate threshold as package dupes calibrates it
+// ([Model.DuplicateDistance]); a negative d turns the filter off (engaged items themselves
+// are always left out).
 func WithDuplicateDistance(d float64) Option {
 	return func(c *config) {
 		switch {
