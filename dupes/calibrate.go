@@ -15,11 +15,11 @@ const (
 	// RuleGiven: the caller fixed the threshold ([WithThreshold]).
 	RuleGiven = "given"
 	// RuleGap: the nearest-neighbour distances have a low mode (near-duplicates) separated from
-	// the rest by an empty interval; the threshold lies in that interval.
+	// the rest by an empty interval above the tail bound; the threshold lies in that interval.
 	RuleGap = "gap"
-	// RuleTail: no such gap; the threshold is far below the typical nearest-neighbour
-	// distance (the bulk's median minus TailSigmas robust spreads, in log distance), so only
-	// items much closer to each other than distinct pictures usually are count.
+	// RuleTail: the threshold is far below the typical nearest-neighbour distance (the bulk's
+	// median minus TailSigmas robust spreads, in log distance), so only items much closer to
+	// each other than distinct pictures usually are count.
 	RuleTail = "tail"
 	// RuleTooFew: fewer than MinCalibrationItems distances: the threshold is 0 (exact
 	// duplicates only).
@@ -76,12 +76,13 @@ type Calibration struct {
 // minus median, read above the median so that a low mode of duplicates does not widen it)
 // describe the distinct pictures as long as fewer than half the items have a near-duplicate.
 //
-//   - RuleGap: the widest gap between consecutive sorted log distances that starts more than
-//     GapBelowSigmas*s under m, if it is at least max(GapSigmas*s, log MinGapRatio) wide: the
-//     values under it are a separate low mode, and the threshold is the gap's geometric middle
-//     (capped at exp(m - TailSigmas*s) when the gap reaches into the bulk).
-//   - RuleTail otherwise: exp(m - TailSigmas*s), a distance that a log-normal bulk undercuts
-//     about once in 700 items, so a collection without duplicates yields few or no groups.
+//   - RuleTail: exp(m - TailSigmas*s), a distance that a log-normal bulk undercuts about once
+//     in 700 items, so that a collection without duplicates yields few or no groups; every
+//     pair closer than that is a near-duplicate, however the close distances spread.
+//   - RuleGap: when the sorted log distances have an empty interval above that bound and
+//     still more than GapBelowSigmas*s under m, at least max(GapSigmas*s, log MinGapRatio)
+//     wide, the values under it are a low mode of duplicates that reaches closer to the bulk:
+//     the threshold is the gap's geometric middle (the widest such gap).
 //   - RuleTooFew under MinCalibrationItems distances: 0 (only exact duplicates).
 func CalibrateDistances(nn []float32) Calibration {
 	logs := make([]float64, 0, len(nn))
@@ -105,26 +106,31 @@ func CalibrateDistances(nn []float32) Calibration {
 	s := max(quantile(logs, 0.8413)-m, 1e-3)
 	c.Median, c.Spread = float32(math.Exp(m)), s
 	tail := m - TailSigmas*s
+	// Everything under the tail bound counts; a gap above it (but still well under the bulk)
+	// marks a low mode that reaches closer to the bulk: the threshold moves up into the gap.
 	best, at := 0.0, -1
 	for i := 0; i+1 < len(logs) && logs[i] < m-GapBelowSigmas*s; i++ {
-		if g := logs[i+1] - logs[i]; g > best {
+		if logs[i+1] <= tail {
+			continue
+		}
+		if g := logs[i+1] - max(logs[i], tail); g > best {
 			best, at = g, i
 		}
 	}
 	if at >= 0 && best >= max(GapSigmas*s, math.Log(MinGapRatio)) {
-		t := min((logs[at]+logs[at+1])/2, max(tail, logs[at]))
+		lo := max(logs[at], tail)
 		c.Rule = RuleGap
-		c.Threshold = float32(math.Exp(t))
-		c.GapLow, c.GapHigh = float32(math.Exp(logs[at])), float32(math.Exp(logs[at+1]))
+		c.Threshold = float32(math.Exp((lo + logs[at+1]) / 2))
+		c.GapLow, c.GapHigh = float32(math.Exp(lo)), float32(math.Exp(logs[at+1]))
 		c.Below = at + 1
 		c.Explanation = fmt.Sprintf("%d of %d items have a neighbour at %.4g or nearer, then none until %.4g (typical nearest-neighbour distance %.4g): threshold %.4g, inside that gap",
-			c.Below, len(logs), c.GapLow, c.GapHigh, c.Median, c.Threshold)
+			c.Below, len(logs), float32(math.Exp(logs[at])), c.GapHigh, c.Median, c.Threshold)
 		return c
 	}
 	c.Rule = RuleTail
 	c.Threshold = float32(math.Exp(tail))
 	c.Below = countAtMost(logs, tail)
-	c.Explanation = fmt.Sprintf("no gap separates a low mode of distances: threshold %.4g = typical nearest-neighbour distance %.4g divided by %.3g (%.0f robust spreads lower); %d of %d items have a neighbour that close",
+	c.Explanation = fmt.Sprintf("threshold %.4g = typical nearest-neighbour distance %.4g divided by %.3g (%.0f robust spreads of log distance lower, where distinct pictures rarely fall); %d of %d items have a neighbour that close",
 		c.Threshold, c.Median, math.Exp(TailSigmas*s), TailSigmas, c.Below, len(logs))
 	return c
 }

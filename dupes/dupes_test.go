@@ -300,8 +300,8 @@ func TestCalibrationPlantedAndNone(t *testing.T) {
 		noise  float64
 		rule   string
 	}{
-		{"planted", 60, 0.8, RuleGap},
-		{"planted noisy", 60, 2.0, RuleGap},
+		{"planted", 60, 0.8, RuleTail},
+		{"planted noisy", 60, 2.0, RuleTail},
 		{"none", 0, 0, RuleTail},
 	}
 	for _, tc := range cases {
@@ -358,6 +358,15 @@ func TestCalibrateDistances(t *testing.T) {
 		return out
 	}
 	withDupes := append(bulk(500, 1), 0.5, 0.6, 0.7, 0.55, 0.9, 1.1, 0, 0) // zeros are ignored
+	// A wide bulk (spread 0.3) cut under 6.5, and duplicates reaching 4.2: above the tail bound
+	// exp(log 10 - 3*0.3) = 4.07, then nothing until 6.5.
+	var reaching []float32
+	for _, d := range bulk(2000, 3) {
+		if w := float32(math.Exp(math.Log(10) + 3*(math.Log(float64(d))-math.Log(10)))); w >= 6.5 {
+			reaching = append(reaching, w)
+		}
+	}
+	reaching = append(reaching, 1, 2, 3, 3.5, 4.0, 4.2)
 	cases := []struct {
 		name      string
 		nn        []float32
@@ -367,11 +376,12 @@ func TestCalibrateDistances(t *testing.T) {
 	}{
 		{"empty", nil, RuleTooFew, [2]float32{0, 0}, 0},
 		{"too few", []float32{1, 2, 3}, RuleTooFew, [2]float32{0, 0}, 0},
-		// The gap runs from 1.1 to the bulk's least value (~7): threshold at its geometric
-		// middle, capped at the tail bound exp(log 10 - 3*0.1) = 7.4.
-		{"gap", withDupes, RuleGap, [2]float32{1.1, 7.4}, 6},
-		// No low mode: exp(log 10 - 3*0.1) = 7.41, within sampling error.
+		// A low mode far under the bulk: the tail bound exp(log 10 - 3*0.1) = 7.4 takes it.
+		{"low mode", withDupes, RuleTail, [2]float32{7.0, 7.8}, 6},
+		// No low mode: the same bound, within sampling error.
 		{"tail", bulk(500, 2), RuleTail, [2]float32{7.0, 7.8}, -1},
+		// The gap from 4.2 to 6.5: threshold at its geometric middle, 5.22.
+		{"gap", reaching, RuleGap, [2]float32{5.1, 5.4}, 6},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
