@@ -1,6 +1,7 @@
 package pinrec
 
 import (
+	"context"
 	"fmt"
 	"maps"
 	"math"
@@ -11,15 +12,20 @@ import (
 // (ties in insertion order), by exact Euclidean distance from the stored float32 vectors. It
 // is the re-ranking step of approximate indexes (package ann), which find candidates on
 // compressed vectors and let the exact ones decide. IDs that are not in the index are skipped,
-// and so are repeated ones after their first time; keep, when not nil, filters the items as
-// [WithFilter] does. It returns fewer than k results when fewer candidates qualify.
+// and so are repeated ones after their first time. Of the options, [WithFilter] and
+// [WithMeta] apply as in [Index.Search]; the others do not matter to it. It returns fewer
+// than k results when fewer candidates qualify.
 //
-// The error wraps [ErrBadK], [ErrDimMismatch] or [ErrNonFinite] for a bad query, or
-// [ErrIndexClosed].
-func (ix *Index) SearchAmong(query []float32, ids []string, k int, keep func(id string, meta map[string]string) bool) ([]Result, error) {
+// The error wraps [ErrBadK], [ErrDimMismatch] or [ErrNonFinite] for a bad query,
+// [ErrIndexClosed], or ctx's error when ctx ended.
+func (ix *Index) SearchAmong(ctx context.Context, query []float32, ids []string, k int, opts ...SearchOption) ([]Result, error) {
 	if k < 1 {
 		return nil, fmt.Errorf("search among: k=%d: %w", k, ErrBadK)
 	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("search among: %w", err)
+	}
+	keep := NewSearchParams(opts...).keeper()
 	ix.mu.RLock()
 	defer ix.mu.RUnlock()
 	if err := ix.usable("search among"); err != nil {

@@ -28,15 +28,16 @@ func TestSearchAmong(t *testing.T) {
 		q[j] = float32(rng.NormFloat64())
 	}
 	ids := ix.IDs()
-	want, err := ix.Search(context.Background(), q, 7)
+	ctx := context.Background()
+	want, err := ix.Search(ctx, q, 7)
 	require.NoError(t, err)
-	got, err := ix.SearchAmong(q, ids, 7, nil)
+	got, err := ix.SearchAmong(ctx, q, ids, 7)
 	require.NoError(t, err)
 	assert.Equal(t, want, got)
 
 	// Unknown and repeated IDs.
 	some := []string{want[3].ID, "nope", want[1].ID, want[3].ID, want[5].ID}
-	got, err = ix.SearchAmong(q, some, 10, nil)
+	got, err = ix.SearchAmong(ctx, q, some, 10)
 	require.NoError(t, err)
 	assert.Equal(t, []Result{want[1], want[3], want[5]}, got)
 
@@ -44,15 +45,24 @@ func TestSearchAmong(t *testing.T) {
 	keep := func(_ string, m map[string]string) bool { return m["odd"] == "y" }
 	wantF, err := ix.Search(context.Background(), q, 5, WithFilter(keep))
 	require.NoError(t, err)
-	got, err = ix.SearchAmong(q, ids, 5, keep)
+	got, err = ix.SearchAmong(ctx, q, ids, 5, WithFilter(keep))
 	require.NoError(t, err)
 	assert.Equal(t, wantF, got)
+	wantM, err := ix.Search(ctx, q, 5, WithMeta("odd", "n"))
+	require.NoError(t, err)
+	got, err = ix.SearchAmong(ctx, q, ids, 5, WithMeta("odd", "n"))
+	require.NoError(t, err)
+	assert.Equal(t, wantM, got)
+	cctx, cancel := context.WithCancel(ctx)
+	cancel()
+	_, err = ix.SearchAmong(cctx, q, ids, 5)
+	assert.ErrorIs(t, err, context.Canceled)
 
-	_, err = ix.SearchAmong(q, ids, 0, nil)
+	_, err = ix.SearchAmong(ctx, q, ids, 0)
 	assert.ErrorIs(t, err, ErrBadK)
-	_, err = ix.SearchAmong(q[:3], ids, 1, nil)
+	_, err = ix.SearchAmong(ctx, q[:3], ids, 1)
 	assert.ErrorIs(t, err, ErrDimMismatch)
-	got, err = ix.SearchAmong(q, nil, 3, nil)
+	got, err = ix.SearchAmong(ctx, q, nil, 3)
 	require.NoError(t, err)
 	assert.Empty(t, got)
 }

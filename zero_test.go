@@ -42,8 +42,8 @@ func TestZeroIndex(t *testing.T) {
 		{"SearchBatch", func(ix *Index) error { _, err := ix.SearchBatch(ctx, [][]float32{q, q}, 3); return err }, ErrEmptyIndex},
 		{"SearchBatch no queries", func(ix *Index) error { _, err := ix.SearchBatch(ctx, nil, 3); return err }, ErrEmptyIndex},
 		{"Similar", func(ix *Index) error { _, err := ix.Similar(ctx, "a", 3); return err }, ErrNotFound},
-		{"SearchAmong", func(ix *Index) error { _, err := ix.SearchAmong(q, []string{"a"}, 3, nil); return err }, ErrDimMismatch},
-		{"SearchAmong empty query", func(ix *Index) error { _, err := ix.SearchAmong(nil, []string{"a"}, 3, nil); return err }, ErrDimMismatch},
+		{"SearchAmong", func(ix *Index) error { _, err := ix.SearchAmong(ctx, q, []string{"a"}, 3); return err }, ErrDimMismatch},
+		{"SearchAmong empty query", func(ix *Index) error { _, err := ix.SearchAmong(ctx, nil, []string{"a"}, 3); return err }, ErrDimMismatch},
 		{"WriteTo", func(ix *Index) error { _, err := ix.WriteTo(&bytes.Buffer{}); return err }, ErrBadDim},
 		{"WriteExtended", func(ix *Index) error {
 			_, err := ix.WriteExtended(&bytes.Buffer{}, Extension{Kind: "x"})

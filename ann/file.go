@@ -3,6 +3,7 @@ package ann
 import (
 	"errors"
 	"fmt"
+	"slices"
 
 	"pinrec"
 )
@@ -15,7 +16,7 @@ var ErrWrongKind = errors.New("ann: not an hnsw index file")
 
 func init() {
 	pinrec.RegisterKind(Kind, func(path string, opts ...pinrec.LoadOption) (pinrec.Store, error) {
-		a, err := Load(path, opts...)
+		a, err := Load(path, WithLoad(opts...))
 		if err != nil {
 			return nil, err
 		}
@@ -39,19 +40,22 @@ func (a *Index) Save(path string) error {
 	return nil
 }
 
-// Load opens an "hnsw" index file written by [Index.Save]. With [pinrec.WithMmap] the float32
-// vectors stay in the file's mapping (the re-rank reads them from there) and the index is
-// read-only; the graph and codes are always copied into RAM. Errors: those of
+// Load opens an "hnsw" index file written by [Index.Save]. Options: [WithLoad] passes
+// options to the exact index's loader (with [pinrec.WithMmap] the float32 vectors stay in the
+// file's mapping, the re-rank reads them from there, and the index is read-only; the graph
+// and codes are always copied into RAM); [WithEfSearch], [WithRerank] and [WithThreads]
+// replace what the file recorded (the graph's M, efConstruction and codec stay, and options
+// of the build such as [WithTargetRecall] are ignored). Errors: those of
 // [pinrec.LoadExtended], [ErrWrongKind] for a file of another kind, [ErrCorrupt] for a
 // malformed graph section (which the file's checksum should have caught).
-func Load(path string, opts ...pinrec.LoadOption) (*Index, error) {
-	return LoadWith(path, opts)
-}
-
-// LoadWith is [Load] with options for the index: [WithEfSearch], [WithRerank] and
-// [WithThreads] replace what the file recorded (the graph's M, efConstruction and codec stay).
-func LoadWith(path string, loadOpts []pinrec.LoadOption, opts ...Option) (*Index, error) {
-	ix, ext, err := pinrec.LoadExtended(path, loadOpts...)
+func Load(path string, opts ...Option) (*Index, error) {
+	var c config
+	for _, o := range opts {
+		if o != nil {
+			o(&c)
+		}
+	}
+	ix, ext, err := pinrec.LoadExtended(path, c.load...)
 	if err != nil {
 		return nil, fmt.Errorf("ann: %w", err)
 	}
@@ -65,4 +69,11 @@ func LoadWith(path string, loadOpts []pinrec.LoadOption, opts ...Option) (*Index
 		return nil, fmt.Errorf("load %s: %w", path, err)
 	}
 	return a, nil
+}
+
+// WithLoad passes options to the loader of the exact index under an hnsw file ([Load]), such
+// as [pinrec.WithMmap]. Other constructors ignore it.
+func WithLoad(opts ...pinrec.LoadOption) Option {
+	opts = slices.Clone(opts)
+	return func(c *config) { c.load = append(c.load, opts...) }
 }

@@ -62,10 +62,12 @@ func TestSaveLoadOpen(t *testing.T) {
 	require.NoError(t, flat.Save(flatPath))
 	_, err = Load(flatPath)
 	assert.ErrorIs(t, err, ErrWrongKind)
-	// LoadWith overrides efSearch.
-	c, err := LoadWith(path, nil, WithEfSearch(80))
+	// Options override efSearch; WithLoad reaches the exact index's loader.
+	c, err := Load(path, WithEfSearch(80), WithLoad(pinrec.WithMmap()))
 	require.NoError(t, err)
 	assert.Equal(t, "80", c.Stats()["ef_search"])
+	assert.ErrorIs(t, c.Add(pinrec.Item{ID: "x", Vector: qs[0]}), pinrec.ErrReadOnly, "mapped: read-only")
+	require.NoError(t, c.Close())
 }
 
 // TestLoadRefusesCorruptFiles flips bytes in the graph section of a saved file: the file's

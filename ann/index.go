@@ -23,7 +23,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"runtime"
-	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -61,6 +60,7 @@ type config struct {
 	threads             int
 	progress            func(done, total int)
 	seed                uint64
+	load                []pinrec.LoadOption // WithLoad
 }
 
 // WithM sets the graph's degree: M links per node on the upper levels, 2M on level 0
@@ -463,7 +463,7 @@ func (a *Index) search(ctx context.Context, query []float32, k int, skip string,
 		for i, c := range cands {
 			ids[i] = a.ids[c.node]
 		}
-		res, err := a.ix.SearchAmong(query, ids, k, keep)
+		res, err := a.ix.SearchAmong(ctx, query, ids, k, pinrec.WithFilter(keep))
 		if err != nil {
 			return nil, fmt.Errorf("ann: search: %w", err)
 		}
@@ -571,14 +571,4 @@ func (a *Index) memoryBytes() int64 {
 	b += 4 * int64(len(c.mean)+len(c.proj)+len(c.lo)+len(c.step)+len(c.inv)+len(c.w))
 	b += int64(len(a.node)) * 48 // map entries (IDs' bytes are shared with the exact index)
 	return b
-}
-
-// sortedIDs is used by tests and the format to list live nodes in node order.
-func (a *Index) liveNodes() []uint32 {
-	out := make([]uint32, 0, len(a.node))
-	for _, n := range a.node {
-		out = append(out, n)
-	}
-	slices.Sort(out)
-	return out
 }

@@ -55,7 +55,7 @@ func TestRecallAgainstExact(t *testing.T) {
 			for _, res := range got {
 				it, err := exact.Get(res.ID)
 				require.NoError(t, err)
-				one, err := exact.SearchAmong(qs[0], []string{res.ID}, 1, nil)
+				one, err := exact.SearchAmong(context.Background(), qs[0], []string{res.ID}, 1)
 				require.NoError(t, err)
 				assert.Equal(t, one[0].Distance, res.Distance)
 				assert.Equal(t, it.Meta, res.Meta)
