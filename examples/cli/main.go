@@ -7,6 +7,7 @@
 //	pinrec ls      -index FILE
 //	pinrec stats   -index FILE [-json]
 //	pinrec eval    -index FILE [-k 1,5,10] [-sample N] [-seed S] [-json]
+//	pinrec dupes   -index FILE [-threshold auto|D] [-json] [-grid OUT.png]
 //	pinrec serve   -index FILE [-model DIR] [-addr 127.0.0.1:8080] [-max-upload BYTES]
 //
 // An item's ID is its path relative to the indexed folder, with forward slashes. Running
@@ -43,6 +44,7 @@ var commands = []command{
 	{"ls", "print the IDs of an index, one per line", runLs},
 	{"stats", "print an index's item count, dimension, model and weights", runStats},
 	{"eval", "precision@K and mAP@K of leave-one-out queries, label = parent folder", runEval},
+	{"dupes", "group an index's near-duplicate and exact-duplicate images (threshold calibrated or given)", runDupes},
 	{"engage", "record likes and saves (or import a CSV/JSON-lines file) in INDEX.engage.db", runEngage},
 	{"serve", "serve the index as a \"More like this\" web page and JSON API", runServe},
 	{"build-ann", "build the approximate (HNSW) index of an index file: pinrec build-ann -h", runBuildANN},
@@ -122,6 +124,7 @@ func printUsage(w io.Writer) {
 	fmt.Fprintln(w, "  pinrec ls        (-index FILE | -backend URL)")
 	fmt.Fprintln(w, "  pinrec stats     (-index FILE | -backend URL) [-json]")
 	fmt.Fprintln(w, "  pinrec eval      (-index FILE | -backend URL) [-k 1,5,10] [-sample N] [-seed S] [-json]")
+	fmt.Fprintln(w, "  pinrec dupes     (-index FILE | -backend URL) [-threshold auto|D] [-json] [-grid OUT.png]")
 	fmt.Fprintln(w, "  pinrec serve     -index FILE [-model DIR] [-addr 127.0.0.1:8080] [-max-upload BYTES]")
 	fmt.Fprintln(w, "  pinrec engage    -index FILE (-user U -action like|save|unsave|unlike ID... | -events FILE.csv|FILE.jsonl)")
 	fmt.Fprintln(w, "  pinrec build-ann -index FILE [-m M] [-ef N] [-efc N] [-codec sq8|pca512-sq8|none] [-out FILE]")
