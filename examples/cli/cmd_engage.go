@@ -10,6 +10,7 @@ import (
 
 	"pinrec"
 	"pinrec/engage"
+	"pinrec/web"
 )
 
 // The engagement commands: pinrec engage records likes and saves in the engagement database
@@ -94,7 +95,7 @@ func runEngage(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	for lo := 0; lo < len(list); lo += *batch {
 		o, err := st.Record(ctx, list[lo:min(lo+*batch, len(list))]...)
 		if err != nil {
-			return fmt.Errorf("%w (%d events recorded before this batch)", err, lo)
+			return fmt.Errorf("%s: %w (%d events recorded before this batch)", path, err, lo)
 		}
 		out = out.Add(o)
 		if ctx.Err() != nil {
@@ -134,26 +135,9 @@ func openEngagement(path string, known func(string) bool) (*engage.Store, error)
 	return engage.Open(path, engage.WithKnownItems(known))
 }
 
-// hybridRow is one row of similar -rank hybrid -json: the visual fields and the score's
-// components (see package pinrec/engage, Ranker.Similar).
-type hybridRow struct {
-	rankedRow
-	Score        float64 `json:"score"`
-	Visual       float64 `json:"visual"`
-	Engagement   float64 `json:"engagement"`
-	CoEngagement float64 `json:"co_engagement"`
-	Saves        int     `json:"saves"`
-	Users        int     `json:"users"`
-	CoSaves      int     `json:"co_saves"`
-}
-
-type hybridAnswer struct {
-	Query    string         `json:"query"`
-	Rank     string         `json:"rank"`
-	Weights  engage.Weights `json:"weights"`
-	Database string         `json:"engagement_db"`
-	Results  []hybridRow    `json:"results"`
-}
+// hybridAnswer is what similar -rank hybrid prints with -json: the web API's hybrid answer
+// (package pinrec/web), with the engagement database's path.
+type hybridAnswer = web.HybridAnswer
 
 // similarRanked answers similar -rank hybrid: the item's neighbours re-ranked with the
 // engagement database (visual order when it does not exist yet).
@@ -181,10 +165,8 @@ func similarRanked(ctx context.Context, stdout, stderr io.Writer, ix pinrec.Stor
 	if err != nil && !errors.Is(err, pinrec.ErrEmptyIndex) {
 		return err
 	}
-	rows := make([]hybridRow, len(results))
-	for i, r := range results {
-		rows[i] = hybridRow{rankedRow{Rank: i + 1, ID: r.ID, Distance: r.Distance}, r.Score, r.Visual, r.Engagement, r.CoEngagement, r.Saves, r.Users, r.CoSaves}
-	}
+	ans := web.NewHybridAnswer(id, rk.Weights(), results)
+	ans.Database = path
 	if f.grid != "" {
 		cells := make([]gridCell, len(results))
 		for i, r := range results {
@@ -198,11 +180,11 @@ func similarRanked(ctx context.Context, stdout, stderr io.Writer, ix pinrec.Stor
 	if f.json {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
-		return enc.Encode(hybridAnswer{Query: id, Rank: "hybrid", Weights: engage.DefaultWeights(), Database: path, Results: rows})
+		return enc.Encode(ans)
 	}
 	fmt.Fprintf(stdout, "query: %s (hybrid: score = %s)\n", id, weightsFormula(engage.DefaultWeights()))
 	fmt.Fprintf(stdout, "%4s  %7s  %6s  %6s  %6s  %5s  %8s  %10s  %s\n", "rank", "score", "visual", "engage", "co", "saves", "co-saves", "distance", "id")
-	for _, r := range rows {
+	for _, r := range ans.Results {
 		fmt.Fprintf(stdout, "%4d  %7.4f  %6.4f  %6.4f  %6.4f  %5d  %8d  %10.4f  %s\n",
 			r.Rank, r.Score, r.Visual, r.Engagement, r.CoEngagement, r.Saves, r.CoSaves, r.Distance, r.ID)
 	}

@@ -10,21 +10,12 @@ import (
 	"path/filepath"
 
 	"pinrec"
+	"pinrec/web"
 )
 
-// answer is what query and similar print with -json.
-type answer struct {
-	Query   string      `json:"query"`
-	Crop    *regionJSON `json:"crop,omitempty"` // query -crop: the part of the query image embedded
-	Results []rankedRow `json:"results"`
-}
-
-type rankedRow struct {
-	Rank     int         `json:"rank"`
-	ID       string      `json:"id"`
-	Distance float32     `json:"distance"`
-	Region   *regionJSON `json:"region,omitempty"` // index -regions: the best-matching part's box
-}
+// answer is what query and similar print with -json: the web API's answer (package
+// pinrec/web), one type for both, without the web page's links.
+type answer = web.Answer
 
 // searchFlags are the flags query and similar share.
 type searchFlags struct {
@@ -171,10 +162,7 @@ func imagePath(ix pinrec.Store, id string, meta map[string]string) string {
 
 // report prints the results as a table or JSON and writes the grid.
 func report(stdout, stderr io.Writer, ix pinrec.Store, f searchFlags, query, queryImage string, results []pinrec.Result) error {
-	rows := make([]rankedRow, len(results))
-	for i, r := range results {
-		rows[i] = rankedRow{Rank: i + 1, ID: r.ID, Distance: r.Distance, Region: r.Region}
-	}
+	ans := web.NewAnswer(query, f.crop, results)
 	if f.grid != "" {
 		cells := make([]gridCell, len(results))
 		for i, r := range results {
@@ -187,13 +175,13 @@ func report(stdout, stderr io.Writer, ix pinrec.Store, f searchFlags, query, que
 	if f.json {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
-		if err := enc.Encode(answer{Query: query, Crop: f.crop, Results: rows}); err != nil {
+		if err := enc.Encode(ans); err != nil {
 			return err
 		}
 	} else {
 		fmt.Fprintf(stdout, "query: %s\n", query)
 		fmt.Fprintf(stdout, "%4s  %12s  %s\n", "rank", "distance", "id")
-		for _, r := range rows {
+		for _, r := range ans.Results {
 			fmt.Fprintf(stdout, "%4d  %12.4f  %s%s\n", r.Rank, r.Distance, r.ID, regionText(r.Region))
 		}
 	}

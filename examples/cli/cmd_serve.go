@@ -17,7 +17,7 @@ import (
 
 	"pinrec"
 	"pinrec/engage"
-	"pinrec/examples/cli/internal/web"
+	"pinrec/web"
 )
 
 // shutdownGrace bounds how long serve waits for requests in flight after SIGINT or SIGTERM.
@@ -61,7 +61,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return fmt.Errorf("warming up the embedder: %w", err)
 	}
 	// Likes, saves and rank=hybrid through the engagement store next to the index (package engage).
-	eng, err := newWebEngagement(engage.PathFor(*indexPath), ix)
+	eng, err := engage.Open(engage.PathFor(*indexPath), engage.WithKnownItems(ix.Has))
 	if err != nil {
 		return err
 	}
@@ -70,20 +70,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	logger := log.New(stderr, "", log.LstdFlags)
 	root := ix.Info()[infoRoot]
 	h, err := web.New(ix,
-		web.WithQueryEmbedder(func(ctx context.Context, img image.Image, crop *pinrec.Rect) ([]float32, error) {
-			if crop != nil {
-				// Cropped exactly as the crop saved as a file would be embedded (pinrec.Crop).
-				var err error
-				if img, err = pinrec.Crop(img, *crop); err != nil {
-					return nil, err
-				}
-			}
-			vecs, err := enc.Embed(ctx, img)
-			if err != nil {
-				return nil, err
-			}
-			return vecs[0], nil
-		}),
+		web.WithEmbedder(enc),
 		web.WithImageLocator(func(id string, meta map[string]string) string { return servedPath(root, id, meta) }),
 		web.WithLogger(logger),
 		web.WithMaxUpload(*maxUpload),

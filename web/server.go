@@ -1,19 +1,3 @@
-// Package web serves a pinrec index as a "More like this" web site and JSON API: a grid of
-// the indexed pins, an item page with its nearest pins (click one to pivot), upload and crop
-// queries, category filters and near-duplicate hiding. `pinrec serve` runs it.
-//
-// Routes (IDs are escaped as one path segment with url.PathEscape, so "a/b c.jpg" is
-// "a%2Fb%20c.jpg"; routes also accept unescaped slashes):
-//
-//	GET  /                      the grid of pins (?cat=C... filters, ?page=N)
-//	GET  /item/{id}             the pin, its metadata and "More like this" (?k, ?cat, ?dedup, ?crop=x,y,w,h, ?rank)
-//	POST /search                upload form (multipart "image", optional "crop"): the results page
-//	GET  /api/similar/{id}      {"query","results":[{"rank","id","distance","url","image"}]} (?k, ?cat, ?dedup, ?crop)
-//	POST /api/query             the same for an uploaded image (multipart "image"; ?k, ?crop, ?cat, ?dedup)
-//	GET  /api/items             {"total","offset","limit","items":[...]} (?offset, ?limit, ?cat)
-//	GET  /image/{id}            the bytes of an indexed pin's image file, nothing else
-//	GET  /healthz               {"status":"ok","items":N}
-//	GET  /static/...            the embedded CSS and JavaScript
 package web
 
 import (
@@ -22,8 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"html/template"
-	"image"
-	"io"
 	"log"
 	"math"
 	"net/http"
@@ -42,10 +24,11 @@ var templateFS embed.FS
 //go:embed static
 var staticFS embed.FS
 
-// Store is what the server reads from an index: every pinrec.Store (a flat *pinrec.Index, an
-// approximate or remote index) satisfies it. The server treats it as read-only. Region items
-// (pinrec.IsRegion) are not listed as pins; searches collapse them into their pins
-// (pinrec.SearchPins), whose best-matching box the pages draw.
+// Store is what the server reads from an index: a pinrec.Searcher whose items can be listed
+// and read. Every pinrec.Store (a flat *pinrec.Index, an approximate or remote index)
+// satisfies it. The server treats it as read-only. Region items (pinrec.IsRegion) are not
+// listed as pins; searches collapse them into their pins (pinrec.SearchPins), whose
+// best-matching box the pages draw.
 type Store interface {
 	pinrec.Searcher
 	Get(id string) (pinrec.Item, error)
@@ -53,87 +36,6 @@ type Store interface {
 	IDs() []string
 	Info() map[string]string
 }
-
-// QueryEmbedder turns a query image into a vector of the index's space. When crop is not nil,
-// it embeds only that part of img (in pixels from img's top-left corner, already checked to
-// lie inside it), as pinrec.Crop and Embedder.EmbedCrop do. It must be safe for concurrent use.
-type QueryEmbedder func(ctx context.Context, img image.Image, crop *pinrec.Rect) ([]float32, error)
-
-// ImageLocator returns the file that holds an indexed item's image, or "" when there is none.
-// The server serves and crops only the files it names, and only for IDs the store holds.
-type ImageLocator func(id string, meta map[string]string) string
-
-// Engagement plugs likes, saves and a hybrid ranking (package pinrec/engage) into the pages.
-// All methods must be safe for concurrent use.
-type Engagement interface {
-	// Register adds the engagement's own routes (for example POST /api/engage/...) to mux.
-	Register(mux *http.ServeMux)
-	// Controls returns the item page's engagement buttons for the item id (like, save and
-	// their counts). The HTML is trusted as is: it must escape what it includes
-	// (html/template does).
-	Controls(r *http.Request, id string) template.HTML
-	// Similar is the hybrid "more like this" of the item id: k results, ranked by visual
-	// similarity and engagement; opts carry the page's filters.
-	Similar(ctx context.Context, id string, k int, opts ...pinrec.SearchOption) ([]pinrec.Result, error)
-}
-
-// Option configures New.
-type Option func(*config)
-
-type config struct {
-	embed        QueryEmbedder
-	locate       ImageLocator
-	logger       *log.Logger
-	maxUpload    int64
-	maxPixels    int
-	maxK         int
-	queries      int
-	dedup        float64
-	engagement   Engagement
-	categoryMeta string
-}
-
-// WithQueryEmbedder sets how uploaded and cropped images are embedded. Without it, upload and
-// crop queries answer 501.
-func WithQueryEmbedder(f QueryEmbedder) Option { return func(c *config) { c.embed = f } }
-
-// WithImageLocator sets where items' image files are. The default reads the item metadata
-// "path" (what `pinrec index` records).
-func WithImageLocator(f ImageLocator) Option { return func(c *config) { c.locate = f } }
-
-// WithLogger sets where the one line per request goes (default: log.Default()); nil silences it.
-func WithLogger(l *log.Logger) Option {
-	return func(c *config) {
-		if l == nil {
-			l = log.New(io.Discard, "", 0)
-		}
-		c.logger = l
-	}
-}
-
-// WithMaxUpload bounds the size of an upload request body in bytes (default 32 MiB): larger
-// uploads get 413.
-func WithMaxUpload(n int64) Option { return func(c *config) { c.maxUpload = n } }
-
-// WithMaxPixels bounds the width*height of an uploaded image, checked from its header before
-// decoding (default 24 Mi pixels): larger ones, decompression bombs among them, get 400.
-func WithMaxPixels(n int) Option { return func(c *config) { c.maxPixels = n } }
-
-// WithMaxK bounds k in queries (default 100); k outside 1..max gets 400.
-func WithMaxK(n int) Option { return func(c *config) { c.maxK = n } }
-
-// WithConcurrentQueries bounds how many uploads or crops are decoded and embedded at once
-// (default GOMAXPROCS); the others wait their turn.
-func WithConcurrentQueries(n int) Option { return func(c *config) { c.queries = n } }
-
-// WithDedupDistance sets the distance under which a result counts as a near-duplicate of the
-// query when the page's "hide near-duplicates" option is on. The default (0) is estimated from
-// the index: a quarter of the median distance from an item to its nearest neighbour, over a
-// sample of items.
-func WithDedupDistance(d float64) Option { return func(c *config) { c.dedup = d } }
-
-// WithEngagement adds likes, saves and the visual/hybrid toggle to the item page.
-func WithEngagement(e Engagement) Option { return func(c *config) { c.engagement = e } }
 
 // Server is the web site and API over one Store. It is an http.Handler, safe for concurrent
 // use; the store is read when New is called (IDs and categories) and at every request.
@@ -147,6 +49,7 @@ type Server struct {
 	catOf   map[string]string   // ID -> category
 	catIDs  map[string][]string // category -> IDs, in the store's order
 	queries chan struct{}       // a slot per concurrent upload or crop query
+	engage  *engagement         // likes, saves and the hybrid ranking; nil without
 	info    string              // one line about the index and its embedding
 }
 
@@ -159,6 +62,9 @@ type category struct {
 
 // New returns a Server over store.
 func New(store Store, opts ...Option) (*Server, error) {
+	if store == nil {
+		return nil, errors.New("web: New: nil store")
+	}
 	c := config{
 		locate:    func(_ string, meta map[string]string) string { return meta["path"] },
 		logger:    log.Default(),
@@ -177,7 +83,8 @@ func New(store Store, opts ...Option) (*Server, error) {
 			c.maxUpload, c.maxPixels, c.maxK, c.queries)
 	}
 	s := &Server{cfg: c, store: store, mux: http.NewServeMux(), queries: make(chan struct{}, c.queries)}
-	if err := s.parseTemplates(); err != nil {
+	var err error
+	if err = s.parseTemplates(); err != nil {
 		return nil, err
 	}
 	s.indexCategories()
@@ -185,6 +92,11 @@ func New(store Store, opts ...Option) (*Server, error) {
 		s.cfg.dedup = s.estimateDedup()
 	}
 	s.info = describe(store)
+	if c.engagement != nil {
+		if s.engage, err = newEngagement(store, c.engagement, c.rankOptions); err != nil {
+			return nil, err
+		}
+	}
 	s.routes()
 	return s, nil
 }
@@ -200,8 +112,8 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /image/{id...}", s.handleImage)
 	m.HandleFunc("GET /healthz", s.handleHealth)
 	m.Handle("GET /static/", http.FileServerFS(staticFS))
-	if s.cfg.engagement != nil {
-		s.cfg.engagement.Register(m)
+	if s.engage != nil {
+		s.engage.register(m)
 	}
 }
 
@@ -335,5 +247,8 @@ func describe(store Store) string {
 	return fmt.Sprintf("%d items, nearest by Euclidean distance over %s", store.Len(), what)
 }
 
-// errNoEmbedder answers upload and crop queries of a server built without WithQueryEmbedder.
+// errNoEmbedder answers upload and crop queries of a server built without WithEmbedder.
 var errNoEmbedder = errors.New("this server cannot embed images (no model)")
+
+// errEmbedderCount is an Embedder's answer with other than one vector for one image.
+var errEmbedderCount = errors.New("web: the embedder did not answer one vector for one image")

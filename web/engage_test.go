@@ -1,4 +1,4 @@
-package main
+package web
 
 import (
 	"context"
@@ -6,6 +6,8 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -14,19 +16,38 @@ import (
 
 	"pinrec"
 	"pinrec/engage"
-	"pinrec/examples/cli/internal/web"
 )
 
-// TestWebEngagement runs pinrec serve's handler with the engagement store plugged in: like
-// and save buttons write through the store, and rank=hybrid answers with its Ranker.
-func TestWebEngagement(t *testing.T) {
-	index := engageIndex(t)
-	ix, err := pinrec.Load(index)
+// engageIndex is a small index without images: q at the origin, a..d at 1..4 along x, far
+// at 10 (the engage package's ranking fixture).
+func engageIndex(t *testing.T) *pinrec.Index {
+	t.Helper()
+	ix, err := pinrec.NewIndex(2)
 	require.NoError(t, err)
-	eng, err := newWebEngagement(engage.PathFor(index), ix)
+	for _, it := range []struct {
+		id string
+		x  float32
+	}{{"q", 0}, {"a", 1}, {"b", 2}, {"c", 3}, {"d", 4}, {"far", 10}} {
+		require.NoError(t, ix.Add(pinrec.Item{ID: it.id, Vector: []float32{it.x, 0}}))
+	}
+	return ix
+}
+
+// openEngage opens an engagement store in a temporary folder, closed at the end of the test.
+func openEngage(t *testing.T, ix *pinrec.Index) *engage.Store {
+	t.Helper()
+	st, err := engage.Open(filepath.Join(t.TempDir(), "e.engage.db"), engage.WithKnownItems(ix.Has))
 	require.NoError(t, err)
-	defer eng.Close()
-	h, err := web.New(ix, web.WithEngagement(eng))
+	t.Cleanup(func() { st.Close() })
+	return st
+}
+
+// TestEngagement runs the handler with an engagement store: like and save buttons write
+// through the store, and rank=hybrid answers with its Ranker.
+func TestEngagement(t *testing.T) {
+	ix := engageIndex(t)
+	st := openEngage(t, ix)
+	h, err := New(ix, WithEngagement(st), WithLogger(nil))
 	require.NoError(t, err)
 	srv := httptest.NewServer(h)
 	defer srv.Close()
@@ -82,10 +103,10 @@ func TestWebEngagement(t *testing.T) {
 	}
 
 	// The store holds exactly what was accepted.
-	liked, saved, err := eng.store.UserState(context.Background(), cookie.Value, "q")
+	liked, saved, err := st.UserState(context.Background(), cookie.Value, "q")
 	require.NoError(t, err)
 	assert.True(t, liked && saved)
-	tot, err := eng.store.Totals(context.Background())
+	tot, err := st.Totals(context.Background())
 	require.NoError(t, err)
 	assert.Equal(t, engage.Totals{Events: 3, Users: 1, Savers: 1, Items: 2, Likes: 1, Saves: 2, Pairs: 1}, tot)
 
@@ -123,4 +144,36 @@ func TestWebEngagement(t *testing.T) {
 	hybrid := ids("hybrid")
 	require.NotEmpty(t, hybrid)
 	assert.Equal(t, "far", hybrid[0], strings.Join(hybrid, ","))
+}
+
+// The item page's engagement buttons and ranking toggle escape the ID, and the JSON of
+// rank=hybrid carries the score's components and links.
+func TestEngagementPage(t *testing.T) {
+	f := newFixture(t)
+	st := openEngage(t, f.ix)
+	s, _ := f.server(t, WithEngagement(st))
+	page := do(s, "GET", "/item/"+url.PathEscape(idScript), nil, "").Body.String()
+	assert.Contains(t, page, `action="/api/engage/like/%3Cscript%3Ex%3C/script%3E"`)
+	assert.Contains(t, page, `<a class="on" href="/item/%3Cscript%3Ex%3C%2Fscript%3E">visual</a>`)
+	assert.Contains(t, page, `<a class="" href="/item/%3Cscript%3Ex%3C%2Fscript%3E?rank=hybrid">hybrid</a>`)
+	id := "red/1.png"
+	visual := decodeAnswer(t, do(s, "GET", "/api/similar/"+url.PathEscape(id)+"?k=4&cat=green", nil, "").Body.Bytes())
+	rec := do(s, "GET", "/api/similar/"+url.PathEscape(id)+"?k=4&cat=green&rank=hybrid", nil, "")
+	require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
+	var hybrid HybridAnswer
+	require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &hybrid))
+	assert.Equal(t, f.oracle(f.vector(t, id), 4, id, hasCategory("green")), ids(visual))
+	require.Len(t, hybrid.Results, 4)
+	assert.Equal(t, "hybrid", hybrid.Rank)
+	assert.Equal(t, engage.DefaultWeights(), hybrid.Weights)
+	for i, r := range hybrid.Results {
+		// Without engagement, hybrid is the visual order, filters included.
+		assert.Equal(t, visual.Results[i].ID, r.ID)
+		assert.Equal(t, ItemURL(r.ID), r.URL)
+		assert.Equal(t, i+1, r.Rank)
+	}
+	assert.InDelta(t, 1, hybrid.Results[0].Visual, 1e-9)
+	// Without engagement, no toggle.
+	plain, _ := f.server(t)
+	assert.NotContains(t, do(plain, "GET", "/item/"+url.PathEscape(id), nil, "").Body.String(), "rank=hybrid")
 }

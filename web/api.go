@@ -11,36 +11,16 @@ import (
 	"strconv"
 
 	"pinrec"
+	"pinrec/engage"
 )
 
-// answer is the JSON of a query, the shape of `pinrec query -json` with each result's links.
-type answer struct {
-	Query   string `json:"query"`
-	Crop    string `json:"crop,omitempty"`
-	Results []row  `json:"results"`
-}
-
-type row struct {
-	Rank     int     `json:"rank"`
-	ID       string  `json:"id"`
-	Distance float32 `json:"distance"`
-	URL      string  `json:"url"`   // the item page
-	Image    string  `json:"image"` // the image bytes
-	// Region is the pin's best-matching part, for an index with region items.
-	Region *pinrec.Rect `json:"region,omitempty"`
-}
-
-// itemURL and imageURL are the page and the image of an item; the ID is escaped as one path
-// segment, slashes included.
-func itemURL(id string) string  { return "/item/" + url.PathEscape(id) }
-func imageURL(id string) string { return "/image/" + url.PathEscape(id) }
-
-func rows(res []pinrec.Result) []row {
-	out := make([]row, len(res))
+// rows are the Answer rows of hits, with links.
+func rows(res []engage.Result) []Row {
+	out := make([]Row, len(res))
 	for i, r := range res {
-		out[i] = row{Rank: i + 1, ID: r.ID, Distance: r.Distance, URL: itemURL(r.ID), Image: imageURL(r.ID), Region: r.Region}
+		out[i] = Row{Rank: i + 1, ID: r.ID, Distance: r.Distance, Region: r.Region}
 	}
-	return out
+	return linked(out)
 }
 
 // writeJSON writes v with status code.
@@ -82,7 +62,15 @@ func (s *Server) handleAPISimilar(w http.ResponseWriter, r *http.Request) {
 		apiError(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, answer{Query: id, Crop: cropString(st.Crop), Results: rows(res)})
+	if st.Rank == "hybrid" {
+		a := NewHybridAnswer(id, s.engage.weights(), res)
+		for i := range a.Results {
+			a.Results[i].URL, a.Results[i].Image = ItemURL(a.Results[i].ID), ImageURL(a.Results[i].ID)
+		}
+		writeJSON(w, http.StatusOK, a)
+		return
+	}
+	writeJSON(w, http.StatusOK, Answer{Query: id, Crop: st.Crop, Results: rows(res)})
 }
 
 func (s *Server) handleAPIQuery(w http.ResponseWriter, r *http.Request) {
@@ -96,7 +84,7 @@ func (s *Server) handleAPIQuery(w http.ResponseWriter, r *http.Request) {
 		apiError(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, answer{Query: u.name, Crop: cropString(u.state.Crop), Results: rows(res)})
+	writeJSON(w, http.StatusOK, Answer{Query: u.name, Crop: u.state.Crop, Results: rows(res)})
 }
 
 // listing is the JSON of /api/items.
@@ -132,7 +120,7 @@ func (s *Server) handleAPIItems(w http.ResponseWriter, r *http.Request) {
 	ids := s.listed(q["cat"])
 	l := listing{Total: len(ids), Offset: offset, Limit: limit, Items: []listRow{}}
 	for _, id := range ids[min(offset, len(ids)):min(offset+limit, len(ids))] {
-		l.Items = append(l.Items, listRow{ID: id, Category: s.catOf[id], URL: itemURL(id), Image: imageURL(id)})
+		l.Items = append(l.Items, listRow{ID: id, Category: s.catOf[id], URL: ItemURL(id), Image: ImageURL(id)})
 	}
 	writeJSON(w, http.StatusOK, l)
 }

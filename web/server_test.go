@@ -17,11 +17,13 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"pinrec"
 )
 
-func decodeAnswer(t *testing.T, body []byte) answer {
+func decodeAnswer(t *testing.T, body []byte) Answer {
 	t.Helper()
-	var a answer
+	var a Answer
 	require.NoError(t, json.Unmarshal(body, &a), string(body))
 	return a
 }
@@ -93,7 +95,7 @@ func TestCropMatchesCroppedFile(t *testing.T) {
 	rec := do(s, "POST", "/api/query?k=8&crop=10,6,30,25", body, ctype)
 	require.Equal(t, 200, rec.Code, rec.Body.String())
 	got := decodeAnswer(t, rec.Body.Bytes())
-	assert.Equal(t, "10,6,30,25", got.Crop)
+	assert.Equal(t, &pinrec.Rect{X: 10, Y: 6, W: 30, H: 25}, got.Crop)
 	body, ctype = multipartBody(t, "crop.png", encodePNG(t, cropped))
 	want := decodeAnswer(t, do(s, "POST", "/api/query?k=8", body, ctype).Body.Bytes())
 	assert.Equal(t, ids(want), ids(got))
@@ -512,8 +514,8 @@ func TestConcurrentQueries(t *testing.T) {
 	}
 }
 
-func decodeAnswerNoT(b []byte) answer {
-	var a answer
+func decodeAnswerNoT(b []byte) Answer {
+	var a Answer
 	json.Unmarshal(b, &a)
 	return a
 }

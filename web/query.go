@@ -15,6 +15,7 @@ import (
 	"strconv"
 
 	"pinrec"
+	"pinrec/engage"
 )
 
 // state is what a page or API call asks for, all of it from the URL (or the upload form), so
@@ -72,7 +73,7 @@ func (s *Server) parseState(v url.Values, defaultK int) (state, error) {
 	switch r := v.Get("rank"); r {
 	case "", "visual":
 	case "hybrid":
-		if s.cfg.engagement == nil {
+		if s.engage == nil {
 			return st, fail(http.StatusBadRequest, "rank=hybrid: this server has no engagement data")
 		}
 		st.Rank = r
@@ -110,9 +111,21 @@ func (s *Server) options(st state, self string) []pinrec.SearchOption {
 // maxFetch bounds how many results a near-duplicate-hiding search asks the store for.
 const maxFetch = 4096
 
+// visual wraps a visual search's results as hits without engagement scores.
+func visual(search func(k int) ([]pinrec.Result, error)) func(k int) ([]engage.Result, error) {
+	return func(k int) ([]engage.Result, error) {
+		res, err := search(k)
+		out := make([]engage.Result, len(res))
+		for i, r := range res {
+			out[i] = engage.Result{Result: r}
+		}
+		return out, err
+	}
+}
+
 // dedupSearch runs search for k results, or, when st.Dedup is set, for more until k remain
 // after leaving out those nearer than st.Dedup (or the store has no more).
-func dedupSearch(st state, search func(k int) ([]pinrec.Result, error)) ([]pinrec.Result, error) {
+func dedupSearch(st state, search func(k int) ([]engage.Result, error)) ([]engage.Result, error) {
 	if st.Dedup <= 0 {
 		return search(st.K)
 	}
@@ -137,7 +150,7 @@ func dedupSearch(st state, search func(k int) ([]pinrec.Result, error)) ([]pinre
 
 // similar answers "more like this" for an indexed item: its stored vector, the hybrid ranking,
 // or, with a crop, the embedded crop of its image.
-func (s *Server) similar(ctx context.Context, id string, st state) ([]pinrec.Result, error) {
+func (s *Server) similar(ctx context.Context, id string, st state) ([]engage.Result, error) {
 	it, err := s.store.Get(id)
 	if err != nil {
 		return nil, s.notFound(id, err)
@@ -158,21 +171,21 @@ func (s *Server) similar(ctx context.Context, id string, st state) ([]pinrec.Res
 			return nil, err
 		}
 		opts := s.options(st, id)
-		return dedupSearch(st, func(k int) ([]pinrec.Result, error) { return pinrec.SearchPins(ctx, s.store, vec, k, opts...) })
+		return dedupSearch(st, visual(func(k int) ([]pinrec.Result, error) { return pinrec.SearchPins(ctx, s.store, vec, k, opts...) }))
 	}
 	opts := s.options(st, "")
 	if st.Rank == "hybrid" {
-		return dedupSearch(st, func(k int) ([]pinrec.Result, error) {
-			return s.cfg.engagement.Similar(ctx, id, k, opts...)
+		return dedupSearch(st, func(k int) ([]engage.Result, error) {
+			return s.engage.similar(ctx, id, k, opts...)
 		})
 	}
-	return dedupSearch(st, func(k int) ([]pinrec.Result, error) { return pinrec.SimilarPins(ctx, s.store, id, k, opts...) })
+	return dedupSearch(st, visual(func(k int) ([]pinrec.Result, error) { return pinrec.SimilarPins(ctx, s.store, id, k, opts...) }))
 }
 
 // embedQuery decodes (with decode) and embeds a query image, or its crop, holding one of the
 // server's query slots meanwhile.
 func (s *Server) embedQuery(ctx context.Context, crop *pinrec.Rect, decode func() (image.Image, error)) ([]float32, error) {
-	if s.cfg.embed == nil {
+	if s.cfg.embedder == nil {
 		return nil, fail(http.StatusNotImplemented, "%v", errNoEmbedder)
 	}
 	select {
@@ -191,7 +204,7 @@ func (s *Server) embedQuery(ctx context.Context, crop *pinrec.Rect, decode func(
 			return nil, fail(http.StatusBadRequest, "crop: %v", err)
 		}
 	}
-	return s.cfg.embed(ctx, img, crop)
+	return cropEmbed(ctx, s.cfg.embedder, img, crop)
 }
 
 // upload is a query image sent with a multipart form.
@@ -275,7 +288,7 @@ func bodyError(err error) error {
 }
 
 // queryUpload embeds an uploaded image (or its crop) and searches with it.
-func (s *Server) queryUpload(ctx context.Context, u *upload) ([]pinrec.Result, image.Image, error) {
+func (s *Server) queryUpload(ctx context.Context, u *upload) ([]engage.Result, image.Image, error) {
 	var img image.Image
 	vec, err := s.embedQuery(ctx, u.state.Crop, func() (image.Image, error) {
 		var err error
@@ -289,7 +302,7 @@ func (s *Server) queryUpload(ctx context.Context, u *upload) ([]pinrec.Result, i
 		return nil, nil, err
 	}
 	opts := s.options(u.state, "")
-	res, err := dedupSearch(u.state, func(k int) ([]pinrec.Result, error) { return pinrec.SearchPins(ctx, s.store, vec, k, opts...) })
+	res, err := dedupSearch(u.state, visual(func(k int) ([]pinrec.Result, error) { return pinrec.SearchPins(ctx, s.store, vec, k, opts...) }))
 	return res, img, err
 }
 

@@ -18,6 +18,7 @@ import (
 	"golang.org/x/image/draw"
 
 	"pinrec"
+	"pinrec/engage"
 )
 
 // perPage is the number of pins on a page of the home grid.
@@ -34,7 +35,7 @@ func (s *Server) parseTemplates() error {
 		"base": path.Base,
 	}
 	for _, name := range []string{"home", "item", "results", "error"} {
-		t, err := template.New(name).Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/pin.html", "templates/"+name+".html")
+		t, err := template.New(name).Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/pin.html", "templates/engage.html", "templates/"+name+".html")
 		if err != nil {
 			return fmt.Errorf("web: templates: %w", err)
 		}
@@ -79,10 +80,10 @@ type link struct {
 }
 
 func (s *Server) pin(id string) pinView {
-	return pinView{ID: id, Category: s.catOf[id], URL: itemURL(id), Image: imageURL(id)}
+	return pinView{ID: id, Category: s.catOf[id], URL: ItemURL(id), Image: ImageURL(id)}
 }
 
-func (s *Server) results(res []pinrec.Result) []pinView {
+func (s *Server) results(res []engage.Result) []pinView {
 	out := make([]pinView, len(res))
 	for i, r := range res {
 		p := s.pin(r.ID)
@@ -225,18 +226,18 @@ func (s *Server) handleHome(w http.ResponseWriter, r *http.Request) {
 
 type itemPage struct {
 	base
-	Pin        pinView
-	Meta       []link // Label: key, Href: value
-	Results    []pinView
-	Chips      []chip
-	KChoices   []link
-	Dedup      link    // the toggle
-	DedupAt    float64 // the distance it uses
-	Ranks      []link  // visual / hybrid, with an Engagement
-	Engagement template.HTML
-	Crop       string // x,y,w,h or ""
-	ClearCrop  string // the page without the crop
-	Clear      string // the page without any option
+	Pin       pinView
+	Meta      []link // Label: key, Href: value
+	Results   []pinView
+	Chips     []chip
+	KChoices  []link
+	Dedup     link    // the toggle
+	DedupAt   float64 // the distance it uses
+	Ranks     []link  // visual / hybrid, with engagement
+	Engage    *engageView
+	Crop      string // x,y,w,h or ""
+	ClearCrop string // the page without the crop
+	Clear     string // the page without any option
 }
 
 func (s *Server) handleItem(w http.ResponseWriter, r *http.Request) {
@@ -256,7 +257,7 @@ func (s *Server) handleItem(w http.ResponseWriter, r *http.Request) {
 		s.pageError(w, err)
 		return
 	}
-	self := itemURL(id)
+	self := ItemURL(id)
 	p := itemPage{base: base{Title: id, Info: s.info, Cats: st.Cats, K: st.K}, Pin: s.pin(id), Results: s.results(res),
 		Chips: s.chips(self, st, 20), Crop: cropString(st.Crop), DedupAt: s.cfg.dedup, Clear: self}
 	if p.Pin.Category == "" {
@@ -283,13 +284,13 @@ func (s *Server) handleItem(w http.ResponseWriter, r *http.Request) {
 		next.Crop = nil
 		p.ClearCrop = href(self, next.values(20))
 	}
-	if e := s.cfg.engagement; e != nil {
+	if e := s.engage; e != nil {
 		for _, rk := range []string{"visual", "hybrid"} {
 			next := st
 			next.Rank = rk
 			p.Ranks = append(p.Ranks, link{rk, href(self, next.values(20)), st.Rank == rk})
 		}
-		p.Engagement = e.Controls(r, id)
+		p.Engage = e.view(r, id)
 	}
 	s.render(w, http.StatusOK, "item", p)
 }

@@ -34,15 +34,15 @@ import (
 
 const pixelSide = 16
 
-// pixelEmbed is the query embedder of the tests: the raw pixels of the image or its crop.
-func pixelEmbed(_ context.Context, img image.Image, crop *pinrec.Rect) ([]float32, error) {
-	if crop != nil {
-		var err error
-		if img, err = pinrec.Crop(img, *crop); err != nil {
-			return nil, err
-		}
+// pixelEmbedder is the query embedder of the tests: the raw pixels of each image.
+type pixelEmbedder struct{}
+
+func (pixelEmbedder) Embed(_ context.Context, imgs ...image.Image) ([][]float32, error) {
+	out := make([][]float32, len(imgs))
+	for i, img := range imgs {
+		out[i] = pinrec.Preprocess(img, pixelSide, pinrec.ModeTF)
 	}
-	return pinrec.Preprocess(img, pixelSide, pinrec.ModeTF), nil
+	return out, nil
 }
 
 var classColors = []struct {
@@ -152,7 +152,7 @@ func newFixture(t testing.TB) *fixture {
 func (f *fixture) server(t testing.TB, opts ...Option) (*Server, *syncBuffer) {
 	t.Helper()
 	logs := &syncBuffer{}
-	all := append([]Option{WithQueryEmbedder(pixelEmbed), WithLogger(log.New(logs, "", 0))}, opts...)
+	all := append([]Option{WithEmbedder(pixelEmbedder{}), WithLogger(log.New(logs, "", 0))}, opts...)
 	s, err := New(f.ix, all...)
 	require.NoError(t, err)
 	return s, logs
@@ -247,7 +247,7 @@ func do(h http.Handler, method, target string, body io.Reader, ctype string) *ht
 }
 
 // ids are the IDs of a JSON answer's results.
-func ids(a answer) []string {
+func ids(a Answer) []string {
 	var out []string
 	for _, r := range a.Results {
 		out = append(out, r.ID)
