@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Pillow's decoded JPEG pixels, the oracle of pinrec's JPEG tests (issue 14).
+"""Pillow's decoded JPEG pixels, the oracle of pinrec's JPEG tests.
 
     pil_decode.py make DIR          writes JPEG variants made with Pillow into DIR (deterministic)
     pil_decode.py dump DIR FILE...  for FILE number i writes DIR/i.raw and prints one JSON line

@@ -73,7 +73,7 @@ if [ ! -f "$model/pinrec.json" ]; then
     exit $rc
   fi
 fi
-# Exports made before the "features" signature (region items, issue 12) are re-exported once, with
+# Exports made before the "features" signature (region items) are re-exported once, with
 # the same weights: seeded random ones from their seed; ImageNet ones only if Keras can fetch them
 # again (otherwise the old export stays, and pinrec index -regions says the model lacks it).
 if ! grep -q '"features_signature_key"' "$model/pinrec.json"; then
