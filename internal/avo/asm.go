@@ -208,9 +208,10 @@ const (
 // as in the AVX2 kernels.
 func dot512(nr, nq int, mask Mem) {
 	name := fmt.Sprintf("dot512R%dQ%d", nr, nq)
-	TEXT(name, NOSPLIT, "func(x []float32, xs int, q []float32, qs int, n int, out []float32, os int)")
+	TEXT(name, NOSPLIT, "func(x []float32, xs int, q []float32, qs int, n int, out []float32, os int, add int)")
 	Doc(
-		fmt.Sprintf("%s computes out[j*os+i] = Σ_{t<n} x[i*xs+t] * q[j*qs+t] for i < %d, j < %d.", name, nr, nq),
+		fmt.Sprintf("%s computes out[j*os+i] = Σ_{t<n} x[i*xs+t] * q[j*qs+t] for i < %d, j < %d,", name, nr, nq),
+		"or with add != 0 adds the sum to out[j*os+i].",
 		"The caller guarantees that every element it reads or writes is in bounds.",
 	)
 	xs := Load(Param("xs"), GP64())
@@ -288,6 +289,7 @@ func dot512(nr, nq int, mask Mem) {
 	op := Load(Param("out").Base(), GP64())
 	os := Load(Param("os"), GP64())
 	SHLQ(U8(2), os)
+	var sums []VecVirtual // sums[j*nr+i]: pair (i, j)
 	for j := 0; j < nq; j++ {
 		for i := 0; i < nr; i++ {
 			a := acc[i][j]
@@ -305,7 +307,28 @@ func dot512(nr, nq int, mask Mem) {
 			h1 := XMM()
 			VMOVSHDUP(lo, h1)
 			VADDSS(h1, lo, lo)
-			VMOVSS(lo, Mem{Base: op, Disp: 4 * i})
+			sums = append(sums, lo)
+		}
+	}
+	// Store, or add to what out holds (a chunk of a longer sum).
+	add := Load(Param("add"), GP64())
+	TESTQ(add, add)
+	JNZ(LabelRef(name + "_add"))
+	for j := 0; j < nq; j++ {
+		for i := 0; i < nr; i++ {
+			VMOVSS(sums[j*nr+i], Mem{Base: op, Disp: 4 * i})
+		}
+		if j+1 < nq {
+			ADDQ(os, op)
+		}
+	}
+	VZEROUPPER()
+	RET()
+	Label(name + "_add")
+	for j := 0; j < nq; j++ {
+		for i := 0; i < nr; i++ {
+			VADDSS(Mem{Base: op, Disp: 4 * i}, sums[j*nr+i], sums[j*nr+i])
+			VMOVSS(sums[j*nr+i], Mem{Base: op, Disp: 4 * i})
 		}
 		if j+1 < nq {
 			ADDQ(os, op)

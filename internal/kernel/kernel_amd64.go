@@ -95,23 +95,35 @@ func tileAVX2(kernels *[4][3]func(x []float32, xs int, q []float32, qs int, n in
 
 // avx512DotKernels[r-1][q-1] is the generated AVX-512 dot-product kernel for r rows and q
 // queries.
-var avx512DotKernels = [4][6]func(x []float32, xs int, q []float32, qs int, n int, out []float32, os int){
+var avx512DotKernels = [4][6]func(x []float32, xs int, q []float32, qs int, n int, out []float32, os int, add int){
 	{dot512R1Q1, dot512R1Q2, dot512R1Q3, dot512R1Q4, dot512R1Q5, dot512R1Q6},
 	{dot512R2Q1, dot512R2Q2, dot512R2Q3, dot512R2Q4, dot512R2Q5, dot512R2Q6},
 	{dot512R3Q1, dot512R3Q2, dot512R3Q3, dot512R3Q4, dot512R3Q5, dot512R3Q6},
 	{dot512R4Q1, dot512R4Q2, dot512R4Q3, dot512R4Q4, dot512R4Q5, dot512R4Q6},
 }
 
-// dotTileAVX512 is DotTile over the AVX-512 kernels: for each group of up to six queries, the
-// rows go by in groups of four, each call computing up to 24 dot products with one register
-// per pair.
+// dotChunk is how many elements of each row and query the AVX-512 tiles take per pass: six
+// queries' chunks (24 KiB) stay in L1 while the rows' chunks go by. A variable so that tests
+// can make the chunks short.
+var dotChunk = 1024
+
+// dotTileAVX512 is DotTile over the AVX-512 kernels, in chunks of dotChunk elements: for each
+// chunk and each group of up to six queries, the rows go by in groups of four, each call
+// computing up to 24 partial dot products with one register per pair, which the calls for
+// later chunks add to out. (Each term then goes through at most ceil(dotChunk/16)+4 roundings
+// in its chunk and one per later chunk, fewer than DotRoundings allows.)
 func dotTileAVX512(x []float32, nr, xs int, q []float32, nq, qs, n int, out []float32, os int) {
 	checkTile(x, nr, xs, q, nq, qs, n, out, os)
-	for j := 0; j < nq; j += 6 {
-		jn := min(6, nq-j)
-		for i := 0; i < nr; i += 4 {
-			in := min(4, nr-i)
-			avx512DotKernels[in-1][jn-1](x[i*xs:], xs, q[j*qs:], qs, n, out[j*os+i:], os)
+	add := 0
+	for c := 0; c < n || c == 0; c += dotChunk {
+		cn := min(dotChunk, n-c)
+		for j := 0; j < nq; j += 6 {
+			jn := min(6, nq-j)
+			for i := 0; i < nr; i += 4 {
+				in := min(4, nr-i)
+				avx512DotKernels[in-1][jn-1](x[i*xs+c:], xs, q[j*qs+c:], qs, cn, out[j*os+i:], os, add)
+			}
 		}
+		add = 1
 	}
 }

@@ -2678,9 +2678,9 @@ DATA tailMask16<>+28(SB)/2, $0x3fff
 DATA tailMask16<>+30(SB)/2, $0x7fff
 GLOBL tailMask16<>(SB), RODATA|NOPTR, $32
 
-// func dot512R1Q1(x []float32, xs int, q []float32, qs int, n int, out []float32, os int)
+// func dot512R1Q1(x []float32, xs int, q []float32, qs int, n int, out []float32, os int, add int)
 // Requires: AVX, AVX512F, AVX512VL
-TEXT ·dot512R1Q1(SB), NOSPLIT, $0-104
+TEXT ·dot512R1Q1(SB), NOSPLIT, $0-112
 	MOVQ   xs+24(FP), AX
 	SHLQ   $0x02, AX
 	MOVQ   x_base+0(FP), AX
@@ -2723,13 +2723,22 @@ dot512R1Q1_reduce:
 	VADDPS        X1, X0, X0
 	VMOVSHDUP     X0, X1
 	VADDSS        X1, X0, X0
+	MOVQ          add+104(FP), CX
+	TESTQ         CX, CX
+	JNZ           dot512R1Q1_add
 	VMOVSS        X0, (AX)
 	VZEROUPPER
 	RET
 
-// func dot512R1Q2(x []float32, xs int, q []float32, qs int, n int, out []float32, os int)
+dot512R1Q1_add:
+	VADDSS (AX), X0, X0
+	VMOVSS X0, (AX)
+	VZEROUPPER
+	RET
+
+// func dot512R1Q2(x []float32, xs int, q []float32, qs int, n int, out []float32, os int, add int)
 // Requires: AVX, AVX512F, AVX512VL
-TEXT ·dot512R1Q2(SB), NOSPLIT, $0-104
+TEXT ·dot512R1Q2(SB), NOSPLIT, $0-112
 	MOVQ   xs+24(FP), AX
 	SHLQ   $0x02, AX
 	MOVQ   x_base+0(FP), AX
@@ -2779,23 +2788,35 @@ dot512R1Q2_reduce:
 	VADDPS        X2, X0, X0
 	VMOVSHDUP     X0, X2
 	VADDSS        X2, X0, X0
+	VEXTRACTF64X4 $0x01, Z1, Y2
+	VADDPS        Y2, Y1, Y1
+	VEXTRACTF32X4 $0x01, Y1, X2
+	VADDPS        X2, X1, X1
+	VMOVHLPS      X1, X1, X2
+	VADDPS        X2, X1, X1
+	VMOVSHDUP     X1, X2
+	VADDSS        X2, X1, X1
+	MOVQ          add+104(FP), DX
+	TESTQ         DX, DX
+	JNZ           dot512R1Q2_add
 	VMOVSS        X0, (AX)
 	ADDQ          CX, AX
-	VEXTRACTF64X4 $0x01, Z1, Y0
-	VADDPS        Y0, Y1, Y0
-	VEXTRACTF32X4 $0x01, Y0, X1
-	VADDPS        X1, X0, X0
-	VMOVHLPS      X0, X0, X1
-	VADDPS        X1, X0, X0
-	VMOVSHDUP     X0, X1
-	VADDSS        X1, X0, X0
-	VMOVSS        X0, (AX)
+	VMOVSS        X1, (AX)
 	VZEROUPPER
 	RET
 
-// func dot512R1Q3(x []float32, xs int, q []float32, qs int, n int, out []float32, os int)
+dot512R1Q2_add:
+	VADDSS (AX), X0, X0
+	VMOVSS X0, (AX)
+	ADDQ   CX, AX
+	VADDSS (AX), X1, X1
+	VMOVSS X1, (AX)
+	VZEROUPPER
+	RET
+
+// func dot512R1Q3(x []float32, xs int, q []float32, qs int, n int, out []float32, os int, add int)
 // Requires: AVX, AVX512F, AVX512VL
-TEXT ·dot512R1Q3(SB), NOSPLIT, $0-104
+TEXT ·dot512R1Q3(SB), NOSPLIT, $0-112
 	MOVQ   xs+24(FP), AX
 	SHLQ   $0x02, AX
 	MOVQ   x_base+0(FP), AX
@@ -2852,33 +2873,48 @@ dot512R1Q3_reduce:
 	VADDPS        X3, X0, X0
 	VMOVSHDUP     X0, X3
 	VADDSS        X3, X0, X0
+	VEXTRACTF64X4 $0x01, Z1, Y3
+	VADDPS        Y3, Y1, Y1
+	VEXTRACTF32X4 $0x01, Y1, X3
+	VADDPS        X3, X1, X1
+	VMOVHLPS      X1, X1, X3
+	VADDPS        X3, X1, X1
+	VMOVSHDUP     X1, X3
+	VADDSS        X3, X1, X1
+	VEXTRACTF64X4 $0x01, Z2, Y3
+	VADDPS        Y3, Y2, Y2
+	VEXTRACTF32X4 $0x01, Y2, X3
+	VADDPS        X3, X2, X2
+	VMOVHLPS      X2, X2, X3
+	VADDPS        X3, X2, X2
+	VMOVSHDUP     X2, X3
+	VADDSS        X3, X2, X2
+	MOVQ          add+104(FP), DX
+	TESTQ         DX, DX
+	JNZ           dot512R1Q3_add
 	VMOVSS        X0, (AX)
 	ADDQ          CX, AX
-	VEXTRACTF64X4 $0x01, Z1, Y0
-	VADDPS        Y0, Y1, Y0
-	VEXTRACTF32X4 $0x01, Y0, X1
-	VADDPS        X1, X0, X0
-	VMOVHLPS      X0, X0, X1
-	VADDPS        X1, X0, X0
-	VMOVSHDUP     X0, X1
-	VADDSS        X1, X0, X0
-	VMOVSS        X0, (AX)
+	VMOVSS        X1, (AX)
 	ADDQ          CX, AX
-	VEXTRACTF64X4 $0x01, Z2, Y0
-	VADDPS        Y0, Y2, Y0
-	VEXTRACTF32X4 $0x01, Y0, X1
-	VADDPS        X1, X0, X0
-	VMOVHLPS      X0, X0, X1
-	VADDPS        X1, X0, X0
-	VMOVSHDUP     X0, X1
-	VADDSS        X1, X0, X0
-	VMOVSS        X0, (AX)
+	VMOVSS        X2, (AX)
 	VZEROUPPER
 	RET
 
-// func dot512R1Q4(x []float32, xs int, q []float32, qs int, n int, out []float32, os int)
+dot512R1Q3_add:
+	VADDSS (AX), X0, X0
+	VMOVSS X0, (AX)
+	ADDQ   CX, AX
+	VADDSS (AX), X1, X1
+	VMOVSS X1, (AX)
+	ADDQ   CX, AX
+	VADDSS (AX), X2, X2
+	VMOVSS X2, (AX)
+	VZEROUPPER
+	RET
+
+// func dot512R1Q4(x []float32, xs int, q []float32, qs int, n int, out []float32, os int, add int)
 // Requires: AVX, AVX512F, AVX512VL
-TEXT ·dot512R1Q4(SB), NOSPLIT, $0-104
+TEXT ·dot512R1Q4(SB), NOSPLIT, $0-112
 	MOVQ   xs+24(FP), AX
 	SHLQ   $0x02, AX
 	MOVQ   x_base+0(FP), AX
@@ -2942,43 +2978,61 @@ dot512R1Q4_reduce:
 	VADDPS        X4, X0, X0
 	VMOVSHDUP     X0, X4
 	VADDSS        X4, X0, X0
+	VEXTRACTF64X4 $0x01, Z1, Y4
+	VADDPS        Y4, Y1, Y1
+	VEXTRACTF32X4 $0x01, Y1, X4
+	VADDPS        X4, X1, X1
+	VMOVHLPS      X1, X1, X4
+	VADDPS        X4, X1, X1
+	VMOVSHDUP     X1, X4
+	VADDSS        X4, X1, X1
+	VEXTRACTF64X4 $0x01, Z2, Y4
+	VADDPS        Y4, Y2, Y2
+	VEXTRACTF32X4 $0x01, Y2, X4
+	VADDPS        X4, X2, X2
+	VMOVHLPS      X2, X2, X4
+	VADDPS        X4, X2, X2
+	VMOVSHDUP     X2, X4
+	VADDSS        X4, X2, X2
+	VEXTRACTF64X4 $0x01, Z3, Y4
+	VADDPS        Y4, Y3, Y3
+	VEXTRACTF32X4 $0x01, Y3, X4
+	VADDPS        X4, X3, X3
+	VMOVHLPS      X3, X3, X4
+	VADDPS        X4, X3, X3
+	VMOVSHDUP     X3, X4
+	VADDSS        X4, X3, X3
+	MOVQ          add+104(FP), DX
+	TESTQ         DX, DX
+	JNZ           dot512R1Q4_add
 	VMOVSS        X0, (AX)
 	ADDQ          CX, AX
-	VEXTRACTF64X4 $0x01, Z1, Y0
-	VADDPS        Y0, Y1, Y0
-	VEXTRACTF32X4 $0x01, Y0, X1
-	VADDPS        X1, X0, X0
-	VMOVHLPS      X0, X0, X1
-	VADDPS        X1, X0, X0
-	VMOVSHDUP     X0, X1
-	VADDSS        X1, X0, X0
-	VMOVSS        X0, (AX)
+	VMOVSS        X1, (AX)
 	ADDQ          CX, AX
-	VEXTRACTF64X4 $0x01, Z2, Y0
-	VADDPS        Y0, Y2, Y0
-	VEXTRACTF32X4 $0x01, Y0, X1
-	VADDPS        X1, X0, X0
-	VMOVHLPS      X0, X0, X1
-	VADDPS        X1, X0, X0
-	VMOVSHDUP     X0, X1
-	VADDSS        X1, X0, X0
-	VMOVSS        X0, (AX)
+	VMOVSS        X2, (AX)
 	ADDQ          CX, AX
-	VEXTRACTF64X4 $0x01, Z3, Y0
-	VADDPS        Y0, Y3, Y0
-	VEXTRACTF32X4 $0x01, Y0, X1
-	VADDPS        X1, X0, X0
-	VMOVHLPS      X0, X0, X1
-	VADDPS        X1, X0, X0
-	VMOVSHDUP     X0, X1
-	VADDSS        X1, X0, X0
-	VMOVSS        X0, (AX)
+	VMOVSS        X3, (AX)
 	VZEROUPPER
 	RET
 
-// func dot512R1Q5(x []float32, xs int, q []float32, qs int, n int, out []float32, os int)
+dot512R1Q4_add:
+	VADDSS (AX), X0, X0
+	VMOVSS X0, (AX)
+	ADDQ   CX, AX
+	VADDSS (AX), X1, X1
+	VMOVSS X1, (AX)
+	ADDQ   CX, AX
+	VADDSS (AX), X2, X2
+	VMOVSS X2, (AX)
+	ADDQ   CX, AX
+	VADDSS (AX), X3, X3
+	VMOVSS X3, (AX)
+	VZEROUPPER
+	RET
+
+// func dot512R1Q5(x []float32, xs int, q []float32, qs int, n int, out []float32, os int, add int)
 // Requires: AVX, AVX512F, AVX512VL
-TEXT ·dot512R1Q5(SB), NOSPLIT, $0-104
+TEXT ·dot512R1Q5(SB), NOSPLIT, $0-112
 	MOVQ   xs+24(FP), AX
 	SHLQ   $0x02, AX
 	MOVQ   x_base+0(FP), AX
@@ -3049,53 +3103,74 @@ dot512R1Q5_reduce:
 	VADDPS        X5, X0, X0
 	VMOVSHDUP     X0, X5
 	VADDSS        X5, X0, X0
+	VEXTRACTF64X4 $0x01, Z1, Y5
+	VADDPS        Y5, Y1, Y1
+	VEXTRACTF32X4 $0x01, Y1, X5
+	VADDPS        X5, X1, X1
+	VMOVHLPS      X1, X1, X5
+	VADDPS        X5, X1, X1
+	VMOVSHDUP     X1, X5
+	VADDSS        X5, X1, X1
+	VEXTRACTF64X4 $0x01, Z2, Y5
+	VADDPS        Y5, Y2, Y2
+	VEXTRACTF32X4 $0x01, Y2, X5
+	VADDPS        X5, X2, X2
+	VMOVHLPS      X2, X2, X5
+	VADDPS        X5, X2, X2
+	VMOVSHDUP     X2, X5
+	VADDSS        X5, X2, X2
+	VEXTRACTF64X4 $0x01, Z3, Y5
+	VADDPS        Y5, Y3, Y3
+	VEXTRACTF32X4 $0x01, Y3, X5
+	VADDPS        X5, X3, X3
+	VMOVHLPS      X3, X3, X5
+	VADDPS        X5, X3, X3
+	VMOVSHDUP     X3, X5
+	VADDSS        X5, X3, X3
+	VEXTRACTF64X4 $0x01, Z4, Y5
+	VADDPS        Y5, Y4, Y4
+	VEXTRACTF32X4 $0x01, Y4, X5
+	VADDPS        X5, X4, X4
+	VMOVHLPS      X4, X4, X5
+	VADDPS        X5, X4, X4
+	VMOVSHDUP     X4, X5
+	VADDSS        X5, X4, X4
+	MOVQ          add+104(FP), DX
+	TESTQ         DX, DX
+	JNZ           dot512R1Q5_add
 	VMOVSS        X0, (AX)
 	ADDQ          CX, AX
-	VEXTRACTF64X4 $0x01, Z1, Y0
-	VADDPS        Y0, Y1, Y0
-	VEXTRACTF32X4 $0x01, Y0, X1
-	VADDPS        X1, X0, X0
-	VMOVHLPS      X0, X0, X1
-	VADDPS        X1, X0, X0
-	VMOVSHDUP     X0, X1
-	VADDSS        X1, X0, X0
-	VMOVSS        X0, (AX)
+	VMOVSS        X1, (AX)
 	ADDQ          CX, AX
-	VEXTRACTF64X4 $0x01, Z2, Y0
-	VADDPS        Y0, Y2, Y0
-	VEXTRACTF32X4 $0x01, Y0, X1
-	VADDPS        X1, X0, X0
-	VMOVHLPS      X0, X0, X1
-	VADDPS        X1, X0, X0
-	VMOVSHDUP     X0, X1
-	VADDSS        X1, X0, X0
-	VMOVSS        X0, (AX)
+	VMOVSS        X2, (AX)
 	ADDQ          CX, AX
-	VEXTRACTF64X4 $0x01, Z3, Y0
-	VADDPS        Y0, Y3, Y0
-	VEXTRACTF32X4 $0x01, Y0, X1
-	VADDPS        X1, X0, X0
-	VMOVHLPS      X0, X0, X1
-	VADDPS        X1, X0, X0
-	VMOVSHDUP     X0, X1
-	VADDSS        X1, X0, X0
-	VMOVSS        X0, (AX)
+	VMOVSS        X3, (AX)
 	ADDQ          CX, AX
-	VEXTRACTF64X4 $0x01, Z4, Y0
-	VADDPS        Y0, Y4, Y0
-	VEXTRACTF32X4 $0x01, Y0, X1
-	VADDPS        X1, X0, X0
-	VMOVHLPS      X0, X0, X1
-	VADDPS        X1, X0, X0
-	VMOVSHDUP     X0, X1
-	VADDSS        X1, X0, X0
-	VMOVSS        X0, (AX)
+	VMOVSS        X4, (AX)
 	VZEROUPPER
 	RET
 
-// func dot512R1Q6(x []float32, xs int, q []float32, qs int, n int, out []float32, os int)
+dot512R1Q5_add:
+	VADDSS (AX), X0, X0
+	VMOVSS X0, (AX)
+	ADDQ   CX, AX
+	VADDSS (AX), X1, X1
+	VMOVSS X1, (AX)
+	ADDQ   CX, AX
+	VADDSS (AX), X2, X2
+	VMOVSS X2, (AX)
+	ADDQ   CX, AX
+	VADDSS (AX), X3, X3
+	VMOVSS X3, (AX)
+	ADDQ   CX, AX
+	VADDSS (AX), X4, X4
+	VMOVSS X4, (AX)
+	VZEROUPPER
+	RET
+
+// func dot512R1Q6(x []float32, xs int, q []float32, qs int, n int, out []float32, os int, add int)
 // Requires: AVX, AVX512F, AVX512VL
-TEXT ·dot512R1Q6(SB), NOSPLIT, $0-104
+TEXT ·dot512R1Q6(SB), NOSPLIT, $0-112
 	MOVQ   xs+24(FP), AX
 	SHLQ   $0x02, AX
 	MOVQ   x_base+0(FP), AX
@@ -3173,63 +3248,87 @@ dot512R1Q6_reduce:
 	VADDPS        X6, X0, X0
 	VMOVSHDUP     X0, X6
 	VADDSS        X6, X0, X0
+	VEXTRACTF64X4 $0x01, Z1, Y6
+	VADDPS        Y6, Y1, Y1
+	VEXTRACTF32X4 $0x01, Y1, X6
+	VADDPS        X6, X1, X1
+	VMOVHLPS      X1, X1, X6
+	VADDPS        X6, X1, X1
+	VMOVSHDUP     X1, X6
+	VADDSS        X6, X1, X1
+	VEXTRACTF64X4 $0x01, Z2, Y6
+	VADDPS        Y6, Y2, Y2
+	VEXTRACTF32X4 $0x01, Y2, X6
+	VADDPS        X6, X2, X2
+	VMOVHLPS      X2, X2, X6
+	VADDPS        X6, X2, X2
+	VMOVSHDUP     X2, X6
+	VADDSS        X6, X2, X2
+	VEXTRACTF64X4 $0x01, Z3, Y6
+	VADDPS        Y6, Y3, Y3
+	VEXTRACTF32X4 $0x01, Y3, X6
+	VADDPS        X6, X3, X3
+	VMOVHLPS      X3, X3, X6
+	VADDPS        X6, X3, X3
+	VMOVSHDUP     X3, X6
+	VADDSS        X6, X3, X3
+	VEXTRACTF64X4 $0x01, Z4, Y6
+	VADDPS        Y6, Y4, Y4
+	VEXTRACTF32X4 $0x01, Y4, X6
+	VADDPS        X6, X4, X4
+	VMOVHLPS      X4, X4, X6
+	VADDPS        X6, X4, X4
+	VMOVSHDUP     X4, X6
+	VADDSS        X6, X4, X4
+	VEXTRACTF64X4 $0x01, Z5, Y6
+	VADDPS        Y6, Y5, Y5
+	VEXTRACTF32X4 $0x01, Y5, X6
+	VADDPS        X6, X5, X5
+	VMOVHLPS      X5, X5, X6
+	VADDPS        X6, X5, X5
+	VMOVSHDUP     X5, X6
+	VADDSS        X6, X5, X5
+	MOVQ          add+104(FP), DX
+	TESTQ         DX, DX
+	JNZ           dot512R1Q6_add
 	VMOVSS        X0, (AX)
 	ADDQ          CX, AX
-	VEXTRACTF64X4 $0x01, Z1, Y0
-	VADDPS        Y0, Y1, Y0
-	VEXTRACTF32X4 $0x01, Y0, X1
-	VADDPS        X1, X0, X0
-	VMOVHLPS      X0, X0, X1
-	VADDPS        X1, X0, X0
-	VMOVSHDUP     X0, X1
-	VADDSS        X1, X0, X0
-	VMOVSS        X0, (AX)
+	VMOVSS        X1, (AX)
 	ADDQ          CX, AX
-	VEXTRACTF64X4 $0x01, Z2, Y0
-	VADDPS        Y0, Y2, Y0
-	VEXTRACTF32X4 $0x01, Y0, X1
-	VADDPS        X1, X0, X0
-	VMOVHLPS      X0, X0, X1
-	VADDPS        X1, X0, X0
-	VMOVSHDUP     X0, X1
-	VADDSS        X1, X0, X0
-	VMOVSS        X0, (AX)
+	VMOVSS        X2, (AX)
 	ADDQ          CX, AX
-	VEXTRACTF64X4 $0x01, Z3, Y0
-	VADDPS        Y0, Y3, Y0
-	VEXTRACTF32X4 $0x01, Y0, X1
-	VADDPS        X1, X0, X0
-	VMOVHLPS      X0, X0, X1
-	VADDPS        X1, X0, X0
-	VMOVSHDUP     X0, X1
-	VADDSS        X1, X0, X0
-	VMOVSS        X0, (AX)
+	VMOVSS        X3, (AX)
 	ADDQ          CX, AX
-	VEXTRACTF64X4 $0x01, Z4, Y0
-	VADDPS        Y0, Y4, Y0
-	VEXTRACTF32X4 $0x01, Y0, X1
-	VADDPS        X1, X0, X0
-	VMOVHLPS      X0, X0, X1
-	VADDPS        X1, X0, X0
-	VMOVSHDUP     X0, X1
-	VADDSS        X1, X0, X0
-	VMOVSS        X0, (AX)
+	VMOVSS        X4, (AX)
 	ADDQ          CX, AX
-	VEXTRACTF64X4 $0x01, Z5, Y0
-	VADDPS        Y0, Y5, Y0
-	VEXTRACTF32X4 $0x01, Y0, X1
-	VADDPS        X1, X0, X0
-	VMOVHLPS      X0, X0, X1
-	VADDPS        X1, X0, X0
-	VMOVSHDUP     X0, X1
-	VADDSS        X1, X0, X0
-	VMOVSS        X0, (AX)
+	VMOVSS        X5, (AX)
 	VZEROUPPER
 	RET
 
-// func dot512R2Q1(x []float32, xs int, q []float32, qs int, n int, out []float32, os int)
+dot512R1Q6_add:
+	VADDSS (AX), X0, X0
+	VMOVSS X0, (AX)
+	ADDQ   CX, AX
+	VADDSS (AX), X1, X1
+	VMOVSS X1, (AX)
+	ADDQ   CX, AX
+	VADDSS (AX), X2, X2
+	VMOVSS X2, (AX)
+	ADDQ   CX, AX
+	VADDSS (AX), X3, X3
+	VMOVSS X3, (AX)
+	ADDQ   CX, AX
+	VADDSS (AX), X4, X4
+	VMOVSS X4, (AX)
+	ADDQ   CX, AX
+	VADDSS (AX), X5, X5
+	VMOVSS X5, (AX)
+	VZEROUPPER
+	RET
+
+// func dot512R2Q1(x []float32, xs int, q []float32, qs int, n int, out []float32, os int, add int)
 // Requires: AVX, AVX512F, AVX512VL
-TEXT ·dot512R2Q1(SB), NOSPLIT, $0-104
+TEXT ·dot512R2Q1(SB), NOSPLIT, $0-112
 	MOVQ   xs+24(FP), AX
 	SHLQ   $0x02, AX
 	MOVQ   x_base+0(FP), CX
@@ -3278,22 +3377,33 @@ dot512R2Q1_reduce:
 	VADDPS        X2, X0, X0
 	VMOVSHDUP     X0, X2
 	VADDSS        X2, X0, X0
+	VEXTRACTF64X4 $0x01, Z1, Y2
+	VADDPS        Y2, Y1, Y1
+	VEXTRACTF32X4 $0x01, Y1, X2
+	VADDPS        X2, X1, X1
+	VMOVHLPS      X1, X1, X2
+	VADDPS        X2, X1, X1
+	VMOVSHDUP     X1, X2
+	VADDSS        X2, X1, X1
+	MOVQ          add+104(FP), CX
+	TESTQ         CX, CX
+	JNZ           dot512R2Q1_add
 	VMOVSS        X0, (AX)
-	VEXTRACTF64X4 $0x01, Z1, Y0
-	VADDPS        Y0, Y1, Y0
-	VEXTRACTF32X4 $0x01, Y0, X1
-	VADDPS        X1, X0, X0
-	VMOVHLPS      X0, X0, X1
-	VADDPS        X1, X0, X0
-	VMOVSHDUP     X0, X1
-	VADDSS        X1, X0, X0
-	VMOVSS        X0, 4(AX)
+	VMOVSS        X1, 4(AX)
 	VZEROUPPER
 	RET
 
-// func dot512R2Q2(x []float32, xs int, q []float32, qs int, n int, out []float32, os int)
+dot512R2Q1_add:
+	VADDSS (AX), X0, X0
+	VMOVSS X0, (AX)
+	VADDSS 4(AX), X1, X1
+	VMOVSS X1, 4(AX)
+	VZEROUPPER
+	RET
+
+// func dot512R2Q2(x []float32, xs int, q []float32, qs int, n int, out []float32, os int, add int)
 // Requires: AVX, AVX512F, AVX512VL
-TEXT ·dot512R2Q2(SB), NOSPLIT, $0-104
+TEXT ·dot512R2Q2(SB), NOSPLIT, $0-112
 	MOVQ   xs+24(FP), AX
 	SHLQ   $0x02, AX
 	MOVQ   x_base+0(FP), CX
@@ -3353,41 +3463,57 @@ dot512R2Q2_reduce:
 	VADDPS        X4, X0, X0
 	VMOVSHDUP     X0, X4
 	VADDSS        X4, X0, X0
+	VEXTRACTF64X4 $0x01, Z2, Y4
+	VADDPS        Y4, Y2, Y2
+	VEXTRACTF32X4 $0x01, Y2, X4
+	VADDPS        X4, X2, X2
+	VMOVHLPS      X2, X2, X4
+	VADDPS        X4, X2, X2
+	VMOVSHDUP     X2, X4
+	VADDSS        X4, X2, X2
+	VEXTRACTF64X4 $0x01, Z1, Y4
+	VADDPS        Y4, Y1, Y1
+	VEXTRACTF32X4 $0x01, Y1, X4
+	VADDPS        X4, X1, X1
+	VMOVHLPS      X1, X1, X4
+	VADDPS        X4, X1, X1
+	VMOVSHDUP     X1, X4
+	VADDSS        X4, X1, X1
+	VEXTRACTF64X4 $0x01, Z3, Y4
+	VADDPS        Y4, Y3, Y3
+	VEXTRACTF32X4 $0x01, Y3, X4
+	VADDPS        X4, X3, X3
+	VMOVHLPS      X3, X3, X4
+	VADDPS        X4, X3, X3
+	VMOVSHDUP     X3, X4
+	VADDSS        X4, X3, X3
+	MOVQ          add+104(FP), DX
+	TESTQ         DX, DX
+	JNZ           dot512R2Q2_add
 	VMOVSS        X0, (AX)
-	VEXTRACTF64X4 $0x01, Z2, Y0
-	VADDPS        Y0, Y2, Y0
-	VEXTRACTF32X4 $0x01, Y0, X2
-	VADDPS        X2, X0, X0
-	VMOVHLPS      X0, X0, X2
-	VADDPS        X2, X0, X0
-	VMOVSHDUP     X0, X2
-	VADDSS        X2, X0, X0
-	VMOVSS        X0, 4(AX)
+	VMOVSS        X2, 4(AX)
 	ADDQ          CX, AX
-	VEXTRACTF64X4 $0x01, Z1, Y0
-	VADDPS        Y0, Y1, Y0
-	VEXTRACTF32X4 $0x01, Y0, X1
-	VADDPS        X1, X0, X0
-	VMOVHLPS      X0, X0, X1
-	VADDPS        X1, X0, X0
-	VMOVSHDUP     X0, X1
-	VADDSS        X1, X0, X0
-	VMOVSS        X0, (AX)
-	VEXTRACTF64X4 $0x01, Z3, Y0
-	VADDPS        Y0, Y3, Y0
-	VEXTRACTF32X4 $0x01, Y0, X1
-	VADDPS        X1, X0, X0
-	VMOVHLPS      X0, X0, X1
-	VADDPS        X1, X0, X0
-	VMOVSHDUP     X0, X1
-	VADDSS        X1, X0, X0
-	VMOVSS        X0, 4(AX)
+	VMOVSS        X1, (AX)
+	VMOVSS        X3, 4(AX)
 	VZEROUPPER
 	RET
 
-// func dot512R2Q3(x []float32, xs int, q []float32, qs int, n int, out []float32, os int)
+dot512R2Q2_add:
+	VADDSS (AX), X0, X0
+	VMOVSS X0, (AX)
+	VADDSS 4(AX), X2, X2
+	VMOVSS X2, 4(AX)
+	ADDQ   CX, AX
+	VADDSS (AX), X1, X1
+	VMOVSS X1, (AX)
+	VADDSS 4(AX), X3, X3
+	VMOVSS X3, 4(AX)
+	VZEROUPPER
+	RET
+
+// func dot512R2Q3(x []float32, xs int, q []float32, qs int, n int, out []float32, os int, add int)
 // Requires: AVX, AVX512F, AVX512VL
-TEXT ·dot512R2Q3(SB), NOSPLIT, $0-104
+TEXT ·dot512R2Q3(SB), NOSPLIT, $0-112
 	MOVQ   xs+24(FP), AX
 	SHLQ   $0x02, AX
 	MOVQ   x_base+0(FP), CX
@@ -3458,60 +3584,81 @@ dot512R2Q3_reduce:
 	VADDPS        X6, X0, X0
 	VMOVSHDUP     X0, X6
 	VADDSS        X6, X0, X0
+	VEXTRACTF64X4 $0x01, Z3, Y6
+	VADDPS        Y6, Y3, Y3
+	VEXTRACTF32X4 $0x01, Y3, X6
+	VADDPS        X6, X3, X3
+	VMOVHLPS      X3, X3, X6
+	VADDPS        X6, X3, X3
+	VMOVSHDUP     X3, X6
+	VADDSS        X6, X3, X3
+	VEXTRACTF64X4 $0x01, Z1, Y6
+	VADDPS        Y6, Y1, Y1
+	VEXTRACTF32X4 $0x01, Y1, X6
+	VADDPS        X6, X1, X1
+	VMOVHLPS      X1, X1, X6
+	VADDPS        X6, X1, X1
+	VMOVSHDUP     X1, X6
+	VADDSS        X6, X1, X1
+	VEXTRACTF64X4 $0x01, Z4, Y6
+	VADDPS        Y6, Y4, Y4
+	VEXTRACTF32X4 $0x01, Y4, X6
+	VADDPS        X6, X4, X4
+	VMOVHLPS      X4, X4, X6
+	VADDPS        X6, X4, X4
+	VMOVSHDUP     X4, X6
+	VADDSS        X6, X4, X4
+	VEXTRACTF64X4 $0x01, Z2, Y6
+	VADDPS        Y6, Y2, Y2
+	VEXTRACTF32X4 $0x01, Y2, X6
+	VADDPS        X6, X2, X2
+	VMOVHLPS      X2, X2, X6
+	VADDPS        X6, X2, X2
+	VMOVSHDUP     X2, X6
+	VADDSS        X6, X2, X2
+	VEXTRACTF64X4 $0x01, Z5, Y6
+	VADDPS        Y6, Y5, Y5
+	VEXTRACTF32X4 $0x01, Y5, X6
+	VADDPS        X6, X5, X5
+	VMOVHLPS      X5, X5, X6
+	VADDPS        X6, X5, X5
+	VMOVSHDUP     X5, X6
+	VADDSS        X6, X5, X5
+	MOVQ          add+104(FP), DX
+	TESTQ         DX, DX
+	JNZ           dot512R2Q3_add
 	VMOVSS        X0, (AX)
-	VEXTRACTF64X4 $0x01, Z3, Y0
-	VADDPS        Y0, Y3, Y0
-	VEXTRACTF32X4 $0x01, Y0, X3
-	VADDPS        X3, X0, X0
-	VMOVHLPS      X0, X0, X3
-	VADDPS        X3, X0, X0
-	VMOVSHDUP     X0, X3
-	VADDSS        X3, X0, X0
-	VMOVSS        X0, 4(AX)
+	VMOVSS        X3, 4(AX)
 	ADDQ          CX, AX
-	VEXTRACTF64X4 $0x01, Z1, Y0
-	VADDPS        Y0, Y1, Y0
-	VEXTRACTF32X4 $0x01, Y0, X1
-	VADDPS        X1, X0, X0
-	VMOVHLPS      X0, X0, X1
-	VADDPS        X1, X0, X0
-	VMOVSHDUP     X0, X1
-	VADDSS        X1, X0, X0
-	VMOVSS        X0, (AX)
-	VEXTRACTF64X4 $0x01, Z4, Y0
-	VADDPS        Y0, Y4, Y0
-	VEXTRACTF32X4 $0x01, Y0, X1
-	VADDPS        X1, X0, X0
-	VMOVHLPS      X0, X0, X1
-	VADDPS        X1, X0, X0
-	VMOVSHDUP     X0, X1
-	VADDSS        X1, X0, X0
-	VMOVSS        X0, 4(AX)
+	VMOVSS        X1, (AX)
+	VMOVSS        X4, 4(AX)
 	ADDQ          CX, AX
-	VEXTRACTF64X4 $0x01, Z2, Y0
-	VADDPS        Y0, Y2, Y0
-	VEXTRACTF32X4 $0x01, Y0, X1
-	VADDPS        X1, X0, X0
-	VMOVHLPS      X0, X0, X1
-	VADDPS        X1, X0, X0
-	VMOVSHDUP     X0, X1
-	VADDSS        X1, X0, X0
-	VMOVSS        X0, (AX)
-	VEXTRACTF64X4 $0x01, Z5, Y0
-	VADDPS        Y0, Y5, Y0
-	VEXTRACTF32X4 $0x01, Y0, X1
-	VADDPS        X1, X0, X0
-	VMOVHLPS      X0, X0, X1
-	VADDPS        X1, X0, X0
-	VMOVSHDUP     X0, X1
-	VADDSS        X1, X0, X0
-	VMOVSS        X0, 4(AX)
+	VMOVSS        X2, (AX)
+	VMOVSS        X5, 4(AX)
 	VZEROUPPER
 	RET
 
-// func dot512R2Q4(x []float32, xs int, q []float32, qs int, n int, out []float32, os int)
+dot512R2Q3_add:
+	VADDSS (AX), X0, X0
+	VMOVSS X0, (AX)
+	VADDSS 4(AX), X3, X3
+	VMOVSS X3, 4(AX)
+	ADDQ   CX, AX
+	VADDSS (AX), X1, X1
+	VMOVSS X1, (AX)
+	VADDSS 4(AX), X4, X4
+	VMOVSS X4, 4(AX)
+	ADDQ   CX, AX
+	VADDSS (AX), X2, X2
+	VMOVSS X2, (AX)
+	VADDSS 4(AX), X5, X5
+	VMOVSS X5, 4(AX)
+	VZEROUPPER
+	RET
+
+// func dot512R2Q4(x []float32, xs int, q []float32, qs int, n int, out []float32, os int, add int)
 // Requires: AVX, AVX512F, AVX512VL
-TEXT ·dot512R2Q4(SB), NOSPLIT, $0-104
+TEXT ·dot512R2Q4(SB), NOSPLIT, $0-112
 	MOVQ   xs+24(FP), AX
 	SHLQ   $0x02, AX
 	MOVQ   x_base+0(FP), CX
@@ -3593,79 +3740,105 @@ dot512R2Q4_reduce:
 	VADDPS        X8, X0, X0
 	VMOVSHDUP     X0, X8
 	VADDSS        X8, X0, X0
+	VEXTRACTF64X4 $0x01, Z4, Y8
+	VADDPS        Y8, Y4, Y4
+	VEXTRACTF32X4 $0x01, Y4, X8
+	VADDPS        X8, X4, X4
+	VMOVHLPS      X4, X4, X8
+	VADDPS        X8, X4, X4
+	VMOVSHDUP     X4, X8
+	VADDSS        X8, X4, X4
+	VEXTRACTF64X4 $0x01, Z1, Y8
+	VADDPS        Y8, Y1, Y1
+	VEXTRACTF32X4 $0x01, Y1, X8
+	VADDPS        X8, X1, X1
+	VMOVHLPS      X1, X1, X8
+	VADDPS        X8, X1, X1
+	VMOVSHDUP     X1, X8
+	VADDSS        X8, X1, X1
+	VEXTRACTF64X4 $0x01, Z5, Y8
+	VADDPS        Y8, Y5, Y5
+	VEXTRACTF32X4 $0x01, Y5, X8
+	VADDPS        X8, X5, X5
+	VMOVHLPS      X5, X5, X8
+	VADDPS        X8, X5, X5
+	VMOVSHDUP     X5, X8
+	VADDSS        X8, X5, X5
+	VEXTRACTF64X4 $0x01, Z2, Y8
+	VADDPS        Y8, Y2, Y2
+	VEXTRACTF32X4 $0x01, Y2, X8
+	VADDPS        X8, X2, X2
+	VMOVHLPS      X2, X2, X8
+	VADDPS        X8, X2, X2
+	VMOVSHDUP     X2, X8
+	VADDSS        X8, X2, X2
+	VEXTRACTF64X4 $0x01, Z6, Y8
+	VADDPS        Y8, Y6, Y6
+	VEXTRACTF32X4 $0x01, Y6, X8
+	VADDPS        X8, X6, X6
+	VMOVHLPS      X6, X6, X8
+	VADDPS        X8, X6, X6
+	VMOVSHDUP     X6, X8
+	VADDSS        X8, X6, X6
+	VEXTRACTF64X4 $0x01, Z3, Y8
+	VADDPS        Y8, Y3, Y3
+	VEXTRACTF32X4 $0x01, Y3, X8
+	VADDPS        X8, X3, X3
+	VMOVHLPS      X3, X3, X8
+	VADDPS        X8, X3, X3
+	VMOVSHDUP     X3, X8
+	VADDSS        X8, X3, X3
+	VEXTRACTF64X4 $0x01, Z7, Y8
+	VADDPS        Y8, Y7, Y7
+	VEXTRACTF32X4 $0x01, Y7, X8
+	VADDPS        X8, X7, X7
+	VMOVHLPS      X7, X7, X8
+	VADDPS        X8, X7, X7
+	VMOVSHDUP     X7, X8
+	VADDSS        X8, X7, X7
+	MOVQ          add+104(FP), DX
+	TESTQ         DX, DX
+	JNZ           dot512R2Q4_add
 	VMOVSS        X0, (AX)
-	VEXTRACTF64X4 $0x01, Z4, Y0
-	VADDPS        Y0, Y4, Y0
-	VEXTRACTF32X4 $0x01, Y0, X4
-	VADDPS        X4, X0, X0
-	VMOVHLPS      X0, X0, X4
-	VADDPS        X4, X0, X0
-	VMOVSHDUP     X0, X4
-	VADDSS        X4, X0, X0
-	VMOVSS        X0, 4(AX)
+	VMOVSS        X4, 4(AX)
 	ADDQ          CX, AX
-	VEXTRACTF64X4 $0x01, Z1, Y0
-	VADDPS        Y0, Y1, Y0
-	VEXTRACTF32X4 $0x01, Y0, X1
-	VADDPS        X1, X0, X0
-	VMOVHLPS      X0, X0, X1
-	VADDPS        X1, X0, X0
-	VMOVSHDUP     X0, X1
-	VADDSS        X1, X0, X0
-	VMOVSS        X0, (AX)
-	VEXTRACTF64X4 $0x01, Z5, Y0
-	VADDPS        Y0, Y5, Y0
-	VEXTRACTF32X4 $0x01, Y0, X1
-	VADDPS        X1, X0, X0
-	VMOVHLPS      X0, X0, X1
-	VADDPS        X1, X0, X0
-	VMOVSHDUP     X0, X1
-	VADDSS        X1, X0, X0
-	VMOVSS        X0, 4(AX)
+	VMOVSS        X1, (AX)
+	VMOVSS        X5, 4(AX)
 	ADDQ          CX, AX
-	VEXTRACTF64X4 $0x01, Z2, Y0
-	VADDPS        Y0, Y2, Y0
-	VEXTRACTF32X4 $0x01, Y0, X1
-	VADDPS        X1, X0, X0
-	VMOVHLPS      X0, X0, X1
-	VADDPS        X1, X0, X0
-	VMOVSHDUP     X0, X1
-	VADDSS        X1, X0, X0
-	VMOVSS        X0, (AX)
-	VEXTRACTF64X4 $0x01, Z6, Y0
-	VADDPS        Y0, Y6, Y0
-	VEXTRACTF32X4 $0x01, Y0, X1
-	VADDPS        X1, X0, X0
-	VMOVHLPS      X0, X0, X1
-	VADDPS        X1, X0, X0
-	VMOVSHDUP     X0, X1
-	VADDSS        X1, X0, X0
-	VMOVSS        X0, 4(AX)
+	VMOVSS        X2, (AX)
+	VMOVSS        X6, 4(AX)
 	ADDQ          CX, AX
-	VEXTRACTF64X4 $0x01, Z3, Y0
-	VADDPS        Y0, Y3, Y0
-	VEXTRACTF32X4 $0x01, Y0, X1
-	VADDPS        X1, X0, X0
-	VMOVHLPS      X0, X0, X1
-	VADDPS        X1, X0, X0
-	VMOVSHDUP     X0, X1
-	VADDSS        X1, X0, X0
-	VMOVSS        X0, (AX)
-	VEXTRACTF64X4 $0x01, Z7, Y0
-	VADDPS        Y0, Y7, Y0
-	VEXTRACTF32X4 $0x01, Y0, X1
-	VADDPS        X1, X0, X0
-	VMOVHLPS      X0, X0, X1
-	VADDPS        X1, X0, X0
-	VMOVSHDUP     X0, X1
-	VADDSS        X1, X0, X0
-	VMOVSS        X0, 4(AX)
+	VMOVSS        X3, (AX)
+	VMOVSS        X7, 4(AX)
 	VZEROUPPER
 	RET
 
-// func dot512R2Q5(x []float32, xs int, q []float32, qs int, n int, out []float32, os int)
+dot512R2Q4_add:
+	VADDSS (AX), X0, X0
+	VMOVSS X0, (AX)
+	VADDSS 4(AX), X4, X4
+	VMOVSS X4, 4(AX)
+	ADDQ   CX, AX
+	VADDSS (AX), X1, X1
+	VMOVSS X1, (AX)
+	VADDSS 4(AX), X5, X5
+	VMOVSS X5, 4(AX)
+	ADDQ   CX, AX
+	VADDSS (AX), X2, X2
+	VMOVSS X2, (AX)
+	VADDSS 4(AX), X6, X6
+	VMOVSS X6, 4(AX)
+	ADDQ   CX, AX
+	VADDSS (AX), X3, X3
+	VMOVSS X3, (AX)
+	VADDSS 4(AX), X7, X7
+	VMOVSS X7, 4(AX)
+	VZEROUPPER
+	RET
+
+// func dot512R2Q5(x []float32, xs int, q []float32, qs int, n int, out []float32, os int, add int)
 // Requires: AVX, AVX512F, AVX512VL
-TEXT ·dot512R2Q5(SB), NOSPLIT, $0-104
+TEXT ·dot512R2Q5(SB), NOSPLIT, $0-112
 	MOVQ   xs+24(FP), AX
 	SHLQ   $0x02, AX
 	MOVQ   x_base+0(FP), CX
@@ -3758,98 +3931,129 @@ dot512R2Q5_reduce:
 	VADDPS        X10, X0, X0
 	VMOVSHDUP     X0, X10
 	VADDSS        X10, X0, X0
+	VEXTRACTF64X4 $0x01, Z5, Y10
+	VADDPS        Y10, Y5, Y5
+	VEXTRACTF32X4 $0x01, Y5, X10
+	VADDPS        X10, X5, X5
+	VMOVHLPS      X5, X5, X10
+	VADDPS        X10, X5, X5
+	VMOVSHDUP     X5, X10
+	VADDSS        X10, X5, X5
+	VEXTRACTF64X4 $0x01, Z1, Y10
+	VADDPS        Y10, Y1, Y1
+	VEXTRACTF32X4 $0x01, Y1, X10
+	VADDPS        X10, X1, X1
+	VMOVHLPS      X1, X1, X10
+	VADDPS        X10, X1, X1
+	VMOVSHDUP     X1, X10
+	VADDSS        X10, X1, X1
+	VEXTRACTF64X4 $0x01, Z6, Y10
+	VADDPS        Y10, Y6, Y6
+	VEXTRACTF32X4 $0x01, Y6, X10
+	VADDPS        X10, X6, X6
+	VMOVHLPS      X6, X6, X10
+	VADDPS        X10, X6, X6
+	VMOVSHDUP     X6, X10
+	VADDSS        X10, X6, X6
+	VEXTRACTF64X4 $0x01, Z2, Y10
+	VADDPS        Y10, Y2, Y2
+	VEXTRACTF32X4 $0x01, Y2, X10
+	VADDPS        X10, X2, X2
+	VMOVHLPS      X2, X2, X10
+	VADDPS        X10, X2, X2
+	VMOVSHDUP     X2, X10
+	VADDSS        X10, X2, X2
+	VEXTRACTF64X4 $0x01, Z7, Y10
+	VADDPS        Y10, Y7, Y7
+	VEXTRACTF32X4 $0x01, Y7, X10
+	VADDPS        X10, X7, X7
+	VMOVHLPS      X7, X7, X10
+	VADDPS        X10, X7, X7
+	VMOVSHDUP     X7, X10
+	VADDSS        X10, X7, X7
+	VEXTRACTF64X4 $0x01, Z3, Y10
+	VADDPS        Y10, Y3, Y3
+	VEXTRACTF32X4 $0x01, Y3, X10
+	VADDPS        X10, X3, X3
+	VMOVHLPS      X3, X3, X10
+	VADDPS        X10, X3, X3
+	VMOVSHDUP     X3, X10
+	VADDSS        X10, X3, X3
+	VEXTRACTF64X4 $0x01, Z8, Y10
+	VADDPS        Y10, Y8, Y8
+	VEXTRACTF32X4 $0x01, Y8, X10
+	VADDPS        X10, X8, X8
+	VMOVHLPS      X8, X8, X10
+	VADDPS        X10, X8, X8
+	VMOVSHDUP     X8, X10
+	VADDSS        X10, X8, X8
+	VEXTRACTF64X4 $0x01, Z4, Y10
+	VADDPS        Y10, Y4, Y4
+	VEXTRACTF32X4 $0x01, Y4, X10
+	VADDPS        X10, X4, X4
+	VMOVHLPS      X4, X4, X10
+	VADDPS        X10, X4, X4
+	VMOVSHDUP     X4, X10
+	VADDSS        X10, X4, X4
+	VEXTRACTF64X4 $0x01, Z9, Y10
+	VADDPS        Y10, Y9, Y9
+	VEXTRACTF32X4 $0x01, Y9, X10
+	VADDPS        X10, X9, X9
+	VMOVHLPS      X9, X9, X10
+	VADDPS        X10, X9, X9
+	VMOVSHDUP     X9, X10
+	VADDSS        X10, X9, X9
+	MOVQ          add+104(FP), DX
+	TESTQ         DX, DX
+	JNZ           dot512R2Q5_add
 	VMOVSS        X0, (AX)
-	VEXTRACTF64X4 $0x01, Z5, Y0
-	VADDPS        Y0, Y5, Y0
-	VEXTRACTF32X4 $0x01, Y0, X5
-	VADDPS        X5, X0, X0
-	VMOVHLPS      X0, X0, X5
-	VADDPS        X5, X0, X0
-	VMOVSHDUP     X0, X5
-	VADDSS        X5, X0, X0
-	VMOVSS        X0, 4(AX)
+	VMOVSS        X5, 4(AX)
 	ADDQ          CX, AX
-	VEXTRACTF64X4 $0x01, Z1, Y0
-	VADDPS        Y0, Y1, Y0
-	VEXTRACTF32X4 $0x01, Y0, X1
-	VADDPS        X1, X0, X0
-	VMOVHLPS      X0, X0, X1
-	VADDPS        X1, X0, X0
-	VMOVSHDUP     X0, X1
-	VADDSS        X1, X0, X0
-	VMOVSS        X0, (AX)
-	VEXTRACTF64X4 $0x01, Z6, Y0
-	VADDPS        Y0, Y6, Y0
-	VEXTRACTF32X4 $0x01, Y0, X1
-	VADDPS        X1, X0, X0
-	VMOVHLPS      X0, X0, X1
-	VADDPS        X1, X0, X0
-	VMOVSHDUP     X0, X1
-	VADDSS        X1, X0, X0
-	VMOVSS        X0, 4(AX)
+	VMOVSS        X1, (AX)
+	VMOVSS        X6, 4(AX)
 	ADDQ          CX, AX
-	VEXTRACTF64X4 $0x01, Z2, Y0
-	VADDPS        Y0, Y2, Y0
-	VEXTRACTF32X4 $0x01, Y0, X1
-	VADDPS        X1, X0, X0
-	VMOVHLPS      X0, X0, X1
-	VADDPS        X1, X0, X0
-	VMOVSHDUP     X0, X1
-	VADDSS        X1, X0, X0
-	VMOVSS        X0, (AX)
-	VEXTRACTF64X4 $0x01, Z7, Y0
-	VADDPS        Y0, Y7, Y0
-	VEXTRACTF32X4 $0x01, Y0, X1
-	VADDPS        X1, X0, X0
-	VMOVHLPS      X0, X0, X1
-	VADDPS        X1, X0, X0
-	VMOVSHDUP     X0, X1
-	VADDSS        X1, X0, X0
-	VMOVSS        X0, 4(AX)
+	VMOVSS        X2, (AX)
+	VMOVSS        X7, 4(AX)
 	ADDQ          CX, AX
-	VEXTRACTF64X4 $0x01, Z3, Y0
-	VADDPS        Y0, Y3, Y0
-	VEXTRACTF32X4 $0x01, Y0, X1
-	VADDPS        X1, X0, X0
-	VMOVHLPS      X0, X0, X1
-	VADDPS        X1, X0, X0
-	VMOVSHDUP     X0, X1
-	VADDSS        X1, X0, X0
-	VMOVSS        X0, (AX)
-	VEXTRACTF64X4 $0x01, Z8, Y0
-	VADDPS        Y0, Y8, Y0
-	VEXTRACTF32X4 $0x01, Y0, X1
-	VADDPS        X1, X0, X0
-	VMOVHLPS      X0, X0, X1
-	VADDPS        X1, X0, X0
-	VMOVSHDUP     X0, X1
-	VADDSS        X1, X0, X0
-	VMOVSS        X0, 4(AX)
+	VMOVSS        X3, (AX)
+	VMOVSS        X8, 4(AX)
 	ADDQ          CX, AX
-	VEXTRACTF64X4 $0x01, Z4, Y0
-	VADDPS        Y0, Y4, Y0
-	VEXTRACTF32X4 $0x01, Y0, X1
-	VADDPS        X1, X0, X0
-	VMOVHLPS      X0, X0, X1
-	VADDPS        X1, X0, X0
-	VMOVSHDUP     X0, X1
-	VADDSS        X1, X0, X0
-	VMOVSS        X0, (AX)
-	VEXTRACTF64X4 $0x01, Z9, Y0
-	VADDPS        Y0, Y9, Y0
-	VEXTRACTF32X4 $0x01, Y0, X1
-	VADDPS        X1, X0, X0
-	VMOVHLPS      X0, X0, X1
-	VADDPS        X1, X0, X0
-	VMOVSHDUP     X0, X1
-	VADDSS        X1, X0, X0
-	VMOVSS        X0, 4(AX)
+	VMOVSS        X4, (AX)
+	VMOVSS        X9, 4(AX)
 	VZEROUPPER
 	RET
 
-// func dot512R2Q6(x []float32, xs int, q []float32, qs int, n int, out []float32, os int)
+dot512R2Q5_add:
+	VADDSS (AX), X0, X0
+	VMOVSS X0, (AX)
+	VADDSS 4(AX), X5, X5
+	VMOVSS X5, 4(AX)
+	ADDQ   CX, AX
+	VADDSS (AX), X1, X1
+	VMOVSS X1, (AX)
+	VADDSS 4(AX), X6, X6
+	VMOVSS X6, 4(AX)
+	ADDQ   CX, AX
+	VADDSS (AX), X2, X2
+	VMOVSS X2, (AX)
+	VADDSS 4(AX), X7, X7
+	VMOVSS X7, 4(AX)
+	ADDQ   CX, AX
+	VADDSS (AX), X3, X3
+	VMOVSS X3, (AX)
+	VADDSS 4(AX), X8, X8
+	VMOVSS X8, 4(AX)
+	ADDQ   CX, AX
+	VADDSS (AX), X4, X4
+	VMOVSS X4, (AX)
+	VADDSS 4(AX), X9, X9
+	VMOVSS X9, 4(AX)
+	VZEROUPPER
+	RET
+
+// func dot512R2Q6(x []float32, xs int, q []float32, qs int, n int, out []float32, os int, add int)
 // Requires: AVX, AVX512F, AVX512VL
-TEXT ·dot512R2Q6(SB), NOSPLIT, $0-104
+TEXT ·dot512R2Q6(SB), NOSPLIT, $0-112
 	MOVQ   xs+24(FP), AX
 	SHLQ   $0x02, AX
 	MOVQ   x_base+0(FP), CX
@@ -3953,117 +4157,153 @@ dot512R2Q6_reduce:
 	VADDPS        X12, X0, X0
 	VMOVSHDUP     X0, X12
 	VADDSS        X12, X0, X0
+	VEXTRACTF64X4 $0x01, Z6, Y12
+	VADDPS        Y12, Y6, Y6
+	VEXTRACTF32X4 $0x01, Y6, X12
+	VADDPS        X12, X6, X6
+	VMOVHLPS      X6, X6, X12
+	VADDPS        X12, X6, X6
+	VMOVSHDUP     X6, X12
+	VADDSS        X12, X6, X6
+	VEXTRACTF64X4 $0x01, Z1, Y12
+	VADDPS        Y12, Y1, Y1
+	VEXTRACTF32X4 $0x01, Y1, X12
+	VADDPS        X12, X1, X1
+	VMOVHLPS      X1, X1, X12
+	VADDPS        X12, X1, X1
+	VMOVSHDUP     X1, X12
+	VADDSS        X12, X1, X1
+	VEXTRACTF64X4 $0x01, Z7, Y12
+	VADDPS        Y12, Y7, Y7
+	VEXTRACTF32X4 $0x01, Y7, X12
+	VADDPS        X12, X7, X7
+	VMOVHLPS      X7, X7, X12
+	VADDPS        X12, X7, X7
+	VMOVSHDUP     X7, X12
+	VADDSS        X12, X7, X7
+	VEXTRACTF64X4 $0x01, Z2, Y12
+	VADDPS        Y12, Y2, Y2
+	VEXTRACTF32X4 $0x01, Y2, X12
+	VADDPS        X12, X2, X2
+	VMOVHLPS      X2, X2, X12
+	VADDPS        X12, X2, X2
+	VMOVSHDUP     X2, X12
+	VADDSS        X12, X2, X2
+	VEXTRACTF64X4 $0x01, Z8, Y12
+	VADDPS        Y12, Y8, Y8
+	VEXTRACTF32X4 $0x01, Y8, X12
+	VADDPS        X12, X8, X8
+	VMOVHLPS      X8, X8, X12
+	VADDPS        X12, X8, X8
+	VMOVSHDUP     X8, X12
+	VADDSS        X12, X8, X8
+	VEXTRACTF64X4 $0x01, Z3, Y12
+	VADDPS        Y12, Y3, Y3
+	VEXTRACTF32X4 $0x01, Y3, X12
+	VADDPS        X12, X3, X3
+	VMOVHLPS      X3, X3, X12
+	VADDPS        X12, X3, X3
+	VMOVSHDUP     X3, X12
+	VADDSS        X12, X3, X3
+	VEXTRACTF64X4 $0x01, Z9, Y12
+	VADDPS        Y12, Y9, Y9
+	VEXTRACTF32X4 $0x01, Y9, X12
+	VADDPS        X12, X9, X9
+	VMOVHLPS      X9, X9, X12
+	VADDPS        X12, X9, X9
+	VMOVSHDUP     X9, X12
+	VADDSS        X12, X9, X9
+	VEXTRACTF64X4 $0x01, Z4, Y12
+	VADDPS        Y12, Y4, Y4
+	VEXTRACTF32X4 $0x01, Y4, X12
+	VADDPS        X12, X4, X4
+	VMOVHLPS      X4, X4, X12
+	VADDPS        X12, X4, X4
+	VMOVSHDUP     X4, X12
+	VADDSS        X12, X4, X4
+	VEXTRACTF64X4 $0x01, Z10, Y12
+	VADDPS        Y12, Y10, Y10
+	VEXTRACTF32X4 $0x01, Y10, X12
+	VADDPS        X12, X10, X10
+	VMOVHLPS      X10, X10, X12
+	VADDPS        X12, X10, X10
+	VMOVSHDUP     X10, X12
+	VADDSS        X12, X10, X10
+	VEXTRACTF64X4 $0x01, Z5, Y12
+	VADDPS        Y12, Y5, Y5
+	VEXTRACTF32X4 $0x01, Y5, X12
+	VADDPS        X12, X5, X5
+	VMOVHLPS      X5, X5, X12
+	VADDPS        X12, X5, X5
+	VMOVSHDUP     X5, X12
+	VADDSS        X12, X5, X5
+	VEXTRACTF64X4 $0x01, Z11, Y12
+	VADDPS        Y12, Y11, Y11
+	VEXTRACTF32X4 $0x01, Y11, X12
+	VADDPS        X12, X11, X11
+	VMOVHLPS      X11, X11, X12
+	VADDPS        X12, X11, X11
+	VMOVSHDUP     X11, X12
+	VADDSS        X12, X11, X11
+	MOVQ          add+104(FP), DX
+	TESTQ         DX, DX
+	JNZ           dot512R2Q6_add
 	VMOVSS        X0, (AX)
-	VEXTRACTF64X4 $0x01, Z6, Y0
-	VADDPS        Y0, Y6, Y0
-	VEXTRACTF32X4 $0x01, Y0, X6
-	VADDPS        X6, X0, X0
-	VMOVHLPS      X0, X0, X6
-	VADDPS        X6, X0, X0
-	VMOVSHDUP     X0, X6
-	VADDSS        X6, X0, X0
-	VMOVSS        X0, 4(AX)
+	VMOVSS        X6, 4(AX)
 	ADDQ          CX, AX
-	VEXTRACTF64X4 $0x01, Z1, Y0
-	VADDPS        Y0, Y1, Y0
-	VEXTRACTF32X4 $0x01, Y0, X1
-	VADDPS        X1, X0, X0
-	VMOVHLPS      X0, X0, X1
-	VADDPS        X1, X0, X0
-	VMOVSHDUP     X0, X1
-	VADDSS        X1, X0, X0
-	VMOVSS        X0, (AX)
-	VEXTRACTF64X4 $0x01, Z7, Y0
-	VADDPS        Y0, Y7, Y0
-	VEXTRACTF32X4 $0x01, Y0, X1
-	VADDPS        X1, X0, X0
-	VMOVHLPS      X0, X0, X1
-	VADDPS        X1, X0, X0
-	VMOVSHDUP     X0, X1
-	VADDSS        X1, X0, X0
-	VMOVSS        X0, 4(AX)
+	VMOVSS        X1, (AX)
+	VMOVSS        X7, 4(AX)
 	ADDQ          CX, AX
-	VEXTRACTF64X4 $0x01, Z2, Y0
-	VADDPS        Y0, Y2, Y0
-	VEXTRACTF32X4 $0x01, Y0, X1
-	VADDPS        X1, X0, X0
-	VMOVHLPS      X0, X0, X1
-	VADDPS        X1, X0, X0
-	VMOVSHDUP     X0, X1
-	VADDSS        X1, X0, X0
-	VMOVSS        X0, (AX)
-	VEXTRACTF64X4 $0x01, Z8, Y0
-	VADDPS        Y0, Y8, Y0
-	VEXTRACTF32X4 $0x01, Y0, X1
-	VADDPS        X1, X0, X0
-	VMOVHLPS      X0, X0, X1
-	VADDPS        X1, X0, X0
-	VMOVSHDUP     X0, X1
-	VADDSS        X1, X0, X0
-	VMOVSS        X0, 4(AX)
+	VMOVSS        X2, (AX)
+	VMOVSS        X8, 4(AX)
 	ADDQ          CX, AX
-	VEXTRACTF64X4 $0x01, Z3, Y0
-	VADDPS        Y0, Y3, Y0
-	VEXTRACTF32X4 $0x01, Y0, X1
-	VADDPS        X1, X0, X0
-	VMOVHLPS      X0, X0, X1
-	VADDPS        X1, X0, X0
-	VMOVSHDUP     X0, X1
-	VADDSS        X1, X0, X0
-	VMOVSS        X0, (AX)
-	VEXTRACTF64X4 $0x01, Z9, Y0
-	VADDPS        Y0, Y9, Y0
-	VEXTRACTF32X4 $0x01, Y0, X1
-	VADDPS        X1, X0, X0
-	VMOVHLPS      X0, X0, X1
-	VADDPS        X1, X0, X0
-	VMOVSHDUP     X0, X1
-	VADDSS        X1, X0, X0
-	VMOVSS        X0, 4(AX)
+	VMOVSS        X3, (AX)
+	VMOVSS        X9, 4(AX)
 	ADDQ          CX, AX
-	VEXTRACTF64X4 $0x01, Z4, Y0
-	VADDPS        Y0, Y4, Y0
-	VEXTRACTF32X4 $0x01, Y0, X1
-	VADDPS        X1, X0, X0
-	VMOVHLPS      X0, X0, X1
-	VADDPS        X1, X0, X0
-	VMOVSHDUP     X0, X1
-	VADDSS        X1, X0, X0
-	VMOVSS        X0, (AX)
-	VEXTRACTF64X4 $0x01, Z10, Y0
-	VADDPS        Y0, Y10, Y0
-	VEXTRACTF32X4 $0x01, Y0, X1
-	VADDPS        X1, X0, X0
-	VMOVHLPS      X0, X0, X1
-	VADDPS        X1, X0, X0
-	VMOVSHDUP     X0, X1
-	VADDSS        X1, X0, X0
-	VMOVSS        X0, 4(AX)
+	VMOVSS        X4, (AX)
+	VMOVSS        X10, 4(AX)
 	ADDQ          CX, AX
-	VEXTRACTF64X4 $0x01, Z5, Y0
-	VADDPS        Y0, Y5, Y0
-	VEXTRACTF32X4 $0x01, Y0, X1
-	VADDPS        X1, X0, X0
-	VMOVHLPS      X0, X0, X1
-	VADDPS        X1, X0, X0
-	VMOVSHDUP     X0, X1
-	VADDSS        X1, X0, X0
-	VMOVSS        X0, (AX)
-	VEXTRACTF64X4 $0x01, Z11, Y0
-	VADDPS        Y0, Y11, Y0
-	VEXTRACTF32X4 $0x01, Y0, X1
-	VADDPS        X1, X0, X0
-	VMOVHLPS      X0, X0, X1
-	VADDPS        X1, X0, X0
-	VMOVSHDUP     X0, X1
-	VADDSS        X1, X0, X0
-	VMOVSS        X0, 4(AX)
+	VMOVSS        X5, (AX)
+	VMOVSS        X11, 4(AX)
 	VZEROUPPER
 	RET
 
-// func dot512R3Q1(x []float32, xs int, q []float32, qs int, n int, out []float32, os int)
+dot512R2Q6_add:
+	VADDSS (AX), X0, X0
+	VMOVSS X0, (AX)
+	VADDSS 4(AX), X6, X6
+	VMOVSS X6, 4(AX)
+	ADDQ   CX, AX
+	VADDSS (AX), X1, X1
+	VMOVSS X1, (AX)
+	VADDSS 4(AX), X7, X7
+	VMOVSS X7, 4(AX)
+	ADDQ   CX, AX
+	VADDSS (AX), X2, X2
+	VMOVSS X2, (AX)
+	VADDSS 4(AX), X8, X8
+	VMOVSS X8, 4(AX)
+	ADDQ   CX, AX
+	VADDSS (AX), X3, X3
+	VMOVSS X3, (AX)
+	VADDSS 4(AX), X9, X9
+	VMOVSS X9, 4(AX)
+	ADDQ   CX, AX
+	VADDSS (AX), X4, X4
+	VMOVSS X4, (AX)
+	VADDSS 4(AX), X10, X10
+	VMOVSS X10, 4(AX)
+	ADDQ   CX, AX
+	VADDSS (AX), X5, X5
+	VMOVSS X5, (AX)
+	VADDSS 4(AX), X11, X11
+	VMOVSS X11, 4(AX)
+	VZEROUPPER
+	RET
+
+// func dot512R3Q1(x []float32, xs int, q []float32, qs int, n int, out []float32, os int, add int)
 // Requires: AVX, AVX512F, AVX512VL
-TEXT ·dot512R3Q1(SB), NOSPLIT, $0-104
+TEXT ·dot512R3Q1(SB), NOSPLIT, $0-112
 	MOVQ   xs+24(FP), AX
 	SHLQ   $0x02, AX
 	MOVQ   x_base+0(FP), CX
@@ -4118,31 +4358,44 @@ dot512R3Q1_reduce:
 	VADDPS        X3, X0, X0
 	VMOVSHDUP     X0, X3
 	VADDSS        X3, X0, X0
+	VEXTRACTF64X4 $0x01, Z1, Y3
+	VADDPS        Y3, Y1, Y1
+	VEXTRACTF32X4 $0x01, Y1, X3
+	VADDPS        X3, X1, X1
+	VMOVHLPS      X1, X1, X3
+	VADDPS        X3, X1, X1
+	VMOVSHDUP     X1, X3
+	VADDSS        X3, X1, X1
+	VEXTRACTF64X4 $0x01, Z2, Y3
+	VADDPS        Y3, Y2, Y2
+	VEXTRACTF32X4 $0x01, Y2, X3
+	VADDPS        X3, X2, X2
+	VMOVHLPS      X2, X2, X3
+	VADDPS        X3, X2, X2
+	VMOVSHDUP     X2, X3
+	VADDSS        X3, X2, X2
+	MOVQ          add+104(FP), CX
+	TESTQ         CX, CX
+	JNZ           dot512R3Q1_add
 	VMOVSS        X0, (AX)
-	VEXTRACTF64X4 $0x01, Z1, Y0
-	VADDPS        Y0, Y1, Y0
-	VEXTRACTF32X4 $0x01, Y0, X1
-	VADDPS        X1, X0, X0
-	VMOVHLPS      X0, X0, X1
-	VADDPS        X1, X0, X0
-	VMOVSHDUP     X0, X1
-	VADDSS        X1, X0, X0
-	VMOVSS        X0, 4(AX)
-	VEXTRACTF64X4 $0x01, Z2, Y0
-	VADDPS        Y0, Y2, Y0
-	VEXTRACTF32X4 $0x01, Y0, X1
-	VADDPS        X1, X0, X0
-	VMOVHLPS      X0, X0, X1
-	VADDPS        X1, X0, X0
-	VMOVSHDUP     X0, X1
-	VADDSS        X1, X0, X0
-	VMOVSS        X0, 8(AX)
+	VMOVSS        X1, 4(AX)
+	VMOVSS        X2, 8(AX)
 	VZEROUPPER
 	RET
 
-// func dot512R3Q2(x []float32, xs int, q []float32, qs int, n int, out []float32, os int)
+dot512R3Q1_add:
+	VADDSS (AX), X0, X0
+	VMOVSS X0, (AX)
+	VADDSS 4(AX), X1, X1
+	VMOVSS X1, 4(AX)
+	VADDSS 8(AX), X2, X2
+	VMOVSS X2, 8(AX)
+	VZEROUPPER
+	RET
+
+// func dot512R3Q2(x []float32, xs int, q []float32, qs int, n int, out []float32, os int, add int)
 // Requires: AVX, AVX512F, AVX512VL
-TEXT ·dot512R3Q2(SB), NOSPLIT, $0-104
+TEXT ·dot512R3Q2(SB), NOSPLIT, $0-112
 	MOVQ   xs+24(FP), AX
 	SHLQ   $0x02, AX
 	MOVQ   x_base+0(FP), CX
@@ -4212,59 +4465,79 @@ dot512R3Q2_reduce:
 	VADDPS        X6, X0, X0
 	VMOVSHDUP     X0, X6
 	VADDSS        X6, X0, X0
+	VEXTRACTF64X4 $0x01, Z2, Y6
+	VADDPS        Y6, Y2, Y2
+	VEXTRACTF32X4 $0x01, Y2, X6
+	VADDPS        X6, X2, X2
+	VMOVHLPS      X2, X2, X6
+	VADDPS        X6, X2, X2
+	VMOVSHDUP     X2, X6
+	VADDSS        X6, X2, X2
+	VEXTRACTF64X4 $0x01, Z4, Y6
+	VADDPS        Y6, Y4, Y4
+	VEXTRACTF32X4 $0x01, Y4, X6
+	VADDPS        X6, X4, X4
+	VMOVHLPS      X4, X4, X6
+	VADDPS        X6, X4, X4
+	VMOVSHDUP     X4, X6
+	VADDSS        X6, X4, X4
+	VEXTRACTF64X4 $0x01, Z1, Y6
+	VADDPS        Y6, Y1, Y1
+	VEXTRACTF32X4 $0x01, Y1, X6
+	VADDPS        X6, X1, X1
+	VMOVHLPS      X1, X1, X6
+	VADDPS        X6, X1, X1
+	VMOVSHDUP     X1, X6
+	VADDSS        X6, X1, X1
+	VEXTRACTF64X4 $0x01, Z3, Y6
+	VADDPS        Y6, Y3, Y3
+	VEXTRACTF32X4 $0x01, Y3, X6
+	VADDPS        X6, X3, X3
+	VMOVHLPS      X3, X3, X6
+	VADDPS        X6, X3, X3
+	VMOVSHDUP     X3, X6
+	VADDSS        X6, X3, X3
+	VEXTRACTF64X4 $0x01, Z5, Y6
+	VADDPS        Y6, Y5, Y5
+	VEXTRACTF32X4 $0x01, Y5, X6
+	VADDPS        X6, X5, X5
+	VMOVHLPS      X5, X5, X6
+	VADDPS        X6, X5, X5
+	VMOVSHDUP     X5, X6
+	VADDSS        X6, X5, X5
+	MOVQ          add+104(FP), DX
+	TESTQ         DX, DX
+	JNZ           dot512R3Q2_add
 	VMOVSS        X0, (AX)
-	VEXTRACTF64X4 $0x01, Z2, Y0
-	VADDPS        Y0, Y2, Y0
-	VEXTRACTF32X4 $0x01, Y0, X2
-	VADDPS        X2, X0, X0
-	VMOVHLPS      X0, X0, X2
-	VADDPS        X2, X0, X0
-	VMOVSHDUP     X0, X2
-	VADDSS        X2, X0, X0
-	VMOVSS        X0, 4(AX)
-	VEXTRACTF64X4 $0x01, Z4, Y0
-	VADDPS        Y0, Y4, Y0
-	VEXTRACTF32X4 $0x01, Y0, X2
-	VADDPS        X2, X0, X0
-	VMOVHLPS      X0, X0, X2
-	VADDPS        X2, X0, X0
-	VMOVSHDUP     X0, X2
-	VADDSS        X2, X0, X0
-	VMOVSS        X0, 8(AX)
+	VMOVSS        X2, 4(AX)
+	VMOVSS        X4, 8(AX)
 	ADDQ          CX, AX
-	VEXTRACTF64X4 $0x01, Z1, Y0
-	VADDPS        Y0, Y1, Y0
-	VEXTRACTF32X4 $0x01, Y0, X1
-	VADDPS        X1, X0, X0
-	VMOVHLPS      X0, X0, X1
-	VADDPS        X1, X0, X0
-	VMOVSHDUP     X0, X1
-	VADDSS        X1, X0, X0
-	VMOVSS        X0, (AX)
-	VEXTRACTF64X4 $0x01, Z3, Y0
-	VADDPS        Y0, Y3, Y0
-	VEXTRACTF32X4 $0x01, Y0, X1
-	VADDPS        X1, X0, X0
-	VMOVHLPS      X0, X0, X1
-	VADDPS        X1, X0, X0
-	VMOVSHDUP     X0, X1
-	VADDSS        X1, X0, X0
-	VMOVSS        X0, 4(AX)
-	VEXTRACTF64X4 $0x01, Z5, Y0
-	VADDPS        Y0, Y5, Y0
-	VEXTRACTF32X4 $0x01, Y0, X1
-	VADDPS        X1, X0, X0
-	VMOVHLPS      X0, X0, X1
-	VADDPS        X1, X0, X0
-	VMOVSHDUP     X0, X1
-	VADDSS        X1, X0, X0
-	VMOVSS        X0, 8(AX)
+	VMOVSS        X1, (AX)
+	VMOVSS        X3, 4(AX)
+	VMOVSS        X5, 8(AX)
 	VZEROUPPER
 	RET
 
-// func dot512R3Q3(x []float32, xs int, q []float32, qs int, n int, out []float32, os int)
+dot512R3Q2_add:
+	VADDSS (AX), X0, X0
+	VMOVSS X0, (AX)
+	VADDSS 4(AX), X2, X2
+	VMOVSS X2, 4(AX)
+	VADDSS 8(AX), X4, X4
+	VMOVSS X4, 8(AX)
+	ADDQ   CX, AX
+	VADDSS (AX), X1, X1
+	VMOVSS X1, (AX)
+	VADDSS 4(AX), X3, X3
+	VMOVSS X3, 4(AX)
+	VADDSS 8(AX), X5, X5
+	VMOVSS X5, 8(AX)
+	VZEROUPPER
+	RET
+
+// func dot512R3Q3(x []float32, xs int, q []float32, qs int, n int, out []float32, os int, add int)
 // Requires: AVX, AVX512F, AVX512VL
-TEXT ·dot512R3Q3(SB), NOSPLIT, $0-104
+TEXT ·dot512R3Q3(SB), NOSPLIT, $0-112
 	MOVQ   xs+24(FP), AX
 	SHLQ   $0x02, AX
 	MOVQ   x_base+0(FP), CX
@@ -4349,87 +4622,114 @@ dot512R3Q3_reduce:
 	VADDPS        X9, X0, X0
 	VMOVSHDUP     X0, X9
 	VADDSS        X9, X0, X0
+	VEXTRACTF64X4 $0x01, Z3, Y9
+	VADDPS        Y9, Y3, Y3
+	VEXTRACTF32X4 $0x01, Y3, X9
+	VADDPS        X9, X3, X3
+	VMOVHLPS      X3, X3, X9
+	VADDPS        X9, X3, X3
+	VMOVSHDUP     X3, X9
+	VADDSS        X9, X3, X3
+	VEXTRACTF64X4 $0x01, Z6, Y9
+	VADDPS        Y9, Y6, Y6
+	VEXTRACTF32X4 $0x01, Y6, X9
+	VADDPS        X9, X6, X6
+	VMOVHLPS      X6, X6, X9
+	VADDPS        X9, X6, X6
+	VMOVSHDUP     X6, X9
+	VADDSS        X9, X6, X6
+	VEXTRACTF64X4 $0x01, Z1, Y9
+	VADDPS        Y9, Y1, Y1
+	VEXTRACTF32X4 $0x01, Y1, X9
+	VADDPS        X9, X1, X1
+	VMOVHLPS      X1, X1, X9
+	VADDPS        X9, X1, X1
+	VMOVSHDUP     X1, X9
+	VADDSS        X9, X1, X1
+	VEXTRACTF64X4 $0x01, Z4, Y9
+	VADDPS        Y9, Y4, Y4
+	VEXTRACTF32X4 $0x01, Y4, X9
+	VADDPS        X9, X4, X4
+	VMOVHLPS      X4, X4, X9
+	VADDPS        X9, X4, X4
+	VMOVSHDUP     X4, X9
+	VADDSS        X9, X4, X4
+	VEXTRACTF64X4 $0x01, Z7, Y9
+	VADDPS        Y9, Y7, Y7
+	VEXTRACTF32X4 $0x01, Y7, X9
+	VADDPS        X9, X7, X7
+	VMOVHLPS      X7, X7, X9
+	VADDPS        X9, X7, X7
+	VMOVSHDUP     X7, X9
+	VADDSS        X9, X7, X7
+	VEXTRACTF64X4 $0x01, Z2, Y9
+	VADDPS        Y9, Y2, Y2
+	VEXTRACTF32X4 $0x01, Y2, X9
+	VADDPS        X9, X2, X2
+	VMOVHLPS      X2, X2, X9
+	VADDPS        X9, X2, X2
+	VMOVSHDUP     X2, X9
+	VADDSS        X9, X2, X2
+	VEXTRACTF64X4 $0x01, Z5, Y9
+	VADDPS        Y9, Y5, Y5
+	VEXTRACTF32X4 $0x01, Y5, X9
+	VADDPS        X9, X5, X5
+	VMOVHLPS      X5, X5, X9
+	VADDPS        X9, X5, X5
+	VMOVSHDUP     X5, X9
+	VADDSS        X9, X5, X5
+	VEXTRACTF64X4 $0x01, Z8, Y9
+	VADDPS        Y9, Y8, Y8
+	VEXTRACTF32X4 $0x01, Y8, X9
+	VADDPS        X9, X8, X8
+	VMOVHLPS      X8, X8, X9
+	VADDPS        X9, X8, X8
+	VMOVSHDUP     X8, X9
+	VADDSS        X9, X8, X8
+	MOVQ          add+104(FP), DX
+	TESTQ         DX, DX
+	JNZ           dot512R3Q3_add
 	VMOVSS        X0, (AX)
-	VEXTRACTF64X4 $0x01, Z3, Y0
-	VADDPS        Y0, Y3, Y0
-	VEXTRACTF32X4 $0x01, Y0, X3
-	VADDPS        X3, X0, X0
-	VMOVHLPS      X0, X0, X3
-	VADDPS        X3, X0, X0
-	VMOVSHDUP     X0, X3
-	VADDSS        X3, X0, X0
-	VMOVSS        X0, 4(AX)
-	VEXTRACTF64X4 $0x01, Z6, Y0
-	VADDPS        Y0, Y6, Y0
-	VEXTRACTF32X4 $0x01, Y0, X3
-	VADDPS        X3, X0, X0
-	VMOVHLPS      X0, X0, X3
-	VADDPS        X3, X0, X0
-	VMOVSHDUP     X0, X3
-	VADDSS        X3, X0, X0
-	VMOVSS        X0, 8(AX)
+	VMOVSS        X3, 4(AX)
+	VMOVSS        X6, 8(AX)
 	ADDQ          CX, AX
-	VEXTRACTF64X4 $0x01, Z1, Y0
-	VADDPS        Y0, Y1, Y0
-	VEXTRACTF32X4 $0x01, Y0, X1
-	VADDPS        X1, X0, X0
-	VMOVHLPS      X0, X0, X1
-	VADDPS        X1, X0, X0
-	VMOVSHDUP     X0, X1
-	VADDSS        X1, X0, X0
-	VMOVSS        X0, (AX)
-	VEXTRACTF64X4 $0x01, Z4, Y0
-	VADDPS        Y0, Y4, Y0
-	VEXTRACTF32X4 $0x01, Y0, X1
-	VADDPS        X1, X0, X0
-	VMOVHLPS      X0, X0, X1
-	VADDPS        X1, X0, X0
-	VMOVSHDUP     X0, X1
-	VADDSS        X1, X0, X0
-	VMOVSS        X0, 4(AX)
-	VEXTRACTF64X4 $0x01, Z7, Y0
-	VADDPS        Y0, Y7, Y0
-	VEXTRACTF32X4 $0x01, Y0, X1
-	VADDPS        X1, X0, X0
-	VMOVHLPS      X0, X0, X1
-	VADDPS        X1, X0, X0
-	VMOVSHDUP     X0, X1
-	VADDSS        X1, X0, X0
-	VMOVSS        X0, 8(AX)
+	VMOVSS        X1, (AX)
+	VMOVSS        X4, 4(AX)
+	VMOVSS        X7, 8(AX)
 	ADDQ          CX, AX
-	VEXTRACTF64X4 $0x01, Z2, Y0
-	VADDPS        Y0, Y2, Y0
-	VEXTRACTF32X4 $0x01, Y0, X1
-	VADDPS        X1, X0, X0
-	VMOVHLPS      X0, X0, X1
-	VADDPS        X1, X0, X0
-	VMOVSHDUP     X0, X1
-	VADDSS        X1, X0, X0
-	VMOVSS        X0, (AX)
-	VEXTRACTF64X4 $0x01, Z5, Y0
-	VADDPS        Y0, Y5, Y0
-	VEXTRACTF32X4 $0x01, Y0, X1
-	VADDPS        X1, X0, X0
-	VMOVHLPS      X0, X0, X1
-	VADDPS        X1, X0, X0
-	VMOVSHDUP     X0, X1
-	VADDSS        X1, X0, X0
-	VMOVSS        X0, 4(AX)
-	VEXTRACTF64X4 $0x01, Z8, Y0
-	VADDPS        Y0, Y8, Y0
-	VEXTRACTF32X4 $0x01, Y0, X1
-	VADDPS        X1, X0, X0
-	VMOVHLPS      X0, X0, X1
-	VADDPS        X1, X0, X0
-	VMOVSHDUP     X0, X1
-	VADDSS        X1, X0, X0
-	VMOVSS        X0, 8(AX)
+	VMOVSS        X2, (AX)
+	VMOVSS        X5, 4(AX)
+	VMOVSS        X8, 8(AX)
 	VZEROUPPER
 	RET
 
-// func dot512R3Q4(x []float32, xs int, q []float32, qs int, n int, out []float32, os int)
+dot512R3Q3_add:
+	VADDSS (AX), X0, X0
+	VMOVSS X0, (AX)
+	VADDSS 4(AX), X3, X3
+	VMOVSS X3, 4(AX)
+	VADDSS 8(AX), X6, X6
+	VMOVSS X6, 8(AX)
+	ADDQ   CX, AX
+	VADDSS (AX), X1, X1
+	VMOVSS X1, (AX)
+	VADDSS 4(AX), X4, X4
+	VMOVSS X4, 4(AX)
+	VADDSS 8(AX), X7, X7
+	VMOVSS X7, 8(AX)
+	ADDQ   CX, AX
+	VADDSS (AX), X2, X2
+	VMOVSS X2, (AX)
+	VADDSS 4(AX), X5, X5
+	VMOVSS X5, 4(AX)
+	VADDSS 8(AX), X8, X8
+	VMOVSS X8, 8(AX)
+	VZEROUPPER
+	RET
+
+// func dot512R3Q4(x []float32, xs int, q []float32, qs int, n int, out []float32, os int, add int)
 // Requires: AVX, AVX512F, AVX512VL
-TEXT ·dot512R3Q4(SB), NOSPLIT, $0-104
+TEXT ·dot512R3Q4(SB), NOSPLIT, $0-112
 	MOVQ   xs+24(FP), AX
 	SHLQ   $0x02, AX
 	MOVQ   x_base+0(FP), CX
@@ -4529,115 +4829,149 @@ dot512R3Q4_reduce:
 	VADDPS        X12, X0, X0
 	VMOVSHDUP     X0, X12
 	VADDSS        X12, X0, X0
+	VEXTRACTF64X4 $0x01, Z4, Y12
+	VADDPS        Y12, Y4, Y4
+	VEXTRACTF32X4 $0x01, Y4, X12
+	VADDPS        X12, X4, X4
+	VMOVHLPS      X4, X4, X12
+	VADDPS        X12, X4, X4
+	VMOVSHDUP     X4, X12
+	VADDSS        X12, X4, X4
+	VEXTRACTF64X4 $0x01, Z8, Y12
+	VADDPS        Y12, Y8, Y8
+	VEXTRACTF32X4 $0x01, Y8, X12
+	VADDPS        X12, X8, X8
+	VMOVHLPS      X8, X8, X12
+	VADDPS        X12, X8, X8
+	VMOVSHDUP     X8, X12
+	VADDSS        X12, X8, X8
+	VEXTRACTF64X4 $0x01, Z1, Y12
+	VADDPS        Y12, Y1, Y1
+	VEXTRACTF32X4 $0x01, Y1, X12
+	VADDPS        X12, X1, X1
+	VMOVHLPS      X1, X1, X12
+	VADDPS        X12, X1, X1
+	VMOVSHDUP     X1, X12
+	VADDSS        X12, X1, X1
+	VEXTRACTF64X4 $0x01, Z5, Y12
+	VADDPS        Y12, Y5, Y5
+	VEXTRACTF32X4 $0x01, Y5, X12
+	VADDPS        X12, X5, X5
+	VMOVHLPS      X5, X5, X12
+	VADDPS        X12, X5, X5
+	VMOVSHDUP     X5, X12
+	VADDSS        X12, X5, X5
+	VEXTRACTF64X4 $0x01, Z9, Y12
+	VADDPS        Y12, Y9, Y9
+	VEXTRACTF32X4 $0x01, Y9, X12
+	VADDPS        X12, X9, X9
+	VMOVHLPS      X9, X9, X12
+	VADDPS        X12, X9, X9
+	VMOVSHDUP     X9, X12
+	VADDSS        X12, X9, X9
+	VEXTRACTF64X4 $0x01, Z2, Y12
+	VADDPS        Y12, Y2, Y2
+	VEXTRACTF32X4 $0x01, Y2, X12
+	VADDPS        X12, X2, X2
+	VMOVHLPS      X2, X2, X12
+	VADDPS        X12, X2, X2
+	VMOVSHDUP     X2, X12
+	VADDSS        X12, X2, X2
+	VEXTRACTF64X4 $0x01, Z6, Y12
+	VADDPS        Y12, Y6, Y6
+	VEXTRACTF32X4 $0x01, Y6, X12
+	VADDPS        X12, X6, X6
+	VMOVHLPS      X6, X6, X12
+	VADDPS        X12, X6, X6
+	VMOVSHDUP     X6, X12
+	VADDSS        X12, X6, X6
+	VEXTRACTF64X4 $0x01, Z10, Y12
+	VADDPS        Y12, Y10, Y10
+	VEXTRACTF32X4 $0x01, Y10, X12
+	VADDPS        X12, X10, X10
+	VMOVHLPS      X10, X10, X12
+	VADDPS        X12, X10, X10
+	VMOVSHDUP     X10, X12
+	VADDSS        X12, X10, X10
+	VEXTRACTF64X4 $0x01, Z3, Y12
+	VADDPS        Y12, Y3, Y3
+	VEXTRACTF32X4 $0x01, Y3, X12
+	VADDPS        X12, X3, X3
+	VMOVHLPS      X3, X3, X12
+	VADDPS        X12, X3, X3
+	VMOVSHDUP     X3, X12
+	VADDSS        X12, X3, X3
+	VEXTRACTF64X4 $0x01, Z7, Y12
+	VADDPS        Y12, Y7, Y7
+	VEXTRACTF32X4 $0x01, Y7, X12
+	VADDPS        X12, X7, X7
+	VMOVHLPS      X7, X7, X12
+	VADDPS        X12, X7, X7
+	VMOVSHDUP     X7, X12
+	VADDSS        X12, X7, X7
+	VEXTRACTF64X4 $0x01, Z11, Y12
+	VADDPS        Y12, Y11, Y11
+	VEXTRACTF32X4 $0x01, Y11, X12
+	VADDPS        X12, X11, X11
+	VMOVHLPS      X11, X11, X12
+	VADDPS        X12, X11, X11
+	VMOVSHDUP     X11, X12
+	VADDSS        X12, X11, X11
+	MOVQ          add+104(FP), DX
+	TESTQ         DX, DX
+	JNZ           dot512R3Q4_add
 	VMOVSS        X0, (AX)
-	VEXTRACTF64X4 $0x01, Z4, Y0
-	VADDPS        Y0, Y4, Y0
-	VEXTRACTF32X4 $0x01, Y0, X4
-	VADDPS        X4, X0, X0
-	VMOVHLPS      X0, X0, X4
-	VADDPS        X4, X0, X0
-	VMOVSHDUP     X0, X4
-	VADDSS        X4, X0, X0
-	VMOVSS        X0, 4(AX)
-	VEXTRACTF64X4 $0x01, Z8, Y0
-	VADDPS        Y0, Y8, Y0
-	VEXTRACTF32X4 $0x01, Y0, X4
-	VADDPS        X4, X0, X0
-	VMOVHLPS      X0, X0, X4
-	VADDPS        X4, X0, X0
-	VMOVSHDUP     X0, X4
-	VADDSS        X4, X0, X0
-	VMOVSS        X0, 8(AX)
+	VMOVSS        X4, 4(AX)
+	VMOVSS        X8, 8(AX)
 	ADDQ          CX, AX
-	VEXTRACTF64X4 $0x01, Z1, Y0
-	VADDPS        Y0, Y1, Y0
-	VEXTRACTF32X4 $0x01, Y0, X1
-	VADDPS        X1, X0, X0
-	VMOVHLPS      X0, X0, X1
-	VADDPS        X1, X0, X0
-	VMOVSHDUP     X0, X1
-	VADDSS        X1, X0, X0
-	VMOVSS        X0, (AX)
-	VEXTRACTF64X4 $0x01, Z5, Y0
-	VADDPS        Y0, Y5, Y0
-	VEXTRACTF32X4 $0x01, Y0, X1
-	VADDPS        X1, X0, X0
-	VMOVHLPS      X0, X0, X1
-	VADDPS        X1, X0, X0
-	VMOVSHDUP     X0, X1
-	VADDSS        X1, X0, X0
-	VMOVSS        X0, 4(AX)
-	VEXTRACTF64X4 $0x01, Z9, Y0
-	VADDPS        Y0, Y9, Y0
-	VEXTRACTF32X4 $0x01, Y0, X1
-	VADDPS        X1, X0, X0
-	VMOVHLPS      X0, X0, X1
-	VADDPS        X1, X0, X0
-	VMOVSHDUP     X0, X1
-	VADDSS        X1, X0, X0
-	VMOVSS        X0, 8(AX)
+	VMOVSS        X1, (AX)
+	VMOVSS        X5, 4(AX)
+	VMOVSS        X9, 8(AX)
 	ADDQ          CX, AX
-	VEXTRACTF64X4 $0x01, Z2, Y0
-	VADDPS        Y0, Y2, Y0
-	VEXTRACTF32X4 $0x01, Y0, X1
-	VADDPS        X1, X0, X0
-	VMOVHLPS      X0, X0, X1
-	VADDPS        X1, X0, X0
-	VMOVSHDUP     X0, X1
-	VADDSS        X1, X0, X0
-	VMOVSS        X0, (AX)
-	VEXTRACTF64X4 $0x01, Z6, Y0
-	VADDPS        Y0, Y6, Y0
-	VEXTRACTF32X4 $0x01, Y0, X1
-	VADDPS        X1, X0, X0
-	VMOVHLPS      X0, X0, X1
-	VADDPS        X1, X0, X0
-	VMOVSHDUP     X0, X1
-	VADDSS        X1, X0, X0
-	VMOVSS        X0, 4(AX)
-	VEXTRACTF64X4 $0x01, Z10, Y0
-	VADDPS        Y0, Y10, Y0
-	VEXTRACTF32X4 $0x01, Y0, X1
-	VADDPS        X1, X0, X0
-	VMOVHLPS      X0, X0, X1
-	VADDPS        X1, X0, X0
-	VMOVSHDUP     X0, X1
-	VADDSS        X1, X0, X0
-	VMOVSS        X0, 8(AX)
+	VMOVSS        X2, (AX)
+	VMOVSS        X6, 4(AX)
+	VMOVSS        X10, 8(AX)
 	ADDQ          CX, AX
-	VEXTRACTF64X4 $0x01, Z3, Y0
-	VADDPS        Y0, Y3, Y0
-	VEXTRACTF32X4 $0x01, Y0, X1
-	VADDPS        X1, X0, X0
-	VMOVHLPS      X0, X0, X1
-	VADDPS        X1, X0, X0
-	VMOVSHDUP     X0, X1
-	VADDSS        X1, X0, X0
-	VMOVSS        X0, (AX)
-	VEXTRACTF64X4 $0x01, Z7, Y0
-	VADDPS        Y0, Y7, Y0
-	VEXTRACTF32X4 $0x01, Y0, X1
-	VADDPS        X1, X0, X0
-	VMOVHLPS      X0, X0, X1
-	VADDPS        X1, X0, X0
-	VMOVSHDUP     X0, X1
-	VADDSS        X1, X0, X0
-	VMOVSS        X0, 4(AX)
-	VEXTRACTF64X4 $0x01, Z11, Y0
-	VADDPS        Y0, Y11, Y0
-	VEXTRACTF32X4 $0x01, Y0, X1
-	VADDPS        X1, X0, X0
-	VMOVHLPS      X0, X0, X1
-	VADDPS        X1, X0, X0
-	VMOVSHDUP     X0, X1
-	VADDSS        X1, X0, X0
-	VMOVSS        X0, 8(AX)
+	VMOVSS        X3, (AX)
+	VMOVSS        X7, 4(AX)
+	VMOVSS        X11, 8(AX)
 	VZEROUPPER
 	RET
 
-// func dot512R3Q5(x []float32, xs int, q []float32, qs int, n int, out []float32, os int)
+dot512R3Q4_add:
+	VADDSS (AX), X0, X0
+	VMOVSS X0, (AX)
+	VADDSS 4(AX), X4, X4
+	VMOVSS X4, 4(AX)
+	VADDSS 8(AX), X8, X8
+	VMOVSS X8, 8(AX)
+	ADDQ   CX, AX
+	VADDSS (AX), X1, X1
+	VMOVSS X1, (AX)
+	VADDSS 4(AX), X5, X5
+	VMOVSS X5, 4(AX)
+	VADDSS 8(AX), X9, X9
+	VMOVSS X9, 8(AX)
+	ADDQ   CX, AX
+	VADDSS (AX), X2, X2
+	VMOVSS X2, (AX)
+	VADDSS 4(AX), X6, X6
+	VMOVSS X6, 4(AX)
+	VADDSS 8(AX), X10, X10
+	VMOVSS X10, 8(AX)
+	ADDQ   CX, AX
+	VADDSS (AX), X3, X3
+	VMOVSS X3, (AX)
+	VADDSS 4(AX), X7, X7
+	VMOVSS X7, 4(AX)
+	VADDSS 8(AX), X11, X11
+	VMOVSS X11, 8(AX)
+	VZEROUPPER
+	RET
+
+// func dot512R3Q5(x []float32, xs int, q []float32, qs int, n int, out []float32, os int, add int)
 // Requires: AVX, AVX512F, AVX512VL
-TEXT ·dot512R3Q5(SB), NOSPLIT, $0-104
+TEXT ·dot512R3Q5(SB), NOSPLIT, $0-112
 	MOVQ   xs+24(FP), AX
 	SHLQ   $0x02, AX
 	MOVQ   x_base+0(FP), CX
@@ -4752,143 +5086,184 @@ dot512R3Q5_reduce:
 	VADDPS        X15, X0, X0
 	VMOVSHDUP     X0, X15
 	VADDSS        X15, X0, X0
+	VEXTRACTF64X4 $0x01, Z5, Y15
+	VADDPS        Y15, Y5, Y5
+	VEXTRACTF32X4 $0x01, Y5, X15
+	VADDPS        X15, X5, X5
+	VMOVHLPS      X5, X5, X15
+	VADDPS        X15, X5, X5
+	VMOVSHDUP     X5, X15
+	VADDSS        X15, X5, X5
+	VEXTRACTF64X4 $0x01, Z10, Y15
+	VADDPS        Y15, Y10, Y10
+	VEXTRACTF32X4 $0x01, Y10, X15
+	VADDPS        X15, X10, X10
+	VMOVHLPS      X10, X10, X15
+	VADDPS        X15, X10, X10
+	VMOVSHDUP     X10, X15
+	VADDSS        X15, X10, X10
+	VEXTRACTF64X4 $0x01, Z1, Y15
+	VADDPS        Y15, Y1, Y1
+	VEXTRACTF32X4 $0x01, Y1, X15
+	VADDPS        X15, X1, X1
+	VMOVHLPS      X1, X1, X15
+	VADDPS        X15, X1, X1
+	VMOVSHDUP     X1, X15
+	VADDSS        X15, X1, X1
+	VEXTRACTF64X4 $0x01, Z6, Y15
+	VADDPS        Y15, Y6, Y6
+	VEXTRACTF32X4 $0x01, Y6, X15
+	VADDPS        X15, X6, X6
+	VMOVHLPS      X6, X6, X15
+	VADDPS        X15, X6, X6
+	VMOVSHDUP     X6, X15
+	VADDSS        X15, X6, X6
+	VEXTRACTF64X4 $0x01, Z11, Y15
+	VADDPS        Y15, Y11, Y11
+	VEXTRACTF32X4 $0x01, Y11, X15
+	VADDPS        X15, X11, X11
+	VMOVHLPS      X11, X11, X15
+	VADDPS        X15, X11, X11
+	VMOVSHDUP     X11, X15
+	VADDSS        X15, X11, X11
+	VEXTRACTF64X4 $0x01, Z2, Y15
+	VADDPS        Y15, Y2, Y2
+	VEXTRACTF32X4 $0x01, Y2, X15
+	VADDPS        X15, X2, X2
+	VMOVHLPS      X2, X2, X15
+	VADDPS        X15, X2, X2
+	VMOVSHDUP     X2, X15
+	VADDSS        X15, X2, X2
+	VEXTRACTF64X4 $0x01, Z7, Y15
+	VADDPS        Y15, Y7, Y7
+	VEXTRACTF32X4 $0x01, Y7, X15
+	VADDPS        X15, X7, X7
+	VMOVHLPS      X7, X7, X15
+	VADDPS        X15, X7, X7
+	VMOVSHDUP     X7, X15
+	VADDSS        X15, X7, X7
+	VEXTRACTF64X4 $0x01, Z12, Y15
+	VADDPS        Y15, Y12, Y12
+	VEXTRACTF32X4 $0x01, Y12, X15
+	VADDPS        X15, X12, X12
+	VMOVHLPS      X12, X12, X15
+	VADDPS        X15, X12, X12
+	VMOVSHDUP     X12, X15
+	VADDSS        X15, X12, X12
+	VEXTRACTF64X4 $0x01, Z3, Y15
+	VADDPS        Y15, Y3, Y3
+	VEXTRACTF32X4 $0x01, Y3, X15
+	VADDPS        X15, X3, X3
+	VMOVHLPS      X3, X3, X15
+	VADDPS        X15, X3, X3
+	VMOVSHDUP     X3, X15
+	VADDSS        X15, X3, X3
+	VEXTRACTF64X4 $0x01, Z8, Y15
+	VADDPS        Y15, Y8, Y8
+	VEXTRACTF32X4 $0x01, Y8, X15
+	VADDPS        X15, X8, X8
+	VMOVHLPS      X8, X8, X15
+	VADDPS        X15, X8, X8
+	VMOVSHDUP     X8, X15
+	VADDSS        X15, X8, X8
+	VEXTRACTF64X4 $0x01, Z13, Y15
+	VADDPS        Y15, Y13, Y13
+	VEXTRACTF32X4 $0x01, Y13, X15
+	VADDPS        X15, X13, X13
+	VMOVHLPS      X13, X13, X15
+	VADDPS        X15, X13, X13
+	VMOVSHDUP     X13, X15
+	VADDSS        X15, X13, X13
+	VEXTRACTF64X4 $0x01, Z4, Y15
+	VADDPS        Y15, Y4, Y4
+	VEXTRACTF32X4 $0x01, Y4, X15
+	VADDPS        X15, X4, X4
+	VMOVHLPS      X4, X4, X15
+	VADDPS        X15, X4, X4
+	VMOVSHDUP     X4, X15
+	VADDSS        X15, X4, X4
+	VEXTRACTF64X4 $0x01, Z9, Y15
+	VADDPS        Y15, Y9, Y9
+	VEXTRACTF32X4 $0x01, Y9, X15
+	VADDPS        X15, X9, X9
+	VMOVHLPS      X9, X9, X15
+	VADDPS        X15, X9, X9
+	VMOVSHDUP     X9, X15
+	VADDSS        X15, X9, X9
+	VEXTRACTF64X4 $0x01, Z14, Y15
+	VADDPS        Y15, Y14, Y14
+	VEXTRACTF32X4 $0x01, Y14, X15
+	VADDPS        X15, X14, X14
+	VMOVHLPS      X14, X14, X15
+	VADDPS        X15, X14, X14
+	VMOVSHDUP     X14, X15
+	VADDSS        X15, X14, X14
+	MOVQ          add+104(FP), DX
+	TESTQ         DX, DX
+	JNZ           dot512R3Q5_add
 	VMOVSS        X0, (AX)
-	VEXTRACTF64X4 $0x01, Z5, Y0
-	VADDPS        Y0, Y5, Y0
-	VEXTRACTF32X4 $0x01, Y0, X5
-	VADDPS        X5, X0, X0
-	VMOVHLPS      X0, X0, X5
-	VADDPS        X5, X0, X0
-	VMOVSHDUP     X0, X5
-	VADDSS        X5, X0, X0
-	VMOVSS        X0, 4(AX)
-	VEXTRACTF64X4 $0x01, Z10, Y0
-	VADDPS        Y0, Y10, Y0
-	VEXTRACTF32X4 $0x01, Y0, X5
-	VADDPS        X5, X0, X0
-	VMOVHLPS      X0, X0, X5
-	VADDPS        X5, X0, X0
-	VMOVSHDUP     X0, X5
-	VADDSS        X5, X0, X0
-	VMOVSS        X0, 8(AX)
+	VMOVSS        X5, 4(AX)
+	VMOVSS        X10, 8(AX)
 	ADDQ          CX, AX
-	VEXTRACTF64X4 $0x01, Z1, Y0
-	VADDPS        Y0, Y1, Y0
-	VEXTRACTF32X4 $0x01, Y0, X1
-	VADDPS        X1, X0, X0
-	VMOVHLPS      X0, X0, X1
-	VADDPS        X1, X0, X0
-	VMOVSHDUP     X0, X1
-	VADDSS        X1, X0, X0
-	VMOVSS        X0, (AX)
-	VEXTRACTF64X4 $0x01, Z6, Y0
-	VADDPS        Y0, Y6, Y0
-	VEXTRACTF32X4 $0x01, Y0, X1
-	VADDPS        X1, X0, X0
-	VMOVHLPS      X0, X0, X1
-	VADDPS        X1, X0, X0
-	VMOVSHDUP     X0, X1
-	VADDSS        X1, X0, X0
-	VMOVSS        X0, 4(AX)
-	VEXTRACTF64X4 $0x01, Z11, Y0
-	VADDPS        Y0, Y11, Y0
-	VEXTRACTF32X4 $0x01, Y0, X1
-	VADDPS        X1, X0, X0
-	VMOVHLPS      X0, X0, X1
-	VADDPS        X1, X0, X0
-	VMOVSHDUP     X0, X1
-	VADDSS        X1, X0, X0
-	VMOVSS        X0, 8(AX)
+	VMOVSS        X1, (AX)
+	VMOVSS        X6, 4(AX)
+	VMOVSS        X11, 8(AX)
 	ADDQ          CX, AX
-	VEXTRACTF64X4 $0x01, Z2, Y0
-	VADDPS        Y0, Y2, Y0
-	VEXTRACTF32X4 $0x01, Y0, X1
-	VADDPS        X1, X0, X0
-	VMOVHLPS      X0, X0, X1
-	VADDPS        X1, X0, X0
-	VMOVSHDUP     X0, X1
-	VADDSS        X1, X0, X0
-	VMOVSS        X0, (AX)
-	VEXTRACTF64X4 $0x01, Z7, Y0
-	VADDPS        Y0, Y7, Y0
-	VEXTRACTF32X4 $0x01, Y0, X1
-	VADDPS        X1, X0, X0
-	VMOVHLPS      X0, X0, X1
-	VADDPS        X1, X0, X0
-	VMOVSHDUP     X0, X1
-	VADDSS        X1, X0, X0
-	VMOVSS        X0, 4(AX)
-	VEXTRACTF64X4 $0x01, Z12, Y0
-	VADDPS        Y0, Y12, Y0
-	VEXTRACTF32X4 $0x01, Y0, X1
-	VADDPS        X1, X0, X0
-	VMOVHLPS      X0, X0, X1
-	VADDPS        X1, X0, X0
-	VMOVSHDUP     X0, X1
-	VADDSS        X1, X0, X0
-	VMOVSS        X0, 8(AX)
+	VMOVSS        X2, (AX)
+	VMOVSS        X7, 4(AX)
+	VMOVSS        X12, 8(AX)
 	ADDQ          CX, AX
-	VEXTRACTF64X4 $0x01, Z3, Y0
-	VADDPS        Y0, Y3, Y0
-	VEXTRACTF32X4 $0x01, Y0, X1
-	VADDPS        X1, X0, X0
-	VMOVHLPS      X0, X0, X1
-	VADDPS        X1, X0, X0
-	VMOVSHDUP     X0, X1
-	VADDSS        X1, X0, X0
-	VMOVSS        X0, (AX)
-	VEXTRACTF64X4 $0x01, Z8, Y0
-	VADDPS        Y0, Y8, Y0
-	VEXTRACTF32X4 $0x01, Y0, X1
-	VADDPS        X1, X0, X0
-	VMOVHLPS      X0, X0, X1
-	VADDPS        X1, X0, X0
-	VMOVSHDUP     X0, X1
-	VADDSS        X1, X0, X0
-	VMOVSS        X0, 4(AX)
-	VEXTRACTF64X4 $0x01, Z13, Y0
-	VADDPS        Y0, Y13, Y0
-	VEXTRACTF32X4 $0x01, Y0, X1
-	VADDPS        X1, X0, X0
-	VMOVHLPS      X0, X0, X1
-	VADDPS        X1, X0, X0
-	VMOVSHDUP     X0, X1
-	VADDSS        X1, X0, X0
-	VMOVSS        X0, 8(AX)
+	VMOVSS        X3, (AX)
+	VMOVSS        X8, 4(AX)
+	VMOVSS        X13, 8(AX)
 	ADDQ          CX, AX
-	VEXTRACTF64X4 $0x01, Z4, Y0
-	VADDPS        Y0, Y4, Y0
-	VEXTRACTF32X4 $0x01, Y0, X1
-	VADDPS        X1, X0, X0
-	VMOVHLPS      X0, X0, X1
-	VADDPS        X1, X0, X0
-	VMOVSHDUP     X0, X1
-	VADDSS        X1, X0, X0
-	VMOVSS        X0, (AX)
-	VEXTRACTF64X4 $0x01, Z9, Y0
-	VADDPS        Y0, Y9, Y0
-	VEXTRACTF32X4 $0x01, Y0, X1
-	VADDPS        X1, X0, X0
-	VMOVHLPS      X0, X0, X1
-	VADDPS        X1, X0, X0
-	VMOVSHDUP     X0, X1
-	VADDSS        X1, X0, X0
-	VMOVSS        X0, 4(AX)
-	VEXTRACTF64X4 $0x01, Z14, Y0
-	VADDPS        Y0, Y14, Y0
-	VEXTRACTF32X4 $0x01, Y0, X1
-	VADDPS        X1, X0, X0
-	VMOVHLPS      X0, X0, X1
-	VADDPS        X1, X0, X0
-	VMOVSHDUP     X0, X1
-	VADDSS        X1, X0, X0
-	VMOVSS        X0, 8(AX)
+	VMOVSS        X4, (AX)
+	VMOVSS        X9, 4(AX)
+	VMOVSS        X14, 8(AX)
 	VZEROUPPER
 	RET
 
-// func dot512R3Q6(x []float32, xs int, q []float32, qs int, n int, out []float32, os int)
+dot512R3Q5_add:
+	VADDSS (AX), X0, X0
+	VMOVSS X0, (AX)
+	VADDSS 4(AX), X5, X5
+	VMOVSS X5, 4(AX)
+	VADDSS 8(AX), X10, X10
+	VMOVSS X10, 8(AX)
+	ADDQ   CX, AX
+	VADDSS (AX), X1, X1
+	VMOVSS X1, (AX)
+	VADDSS 4(AX), X6, X6
+	VMOVSS X6, 4(AX)
+	VADDSS 8(AX), X11, X11
+	VMOVSS X11, 8(AX)
+	ADDQ   CX, AX
+	VADDSS (AX), X2, X2
+	VMOVSS X2, (AX)
+	VADDSS 4(AX), X7, X7
+	VMOVSS X7, 4(AX)
+	VADDSS 8(AX), X12, X12
+	VMOVSS X12, 8(AX)
+	ADDQ   CX, AX
+	VADDSS (AX), X3, X3
+	VMOVSS X3, (AX)
+	VADDSS 4(AX), X8, X8
+	VMOVSS X8, 4(AX)
+	VADDSS 8(AX), X13, X13
+	VMOVSS X13, 8(AX)
+	ADDQ   CX, AX
+	VADDSS (AX), X4, X4
+	VMOVSS X4, (AX)
+	VADDSS 4(AX), X9, X9
+	VMOVSS X9, 4(AX)
+	VADDSS 8(AX), X14, X14
+	VMOVSS X14, 8(AX)
+	VZEROUPPER
+	RET
+
+// func dot512R3Q6(x []float32, xs int, q []float32, qs int, n int, out []float32, os int, add int)
 // Requires: AVX, AVX512F, AVX512VL
-TEXT ·dot512R3Q6(SB), NOSPLIT, $0-104
+TEXT ·dot512R3Q6(SB), NOSPLIT, $0-112
 	MOVQ   xs+24(FP), AX
 	SHLQ   $0x02, AX
 	MOVQ   x_base+0(FP), CX
@@ -5018,171 +5393,219 @@ dot512R3Q6_reduce:
 	VADDPS        X18, X0, X0
 	VMOVSHDUP     X0, X18
 	VADDSS        X18, X0, X0
+	VEXTRACTF64X4 $0x01, Z6, Y18
+	VADDPS        Y18, Y6, Y6
+	VEXTRACTF32X4 $0x01, Y6, X18
+	VADDPS        X18, X6, X6
+	VMOVHLPS      X6, X6, X18
+	VADDPS        X18, X6, X6
+	VMOVSHDUP     X6, X18
+	VADDSS        X18, X6, X6
+	VEXTRACTF64X4 $0x01, Z12, Y18
+	VADDPS        Y18, Y12, Y12
+	VEXTRACTF32X4 $0x01, Y12, X18
+	VADDPS        X18, X12, X12
+	VMOVHLPS      X12, X12, X18
+	VADDPS        X18, X12, X12
+	VMOVSHDUP     X12, X18
+	VADDSS        X18, X12, X12
+	VEXTRACTF64X4 $0x01, Z1, Y18
+	VADDPS        Y18, Y1, Y1
+	VEXTRACTF32X4 $0x01, Y1, X18
+	VADDPS        X18, X1, X1
+	VMOVHLPS      X1, X1, X18
+	VADDPS        X18, X1, X1
+	VMOVSHDUP     X1, X18
+	VADDSS        X18, X1, X1
+	VEXTRACTF64X4 $0x01, Z7, Y18
+	VADDPS        Y18, Y7, Y7
+	VEXTRACTF32X4 $0x01, Y7, X18
+	VADDPS        X18, X7, X7
+	VMOVHLPS      X7, X7, X18
+	VADDPS        X18, X7, X7
+	VMOVSHDUP     X7, X18
+	VADDSS        X18, X7, X7
+	VEXTRACTF64X4 $0x01, Z13, Y18
+	VADDPS        Y18, Y13, Y13
+	VEXTRACTF32X4 $0x01, Y13, X18
+	VADDPS        X18, X13, X13
+	VMOVHLPS      X13, X13, X18
+	VADDPS        X18, X13, X13
+	VMOVSHDUP     X13, X18
+	VADDSS        X18, X13, X13
+	VEXTRACTF64X4 $0x01, Z2, Y18
+	VADDPS        Y18, Y2, Y2
+	VEXTRACTF32X4 $0x01, Y2, X18
+	VADDPS        X18, X2, X2
+	VMOVHLPS      X2, X2, X18
+	VADDPS        X18, X2, X2
+	VMOVSHDUP     X2, X18
+	VADDSS        X18, X2, X2
+	VEXTRACTF64X4 $0x01, Z8, Y18
+	VADDPS        Y18, Y8, Y8
+	VEXTRACTF32X4 $0x01, Y8, X18
+	VADDPS        X18, X8, X8
+	VMOVHLPS      X8, X8, X18
+	VADDPS        X18, X8, X8
+	VMOVSHDUP     X8, X18
+	VADDSS        X18, X8, X8
+	VEXTRACTF64X4 $0x01, Z14, Y18
+	VADDPS        Y18, Y14, Y14
+	VEXTRACTF32X4 $0x01, Y14, X18
+	VADDPS        X18, X14, X14
+	VMOVHLPS      X14, X14, X18
+	VADDPS        X18, X14, X14
+	VMOVSHDUP     X14, X18
+	VADDSS        X18, X14, X14
+	VEXTRACTF64X4 $0x01, Z3, Y18
+	VADDPS        Y18, Y3, Y3
+	VEXTRACTF32X4 $0x01, Y3, X18
+	VADDPS        X18, X3, X3
+	VMOVHLPS      X3, X3, X18
+	VADDPS        X18, X3, X3
+	VMOVSHDUP     X3, X18
+	VADDSS        X18, X3, X3
+	VEXTRACTF64X4 $0x01, Z9, Y18
+	VADDPS        Y18, Y9, Y9
+	VEXTRACTF32X4 $0x01, Y9, X18
+	VADDPS        X18, X9, X9
+	VMOVHLPS      X9, X9, X18
+	VADDPS        X18, X9, X9
+	VMOVSHDUP     X9, X18
+	VADDSS        X18, X9, X9
+	VEXTRACTF64X4 $0x01, Z15, Y18
+	VADDPS        Y18, Y15, Y15
+	VEXTRACTF32X4 $0x01, Y15, X18
+	VADDPS        X18, X15, X15
+	VMOVHLPS      X15, X15, X18
+	VADDPS        X18, X15, X15
+	VMOVSHDUP     X15, X18
+	VADDSS        X18, X15, X15
+	VEXTRACTF64X4 $0x01, Z4, Y18
+	VADDPS        Y18, Y4, Y4
+	VEXTRACTF32X4 $0x01, Y4, X18
+	VADDPS        X18, X4, X4
+	VMOVHLPS      X4, X4, X18
+	VADDPS        X18, X4, X4
+	VMOVSHDUP     X4, X18
+	VADDSS        X18, X4, X4
+	VEXTRACTF64X4 $0x01, Z10, Y18
+	VADDPS        Y18, Y10, Y10
+	VEXTRACTF32X4 $0x01, Y10, X18
+	VADDPS        X18, X10, X10
+	VMOVHLPS      X10, X10, X18
+	VADDPS        X18, X10, X10
+	VMOVSHDUP     X10, X18
+	VADDSS        X18, X10, X10
+	VEXTRACTF64X4 $0x01, Z16, Y18
+	VADDPS        Y18, Y16, Y16
+	VEXTRACTF32X4 $0x01, Y16, X18
+	VADDPS        X18, X16, X16
+	VMOVHLPS      X16, X16, X18
+	VADDPS        X18, X16, X16
+	VMOVSHDUP     X16, X18
+	VADDSS        X18, X16, X16
+	VEXTRACTF64X4 $0x01, Z5, Y18
+	VADDPS        Y18, Y5, Y5
+	VEXTRACTF32X4 $0x01, Y5, X18
+	VADDPS        X18, X5, X5
+	VMOVHLPS      X5, X5, X18
+	VADDPS        X18, X5, X5
+	VMOVSHDUP     X5, X18
+	VADDSS        X18, X5, X5
+	VEXTRACTF64X4 $0x01, Z11, Y18
+	VADDPS        Y18, Y11, Y11
+	VEXTRACTF32X4 $0x01, Y11, X18
+	VADDPS        X18, X11, X11
+	VMOVHLPS      X11, X11, X18
+	VADDPS        X18, X11, X11
+	VMOVSHDUP     X11, X18
+	VADDSS        X18, X11, X11
+	VEXTRACTF64X4 $0x01, Z17, Y18
+	VADDPS        Y18, Y17, Y17
+	VEXTRACTF32X4 $0x01, Y17, X18
+	VADDPS        X18, X17, X17
+	VMOVHLPS      X17, X17, X18
+	VADDPS        X18, X17, X17
+	VMOVSHDUP     X17, X18
+	VADDSS        X18, X17, X17
+	MOVQ          add+104(FP), DX
+	TESTQ         DX, DX
+	JNZ           dot512R3Q6_add
 	VMOVSS        X0, (AX)
-	VEXTRACTF64X4 $0x01, Z6, Y0
-	VADDPS        Y0, Y6, Y0
-	VEXTRACTF32X4 $0x01, Y0, X6
-	VADDPS        X6, X0, X0
-	VMOVHLPS      X0, X0, X6
-	VADDPS        X6, X0, X0
-	VMOVSHDUP     X0, X6
-	VADDSS        X6, X0, X0
-	VMOVSS        X0, 4(AX)
-	VEXTRACTF64X4 $0x01, Z12, Y0
-	VADDPS        Y0, Y12, Y0
-	VEXTRACTF32X4 $0x01, Y0, X6
-	VADDPS        X6, X0, X0
-	VMOVHLPS      X0, X0, X6
-	VADDPS        X6, X0, X0
-	VMOVSHDUP     X0, X6
-	VADDSS        X6, X0, X0
-	VMOVSS        X0, 8(AX)
+	VMOVSS        X6, 4(AX)
+	VMOVSS        X12, 8(AX)
 	ADDQ          CX, AX
-	VEXTRACTF64X4 $0x01, Z1, Y0
-	VADDPS        Y0, Y1, Y0
-	VEXTRACTF32X4 $0x01, Y0, X1
-	VADDPS        X1, X0, X0
-	VMOVHLPS      X0, X0, X1
-	VADDPS        X1, X0, X0
-	VMOVSHDUP     X0, X1
-	VADDSS        X1, X0, X0
-	VMOVSS        X0, (AX)
-	VEXTRACTF64X4 $0x01, Z7, Y0
-	VADDPS        Y0, Y7, Y0
-	VEXTRACTF32X4 $0x01, Y0, X1
-	VADDPS        X1, X0, X0
-	VMOVHLPS      X0, X0, X1
-	VADDPS        X1, X0, X0
-	VMOVSHDUP     X0, X1
-	VADDSS        X1, X0, X0
-	VMOVSS        X0, 4(AX)
-	VEXTRACTF64X4 $0x01, Z13, Y0
-	VADDPS        Y0, Y13, Y0
-	VEXTRACTF32X4 $0x01, Y0, X1
-	VADDPS        X1, X0, X0
-	VMOVHLPS      X0, X0, X1
-	VADDPS        X1, X0, X0
-	VMOVSHDUP     X0, X1
-	VADDSS        X1, X0, X0
-	VMOVSS        X0, 8(AX)
+	VMOVSS        X1, (AX)
+	VMOVSS        X7, 4(AX)
+	VMOVSS        X13, 8(AX)
 	ADDQ          CX, AX
-	VEXTRACTF64X4 $0x01, Z2, Y0
-	VADDPS        Y0, Y2, Y0
-	VEXTRACTF32X4 $0x01, Y0, X1
-	VADDPS        X1, X0, X0
-	VMOVHLPS      X0, X0, X1
-	VADDPS        X1, X0, X0
-	VMOVSHDUP     X0, X1
-	VADDSS        X1, X0, X0
-	VMOVSS        X0, (AX)
-	VEXTRACTF64X4 $0x01, Z8, Y0
-	VADDPS        Y0, Y8, Y0
-	VEXTRACTF32X4 $0x01, Y0, X1
-	VADDPS        X1, X0, X0
-	VMOVHLPS      X0, X0, X1
-	VADDPS        X1, X0, X0
-	VMOVSHDUP     X0, X1
-	VADDSS        X1, X0, X0
-	VMOVSS        X0, 4(AX)
-	VEXTRACTF64X4 $0x01, Z14, Y0
-	VADDPS        Y0, Y14, Y0
-	VEXTRACTF32X4 $0x01, Y0, X1
-	VADDPS        X1, X0, X0
-	VMOVHLPS      X0, X0, X1
-	VADDPS        X1, X0, X0
-	VMOVSHDUP     X0, X1
-	VADDSS        X1, X0, X0
-	VMOVSS        X0, 8(AX)
+	VMOVSS        X2, (AX)
+	VMOVSS        X8, 4(AX)
+	VMOVSS        X14, 8(AX)
 	ADDQ          CX, AX
-	VEXTRACTF64X4 $0x01, Z3, Y0
-	VADDPS        Y0, Y3, Y0
-	VEXTRACTF32X4 $0x01, Y0, X1
-	VADDPS        X1, X0, X0
-	VMOVHLPS      X0, X0, X1
-	VADDPS        X1, X0, X0
-	VMOVSHDUP     X0, X1
-	VADDSS        X1, X0, X0
-	VMOVSS        X0, (AX)
-	VEXTRACTF64X4 $0x01, Z9, Y0
-	VADDPS        Y0, Y9, Y0
-	VEXTRACTF32X4 $0x01, Y0, X1
-	VADDPS        X1, X0, X0
-	VMOVHLPS      X0, X0, X1
-	VADDPS        X1, X0, X0
-	VMOVSHDUP     X0, X1
-	VADDSS        X1, X0, X0
-	VMOVSS        X0, 4(AX)
-	VEXTRACTF64X4 $0x01, Z15, Y0
-	VADDPS        Y0, Y15, Y0
-	VEXTRACTF32X4 $0x01, Y0, X1
-	VADDPS        X1, X0, X0
-	VMOVHLPS      X0, X0, X1
-	VADDPS        X1, X0, X0
-	VMOVSHDUP     X0, X1
-	VADDSS        X1, X0, X0
-	VMOVSS        X0, 8(AX)
+	VMOVSS        X3, (AX)
+	VMOVSS        X9, 4(AX)
+	VMOVSS        X15, 8(AX)
 	ADDQ          CX, AX
-	VEXTRACTF64X4 $0x01, Z4, Y0
-	VADDPS        Y0, Y4, Y0
-	VEXTRACTF32X4 $0x01, Y0, X1
-	VADDPS        X1, X0, X0
-	VMOVHLPS      X0, X0, X1
-	VADDPS        X1, X0, X0
-	VMOVSHDUP     X0, X1
-	VADDSS        X1, X0, X0
-	VMOVSS        X0, (AX)
-	VEXTRACTF64X4 $0x01, Z10, Y0
-	VADDPS        Y0, Y10, Y0
-	VEXTRACTF32X4 $0x01, Y0, X1
-	VADDPS        X1, X0, X0
-	VMOVHLPS      X0, X0, X1
-	VADDPS        X1, X0, X0
-	VMOVSHDUP     X0, X1
-	VADDSS        X1, X0, X0
-	VMOVSS        X0, 4(AX)
-	VEXTRACTF64X4 $0x01, Z16, Y0
-	VADDPS        Y0, Y16, Y0
-	VEXTRACTF32X4 $0x01, Y0, X1
-	VADDPS        X1, X0, X0
-	VMOVHLPS      X0, X0, X1
-	VADDPS        X1, X0, X0
-	VMOVSHDUP     X0, X1
-	VADDSS        X1, X0, X0
-	VMOVSS        X0, 8(AX)
+	VMOVSS        X4, (AX)
+	VMOVSS        X10, 4(AX)
+	VMOVSS        X16, 8(AX)
 	ADDQ          CX, AX
-	VEXTRACTF64X4 $0x01, Z5, Y0
-	VADDPS        Y0, Y5, Y0
-	VEXTRACTF32X4 $0x01, Y0, X1
-	VADDPS        X1, X0, X0
-	VMOVHLPS      X0, X0, X1
-	VADDPS        X1, X0, X0
-	VMOVSHDUP     X0, X1
-	VADDSS        X1, X0, X0
-	VMOVSS        X0, (AX)
-	VEXTRACTF64X4 $0x01, Z11, Y0
-	VADDPS        Y0, Y11, Y0
-	VEXTRACTF32X4 $0x01, Y0, X1
-	VADDPS        X1, X0, X0
-	VMOVHLPS      X0, X0, X1
-	VADDPS        X1, X0, X0
-	VMOVSHDUP     X0, X1
-	VADDSS        X1, X0, X0
-	VMOVSS        X0, 4(AX)
-	VEXTRACTF64X4 $0x01, Z17, Y0
-	VADDPS        Y0, Y17, Y0
-	VEXTRACTF32X4 $0x01, Y0, X1
-	VADDPS        X1, X0, X0
-	VMOVHLPS      X0, X0, X1
-	VADDPS        X1, X0, X0
-	VMOVSHDUP     X0, X1
-	VADDSS        X1, X0, X0
-	VMOVSS        X0, 8(AX)
+	VMOVSS        X5, (AX)
+	VMOVSS        X11, 4(AX)
+	VMOVSS        X17, 8(AX)
 	VZEROUPPER
 	RET
 
-// func dot512R4Q1(x []float32, xs int, q []float32, qs int, n int, out []float32, os int)
+dot512R3Q6_add:
+	VADDSS (AX), X0, X0
+	VMOVSS X0, (AX)
+	VADDSS 4(AX), X6, X6
+	VMOVSS X6, 4(AX)
+	VADDSS 8(AX), X12, X12
+	VMOVSS X12, 8(AX)
+	ADDQ   CX, AX
+	VADDSS (AX), X1, X1
+	VMOVSS X1, (AX)
+	VADDSS 4(AX), X7, X7
+	VMOVSS X7, 4(AX)
+	VADDSS 8(AX), X13, X13
+	VMOVSS X13, 8(AX)
+	ADDQ   CX, AX
+	VADDSS (AX), X2, X2
+	VMOVSS X2, (AX)
+	VADDSS 4(AX), X8, X8
+	VMOVSS X8, 4(AX)
+	VADDSS 8(AX), X14, X14
+	VMOVSS X14, 8(AX)
+	ADDQ   CX, AX
+	VADDSS (AX), X3, X3
+	VMOVSS X3, (AX)
+	VADDSS 4(AX), X9, X9
+	VMOVSS X9, 4(AX)
+	VADDSS 8(AX), X15, X15
+	VMOVSS X15, 8(AX)
+	ADDQ   CX, AX
+	VADDSS (AX), X4, X4
+	VMOVSS X4, (AX)
+	VADDSS 4(AX), X10, X10
+	VMOVSS X10, 4(AX)
+	VADDSS 8(AX), X16, X16
+	VMOVSS X16, 8(AX)
+	ADDQ   CX, AX
+	VADDSS (AX), X5, X5
+	VMOVSS X5, (AX)
+	VADDSS 4(AX), X11, X11
+	VMOVSS X11, 4(AX)
+	VADDSS 8(AX), X17, X17
+	VMOVSS X17, 8(AX)
+	VZEROUPPER
+	RET
+
+// func dot512R4Q1(x []float32, xs int, q []float32, qs int, n int, out []float32, os int, add int)
 // Requires: AVX, AVX512F, AVX512VL
-TEXT ·dot512R4Q1(SB), NOSPLIT, $0-104
+TEXT ·dot512R4Q1(SB), NOSPLIT, $0-112
 	MOVQ   xs+24(FP), AX
 	SHLQ   $0x02, AX
 	MOVQ   x_base+0(FP), CX
@@ -5243,40 +5666,55 @@ dot512R4Q1_reduce:
 	VADDPS        X4, X0, X0
 	VMOVSHDUP     X0, X4
 	VADDSS        X4, X0, X0
+	VEXTRACTF64X4 $0x01, Z1, Y4
+	VADDPS        Y4, Y1, Y1
+	VEXTRACTF32X4 $0x01, Y1, X4
+	VADDPS        X4, X1, X1
+	VMOVHLPS      X1, X1, X4
+	VADDPS        X4, X1, X1
+	VMOVSHDUP     X1, X4
+	VADDSS        X4, X1, X1
+	VEXTRACTF64X4 $0x01, Z2, Y4
+	VADDPS        Y4, Y2, Y2
+	VEXTRACTF32X4 $0x01, Y2, X4
+	VADDPS        X4, X2, X2
+	VMOVHLPS      X2, X2, X4
+	VADDPS        X4, X2, X2
+	VMOVSHDUP     X2, X4
+	VADDSS        X4, X2, X2
+	VEXTRACTF64X4 $0x01, Z3, Y4
+	VADDPS        Y4, Y3, Y3
+	VEXTRACTF32X4 $0x01, Y3, X4
+	VADDPS        X4, X3, X3
+	VMOVHLPS      X3, X3, X4
+	VADDPS        X4, X3, X3
+	VMOVSHDUP     X3, X4
+	VADDSS        X4, X3, X3
+	MOVQ          add+104(FP), CX
+	TESTQ         CX, CX
+	JNZ           dot512R4Q1_add
 	VMOVSS        X0, (AX)
-	VEXTRACTF64X4 $0x01, Z1, Y0
-	VADDPS        Y0, Y1, Y0
-	VEXTRACTF32X4 $0x01, Y0, X1
-	VADDPS        X1, X0, X0
-	VMOVHLPS      X0, X0, X1
-	VADDPS        X1, X0, X0
-	VMOVSHDUP     X0, X1
-	VADDSS        X1, X0, X0
-	VMOVSS        X0, 4(AX)
-	VEXTRACTF64X4 $0x01, Z2, Y0
-	VADDPS        Y0, Y2, Y0
-	VEXTRACTF32X4 $0x01, Y0, X1
-	VADDPS        X1, X0, X0
-	VMOVHLPS      X0, X0, X1
-	VADDPS        X1, X0, X0
-	VMOVSHDUP     X0, X1
-	VADDSS        X1, X0, X0
-	VMOVSS        X0, 8(AX)
-	VEXTRACTF64X4 $0x01, Z3, Y0
-	VADDPS        Y0, Y3, Y0
-	VEXTRACTF32X4 $0x01, Y0, X1
-	VADDPS        X1, X0, X0
-	VMOVHLPS      X0, X0, X1
-	VADDPS        X1, X0, X0
-	VMOVSHDUP     X0, X1
-	VADDSS        X1, X0, X0
-	VMOVSS        X0, 12(AX)
+	VMOVSS        X1, 4(AX)
+	VMOVSS        X2, 8(AX)
+	VMOVSS        X3, 12(AX)
 	VZEROUPPER
 	RET
 
-// func dot512R4Q2(x []float32, xs int, q []float32, qs int, n int, out []float32, os int)
+dot512R4Q1_add:
+	VADDSS (AX), X0, X0
+	VMOVSS X0, (AX)
+	VADDSS 4(AX), X1, X1
+	VMOVSS X1, 4(AX)
+	VADDSS 8(AX), X2, X2
+	VMOVSS X2, 8(AX)
+	VADDSS 12(AX), X3, X3
+	VMOVSS X3, 12(AX)
+	VZEROUPPER
+	RET
+
+// func dot512R4Q2(x []float32, xs int, q []float32, qs int, n int, out []float32, os int, add int)
 // Requires: AVX, AVX512F, AVX512VL
-TEXT ·dot512R4Q2(SB), NOSPLIT, $0-104
+TEXT ·dot512R4Q2(SB), NOSPLIT, $0-112
 	MOVQ   xs+24(FP), AX
 	SHLQ   $0x02, AX
 	MOVQ   x_base+0(FP), CX
@@ -5356,77 +5794,101 @@ dot512R4Q2_reduce:
 	VADDPS        X8, X0, X0
 	VMOVSHDUP     X0, X8
 	VADDSS        X8, X0, X0
+	VEXTRACTF64X4 $0x01, Z2, Y8
+	VADDPS        Y8, Y2, Y2
+	VEXTRACTF32X4 $0x01, Y2, X8
+	VADDPS        X8, X2, X2
+	VMOVHLPS      X2, X2, X8
+	VADDPS        X8, X2, X2
+	VMOVSHDUP     X2, X8
+	VADDSS        X8, X2, X2
+	VEXTRACTF64X4 $0x01, Z4, Y8
+	VADDPS        Y8, Y4, Y4
+	VEXTRACTF32X4 $0x01, Y4, X8
+	VADDPS        X8, X4, X4
+	VMOVHLPS      X4, X4, X8
+	VADDPS        X8, X4, X4
+	VMOVSHDUP     X4, X8
+	VADDSS        X8, X4, X4
+	VEXTRACTF64X4 $0x01, Z6, Y8
+	VADDPS        Y8, Y6, Y6
+	VEXTRACTF32X4 $0x01, Y6, X8
+	VADDPS        X8, X6, X6
+	VMOVHLPS      X6, X6, X8
+	VADDPS        X8, X6, X6
+	VMOVSHDUP     X6, X8
+	VADDSS        X8, X6, X6
+	VEXTRACTF64X4 $0x01, Z1, Y8
+	VADDPS        Y8, Y1, Y1
+	VEXTRACTF32X4 $0x01, Y1, X8
+	VADDPS        X8, X1, X1
+	VMOVHLPS      X1, X1, X8
+	VADDPS        X8, X1, X1
+	VMOVSHDUP     X1, X8
+	VADDSS        X8, X1, X1
+	VEXTRACTF64X4 $0x01, Z3, Y8
+	VADDPS        Y8, Y3, Y3
+	VEXTRACTF32X4 $0x01, Y3, X8
+	VADDPS        X8, X3, X3
+	VMOVHLPS      X3, X3, X8
+	VADDPS        X8, X3, X3
+	VMOVSHDUP     X3, X8
+	VADDSS        X8, X3, X3
+	VEXTRACTF64X4 $0x01, Z5, Y8
+	VADDPS        Y8, Y5, Y5
+	VEXTRACTF32X4 $0x01, Y5, X8
+	VADDPS        X8, X5, X5
+	VMOVHLPS      X5, X5, X8
+	VADDPS        X8, X5, X5
+	VMOVSHDUP     X5, X8
+	VADDSS        X8, X5, X5
+	VEXTRACTF64X4 $0x01, Z7, Y8
+	VADDPS        Y8, Y7, Y7
+	VEXTRACTF32X4 $0x01, Y7, X8
+	VADDPS        X8, X7, X7
+	VMOVHLPS      X7, X7, X8
+	VADDPS        X8, X7, X7
+	VMOVSHDUP     X7, X8
+	VADDSS        X8, X7, X7
+	MOVQ          add+104(FP), DX
+	TESTQ         DX, DX
+	JNZ           dot512R4Q2_add
 	VMOVSS        X0, (AX)
-	VEXTRACTF64X4 $0x01, Z2, Y0
-	VADDPS        Y0, Y2, Y0
-	VEXTRACTF32X4 $0x01, Y0, X2
-	VADDPS        X2, X0, X0
-	VMOVHLPS      X0, X0, X2
-	VADDPS        X2, X0, X0
-	VMOVSHDUP     X0, X2
-	VADDSS        X2, X0, X0
-	VMOVSS        X0, 4(AX)
-	VEXTRACTF64X4 $0x01, Z4, Y0
-	VADDPS        Y0, Y4, Y0
-	VEXTRACTF32X4 $0x01, Y0, X2
-	VADDPS        X2, X0, X0
-	VMOVHLPS      X0, X0, X2
-	VADDPS        X2, X0, X0
-	VMOVSHDUP     X0, X2
-	VADDSS        X2, X0, X0
-	VMOVSS        X0, 8(AX)
-	VEXTRACTF64X4 $0x01, Z6, Y0
-	VADDPS        Y0, Y6, Y0
-	VEXTRACTF32X4 $0x01, Y0, X2
-	VADDPS        X2, X0, X0
-	VMOVHLPS      X0, X0, X2
-	VADDPS        X2, X0, X0
-	VMOVSHDUP     X0, X2
-	VADDSS        X2, X0, X0
-	VMOVSS        X0, 12(AX)
+	VMOVSS        X2, 4(AX)
+	VMOVSS        X4, 8(AX)
+	VMOVSS        X6, 12(AX)
 	ADDQ          CX, AX
-	VEXTRACTF64X4 $0x01, Z1, Y0
-	VADDPS        Y0, Y1, Y0
-	VEXTRACTF32X4 $0x01, Y0, X1
-	VADDPS        X1, X0, X0
-	VMOVHLPS      X0, X0, X1
-	VADDPS        X1, X0, X0
-	VMOVSHDUP     X0, X1
-	VADDSS        X1, X0, X0
-	VMOVSS        X0, (AX)
-	VEXTRACTF64X4 $0x01, Z3, Y0
-	VADDPS        Y0, Y3, Y0
-	VEXTRACTF32X4 $0x01, Y0, X1
-	VADDPS        X1, X0, X0
-	VMOVHLPS      X0, X0, X1
-	VADDPS        X1, X0, X0
-	VMOVSHDUP     X0, X1
-	VADDSS        X1, X0, X0
-	VMOVSS        X0, 4(AX)
-	VEXTRACTF64X4 $0x01, Z5, Y0
-	VADDPS        Y0, Y5, Y0
-	VEXTRACTF32X4 $0x01, Y0, X1
-	VADDPS        X1, X0, X0
-	VMOVHLPS      X0, X0, X1
-	VADDPS        X1, X0, X0
-	VMOVSHDUP     X0, X1
-	VADDSS        X1, X0, X0
-	VMOVSS        X0, 8(AX)
-	VEXTRACTF64X4 $0x01, Z7, Y0
-	VADDPS        Y0, Y7, Y0
-	VEXTRACTF32X4 $0x01, Y0, X1
-	VADDPS        X1, X0, X0
-	VMOVHLPS      X0, X0, X1
-	VADDPS        X1, X0, X0
-	VMOVSHDUP     X0, X1
-	VADDSS        X1, X0, X0
-	VMOVSS        X0, 12(AX)
+	VMOVSS        X1, (AX)
+	VMOVSS        X3, 4(AX)
+	VMOVSS        X5, 8(AX)
+	VMOVSS        X7, 12(AX)
 	VZEROUPPER
 	RET
 
-// func dot512R4Q3(x []float32, xs int, q []float32, qs int, n int, out []float32, os int)
+dot512R4Q2_add:
+	VADDSS (AX), X0, X0
+	VMOVSS X0, (AX)
+	VADDSS 4(AX), X2, X2
+	VMOVSS X2, 4(AX)
+	VADDSS 8(AX), X4, X4
+	VMOVSS X4, 8(AX)
+	VADDSS 12(AX), X6, X6
+	VMOVSS X6, 12(AX)
+	ADDQ   CX, AX
+	VADDSS (AX), X1, X1
+	VMOVSS X1, (AX)
+	VADDSS 4(AX), X3, X3
+	VMOVSS X3, 4(AX)
+	VADDSS 8(AX), X5, X5
+	VMOVSS X5, 8(AX)
+	VADDSS 12(AX), X7, X7
+	VMOVSS X7, 12(AX)
+	VZEROUPPER
+	RET
+
+// func dot512R4Q3(x []float32, xs int, q []float32, qs int, n int, out []float32, os int, add int)
 // Requires: AVX, AVX512F, AVX512VL
-TEXT ·dot512R4Q3(SB), NOSPLIT, $0-104
+TEXT ·dot512R4Q3(SB), NOSPLIT, $0-112
 	MOVQ   xs+24(FP), AX
 	SHLQ   $0x02, AX
 	MOVQ   x_base+0(FP), CX
@@ -5525,114 +5987,147 @@ dot512R4Q3_reduce:
 	VADDPS        X12, X0, X0
 	VMOVSHDUP     X0, X12
 	VADDSS        X12, X0, X0
+	VEXTRACTF64X4 $0x01, Z3, Y12
+	VADDPS        Y12, Y3, Y3
+	VEXTRACTF32X4 $0x01, Y3, X12
+	VADDPS        X12, X3, X3
+	VMOVHLPS      X3, X3, X12
+	VADDPS        X12, X3, X3
+	VMOVSHDUP     X3, X12
+	VADDSS        X12, X3, X3
+	VEXTRACTF64X4 $0x01, Z6, Y12
+	VADDPS        Y12, Y6, Y6
+	VEXTRACTF32X4 $0x01, Y6, X12
+	VADDPS        X12, X6, X6
+	VMOVHLPS      X6, X6, X12
+	VADDPS        X12, X6, X6
+	VMOVSHDUP     X6, X12
+	VADDSS        X12, X6, X6
+	VEXTRACTF64X4 $0x01, Z9, Y12
+	VADDPS        Y12, Y9, Y9
+	VEXTRACTF32X4 $0x01, Y9, X12
+	VADDPS        X12, X9, X9
+	VMOVHLPS      X9, X9, X12
+	VADDPS        X12, X9, X9
+	VMOVSHDUP     X9, X12
+	VADDSS        X12, X9, X9
+	VEXTRACTF64X4 $0x01, Z1, Y12
+	VADDPS        Y12, Y1, Y1
+	VEXTRACTF32X4 $0x01, Y1, X12
+	VADDPS        X12, X1, X1
+	VMOVHLPS      X1, X1, X12
+	VADDPS        X12, X1, X1
+	VMOVSHDUP     X1, X12
+	VADDSS        X12, X1, X1
+	VEXTRACTF64X4 $0x01, Z4, Y12
+	VADDPS        Y12, Y4, Y4
+	VEXTRACTF32X4 $0x01, Y4, X12
+	VADDPS        X12, X4, X4
+	VMOVHLPS      X4, X4, X12
+	VADDPS        X12, X4, X4
+	VMOVSHDUP     X4, X12
+	VADDSS        X12, X4, X4
+	VEXTRACTF64X4 $0x01, Z7, Y12
+	VADDPS        Y12, Y7, Y7
+	VEXTRACTF32X4 $0x01, Y7, X12
+	VADDPS        X12, X7, X7
+	VMOVHLPS      X7, X7, X12
+	VADDPS        X12, X7, X7
+	VMOVSHDUP     X7, X12
+	VADDSS        X12, X7, X7
+	VEXTRACTF64X4 $0x01, Z10, Y12
+	VADDPS        Y12, Y10, Y10
+	VEXTRACTF32X4 $0x01, Y10, X12
+	VADDPS        X12, X10, X10
+	VMOVHLPS      X10, X10, X12
+	VADDPS        X12, X10, X10
+	VMOVSHDUP     X10, X12
+	VADDSS        X12, X10, X10
+	VEXTRACTF64X4 $0x01, Z2, Y12
+	VADDPS        Y12, Y2, Y2
+	VEXTRACTF32X4 $0x01, Y2, X12
+	VADDPS        X12, X2, X2
+	VMOVHLPS      X2, X2, X12
+	VADDPS        X12, X2, X2
+	VMOVSHDUP     X2, X12
+	VADDSS        X12, X2, X2
+	VEXTRACTF64X4 $0x01, Z5, Y12
+	VADDPS        Y12, Y5, Y5
+	VEXTRACTF32X4 $0x01, Y5, X12
+	VADDPS        X12, X5, X5
+	VMOVHLPS      X5, X5, X12
+	VADDPS        X12, X5, X5
+	VMOVSHDUP     X5, X12
+	VADDSS        X12, X5, X5
+	VEXTRACTF64X4 $0x01, Z8, Y12
+	VADDPS        Y12, Y8, Y8
+	VEXTRACTF32X4 $0x01, Y8, X12
+	VADDPS        X12, X8, X8
+	VMOVHLPS      X8, X8, X12
+	VADDPS        X12, X8, X8
+	VMOVSHDUP     X8, X12
+	VADDSS        X12, X8, X8
+	VEXTRACTF64X4 $0x01, Z11, Y12
+	VADDPS        Y12, Y11, Y11
+	VEXTRACTF32X4 $0x01, Y11, X12
+	VADDPS        X12, X11, X11
+	VMOVHLPS      X11, X11, X12
+	VADDPS        X12, X11, X11
+	VMOVSHDUP     X11, X12
+	VADDSS        X12, X11, X11
+	MOVQ          add+104(FP), DX
+	TESTQ         DX, DX
+	JNZ           dot512R4Q3_add
 	VMOVSS        X0, (AX)
-	VEXTRACTF64X4 $0x01, Z3, Y0
-	VADDPS        Y0, Y3, Y0
-	VEXTRACTF32X4 $0x01, Y0, X3
-	VADDPS        X3, X0, X0
-	VMOVHLPS      X0, X0, X3
-	VADDPS        X3, X0, X0
-	VMOVSHDUP     X0, X3
-	VADDSS        X3, X0, X0
-	VMOVSS        X0, 4(AX)
-	VEXTRACTF64X4 $0x01, Z6, Y0
-	VADDPS        Y0, Y6, Y0
-	VEXTRACTF32X4 $0x01, Y0, X3
-	VADDPS        X3, X0, X0
-	VMOVHLPS      X0, X0, X3
-	VADDPS        X3, X0, X0
-	VMOVSHDUP     X0, X3
-	VADDSS        X3, X0, X0
-	VMOVSS        X0, 8(AX)
-	VEXTRACTF64X4 $0x01, Z9, Y0
-	VADDPS        Y0, Y9, Y0
-	VEXTRACTF32X4 $0x01, Y0, X3
-	VADDPS        X3, X0, X0
-	VMOVHLPS      X0, X0, X3
-	VADDPS        X3, X0, X0
-	VMOVSHDUP     X0, X3
-	VADDSS        X3, X0, X0
-	VMOVSS        X0, 12(AX)
+	VMOVSS        X3, 4(AX)
+	VMOVSS        X6, 8(AX)
+	VMOVSS        X9, 12(AX)
 	ADDQ          CX, AX
-	VEXTRACTF64X4 $0x01, Z1, Y0
-	VADDPS        Y0, Y1, Y0
-	VEXTRACTF32X4 $0x01, Y0, X1
-	VADDPS        X1, X0, X0
-	VMOVHLPS      X0, X0, X1
-	VADDPS        X1, X0, X0
-	VMOVSHDUP     X0, X1
-	VADDSS        X1, X0, X0
-	VMOVSS        X0, (AX)
-	VEXTRACTF64X4 $0x01, Z4, Y0
-	VADDPS        Y0, Y4, Y0
-	VEXTRACTF32X4 $0x01, Y0, X1
-	VADDPS        X1, X0, X0
-	VMOVHLPS      X0, X0, X1
-	VADDPS        X1, X0, X0
-	VMOVSHDUP     X0, X1
-	VADDSS        X1, X0, X0
-	VMOVSS        X0, 4(AX)
-	VEXTRACTF64X4 $0x01, Z7, Y0
-	VADDPS        Y0, Y7, Y0
-	VEXTRACTF32X4 $0x01, Y0, X1
-	VADDPS        X1, X0, X0
-	VMOVHLPS      X0, X0, X1
-	VADDPS        X1, X0, X0
-	VMOVSHDUP     X0, X1
-	VADDSS        X1, X0, X0
-	VMOVSS        X0, 8(AX)
-	VEXTRACTF64X4 $0x01, Z10, Y0
-	VADDPS        Y0, Y10, Y0
-	VEXTRACTF32X4 $0x01, Y0, X1
-	VADDPS        X1, X0, X0
-	VMOVHLPS      X0, X0, X1
-	VADDPS        X1, X0, X0
-	VMOVSHDUP     X0, X1
-	VADDSS        X1, X0, X0
-	VMOVSS        X0, 12(AX)
+	VMOVSS        X1, (AX)
+	VMOVSS        X4, 4(AX)
+	VMOVSS        X7, 8(AX)
+	VMOVSS        X10, 12(AX)
 	ADDQ          CX, AX
-	VEXTRACTF64X4 $0x01, Z2, Y0
-	VADDPS        Y0, Y2, Y0
-	VEXTRACTF32X4 $0x01, Y0, X1
-	VADDPS        X1, X0, X0
-	VMOVHLPS      X0, X0, X1
-	VADDPS        X1, X0, X0
-	VMOVSHDUP     X0, X1
-	VADDSS        X1, X0, X0
-	VMOVSS        X0, (AX)
-	VEXTRACTF64X4 $0x01, Z5, Y0
-	VADDPS        Y0, Y5, Y0
-	VEXTRACTF32X4 $0x01, Y0, X1
-	VADDPS        X1, X0, X0
-	VMOVHLPS      X0, X0, X1
-	VADDPS        X1, X0, X0
-	VMOVSHDUP     X0, X1
-	VADDSS        X1, X0, X0
-	VMOVSS        X0, 4(AX)
-	VEXTRACTF64X4 $0x01, Z8, Y0
-	VADDPS        Y0, Y8, Y0
-	VEXTRACTF32X4 $0x01, Y0, X1
-	VADDPS        X1, X0, X0
-	VMOVHLPS      X0, X0, X1
-	VADDPS        X1, X0, X0
-	VMOVSHDUP     X0, X1
-	VADDSS        X1, X0, X0
-	VMOVSS        X0, 8(AX)
-	VEXTRACTF64X4 $0x01, Z11, Y0
-	VADDPS        Y0, Y11, Y0
-	VEXTRACTF32X4 $0x01, Y0, X1
-	VADDPS        X1, X0, X0
-	VMOVHLPS      X0, X0, X1
-	VADDPS        X1, X0, X0
-	VMOVSHDUP     X0, X1
-	VADDSS        X1, X0, X0
-	VMOVSS        X0, 12(AX)
+	VMOVSS        X2, (AX)
+	VMOVSS        X5, 4(AX)
+	VMOVSS        X8, 8(AX)
+	VMOVSS        X11, 12(AX)
 	VZEROUPPER
 	RET
 
-// func dot512R4Q4(x []float32, xs int, q []float32, qs int, n int, out []float32, os int)
+dot512R4Q3_add:
+	VADDSS (AX), X0, X0
+	VMOVSS X0, (AX)
+	VADDSS 4(AX), X3, X3
+	VMOVSS X3, 4(AX)
+	VADDSS 8(AX), X6, X6
+	VMOVSS X6, 8(AX)
+	VADDSS 12(AX), X9, X9
+	VMOVSS X9, 12(AX)
+	ADDQ   CX, AX
+	VADDSS (AX), X1, X1
+	VMOVSS X1, (AX)
+	VADDSS 4(AX), X4, X4
+	VMOVSS X4, 4(AX)
+	VADDSS 8(AX), X7, X7
+	VMOVSS X7, 8(AX)
+	VADDSS 12(AX), X10, X10
+	VMOVSS X10, 12(AX)
+	ADDQ   CX, AX
+	VADDSS (AX), X2, X2
+	VMOVSS X2, (AX)
+	VADDSS 4(AX), X5, X5
+	VMOVSS X5, 4(AX)
+	VADDSS 8(AX), X8, X8
+	VMOVSS X8, 8(AX)
+	VADDSS 12(AX), X11, X11
+	VMOVSS X11, 12(AX)
+	VZEROUPPER
+	RET
+
+// func dot512R4Q4(x []float32, xs int, q []float32, qs int, n int, out []float32, os int, add int)
 // Requires: AVX, AVX512F, AVX512VL
-TEXT ·dot512R4Q4(SB), NOSPLIT, $0-104
+TEXT ·dot512R4Q4(SB), NOSPLIT, $0-112
 	MOVQ   xs+24(FP), AX
 	SHLQ   $0x02, AX
 	MOVQ   x_base+0(FP), CX
@@ -5750,151 +6245,193 @@ dot512R4Q4_reduce:
 	VADDPS        X16, X0, X0
 	VMOVSHDUP     X0, X16
 	VADDSS        X16, X0, X0
+	VEXTRACTF64X4 $0x01, Z4, Y16
+	VADDPS        Y16, Y4, Y4
+	VEXTRACTF32X4 $0x01, Y4, X16
+	VADDPS        X16, X4, X4
+	VMOVHLPS      X4, X4, X16
+	VADDPS        X16, X4, X4
+	VMOVSHDUP     X4, X16
+	VADDSS        X16, X4, X4
+	VEXTRACTF64X4 $0x01, Z8, Y16
+	VADDPS        Y16, Y8, Y8
+	VEXTRACTF32X4 $0x01, Y8, X16
+	VADDPS        X16, X8, X8
+	VMOVHLPS      X8, X8, X16
+	VADDPS        X16, X8, X8
+	VMOVSHDUP     X8, X16
+	VADDSS        X16, X8, X8
+	VEXTRACTF64X4 $0x01, Z12, Y16
+	VADDPS        Y16, Y12, Y12
+	VEXTRACTF32X4 $0x01, Y12, X16
+	VADDPS        X16, X12, X12
+	VMOVHLPS      X12, X12, X16
+	VADDPS        X16, X12, X12
+	VMOVSHDUP     X12, X16
+	VADDSS        X16, X12, X12
+	VEXTRACTF64X4 $0x01, Z1, Y16
+	VADDPS        Y16, Y1, Y1
+	VEXTRACTF32X4 $0x01, Y1, X16
+	VADDPS        X16, X1, X1
+	VMOVHLPS      X1, X1, X16
+	VADDPS        X16, X1, X1
+	VMOVSHDUP     X1, X16
+	VADDSS        X16, X1, X1
+	VEXTRACTF64X4 $0x01, Z5, Y16
+	VADDPS        Y16, Y5, Y5
+	VEXTRACTF32X4 $0x01, Y5, X16
+	VADDPS        X16, X5, X5
+	VMOVHLPS      X5, X5, X16
+	VADDPS        X16, X5, X5
+	VMOVSHDUP     X5, X16
+	VADDSS        X16, X5, X5
+	VEXTRACTF64X4 $0x01, Z9, Y16
+	VADDPS        Y16, Y9, Y9
+	VEXTRACTF32X4 $0x01, Y9, X16
+	VADDPS        X16, X9, X9
+	VMOVHLPS      X9, X9, X16
+	VADDPS        X16, X9, X9
+	VMOVSHDUP     X9, X16
+	VADDSS        X16, X9, X9
+	VEXTRACTF64X4 $0x01, Z13, Y16
+	VADDPS        Y16, Y13, Y13
+	VEXTRACTF32X4 $0x01, Y13, X16
+	VADDPS        X16, X13, X13
+	VMOVHLPS      X13, X13, X16
+	VADDPS        X16, X13, X13
+	VMOVSHDUP     X13, X16
+	VADDSS        X16, X13, X13
+	VEXTRACTF64X4 $0x01, Z2, Y16
+	VADDPS        Y16, Y2, Y2
+	VEXTRACTF32X4 $0x01, Y2, X16
+	VADDPS        X16, X2, X2
+	VMOVHLPS      X2, X2, X16
+	VADDPS        X16, X2, X2
+	VMOVSHDUP     X2, X16
+	VADDSS        X16, X2, X2
+	VEXTRACTF64X4 $0x01, Z6, Y16
+	VADDPS        Y16, Y6, Y6
+	VEXTRACTF32X4 $0x01, Y6, X16
+	VADDPS        X16, X6, X6
+	VMOVHLPS      X6, X6, X16
+	VADDPS        X16, X6, X6
+	VMOVSHDUP     X6, X16
+	VADDSS        X16, X6, X6
+	VEXTRACTF64X4 $0x01, Z10, Y16
+	VADDPS        Y16, Y10, Y10
+	VEXTRACTF32X4 $0x01, Y10, X16
+	VADDPS        X16, X10, X10
+	VMOVHLPS      X10, X10, X16
+	VADDPS        X16, X10, X10
+	VMOVSHDUP     X10, X16
+	VADDSS        X16, X10, X10
+	VEXTRACTF64X4 $0x01, Z14, Y16
+	VADDPS        Y16, Y14, Y14
+	VEXTRACTF32X4 $0x01, Y14, X16
+	VADDPS        X16, X14, X14
+	VMOVHLPS      X14, X14, X16
+	VADDPS        X16, X14, X14
+	VMOVSHDUP     X14, X16
+	VADDSS        X16, X14, X14
+	VEXTRACTF64X4 $0x01, Z3, Y16
+	VADDPS        Y16, Y3, Y3
+	VEXTRACTF32X4 $0x01, Y3, X16
+	VADDPS        X16, X3, X3
+	VMOVHLPS      X3, X3, X16
+	VADDPS        X16, X3, X3
+	VMOVSHDUP     X3, X16
+	VADDSS        X16, X3, X3
+	VEXTRACTF64X4 $0x01, Z7, Y16
+	VADDPS        Y16, Y7, Y7
+	VEXTRACTF32X4 $0x01, Y7, X16
+	VADDPS        X16, X7, X7
+	VMOVHLPS      X7, X7, X16
+	VADDPS        X16, X7, X7
+	VMOVSHDUP     X7, X16
+	VADDSS        X16, X7, X7
+	VEXTRACTF64X4 $0x01, Z11, Y16
+	VADDPS        Y16, Y11, Y11
+	VEXTRACTF32X4 $0x01, Y11, X16
+	VADDPS        X16, X11, X11
+	VMOVHLPS      X11, X11, X16
+	VADDPS        X16, X11, X11
+	VMOVSHDUP     X11, X16
+	VADDSS        X16, X11, X11
+	VEXTRACTF64X4 $0x01, Z15, Y16
+	VADDPS        Y16, Y15, Y15
+	VEXTRACTF32X4 $0x01, Y15, X16
+	VADDPS        X16, X15, X15
+	VMOVHLPS      X15, X15, X16
+	VADDPS        X16, X15, X15
+	VMOVSHDUP     X15, X16
+	VADDSS        X16, X15, X15
+	MOVQ          add+104(FP), DX
+	TESTQ         DX, DX
+	JNZ           dot512R4Q4_add
 	VMOVSS        X0, (AX)
-	VEXTRACTF64X4 $0x01, Z4, Y0
-	VADDPS        Y0, Y4, Y0
-	VEXTRACTF32X4 $0x01, Y0, X4
-	VADDPS        X4, X0, X0
-	VMOVHLPS      X0, X0, X4
-	VADDPS        X4, X0, X0
-	VMOVSHDUP     X0, X4
-	VADDSS        X4, X0, X0
-	VMOVSS        X0, 4(AX)
-	VEXTRACTF64X4 $0x01, Z8, Y0
-	VADDPS        Y0, Y8, Y0
-	VEXTRACTF32X4 $0x01, Y0, X4
-	VADDPS        X4, X0, X0
-	VMOVHLPS      X0, X0, X4
-	VADDPS        X4, X0, X0
-	VMOVSHDUP     X0, X4
-	VADDSS        X4, X0, X0
-	VMOVSS        X0, 8(AX)
-	VEXTRACTF64X4 $0x01, Z12, Y0
-	VADDPS        Y0, Y12, Y0
-	VEXTRACTF32X4 $0x01, Y0, X4
-	VADDPS        X4, X0, X0
-	VMOVHLPS      X0, X0, X4
-	VADDPS        X4, X0, X0
-	VMOVSHDUP     X0, X4
-	VADDSS        X4, X0, X0
-	VMOVSS        X0, 12(AX)
+	VMOVSS        X4, 4(AX)
+	VMOVSS        X8, 8(AX)
+	VMOVSS        X12, 12(AX)
 	ADDQ          CX, AX
-	VEXTRACTF64X4 $0x01, Z1, Y0
-	VADDPS        Y0, Y1, Y0
-	VEXTRACTF32X4 $0x01, Y0, X1
-	VADDPS        X1, X0, X0
-	VMOVHLPS      X0, X0, X1
-	VADDPS        X1, X0, X0
-	VMOVSHDUP     X0, X1
-	VADDSS        X1, X0, X0
-	VMOVSS        X0, (AX)
-	VEXTRACTF64X4 $0x01, Z5, Y0
-	VADDPS        Y0, Y5, Y0
-	VEXTRACTF32X4 $0x01, Y0, X1
-	VADDPS        X1, X0, X0
-	VMOVHLPS      X0, X0, X1
-	VADDPS        X1, X0, X0
-	VMOVSHDUP     X0, X1
-	VADDSS        X1, X0, X0
-	VMOVSS        X0, 4(AX)
-	VEXTRACTF64X4 $0x01, Z9, Y0
-	VADDPS        Y0, Y9, Y0
-	VEXTRACTF32X4 $0x01, Y0, X1
-	VADDPS        X1, X0, X0
-	VMOVHLPS      X0, X0, X1
-	VADDPS        X1, X0, X0
-	VMOVSHDUP     X0, X1
-	VADDSS        X1, X0, X0
-	VMOVSS        X0, 8(AX)
-	VEXTRACTF64X4 $0x01, Z13, Y0
-	VADDPS        Y0, Y13, Y0
-	VEXTRACTF32X4 $0x01, Y0, X1
-	VADDPS        X1, X0, X0
-	VMOVHLPS      X0, X0, X1
-	VADDPS        X1, X0, X0
-	VMOVSHDUP     X0, X1
-	VADDSS        X1, X0, X0
-	VMOVSS        X0, 12(AX)
+	VMOVSS        X1, (AX)
+	VMOVSS        X5, 4(AX)
+	VMOVSS        X9, 8(AX)
+	VMOVSS        X13, 12(AX)
 	ADDQ          CX, AX
-	VEXTRACTF64X4 $0x01, Z2, Y0
-	VADDPS        Y0, Y2, Y0
-	VEXTRACTF32X4 $0x01, Y0, X1
-	VADDPS        X1, X0, X0
-	VMOVHLPS      X0, X0, X1
-	VADDPS        X1, X0, X0
-	VMOVSHDUP     X0, X1
-	VADDSS        X1, X0, X0
-	VMOVSS        X0, (AX)
-	VEXTRACTF64X4 $0x01, Z6, Y0
-	VADDPS        Y0, Y6, Y0
-	VEXTRACTF32X4 $0x01, Y0, X1
-	VADDPS        X1, X0, X0
-	VMOVHLPS      X0, X0, X1
-	VADDPS        X1, X0, X0
-	VMOVSHDUP     X0, X1
-	VADDSS        X1, X0, X0
-	VMOVSS        X0, 4(AX)
-	VEXTRACTF64X4 $0x01, Z10, Y0
-	VADDPS        Y0, Y10, Y0
-	VEXTRACTF32X4 $0x01, Y0, X1
-	VADDPS        X1, X0, X0
-	VMOVHLPS      X0, X0, X1
-	VADDPS        X1, X0, X0
-	VMOVSHDUP     X0, X1
-	VADDSS        X1, X0, X0
-	VMOVSS        X0, 8(AX)
-	VEXTRACTF64X4 $0x01, Z14, Y0
-	VADDPS        Y0, Y14, Y0
-	VEXTRACTF32X4 $0x01, Y0, X1
-	VADDPS        X1, X0, X0
-	VMOVHLPS      X0, X0, X1
-	VADDPS        X1, X0, X0
-	VMOVSHDUP     X0, X1
-	VADDSS        X1, X0, X0
-	VMOVSS        X0, 12(AX)
+	VMOVSS        X2, (AX)
+	VMOVSS        X6, 4(AX)
+	VMOVSS        X10, 8(AX)
+	VMOVSS        X14, 12(AX)
 	ADDQ          CX, AX
-	VEXTRACTF64X4 $0x01, Z3, Y0
-	VADDPS        Y0, Y3, Y0
-	VEXTRACTF32X4 $0x01, Y0, X1
-	VADDPS        X1, X0, X0
-	VMOVHLPS      X0, X0, X1
-	VADDPS        X1, X0, X0
-	VMOVSHDUP     X0, X1
-	VADDSS        X1, X0, X0
-	VMOVSS        X0, (AX)
-	VEXTRACTF64X4 $0x01, Z7, Y0
-	VADDPS        Y0, Y7, Y0
-	VEXTRACTF32X4 $0x01, Y0, X1
-	VADDPS        X1, X0, X0
-	VMOVHLPS      X0, X0, X1
-	VADDPS        X1, X0, X0
-	VMOVSHDUP     X0, X1
-	VADDSS        X1, X0, X0
-	VMOVSS        X0, 4(AX)
-	VEXTRACTF64X4 $0x01, Z11, Y0
-	VADDPS        Y0, Y11, Y0
-	VEXTRACTF32X4 $0x01, Y0, X1
-	VADDPS        X1, X0, X0
-	VMOVHLPS      X0, X0, X1
-	VADDPS        X1, X0, X0
-	VMOVSHDUP     X0, X1
-	VADDSS        X1, X0, X0
-	VMOVSS        X0, 8(AX)
-	VEXTRACTF64X4 $0x01, Z15, Y0
-	VADDPS        Y0, Y15, Y0
-	VEXTRACTF32X4 $0x01, Y0, X1
-	VADDPS        X1, X0, X0
-	VMOVHLPS      X0, X0, X1
-	VADDPS        X1, X0, X0
-	VMOVSHDUP     X0, X1
-	VADDSS        X1, X0, X0
-	VMOVSS        X0, 12(AX)
+	VMOVSS        X3, (AX)
+	VMOVSS        X7, 4(AX)
+	VMOVSS        X11, 8(AX)
+	VMOVSS        X15, 12(AX)
 	VZEROUPPER
 	RET
 
-// func dot512R4Q5(x []float32, xs int, q []float32, qs int, n int, out []float32, os int)
+dot512R4Q4_add:
+	VADDSS (AX), X0, X0
+	VMOVSS X0, (AX)
+	VADDSS 4(AX), X4, X4
+	VMOVSS X4, 4(AX)
+	VADDSS 8(AX), X8, X8
+	VMOVSS X8, 8(AX)
+	VADDSS 12(AX), X12, X12
+	VMOVSS X12, 12(AX)
+	ADDQ   CX, AX
+	VADDSS (AX), X1, X1
+	VMOVSS X1, (AX)
+	VADDSS 4(AX), X5, X5
+	VMOVSS X5, 4(AX)
+	VADDSS 8(AX), X9, X9
+	VMOVSS X9, 8(AX)
+	VADDSS 12(AX), X13, X13
+	VMOVSS X13, 12(AX)
+	ADDQ   CX, AX
+	VADDSS (AX), X2, X2
+	VMOVSS X2, (AX)
+	VADDSS 4(AX), X6, X6
+	VMOVSS X6, 4(AX)
+	VADDSS 8(AX), X10, X10
+	VMOVSS X10, 8(AX)
+	VADDSS 12(AX), X14, X14
+	VMOVSS X14, 12(AX)
+	ADDQ   CX, AX
+	VADDSS (AX), X3, X3
+	VMOVSS X3, (AX)
+	VADDSS 4(AX), X7, X7
+	VMOVSS X7, 4(AX)
+	VADDSS 8(AX), X11, X11
+	VMOVSS X11, 8(AX)
+	VADDSS 12(AX), X15, X15
+	VMOVSS X15, 12(AX)
+	VZEROUPPER
+	RET
+
+// func dot512R4Q5(x []float32, xs int, q []float32, qs int, n int, out []float32, os int, add int)
 // Requires: AVX, AVX512F, AVX512VL
-TEXT ·dot512R4Q5(SB), NOSPLIT, $0-104
+TEXT ·dot512R4Q5(SB), NOSPLIT, $0-112
 	MOVQ   xs+24(FP), AX
 	SHLQ   $0x02, AX
 	MOVQ   x_base+0(FP), CX
@@ -6031,188 +6568,239 @@ dot512R4Q5_reduce:
 	VADDPS        X20, X0, X0
 	VMOVSHDUP     X0, X20
 	VADDSS        X20, X0, X0
+	VEXTRACTF64X4 $0x01, Z5, Y20
+	VADDPS        Y20, Y5, Y5
+	VEXTRACTF32X4 $0x01, Y5, X20
+	VADDPS        X20, X5, X5
+	VMOVHLPS      X5, X5, X20
+	VADDPS        X20, X5, X5
+	VMOVSHDUP     X5, X20
+	VADDSS        X20, X5, X5
+	VEXTRACTF64X4 $0x01, Z10, Y20
+	VADDPS        Y20, Y10, Y10
+	VEXTRACTF32X4 $0x01, Y10, X20
+	VADDPS        X20, X10, X10
+	VMOVHLPS      X10, X10, X20
+	VADDPS        X20, X10, X10
+	VMOVSHDUP     X10, X20
+	VADDSS        X20, X10, X10
+	VEXTRACTF64X4 $0x01, Z15, Y20
+	VADDPS        Y20, Y15, Y15
+	VEXTRACTF32X4 $0x01, Y15, X20
+	VADDPS        X20, X15, X15
+	VMOVHLPS      X15, X15, X20
+	VADDPS        X20, X15, X15
+	VMOVSHDUP     X15, X20
+	VADDSS        X20, X15, X15
+	VEXTRACTF64X4 $0x01, Z1, Y20
+	VADDPS        Y20, Y1, Y1
+	VEXTRACTF32X4 $0x01, Y1, X20
+	VADDPS        X20, X1, X1
+	VMOVHLPS      X1, X1, X20
+	VADDPS        X20, X1, X1
+	VMOVSHDUP     X1, X20
+	VADDSS        X20, X1, X1
+	VEXTRACTF64X4 $0x01, Z6, Y20
+	VADDPS        Y20, Y6, Y6
+	VEXTRACTF32X4 $0x01, Y6, X20
+	VADDPS        X20, X6, X6
+	VMOVHLPS      X6, X6, X20
+	VADDPS        X20, X6, X6
+	VMOVSHDUP     X6, X20
+	VADDSS        X20, X6, X6
+	VEXTRACTF64X4 $0x01, Z11, Y20
+	VADDPS        Y20, Y11, Y11
+	VEXTRACTF32X4 $0x01, Y11, X20
+	VADDPS        X20, X11, X11
+	VMOVHLPS      X11, X11, X20
+	VADDPS        X20, X11, X11
+	VMOVSHDUP     X11, X20
+	VADDSS        X20, X11, X11
+	VEXTRACTF64X4 $0x01, Z16, Y20
+	VADDPS        Y20, Y16, Y16
+	VEXTRACTF32X4 $0x01, Y16, X20
+	VADDPS        X20, X16, X16
+	VMOVHLPS      X16, X16, X20
+	VADDPS        X20, X16, X16
+	VMOVSHDUP     X16, X20
+	VADDSS        X20, X16, X16
+	VEXTRACTF64X4 $0x01, Z2, Y20
+	VADDPS        Y20, Y2, Y2
+	VEXTRACTF32X4 $0x01, Y2, X20
+	VADDPS        X20, X2, X2
+	VMOVHLPS      X2, X2, X20
+	VADDPS        X20, X2, X2
+	VMOVSHDUP     X2, X20
+	VADDSS        X20, X2, X2
+	VEXTRACTF64X4 $0x01, Z7, Y20
+	VADDPS        Y20, Y7, Y7
+	VEXTRACTF32X4 $0x01, Y7, X20
+	VADDPS        X20, X7, X7
+	VMOVHLPS      X7, X7, X20
+	VADDPS        X20, X7, X7
+	VMOVSHDUP     X7, X20
+	VADDSS        X20, X7, X7
+	VEXTRACTF64X4 $0x01, Z12, Y20
+	VADDPS        Y20, Y12, Y12
+	VEXTRACTF32X4 $0x01, Y12, X20
+	VADDPS        X20, X12, X12
+	VMOVHLPS      X12, X12, X20
+	VADDPS        X20, X12, X12
+	VMOVSHDUP     X12, X20
+	VADDSS        X20, X12, X12
+	VEXTRACTF64X4 $0x01, Z17, Y20
+	VADDPS        Y20, Y17, Y17
+	VEXTRACTF32X4 $0x01, Y17, X20
+	VADDPS        X20, X17, X17
+	VMOVHLPS      X17, X17, X20
+	VADDPS        X20, X17, X17
+	VMOVSHDUP     X17, X20
+	VADDSS        X20, X17, X17
+	VEXTRACTF64X4 $0x01, Z3, Y20
+	VADDPS        Y20, Y3, Y3
+	VEXTRACTF32X4 $0x01, Y3, X20
+	VADDPS        X20, X3, X3
+	VMOVHLPS      X3, X3, X20
+	VADDPS        X20, X3, X3
+	VMOVSHDUP     X3, X20
+	VADDSS        X20, X3, X3
+	VEXTRACTF64X4 $0x01, Z8, Y20
+	VADDPS        Y20, Y8, Y8
+	VEXTRACTF32X4 $0x01, Y8, X20
+	VADDPS        X20, X8, X8
+	VMOVHLPS      X8, X8, X20
+	VADDPS        X20, X8, X8
+	VMOVSHDUP     X8, X20
+	VADDSS        X20, X8, X8
+	VEXTRACTF64X4 $0x01, Z13, Y20
+	VADDPS        Y20, Y13, Y13
+	VEXTRACTF32X4 $0x01, Y13, X20
+	VADDPS        X20, X13, X13
+	VMOVHLPS      X13, X13, X20
+	VADDPS        X20, X13, X13
+	VMOVSHDUP     X13, X20
+	VADDSS        X20, X13, X13
+	VEXTRACTF64X4 $0x01, Z18, Y20
+	VADDPS        Y20, Y18, Y18
+	VEXTRACTF32X4 $0x01, Y18, X20
+	VADDPS        X20, X18, X18
+	VMOVHLPS      X18, X18, X20
+	VADDPS        X20, X18, X18
+	VMOVSHDUP     X18, X20
+	VADDSS        X20, X18, X18
+	VEXTRACTF64X4 $0x01, Z4, Y20
+	VADDPS        Y20, Y4, Y4
+	VEXTRACTF32X4 $0x01, Y4, X20
+	VADDPS        X20, X4, X4
+	VMOVHLPS      X4, X4, X20
+	VADDPS        X20, X4, X4
+	VMOVSHDUP     X4, X20
+	VADDSS        X20, X4, X4
+	VEXTRACTF64X4 $0x01, Z9, Y20
+	VADDPS        Y20, Y9, Y9
+	VEXTRACTF32X4 $0x01, Y9, X20
+	VADDPS        X20, X9, X9
+	VMOVHLPS      X9, X9, X20
+	VADDPS        X20, X9, X9
+	VMOVSHDUP     X9, X20
+	VADDSS        X20, X9, X9
+	VEXTRACTF64X4 $0x01, Z14, Y20
+	VADDPS        Y20, Y14, Y14
+	VEXTRACTF32X4 $0x01, Y14, X20
+	VADDPS        X20, X14, X14
+	VMOVHLPS      X14, X14, X20
+	VADDPS        X20, X14, X14
+	VMOVSHDUP     X14, X20
+	VADDSS        X20, X14, X14
+	VEXTRACTF64X4 $0x01, Z19, Y20
+	VADDPS        Y20, Y19, Y19
+	VEXTRACTF32X4 $0x01, Y19, X20
+	VADDPS        X20, X19, X19
+	VMOVHLPS      X19, X19, X20
+	VADDPS        X20, X19, X19
+	VMOVSHDUP     X19, X20
+	VADDSS        X20, X19, X19
+	MOVQ          add+104(FP), DX
+	TESTQ         DX, DX
+	JNZ           dot512R4Q5_add
 	VMOVSS        X0, (AX)
-	VEXTRACTF64X4 $0x01, Z5, Y0
-	VADDPS        Y0, Y5, Y0
-	VEXTRACTF32X4 $0x01, Y0, X5
-	VADDPS        X5, X0, X0
-	VMOVHLPS      X0, X0, X5
-	VADDPS        X5, X0, X0
-	VMOVSHDUP     X0, X5
-	VADDSS        X5, X0, X0
-	VMOVSS        X0, 4(AX)
-	VEXTRACTF64X4 $0x01, Z10, Y0
-	VADDPS        Y0, Y10, Y0
-	VEXTRACTF32X4 $0x01, Y0, X5
-	VADDPS        X5, X0, X0
-	VMOVHLPS      X0, X0, X5
-	VADDPS        X5, X0, X0
-	VMOVSHDUP     X0, X5
-	VADDSS        X5, X0, X0
-	VMOVSS        X0, 8(AX)
-	VEXTRACTF64X4 $0x01, Z15, Y0
-	VADDPS        Y0, Y15, Y0
-	VEXTRACTF32X4 $0x01, Y0, X5
-	VADDPS        X5, X0, X0
-	VMOVHLPS      X0, X0, X5
-	VADDPS        X5, X0, X0
-	VMOVSHDUP     X0, X5
-	VADDSS        X5, X0, X0
-	VMOVSS        X0, 12(AX)
+	VMOVSS        X5, 4(AX)
+	VMOVSS        X10, 8(AX)
+	VMOVSS        X15, 12(AX)
 	ADDQ          CX, AX
-	VEXTRACTF64X4 $0x01, Z1, Y0
-	VADDPS        Y0, Y1, Y0
-	VEXTRACTF32X4 $0x01, Y0, X1
-	VADDPS        X1, X0, X0
-	VMOVHLPS      X0, X0, X1
-	VADDPS        X1, X0, X0
-	VMOVSHDUP     X0, X1
-	VADDSS        X1, X0, X0
-	VMOVSS        X0, (AX)
-	VEXTRACTF64X4 $0x01, Z6, Y0
-	VADDPS        Y0, Y6, Y0
-	VEXTRACTF32X4 $0x01, Y0, X1
-	VADDPS        X1, X0, X0
-	VMOVHLPS      X0, X0, X1
-	VADDPS        X1, X0, X0
-	VMOVSHDUP     X0, X1
-	VADDSS        X1, X0, X0
-	VMOVSS        X0, 4(AX)
-	VEXTRACTF64X4 $0x01, Z11, Y0
-	VADDPS        Y0, Y11, Y0
-	VEXTRACTF32X4 $0x01, Y0, X1
-	VADDPS        X1, X0, X0
-	VMOVHLPS      X0, X0, X1
-	VADDPS        X1, X0, X0
-	VMOVSHDUP     X0, X1
-	VADDSS        X1, X0, X0
-	VMOVSS        X0, 8(AX)
-	VEXTRACTF64X4 $0x01, Z16, Y0
-	VADDPS        Y0, Y16, Y0
-	VEXTRACTF32X4 $0x01, Y0, X1
-	VADDPS        X1, X0, X0
-	VMOVHLPS      X0, X0, X1
-	VADDPS        X1, X0, X0
-	VMOVSHDUP     X0, X1
-	VADDSS        X1, X0, X0
-	VMOVSS        X0, 12(AX)
+	VMOVSS        X1, (AX)
+	VMOVSS        X6, 4(AX)
+	VMOVSS        X11, 8(AX)
+	VMOVSS        X16, 12(AX)
 	ADDQ          CX, AX
-	VEXTRACTF64X4 $0x01, Z2, Y0
-	VADDPS        Y0, Y2, Y0
-	VEXTRACTF32X4 $0x01, Y0, X1
-	VADDPS        X1, X0, X0
-	VMOVHLPS      X0, X0, X1
-	VADDPS        X1, X0, X0
-	VMOVSHDUP     X0, X1
-	VADDSS        X1, X0, X0
-	VMOVSS        X0, (AX)
-	VEXTRACTF64X4 $0x01, Z7, Y0
-	VADDPS        Y0, Y7, Y0
-	VEXTRACTF32X4 $0x01, Y0, X1
-	VADDPS        X1, X0, X0
-	VMOVHLPS      X0, X0, X1
-	VADDPS        X1, X0, X0
-	VMOVSHDUP     X0, X1
-	VADDSS        X1, X0, X0
-	VMOVSS        X0, 4(AX)
-	VEXTRACTF64X4 $0x01, Z12, Y0
-	VADDPS        Y0, Y12, Y0
-	VEXTRACTF32X4 $0x01, Y0, X1
-	VADDPS        X1, X0, X0
-	VMOVHLPS      X0, X0, X1
-	VADDPS        X1, X0, X0
-	VMOVSHDUP     X0, X1
-	VADDSS        X1, X0, X0
-	VMOVSS        X0, 8(AX)
-	VEXTRACTF64X4 $0x01, Z17, Y0
-	VADDPS        Y0, Y17, Y0
-	VEXTRACTF32X4 $0x01, Y0, X1
-	VADDPS        X1, X0, X0
-	VMOVHLPS      X0, X0, X1
-	VADDPS        X1, X0, X0
-	VMOVSHDUP     X0, X1
-	VADDSS        X1, X0, X0
-	VMOVSS        X0, 12(AX)
+	VMOVSS        X2, (AX)
+	VMOVSS        X7, 4(AX)
+	VMOVSS        X12, 8(AX)
+	VMOVSS        X17, 12(AX)
 	ADDQ          CX, AX
-	VEXTRACTF64X4 $0x01, Z3, Y0
-	VADDPS        Y0, Y3, Y0
-	VEXTRACTF32X4 $0x01, Y0, X1
-	VADDPS        X1, X0, X0
-	VMOVHLPS      X0, X0, X1
-	VADDPS        X1, X0, X0
-	VMOVSHDUP     X0, X1
-	VADDSS        X1, X0, X0
-	VMOVSS        X0, (AX)
-	VEXTRACTF64X4 $0x01, Z8, Y0
-	VADDPS        Y0, Y8, Y0
-	VEXTRACTF32X4 $0x01, Y0, X1
-	VADDPS        X1, X0, X0
-	VMOVHLPS      X0, X0, X1
-	VADDPS        X1, X0, X0
-	VMOVSHDUP     X0, X1
-	VADDSS        X1, X0, X0
-	VMOVSS        X0, 4(AX)
-	VEXTRACTF64X4 $0x01, Z13, Y0
-	VADDPS        Y0, Y13, Y0
-	VEXTRACTF32X4 $0x01, Y0, X1
-	VADDPS        X1, X0, X0
-	VMOVHLPS      X0, X0, X1
-	VADDPS        X1, X0, X0
-	VMOVSHDUP     X0, X1
-	VADDSS        X1, X0, X0
-	VMOVSS        X0, 8(AX)
-	VEXTRACTF64X4 $0x01, Z18, Y0
-	VADDPS        Y0, Y18, Y0
-	VEXTRACTF32X4 $0x01, Y0, X1
-	VADDPS        X1, X0, X0
-	VMOVHLPS      X0, X0, X1
-	VADDPS        X1, X0, X0
-	VMOVSHDUP     X0, X1
-	VADDSS        X1, X0, X0
-	VMOVSS        X0, 12(AX)
+	VMOVSS        X3, (AX)
+	VMOVSS        X8, 4(AX)
+	VMOVSS        X13, 8(AX)
+	VMOVSS        X18, 12(AX)
 	ADDQ          CX, AX
-	VEXTRACTF64X4 $0x01, Z4, Y0
-	VADDPS        Y0, Y4, Y0
-	VEXTRACTF32X4 $0x01, Y0, X1
-	VADDPS        X1, X0, X0
-	VMOVHLPS      X0, X0, X1
-	VADDPS        X1, X0, X0
-	VMOVSHDUP     X0, X1
-	VADDSS        X1, X0, X0
-	VMOVSS        X0, (AX)
-	VEXTRACTF64X4 $0x01, Z9, Y0
-	VADDPS        Y0, Y9, Y0
-	VEXTRACTF32X4 $0x01, Y0, X1
-	VADDPS        X1, X0, X0
-	VMOVHLPS      X0, X0, X1
-	VADDPS        X1, X0, X0
-	VMOVSHDUP     X0, X1
-	VADDSS        X1, X0, X0
-	VMOVSS        X0, 4(AX)
-	VEXTRACTF64X4 $0x01, Z14, Y0
-	VADDPS        Y0, Y14, Y0
-	VEXTRACTF32X4 $0x01, Y0, X1
-	VADDPS        X1, X0, X0
-	VMOVHLPS      X0, X0, X1
-	VADDPS        X1, X0, X0
-	VMOVSHDUP     X0, X1
-	VADDSS        X1, X0, X0
-	VMOVSS        X0, 8(AX)
-	VEXTRACTF64X4 $0x01, Z19, Y0
-	VADDPS        Y0, Y19, Y0
-	VEXTRACTF32X4 $0x01, Y0, X1
-	VADDPS        X1, X0, X0
-	VMOVHLPS      X0, X0, X1
-	VADDPS        X1, X0, X0
-	VMOVSHDUP     X0, X1
-	VADDSS        X1, X0, X0
-	VMOVSS        X0, 12(AX)
+	VMOVSS        X4, (AX)
+	VMOVSS        X9, 4(AX)
+	VMOVSS        X14, 8(AX)
+	VMOVSS        X19, 12(AX)
 	VZEROUPPER
 	RET
 
-// func dot512R4Q6(x []float32, xs int, q []float32, qs int, n int, out []float32, os int)
+dot512R4Q5_add:
+	VADDSS (AX), X0, X0
+	VMOVSS X0, (AX)
+	VADDSS 4(AX), X5, X5
+	VMOVSS X5, 4(AX)
+	VADDSS 8(AX), X10, X10
+	VMOVSS X10, 8(AX)
+	VADDSS 12(AX), X15, X15
+	VMOVSS X15, 12(AX)
+	ADDQ   CX, AX
+	VADDSS (AX), X1, X1
+	VMOVSS X1, (AX)
+	VADDSS 4(AX), X6, X6
+	VMOVSS X6, 4(AX)
+	VADDSS 8(AX), X11, X11
+	VMOVSS X11, 8(AX)
+	VADDSS 12(AX), X16, X16
+	VMOVSS X16, 12(AX)
+	ADDQ   CX, AX
+	VADDSS (AX), X2, X2
+	VMOVSS X2, (AX)
+	VADDSS 4(AX), X7, X7
+	VMOVSS X7, 4(AX)
+	VADDSS 8(AX), X12, X12
+	VMOVSS X12, 8(AX)
+	VADDSS 12(AX), X17, X17
+	VMOVSS X17, 12(AX)
+	ADDQ   CX, AX
+	VADDSS (AX), X3, X3
+	VMOVSS X3, (AX)
+	VADDSS 4(AX), X8, X8
+	VMOVSS X8, 4(AX)
+	VADDSS 8(AX), X13, X13
+	VMOVSS X13, 8(AX)
+	VADDSS 12(AX), X18, X18
+	VMOVSS X18, 12(AX)
+	ADDQ   CX, AX
+	VADDSS (AX), X4, X4
+	VMOVSS X4, (AX)
+	VADDSS 4(AX), X9, X9
+	VMOVSS X9, 4(AX)
+	VADDSS 8(AX), X14, X14
+	VMOVSS X14, 8(AX)
+	VADDSS 12(AX), X19, X19
+	VMOVSS X19, 12(AX)
+	VZEROUPPER
+	RET
+
+// func dot512R4Q6(x []float32, xs int, q []float32, qs int, n int, out []float32, os int, add int)
 // Requires: AVX, AVX512F, AVX512VL
-TEXT ·dot512R4Q6(SB), NOSPLIT, $0-104
+TEXT ·dot512R4Q6(SB), NOSPLIT, $0-112
 	MOVQ   xs+24(FP), AX
 	SHLQ   $0x02, AX
 	MOVQ   x_base+0(FP), CX
@@ -6368,218 +6956,278 @@ dot512R4Q6_reduce:
 	VADDPS        X24, X0, X0
 	VMOVSHDUP     X0, X24
 	VADDSS        X24, X0, X0
+	VEXTRACTF64X4 $0x01, Z6, Y24
+	VADDPS        Y24, Y6, Y6
+	VEXTRACTF32X4 $0x01, Y6, X24
+	VADDPS        X24, X6, X6
+	VMOVHLPS      X6, X6, X24
+	VADDPS        X24, X6, X6
+	VMOVSHDUP     X6, X24
+	VADDSS        X24, X6, X6
+	VEXTRACTF64X4 $0x01, Z12, Y24
+	VADDPS        Y24, Y12, Y12
+	VEXTRACTF32X4 $0x01, Y12, X24
+	VADDPS        X24, X12, X12
+	VMOVHLPS      X12, X12, X24
+	VADDPS        X24, X12, X12
+	VMOVSHDUP     X12, X24
+	VADDSS        X24, X12, X12
+	VEXTRACTF64X4 $0x01, Z18, Y24
+	VADDPS        Y24, Y18, Y18
+	VEXTRACTF32X4 $0x01, Y18, X24
+	VADDPS        X24, X18, X18
+	VMOVHLPS      X18, X18, X24
+	VADDPS        X24, X18, X18
+	VMOVSHDUP     X18, X24
+	VADDSS        X24, X18, X18
+	VEXTRACTF64X4 $0x01, Z1, Y24
+	VADDPS        Y24, Y1, Y1
+	VEXTRACTF32X4 $0x01, Y1, X24
+	VADDPS        X24, X1, X1
+	VMOVHLPS      X1, X1, X24
+	VADDPS        X24, X1, X1
+	VMOVSHDUP     X1, X24
+	VADDSS        X24, X1, X1
+	VEXTRACTF64X4 $0x01, Z7, Y24
+	VADDPS        Y24, Y7, Y7
+	VEXTRACTF32X4 $0x01, Y7, X24
+	VADDPS        X24, X7, X7
+	VMOVHLPS      X7, X7, X24
+	VADDPS        X24, X7, X7
+	VMOVSHDUP     X7, X24
+	VADDSS        X24, X7, X7
+	VEXTRACTF64X4 $0x01, Z13, Y24
+	VADDPS        Y24, Y13, Y13
+	VEXTRACTF32X4 $0x01, Y13, X24
+	VADDPS        X24, X13, X13
+	VMOVHLPS      X13, X13, X24
+	VADDPS        X24, X13, X13
+	VMOVSHDUP     X13, X24
+	VADDSS        X24, X13, X13
+	VEXTRACTF64X4 $0x01, Z19, Y24
+	VADDPS        Y24, Y19, Y19
+	VEXTRACTF32X4 $0x01, Y19, X24
+	VADDPS        X24, X19, X19
+	VMOVHLPS      X19, X19, X24
+	VADDPS        X24, X19, X19
+	VMOVSHDUP     X19, X24
+	VADDSS        X24, X19, X19
+	VEXTRACTF64X4 $0x01, Z2, Y24
+	VADDPS        Y24, Y2, Y2
+	VEXTRACTF32X4 $0x01, Y2, X24
+	VADDPS        X24, X2, X2
+	VMOVHLPS      X2, X2, X24
+	VADDPS        X24, X2, X2
+	VMOVSHDUP     X2, X24
+	VADDSS        X24, X2, X2
+	VEXTRACTF64X4 $0x01, Z8, Y24
+	VADDPS        Y24, Y8, Y8
+	VEXTRACTF32X4 $0x01, Y8, X24
+	VADDPS        X24, X8, X8
+	VMOVHLPS      X8, X8, X24
+	VADDPS        X24, X8, X8
+	VMOVSHDUP     X8, X24
+	VADDSS        X24, X8, X8
+	VEXTRACTF64X4 $0x01, Z14, Y24
+	VADDPS        Y24, Y14, Y14
+	VEXTRACTF32X4 $0x01, Y14, X24
+	VADDPS        X24, X14, X14
+	VMOVHLPS      X14, X14, X24
+	VADDPS        X24, X14, X14
+	VMOVSHDUP     X14, X24
+	VADDSS        X24, X14, X14
+	VEXTRACTF64X4 $0x01, Z20, Y24
+	VADDPS        Y24, Y20, Y20
+	VEXTRACTF32X4 $0x01, Y20, X24
+	VADDPS        X24, X20, X20
+	VMOVHLPS      X20, X20, X24
+	VADDPS        X24, X20, X20
+	VMOVSHDUP     X20, X24
+	VADDSS        X24, X20, X20
+	VEXTRACTF64X4 $0x01, Z3, Y24
+	VADDPS        Y24, Y3, Y3
+	VEXTRACTF32X4 $0x01, Y3, X24
+	VADDPS        X24, X3, X3
+	VMOVHLPS      X3, X3, X24
+	VADDPS        X24, X3, X3
+	VMOVSHDUP     X3, X24
+	VADDSS        X24, X3, X3
+	VEXTRACTF64X4 $0x01, Z9, Y24
+	VADDPS        Y24, Y9, Y9
+	VEXTRACTF32X4 $0x01, Y9, X24
+	VADDPS        X24, X9, X9
+	VMOVHLPS      X9, X9, X24
+	VADDPS        X24, X9, X9
+	VMOVSHDUP     X9, X24
+	VADDSS        X24, X9, X9
+	VEXTRACTF64X4 $0x01, Z15, Y24
+	VADDPS        Y24, Y15, Y15
+	VEXTRACTF32X4 $0x01, Y15, X24
+	VADDPS        X24, X15, X15
+	VMOVHLPS      X15, X15, X24
+	VADDPS        X24, X15, X15
+	VMOVSHDUP     X15, X24
+	VADDSS        X24, X15, X15
+	VEXTRACTF64X4 $0x01, Z21, Y24
+	VADDPS        Y24, Y21, Y21
+	VEXTRACTF32X4 $0x01, Y21, X24
+	VADDPS        X24, X21, X21
+	VMOVHLPS      X21, X21, X24
+	VADDPS        X24, X21, X21
+	VMOVSHDUP     X21, X24
+	VADDSS        X24, X21, X21
+	VEXTRACTF64X4 $0x01, Z4, Y24
+	VADDPS        Y24, Y4, Y4
+	VEXTRACTF32X4 $0x01, Y4, X24
+	VADDPS        X24, X4, X4
+	VMOVHLPS      X4, X4, X24
+	VADDPS        X24, X4, X4
+	VMOVSHDUP     X4, X24
+	VADDSS        X24, X4, X4
+	VEXTRACTF64X4 $0x01, Z10, Y24
+	VADDPS        Y24, Y10, Y10
+	VEXTRACTF32X4 $0x01, Y10, X24
+	VADDPS        X24, X10, X10
+	VMOVHLPS      X10, X10, X24
+	VADDPS        X24, X10, X10
+	VMOVSHDUP     X10, X24
+	VADDSS        X24, X10, X10
+	VEXTRACTF64X4 $0x01, Z16, Y24
+	VADDPS        Y24, Y16, Y16
+	VEXTRACTF32X4 $0x01, Y16, X24
+	VADDPS        X24, X16, X16
+	VMOVHLPS      X16, X16, X24
+	VADDPS        X24, X16, X16
+	VMOVSHDUP     X16, X24
+	VADDSS        X24, X16, X16
+	VEXTRACTF64X4 $0x01, Z22, Y24
+	VADDPS        Y24, Y22, Y22
+	VEXTRACTF32X4 $0x01, Y22, X24
+	VADDPS        X24, X22, X22
+	VMOVHLPS      X22, X22, X24
+	VADDPS        X24, X22, X22
+	VMOVSHDUP     X22, X24
+	VADDSS        X24, X22, X22
+	VEXTRACTF64X4 $0x01, Z5, Y24
+	VADDPS        Y24, Y5, Y5
+	VEXTRACTF32X4 $0x01, Y5, X24
+	VADDPS        X24, X5, X5
+	VMOVHLPS      X5, X5, X24
+	VADDPS        X24, X5, X5
+	VMOVSHDUP     X5, X24
+	VADDSS        X24, X5, X5
+	VEXTRACTF64X4 $0x01, Z11, Y24
+	VADDPS        Y24, Y11, Y11
+	VEXTRACTF32X4 $0x01, Y11, X24
+	VADDPS        X24, X11, X11
+	VMOVHLPS      X11, X11, X24
+	VADDPS        X24, X11, X11
+	VMOVSHDUP     X11, X24
+	VADDSS        X24, X11, X11
+	VEXTRACTF64X4 $0x01, Z17, Y24
+	VADDPS        Y24, Y17, Y17
+	VEXTRACTF32X4 $0x01, Y17, X24
+	VADDPS        X24, X17, X17
+	VMOVHLPS      X17, X17, X24
+	VADDPS        X24, X17, X17
+	VMOVSHDUP     X17, X24
+	VADDSS        X24, X17, X17
+	VEXTRACTF64X4 $0x01, Z23, Y24
+	VADDPS        Y24, Y23, Y23
+	VEXTRACTF32X4 $0x01, Y23, X24
+	VADDPS        X24, X23, X23
+	VMOVHLPS      X23, X23, X24
+	VADDPS        X24, X23, X23
+	VMOVSHDUP     X23, X24
+	VADDSS        X24, X23, X23
+	MOVQ          add+104(FP), DX
+	TESTQ         DX, DX
+	JNZ           dot512R4Q6_add
 	VMOVSS        X0, (AX)
-	VEXTRACTF64X4 $0x01, Z6, Y0
-	VADDPS        Y0, Y6, Y0
-	VEXTRACTF32X4 $0x01, Y0, X6
-	VADDPS        X6, X0, X0
-	VMOVHLPS      X0, X0, X6
-	VADDPS        X6, X0, X0
-	VMOVSHDUP     X0, X6
-	VADDSS        X6, X0, X0
-	VMOVSS        X0, 4(AX)
-	VEXTRACTF64X4 $0x01, Z12, Y0
-	VADDPS        Y0, Y12, Y0
-	VEXTRACTF32X4 $0x01, Y0, X6
-	VADDPS        X6, X0, X0
-	VMOVHLPS      X0, X0, X6
-	VADDPS        X6, X0, X0
-	VMOVSHDUP     X0, X6
-	VADDSS        X6, X0, X0
-	VMOVSS        X0, 8(AX)
-	VEXTRACTF64X4 $0x01, Z18, Y0
-	VADDPS        Y0, Y18, Y0
-	VEXTRACTF32X4 $0x01, Y0, X6
-	VADDPS        X6, X0, X0
-	VMOVHLPS      X0, X0, X6
-	VADDPS        X6, X0, X0
-	VMOVSHDUP     X0, X6
-	VADDSS        X6, X0, X0
-	VMOVSS        X0, 12(AX)
+	VMOVSS        X6, 4(AX)
+	VMOVSS        X12, 8(AX)
+	VMOVSS        X18, 12(AX)
 	ADDQ          CX, AX
-	VEXTRACTF64X4 $0x01, Z1, Y0
-	VADDPS        Y0, Y1, Y0
-	VEXTRACTF32X4 $0x01, Y0, X1
-	VADDPS        X1, X0, X0
-	VMOVHLPS      X0, X0, X1
-	VADDPS        X1, X0, X0
-	VMOVSHDUP     X0, X1
-	VADDSS        X1, X0, X0
-	VMOVSS        X0, (AX)
-	VEXTRACTF64X4 $0x01, Z7, Y0
-	VADDPS        Y0, Y7, Y0
-	VEXTRACTF32X4 $0x01, Y0, X1
-	VADDPS        X1, X0, X0
-	VMOVHLPS      X0, X0, X1
-	VADDPS        X1, X0, X0
-	VMOVSHDUP     X0, X1
-	VADDSS        X1, X0, X0
-	VMOVSS        X0, 4(AX)
-	VEXTRACTF64X4 $0x01, Z13, Y0
-	VADDPS        Y0, Y13, Y0
-	VEXTRACTF32X4 $0x01, Y0, X1
-	VADDPS        X1, X0, X0
-	VMOVHLPS      X0, X0, X1
-	VADDPS        X1, X0, X0
-	VMOVSHDUP     X0, X1
-	VADDSS        X1, X0, X0
-	VMOVSS        X0, 8(AX)
-	VEXTRACTF64X4 $0x01, Z19, Y0
-	VADDPS        Y0, Y19, Y0
-	VEXTRACTF32X4 $0x01, Y0, X1
-	VADDPS        X1, X0, X0
-	VMOVHLPS      X0, X0, X1
-	VADDPS        X1, X0, X0
-	VMOVSHDUP     X0, X1
-	VADDSS        X1, X0, X0
-	VMOVSS        X0, 12(AX)
+	VMOVSS        X1, (AX)
+	VMOVSS        X7, 4(AX)
+	VMOVSS        X13, 8(AX)
+	VMOVSS        X19, 12(AX)
 	ADDQ          CX, AX
-	VEXTRACTF64X4 $0x01, Z2, Y0
-	VADDPS        Y0, Y2, Y0
-	VEXTRACTF32X4 $0x01, Y0, X1
-	VADDPS        X1, X0, X0
-	VMOVHLPS      X0, X0, X1
-	VADDPS        X1, X0, X0
-	VMOVSHDUP     X0, X1
-	VADDSS        X1, X0, X0
-	VMOVSS        X0, (AX)
-	VEXTRACTF64X4 $0x01, Z8, Y0
-	VADDPS        Y0, Y8, Y0
-	VEXTRACTF32X4 $0x01, Y0, X1
-	VADDPS        X1, X0, X0
-	VMOVHLPS      X0, X0, X1
-	VADDPS        X1, X0, X0
-	VMOVSHDUP     X0, X1
-	VADDSS        X1, X0, X0
-	VMOVSS        X0, 4(AX)
-	VEXTRACTF64X4 $0x01, Z14, Y0
-	VADDPS        Y0, Y14, Y0
-	VEXTRACTF32X4 $0x01, Y0, X1
-	VADDPS        X1, X0, X0
-	VMOVHLPS      X0, X0, X1
-	VADDPS        X1, X0, X0
-	VMOVSHDUP     X0, X1
-	VADDSS        X1, X0, X0
-	VMOVSS        X0, 8(AX)
-	VEXTRACTF64X4 $0x01, Z20, Y0
-	VADDPS        Y0, Y20, Y0
-	VEXTRACTF32X4 $0x01, Y0, X1
-	VADDPS        X1, X0, X0
-	VMOVHLPS      X0, X0, X1
-	VADDPS        X1, X0, X0
-	VMOVSHDUP     X0, X1
-	VADDSS        X1, X0, X0
-	VMOVSS        X0, 12(AX)
+	VMOVSS        X2, (AX)
+	VMOVSS        X8, 4(AX)
+	VMOVSS        X14, 8(AX)
+	VMOVSS        X20, 12(AX)
 	ADDQ          CX, AX
-	VEXTRACTF64X4 $0x01, Z3, Y0
-	VADDPS        Y0, Y3, Y0
-	VEXTRACTF32X4 $0x01, Y0, X1
-	VADDPS        X1, X0, X0
-	VMOVHLPS      X0, X0, X1
-	VADDPS        X1, X0, X0
-	VMOVSHDUP     X0, X1
-	VADDSS        X1, X0, X0
-	VMOVSS        X0, (AX)
-	VEXTRACTF64X4 $0x01, Z9, Y0
-	VADDPS        Y0, Y9, Y0
-	VEXTRACTF32X4 $0x01, Y0, X1
-	VADDPS        X1, X0, X0
-	VMOVHLPS      X0, X0, X1
-	VADDPS        X1, X0, X0
-	VMOVSHDUP     X0, X1
-	VADDSS        X1, X0, X0
-	VMOVSS        X0, 4(AX)
-	VEXTRACTF64X4 $0x01, Z15, Y0
-	VADDPS        Y0, Y15, Y0
-	VEXTRACTF32X4 $0x01, Y0, X1
-	VADDPS        X1, X0, X0
-	VMOVHLPS      X0, X0, X1
-	VADDPS        X1, X0, X0
-	VMOVSHDUP     X0, X1
-	VADDSS        X1, X0, X0
-	VMOVSS        X0, 8(AX)
-	VEXTRACTF64X4 $0x01, Z21, Y0
-	VADDPS        Y0, Y21, Y0
-	VEXTRACTF32X4 $0x01, Y0, X1
-	VADDPS        X1, X0, X0
-	VMOVHLPS      X0, X0, X1
-	VADDPS        X1, X0, X0
-	VMOVSHDUP     X0, X1
-	VADDSS        X1, X0, X0
-	VMOVSS        X0, 12(AX)
+	VMOVSS        X3, (AX)
+	VMOVSS        X9, 4(AX)
+	VMOVSS        X15, 8(AX)
+	VMOVSS        X21, 12(AX)
 	ADDQ          CX, AX
-	VEXTRACTF64X4 $0x01, Z4, Y0
-	VADDPS        Y0, Y4, Y0
-	VEXTRACTF32X4 $0x01, Y0, X1
-	VADDPS        X1, X0, X0
-	VMOVHLPS      X0, X0, X1
-	VADDPS        X1, X0, X0
-	VMOVSHDUP     X0, X1
-	VADDSS        X1, X0, X0
-	VMOVSS        X0, (AX)
-	VEXTRACTF64X4 $0x01, Z10, Y0
-	VADDPS        Y0, Y10, Y0
-	VEXTRACTF32X4 $0x01, Y0, X1
-	VADDPS        X1, X0, X0
-	VMOVHLPS      X0, X0, X1
-	VADDPS        X1, X0, X0
-	VMOVSHDUP     X0, X1
-	VADDSS        X1, X0, X0
-	VMOVSS        X0, 4(AX)
-	VEXTRACTF64X4 $0x01, Z16, Y0
-	VADDPS        Y0, Y16, Y0
-	VEXTRACTF32X4 $0x01, Y0, X1
-	VADDPS        X1, X0, X0
-	VMOVHLPS      X0, X0, X1
-	VADDPS        X1, X0, X0
-	VMOVSHDUP     X0, X1
-	VADDSS        X1, X0, X0
-	VMOVSS        X0, 8(AX)
-	VEXTRACTF64X4 $0x01, Z22, Y0
-	VADDPS        Y0, Y22, Y0
-	VEXTRACTF32X4 $0x01, Y0, X1
-	VADDPS        X1, X0, X0
-	VMOVHLPS      X0, X0, X1
-	VADDPS        X1, X0, X0
-	VMOVSHDUP     X0, X1
-	VADDSS        X1, X0, X0
-	VMOVSS        X0, 12(AX)
+	VMOVSS        X4, (AX)
+	VMOVSS        X10, 4(AX)
+	VMOVSS        X16, 8(AX)
+	VMOVSS        X22, 12(AX)
 	ADDQ          CX, AX
-	VEXTRACTF64X4 $0x01, Z5, Y0
-	VADDPS        Y0, Y5, Y0
-	VEXTRACTF32X4 $0x01, Y0, X1
-	VADDPS        X1, X0, X0
-	VMOVHLPS      X0, X0, X1
-	VADDPS        X1, X0, X0
-	VMOVSHDUP     X0, X1
-	VADDSS        X1, X0, X0
-	VMOVSS        X0, (AX)
-	VEXTRACTF64X4 $0x01, Z11, Y0
-	VADDPS        Y0, Y11, Y0
-	VEXTRACTF32X4 $0x01, Y0, X1
-	VADDPS        X1, X0, X0
-	VMOVHLPS      X0, X0, X1
-	VADDPS        X1, X0, X0
-	VMOVSHDUP     X0, X1
-	VADDSS        X1, X0, X0
-	VMOVSS        X0, 4(AX)
-	VEXTRACTF64X4 $0x01, Z17, Y0
-	VADDPS        Y0, Y17, Y0
-	VEXTRACTF32X4 $0x01, Y0, X1
-	VADDPS        X1, X0, X0
-	VMOVHLPS      X0, X0, X1
-	VADDPS        X1, X0, X0
-	VMOVSHDUP     X0, X1
-	VADDSS        X1, X0, X0
-	VMOVSS        X0, 8(AX)
-	VEXTRACTF64X4 $0x01, Z23, Y0
-	VADDPS        Y0, Y23, Y0
-	VEXTRACTF32X4 $0x01, Y0, X1
-	VADDPS        X1, X0, X0
-	VMOVHLPS      X0, X0, X1
-	VADDPS        X1, X0, X0
-	VMOVSHDUP     X0, X1
-	VADDSS        X1, X0, X0
-	VMOVSS        X0, 12(AX)
+	VMOVSS        X5, (AX)
+	VMOVSS        X11, 4(AX)
+	VMOVSS        X17, 8(AX)
+	VMOVSS        X23, 12(AX)
+	VZEROUPPER
+	RET
+
+dot512R4Q6_add:
+	VADDSS (AX), X0, X0
+	VMOVSS X0, (AX)
+	VADDSS 4(AX), X6, X6
+	VMOVSS X6, 4(AX)
+	VADDSS 8(AX), X12, X12
+	VMOVSS X12, 8(AX)
+	VADDSS 12(AX), X18, X18
+	VMOVSS X18, 12(AX)
+	ADDQ   CX, AX
+	VADDSS (AX), X1, X1
+	VMOVSS X1, (AX)
+	VADDSS 4(AX), X7, X7
+	VMOVSS X7, 4(AX)
+	VADDSS 8(AX), X13, X13
+	VMOVSS X13, 8(AX)
+	VADDSS 12(AX), X19, X19
+	VMOVSS X19, 12(AX)
+	ADDQ   CX, AX
+	VADDSS (AX), X2, X2
+	VMOVSS X2, (AX)
+	VADDSS 4(AX), X8, X8
+	VMOVSS X8, 4(AX)
+	VADDSS 8(AX), X14, X14
+	VMOVSS X14, 8(AX)
+	VADDSS 12(AX), X20, X20
+	VMOVSS X20, 12(AX)
+	ADDQ   CX, AX
+	VADDSS (AX), X3, X3
+	VMOVSS X3, (AX)
+	VADDSS 4(AX), X9, X9
+	VMOVSS X9, 4(AX)
+	VADDSS 8(AX), X15, X15
+	VMOVSS X15, 8(AX)
+	VADDSS 12(AX), X21, X21
+	VMOVSS X21, 12(AX)
+	ADDQ   CX, AX
+	VADDSS (AX), X4, X4
+	VMOVSS X4, (AX)
+	VADDSS 4(AX), X10, X10
+	VMOVSS X10, 4(AX)
+	VADDSS 8(AX), X16, X16
+	VMOVSS X16, 8(AX)
+	VADDSS 12(AX), X22, X22
+	VMOVSS X22, 12(AX)
+	ADDQ   CX, AX
+	VADDSS (AX), X5, X5
+	VMOVSS X5, (AX)
+	VADDSS 4(AX), X11, X11
+	VMOVSS X11, 4(AX)
+	VADDSS 8(AX), X17, X17
+	VMOVSS X17, 8(AX)
+	VADDSS 12(AX), X23, X23
+	VMOVSS X23, 12(AX)
 	VZEROUPPER
 	RET

@@ -104,98 +104,122 @@ func dotR4Q3(x []float32, xs int, q []float32, qs int, n int, out []float32, os 
 // The caller guarantees that every element it reads or writes is in bounds.
 func l2sqR8Q1(x []float32, xs int, q []float32, qs int, n int, out []float32, os int)
 
-// dot512R1Q1 computes out[j*os+i] = Σ_{t<n} x[i*xs+t] * q[j*qs+t] for i < 1, j < 1.
+// dot512R1Q1 computes out[j*os+i] = Σ_{t<n} x[i*xs+t] * q[j*qs+t] for i < 1, j < 1,
+// or with add != 0 adds the sum to out[j*os+i].
 // The caller guarantees that every element it reads or writes is in bounds.
-func dot512R1Q1(x []float32, xs int, q []float32, qs int, n int, out []float32, os int)
+func dot512R1Q1(x []float32, xs int, q []float32, qs int, n int, out []float32, os int, add int)
 
-// dot512R1Q2 computes out[j*os+i] = Σ_{t<n} x[i*xs+t] * q[j*qs+t] for i < 1, j < 2.
+// dot512R1Q2 computes out[j*os+i] = Σ_{t<n} x[i*xs+t] * q[j*qs+t] for i < 1, j < 2,
+// or with add != 0 adds the sum to out[j*os+i].
 // The caller guarantees that every element it reads or writes is in bounds.
-func dot512R1Q2(x []float32, xs int, q []float32, qs int, n int, out []float32, os int)
+func dot512R1Q2(x []float32, xs int, q []float32, qs int, n int, out []float32, os int, add int)
 
-// dot512R1Q3 computes out[j*os+i] = Σ_{t<n} x[i*xs+t] * q[j*qs+t] for i < 1, j < 3.
+// dot512R1Q3 computes out[j*os+i] = Σ_{t<n} x[i*xs+t] * q[j*qs+t] for i < 1, j < 3,
+// or with add != 0 adds the sum to out[j*os+i].
 // The caller guarantees that every element it reads or writes is in bounds.
-func dot512R1Q3(x []float32, xs int, q []float32, qs int, n int, out []float32, os int)
+func dot512R1Q3(x []float32, xs int, q []float32, qs int, n int, out []float32, os int, add int)
 
-// dot512R1Q4 computes out[j*os+i] = Σ_{t<n} x[i*xs+t] * q[j*qs+t] for i < 1, j < 4.
+// dot512R1Q4 computes out[j*os+i] = Σ_{t<n} x[i*xs+t] * q[j*qs+t] for i < 1, j < 4,
+// or with add != 0 adds the sum to out[j*os+i].
 // The caller guarantees that every element it reads or writes is in bounds.
-func dot512R1Q4(x []float32, xs int, q []float32, qs int, n int, out []float32, os int)
+func dot512R1Q4(x []float32, xs int, q []float32, qs int, n int, out []float32, os int, add int)
 
-// dot512R1Q5 computes out[j*os+i] = Σ_{t<n} x[i*xs+t] * q[j*qs+t] for i < 1, j < 5.
+// dot512R1Q5 computes out[j*os+i] = Σ_{t<n} x[i*xs+t] * q[j*qs+t] for i < 1, j < 5,
+// or with add != 0 adds the sum to out[j*os+i].
 // The caller guarantees that every element it reads or writes is in bounds.
-func dot512R1Q5(x []float32, xs int, q []float32, qs int, n int, out []float32, os int)
+func dot512R1Q5(x []float32, xs int, q []float32, qs int, n int, out []float32, os int, add int)
 
-// dot512R1Q6 computes out[j*os+i] = Σ_{t<n} x[i*xs+t] * q[j*qs+t] for i < 1, j < 6.
+// dot512R1Q6 computes out[j*os+i] = Σ_{t<n} x[i*xs+t] * q[j*qs+t] for i < 1, j < 6,
+// or with add != 0 adds the sum to out[j*os+i].
 // The caller guarantees that every element it reads or writes is in bounds.
-func dot512R1Q6(x []float32, xs int, q []float32, qs int, n int, out []float32, os int)
+func dot512R1Q6(x []float32, xs int, q []float32, qs int, n int, out []float32, os int, add int)
 
-// dot512R2Q1 computes out[j*os+i] = Σ_{t<n} x[i*xs+t] * q[j*qs+t] for i < 2, j < 1.
+// dot512R2Q1 computes out[j*os+i] = Σ_{t<n} x[i*xs+t] * q[j*qs+t] for i < 2, j < 1,
+// or with add != 0 adds the sum to out[j*os+i].
 // The caller guarantees that every element it reads or writes is in bounds.
-func dot512R2Q1(x []float32, xs int, q []float32, qs int, n int, out []float32, os int)
+func dot512R2Q1(x []float32, xs int, q []float32, qs int, n int, out []float32, os int, add int)
 
-// dot512R2Q2 computes out[j*os+i] = Σ_{t<n} x[i*xs+t] * q[j*qs+t] for i < 2, j < 2.
+// dot512R2Q2 computes out[j*os+i] = Σ_{t<n} x[i*xs+t] * q[j*qs+t] for i < 2, j < 2,
+// or with add != 0 adds the sum to out[j*os+i].
 // The caller guarantees that every element it reads or writes is in bounds.
-func dot512R2Q2(x []float32, xs int, q []float32, qs int, n int, out []float32, os int)
+func dot512R2Q2(x []float32, xs int, q []float32, qs int, n int, out []float32, os int, add int)
 
-// dot512R2Q3 computes out[j*os+i] = Σ_{t<n} x[i*xs+t] * q[j*qs+t] for i < 2, j < 3.
+// dot512R2Q3 computes out[j*os+i] = Σ_{t<n} x[i*xs+t] * q[j*qs+t] for i < 2, j < 3,
+// or with add != 0 adds the sum to out[j*os+i].
 // The caller guarantees that every element it reads or writes is in bounds.
-func dot512R2Q3(x []float32, xs int, q []float32, qs int, n int, out []float32, os int)
+func dot512R2Q3(x []float32, xs int, q []float32, qs int, n int, out []float32, os int, add int)
 
-// dot512R2Q4 computes out[j*os+i] = Σ_{t<n} x[i*xs+t] * q[j*qs+t] for i < 2, j < 4.
+// dot512R2Q4 computes out[j*os+i] = Σ_{t<n} x[i*xs+t] * q[j*qs+t] for i < 2, j < 4,
+// or with add != 0 adds the sum to out[j*os+i].
 // The caller guarantees that every element it reads or writes is in bounds.
-func dot512R2Q4(x []float32, xs int, q []float32, qs int, n int, out []float32, os int)
+func dot512R2Q4(x []float32, xs int, q []float32, qs int, n int, out []float32, os int, add int)
 
-// dot512R2Q5 computes out[j*os+i] = Σ_{t<n} x[i*xs+t] * q[j*qs+t] for i < 2, j < 5.
+// dot512R2Q5 computes out[j*os+i] = Σ_{t<n} x[i*xs+t] * q[j*qs+t] for i < 2, j < 5,
+// or with add != 0 adds the sum to out[j*os+i].
 // The caller guarantees that every element it reads or writes is in bounds.
-func dot512R2Q5(x []float32, xs int, q []float32, qs int, n int, out []float32, os int)
+func dot512R2Q5(x []float32, xs int, q []float32, qs int, n int, out []float32, os int, add int)
 
-// dot512R2Q6 computes out[j*os+i] = Σ_{t<n} x[i*xs+t] * q[j*qs+t] for i < 2, j < 6.
+// dot512R2Q6 computes out[j*os+i] = Σ_{t<n} x[i*xs+t] * q[j*qs+t] for i < 2, j < 6,
+// or with add != 0 adds the sum to out[j*os+i].
 // The caller guarantees that every element it reads or writes is in bounds.
-func dot512R2Q6(x []float32, xs int, q []float32, qs int, n int, out []float32, os int)
+func dot512R2Q6(x []float32, xs int, q []float32, qs int, n int, out []float32, os int, add int)
 
-// dot512R3Q1 computes out[j*os+i] = Σ_{t<n} x[i*xs+t] * q[j*qs+t] for i < 3, j < 1.
+// dot512R3Q1 computes out[j*os+i] = Σ_{t<n} x[i*xs+t] * q[j*qs+t] for i < 3, j < 1,
+// or with add != 0 adds the sum to out[j*os+i].
 // The caller guarantees that every element it reads or writes is in bounds.
-func dot512R3Q1(x []float32, xs int, q []float32, qs int, n int, out []float32, os int)
+func dot512R3Q1(x []float32, xs int, q []float32, qs int, n int, out []float32, os int, add int)
 
-// dot512R3Q2 computes out[j*os+i] = Σ_{t<n} x[i*xs+t] * q[j*qs+t] for i < 3, j < 2.
+// dot512R3Q2 computes out[j*os+i] = Σ_{t<n} x[i*xs+t] * q[j*qs+t] for i < 3, j < 2,
+// or with add != 0 adds the sum to out[j*os+i].
 // The caller guarantees that every element it reads or writes is in bounds.
-func dot512R3Q2(x []float32, xs int, q []float32, qs int, n int, out []float32, os int)
+func dot512R3Q2(x []float32, xs int, q []float32, qs int, n int, out []float32, os int, add int)
 
-// dot512R3Q3 computes out[j*os+i] = Σ_{t<n} x[i*xs+t] * q[j*qs+t] for i < 3, j < 3.
+// dot512R3Q3 computes out[j*os+i] = Σ_{t<n} x[i*xs+t] * q[j*qs+t] for i < 3, j < 3,
+// or with add != 0 adds the sum to out[j*os+i].
 // The caller guarantees that every element it reads or writes is in bounds.
-func dot512R3Q3(x []float32, xs int, q []float32, qs int, n int, out []float32, os int)
+func dot512R3Q3(x []float32, xs int, q []float32, qs int, n int, out []float32, os int, add int)
 
-// dot512R3Q4 computes out[j*os+i] = Σ_{t<n} x[i*xs+t] * q[j*qs+t] for i < 3, j < 4.
+// dot512R3Q4 computes out[j*os+i] = Σ_{t<n} x[i*xs+t] * q[j*qs+t] for i < 3, j < 4,
+// or with add != 0 adds the sum to out[j*os+i].
 // The caller guarantees that every element it reads or writes is in bounds.
-func dot512R3Q4(x []float32, xs int, q []float32, qs int, n int, out []float32, os int)
+func dot512R3Q4(x []float32, xs int, q []float32, qs int, n int, out []float32, os int, add int)
 
-// dot512R3Q5 computes out[j*os+i] = Σ_{t<n} x[i*xs+t] * q[j*qs+t] for i < 3, j < 5.
+// dot512R3Q5 computes out[j*os+i] = Σ_{t<n} x[i*xs+t] * q[j*qs+t] for i < 3, j < 5,
+// or with add != 0 adds the sum to out[j*os+i].
 // The caller guarantees that every element it reads or writes is in bounds.
-func dot512R3Q5(x []float32, xs int, q []float32, qs int, n int, out []float32, os int)
+func dot512R3Q5(x []float32, xs int, q []float32, qs int, n int, out []float32, os int, add int)
 
-// dot512R3Q6 computes out[j*os+i] = Σ_{t<n} x[i*xs+t] * q[j*qs+t] for i < 3, j < 6.
+// dot512R3Q6 computes out[j*os+i] = Σ_{t<n} x[i*xs+t] * q[j*qs+t] for i < 3, j < 6,
+// or with add != 0 adds the sum to out[j*os+i].
 // The caller guarantees that every element it reads or writes is in bounds.
-func dot512R3Q6(x []float32, xs int, q []float32, qs int, n int, out []float32, os int)
+func dot512R3Q6(x []float32, xs int, q []float32, qs int, n int, out []float32, os int, add int)
 
-// dot512R4Q1 computes out[j*os+i] = Σ_{t<n} x[i*xs+t] * q[j*qs+t] for i < 4, j < 1.
+// dot512R4Q1 computes out[j*os+i] = Σ_{t<n} x[i*xs+t] * q[j*qs+t] for i < 4, j < 1,
+// or with add != 0 adds the sum to out[j*os+i].
 // The caller guarantees that every element it reads or writes is in bounds.
-func dot512R4Q1(x []float32, xs int, q []float32, qs int, n int, out []float32, os int)
+func dot512R4Q1(x []float32, xs int, q []float32, qs int, n int, out []float32, os int, add int)
 
-// dot512R4Q2 computes out[j*os+i] = Σ_{t<n} x[i*xs+t] * q[j*qs+t] for i < 4, j < 2.
+// dot512R4Q2 computes out[j*os+i] = Σ_{t<n} x[i*xs+t] * q[j*qs+t] for i < 4, j < 2,
+// or with add != 0 adds the sum to out[j*os+i].
 // The caller guarantees that every element it reads or writes is in bounds.
-func dot512R4Q2(x []float32, xs int, q []float32, qs int, n int, out []float32, os int)
+func dot512R4Q2(x []float32, xs int, q []float32, qs int, n int, out []float32, os int, add int)
 
-// dot512R4Q3 computes out[j*os+i] = Σ_{t<n} x[i*xs+t] * q[j*qs+t] for i < 4, j < 3.
+// dot512R4Q3 computes out[j*os+i] = Σ_{t<n} x[i*xs+t] * q[j*qs+t] for i < 4, j < 3,
+// or with add != 0 adds the sum to out[j*os+i].
 // The caller guarantees that every element it reads or writes is in bounds.
-func dot512R4Q3(x []float32, xs int, q []float32, qs int, n int, out []float32, os int)
+func dot512R4Q3(x []float32, xs int, q []float32, qs int, n int, out []float32, os int, add int)
 
-// dot512R4Q4 computes out[j*os+i] = Σ_{t<n} x[i*xs+t] * q[j*qs+t] for i < 4, j < 4.
+// dot512R4Q4 computes out[j*os+i] = Σ_{t<n} x[i*xs+t] * q[j*qs+t] for i < 4, j < 4,
+// or with add != 0 adds the sum to out[j*os+i].
 // The caller guarantees that every element it reads or writes is in bounds.
-func dot512R4Q4(x []float32, xs int, q []float32, qs int, n int, out []float32, os int)
+func dot512R4Q4(x []float32, xs int, q []float32, qs int, n int, out []float32, os int, add int)
 
-// dot512R4Q5 computes out[j*os+i] = Σ_{t<n} x[i*xs+t] * q[j*qs+t] for i < 4, j < 5.
+// dot512R4Q5 computes out[j*os+i] = Σ_{t<n} x[i*xs+t] * q[j*qs+t] for i < 4, j < 5,
+// or with add != 0 adds the sum to out[j*os+i].
 // The caller guarantees that every element it reads or writes is in bounds.
-func dot512R4Q5(x []float32, xs int, q []float32, qs int, n int, out []float32, os int)
+func dot512R4Q5(x []float32, xs int, q []float32, qs int, n int, out []float32, os int, add int)
 
-// dot512R4Q6 computes out[j*os+i] = Σ_{t<n} x[i*xs+t] * q[j*qs+t] for i < 4, j < 6.
+// dot512R4Q6 computes out[j*os+i] = Σ_{t<n} x[i*xs+t] * q[j*qs+t] for i < 4, j < 6,
+// or with add != 0 adds the sum to out[j*os+i].
 // The caller guarantees that every element it reads or writes is in bounds.
-func dot512R4Q6(x []float32, xs int, q []float32, qs int, n int, out []float32, os int)
+func dot512R4Q6(x []float32, xs int, q []float32, qs int, n int, out []float32, os int, add int)

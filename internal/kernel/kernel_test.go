@@ -40,13 +40,14 @@ var tileShapes = []struct{ nr, nq int }{
 }
 
 // TestKernelMatchesPortable runs every kernel set this CPU has (the portable one, AVX2+FMA,
-// AVX-512; the log says which ran) and the dispatched L2sqTile and DotTile against the
+// AVX-512, the latter also in short chunks; the log says which ran) and the dispatched L2sqTile and DotTile against the
 // portable kernels and a float64 reference, for every length 0..67, starts at offsets 0..3,
 // tiles of every edge shape, NaN guards after every input row (a kernel that reads past the
 // end would turn a result into NaN) and guard values around the output (one that writes out
 // of place would change them).
 func TestKernelMatchesPortable(t *testing.T) {
-	sets := append(available(), kernelSet{"dispatched " + Name, L2sqTile, DotTile})
+	sets := append(available(), testSets()...)
+	sets = append(sets, kernelSet{"dispatched " + Name, L2sqTile, DotTile})
 	for _, set := range sets {
 		t.Logf("kernel set %s", set.name)
 	}
