@@ -158,6 +158,16 @@ bench-hybrid: build dataset ## visual against hybrid ranking on a Fashion-MNIST 
 	@bench/hybrid/run.sh
 # --- end likes, saves and hybrid ranking ---
 
+# --- near-duplicates (package dupes) ---
+.PHONY: bench-dupes
+# Edited copies (resize, JPEG, crop, brightness, caption, flip) of Fashion-MNIST pictures and the
+# test photos: pairwise precision and recall per edit for the model (random weights), raw pixels
+# and dHash; then grouping synthetic vectors through the approximate index against one search
+# per item.
+bench-dupes: setup dataset ## near-duplicate groups on edited copies, per edit; speed of the self-join (bench/dupes)
+	@bench/dupes/run.sh
+# --- end near-duplicates ---
+
 # --- "For you" (package foryou) ---
 .PHONY: bench-personal
 bench-personal: setup dataset ## "For you" (Ward + medoids) against last item, averages, k-means, popularity on a Fashion-MNIST SIMULATION, and feed latency over 100k (bench/personal)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"image"
+	"math"
 
 	"golang.org/x/image/draw"
 )
@@ -22,6 +23,31 @@ func dHash(src image.Image) []float32 {
 				out[y*8+x] = 1
 			}
 		}
+	}
+	return out
+}
+
+// normPixels is the picture at 16x16 RGB, each value standardised over the picture (mean 0,
+// standard deviation 1): the raw-pixel baseline made blind to brightness and contrast (up to
+// clipping). A signature for this benchmark, not an embedding of the product.
+func normPixels(src image.Image) []float32 {
+	small := image.NewRGBA(image.Rect(0, 0, 16, 16))
+	draw.BiLinear.Scale(small, small.Bounds(), src, src.Bounds(), draw.Src, nil)
+	out := make([]float32, 0, 16*16*3)
+	sum, sq := 0.0, 0.0
+	for i := 0; i < len(small.Pix); i += 4 {
+		for c := range 3 {
+			v := float64(small.Pix[i+c])
+			out = append(out, float32(v))
+			sum += v
+			sq += v * v
+		}
+	}
+	n := float64(len(out))
+	mean := sum / n
+	sd := math.Sqrt(max(sq/n-mean*mean, 1e-6))
+	for i := range out {
+		out[i] = float32((float64(out[i]) - mean) / sd)
 	}
 	return out
 }

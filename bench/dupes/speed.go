@@ -1,0 +1,181 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"pinrec"
+	"pinrec/ann"
+	"pinrec/dupes"
+)
+
+type speedResult struct {
+	n                  int
+	buildSec           float64
+	searchSec, findSec float64
+	groups             int
+}
+
+// measureSpeed times dupes.Find through the approximate index on n synthetic vectors (5% of
+// them near copies of others) against one approximate search (Similar, k = dupes.DefaultK) per
+// item with the same number of workers.
+func measureSpeed(ctx context.Context, n, dim, workers int, seed uint64) (*speedResult, error) {
+	fmt.Printf("\nspeed: %d synthetic %d-d vectors (clustered, non-negative, 5%% near copies), approximate index (package ann, defaults), %d workers\n", n, dim, workers)
+	ix, err := pinrec.NewIndex(dim, pinrec.WithCapacity(n))
+	if err != nil {
+		return nil, err
+	}
+	g := newSynth(seed, dim, 32, 64)
+	rng := rand.New(rand.NewPCG(seed, 5))
+	var vecs [][]float32
+	for i := range n {
+		var v []float32
+		if i > 0 && rng.Float64() < 0.05 {
+			src := vecs[rng.IntN(len(vecs))]
+			v = make([]float32, dim)
+			norm := 0.0
+			for j := range v {
+				norm += float64(src[j]) * float64(src[j])
+			}
+			sigma := 0.02 * math.Sqrt(norm/float64(dim)) // about 2% of the vector's length
+			for j := range v {
+				v[j] = src[j] + float32(rng.NormFloat64()*sigma)
+			}
+		} else {
+			v = g.draw()
+		}
+		vecs = append(vecs, v)
+		if err := ix.Add(pinrec.Item{ID: fmt.Sprintf("v%07d", i), Vector: v}); err != nil {
+			return nil, err
+		}
+	}
+	vecs = nil
+	start := time.Now()
+	a, err := ann.Build(ctx, ix, ann.WithThreads(workers))
+	if err != nil {
+		return nil, err
+	}
+	r := &speedResult{n: n, buildSec: time.Since(start).Seconds()}
+	fmt.Printf("  build %.1f s (not counted below)\n", r.buildSec)
+
+	ids := a.IDs()
+	start = time.Now()
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	errs := make(chan error, workers)
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= len(ids) {
+					return
+				}
+				if _, err := a.Similar(ctx, ids[i], dupes.DefaultK); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	if err := <-errs; err != nil {
+		return nil, err
+	}
+	r.searchSec = time.Since(start).Seconds()
+	fmt.Printf("  one approximate search per item (k=%d): %.2f s (%.0f searches/s)\n", dupes.DefaultK, r.searchSec, float64(n)/r.searchSec)
+
+	start = time.Now()
+	rep, err := dupes.Find(ctx, a, dupes.WithWorkers(workers))
+	if err != nil {
+		return nil, err
+	}
+	r.findSec = time.Since(start).Seconds()
+	r.groups = len(rep.Near)
+	fmt.Printf("  dupes.Find (calibrated threshold %.4g, %s): %.2f s, %d searches, %d near groups (%d items)\n",
+		rep.Calibration.Threshold, rep.Calibration.Rule, r.findSec, rep.Searches, len(rep.Near), countMembers(rep.Near))
+	return r, nil
+}
+
+func countMembers(gs []dupes.Group) int {
+	n := 0
+	for _, g := range gs {
+		n += len(g.Members)
+	}
+	return n
+}
+
+// synth draws vectors shaped like CNN features (as package ann's tests and
+// bench/synth_embeddings.py do): a latent point near one of a few cluster centres (Zipf-sized
+// clusters), mapped up by a fixed Gaussian matrix, through a ReLU, plus a little non-negative
+// jitter.
+type synth struct {
+	d, latent int
+	w         [][]float64
+	b         []float64
+	centres   [][]float64
+	spread    []float64
+	cum       []float64
+	rng       *rand.Rand
+}
+
+func newSynth(seed uint64, d, latent, clusters int) *synth {
+	rng := rand.New(rand.NewPCG(seed, 77))
+	s := &synth{d: d, latent: latent, rng: rng}
+	s.w = make([][]float64, latent)
+	for i := range s.w {
+		s.w[i] = make([]float64, d)
+		for j := range s.w[i] {
+			s.w[i][j] = rng.NormFloat64() / math.Sqrt(float64(latent))
+		}
+	}
+	s.centres = make([][]float64, clusters)
+	s.spread = make([]float64, clusters)
+	s.cum = make([]float64, clusters)
+	total := 0.0
+	for c := range s.centres {
+		s.centres[c] = make([]float64, latent)
+		for i := range s.centres[c] {
+			s.centres[c][i] = rng.NormFloat64()
+		}
+		s.spread[c] = 0.25 + 0.45*rng.Float64()
+		total += 1 / math.Pow(float64(c+1), 1.1)
+		s.cum[c] = total
+	}
+	for c := range s.cum {
+		s.cum[c] /= total
+	}
+	s.b = make([]float64, d)
+	for j := range s.b {
+		s.b[j] = -0.1 * rng.NormFloat64()
+	}
+	return s
+}
+
+func (s *synth) draw() []float32 {
+	u := s.rng.Float64()
+	c := 0
+	for c < len(s.cum)-1 && s.cum[c] < u {
+		c++
+	}
+	z := make([]float64, s.latent)
+	for i := range z {
+		z[i] = s.centres[c][i] + s.spread[c]*s.rng.NormFloat64()
+	}
+	x := make([]float32, s.d)
+	for j := range x {
+		v := s.b[j]
+		for i := range z {
+			v += z[i] * s.w[i][j]
+		}
+		x[j] = float32(max(v, 0)*0.5 + math.Abs(s.rng.NormFloat64())*0.01)
+	}
+	return x
+}
