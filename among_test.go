@@ -66,3 +66,38 @@ func TestSearchAmong(t *testing.T) {
 	require.NoError(t, err)
 	assert.Empty(t, got)
 }
+
+// TestPasses checks the filter function against Search with the same options: an item passes
+// exactly when a search over everything returns it.
+func TestPasses(t *testing.T) {
+	ix, err := NewIndex(2)
+	require.NoError(t, err)
+	for i, c := range []string{"red", "blue", "red", "green"} {
+		require.NoError(t, ix.Add(Item{ID: string(rune('a' + i)), Vector: []float32{float32(i), 1}, Meta: map[string]string{"colour": c}}))
+	}
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name string
+		opts []SearchOption
+	}{
+		{"no filter", nil},
+		{"meta", []SearchOption{WithMeta("colour", "red", "green")}},
+		{"filter", []SearchOption{WithFilter(func(id string, _ map[string]string) bool { return id != "a" })}},
+		{"both", []SearchOption{WithMeta("colour", "red"), WithFilter(func(id string, _ map[string]string) bool { return id != "a" })}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			res, err := ix.Search(ctx, []float32{0, 0}, 10, tc.opts...)
+			require.NoError(t, err)
+			want := map[string]bool{}
+			for _, r := range res {
+				want[r.ID] = true
+			}
+			pass := ix.Passes(tc.opts...)
+			for _, id := range []string{"a", "b", "c", "d", "missing"} {
+				assert.Equal(t, want[id], pass(id), id)
+			}
+		})
+	}
+	require.NoError(t, ix.Close())
+	assert.False(t, ix.Passes()("a"), "closed")
+}

@@ -140,9 +140,11 @@ func newConfig(opts []Option) (config, error) {
 // Searches find max(ef, k) candidates on the codes (ef is [WithEfSearch], or
 // [pinrec.WithEffort] per search), then compute the exact distances of the best of them (see
 // [WithRerank]) from the float32 vectors: result distances are exact, the set is approximate.
-// Filters ([pinrec.WithFilter], [pinrec.WithMeta]) apply to the re-ranked candidates; when
-// fewer than k pass, the search widens its beam, and falls back to an exact scan when few
-// items pass.
+// Filters ([pinrec.WithFilter], [pinrec.WithMeta]) apply during the walk: the beam keeps only
+// items that pass, and walks through the others, so a filter that keeps 1% of the items still
+// fills the beam with ef passing candidates (visiting more of the graph to find them); when
+// fewer than k pass in the part of the graph the walk reaches (a filter that keeps fewer
+// than k items, say), the search falls back to the exact scan of the filtered items.
 //
 // An Index is safe for concurrent use: searches run in parallel with each other; Add and
 // Remove wait for running searches and block new ones while they change the graph (one Add
@@ -150,8 +152,9 @@ func newConfig(opts []Option) (config, error) {
 //
 // Remove marks a node deleted: it stays in the graph as a waypoint (so removing any node,
 // the entry point or every one, keeps the graph navigable) and its code stays in RAM until
-// the index is rebuilt. Adding an existing ID replaces the item: the old node is deleted and
-// a new one inserted.
+// [Index.Compact] reclaims it. Adding an existing ID replaces the item: the old node is
+// deleted and a new one inserted. Removing and re-adding 10% of the items costs well under
+// 0.01 of recall@10 (a test checks it).
 //
 // An Index loaded with [pinrec.WithMmap] is read-only, like the exact index under it.
 type Index struct {
@@ -164,6 +167,8 @@ type Index struct {
 	node map[string]uint32 // live ID -> node
 	rng  *rand.Rand
 	cal  Calibration // what Build measured (Queries 0: nothing)
+
+	graphOnly bool // tests: answer from the graph alone, never from the exact scan
 }
 
 var _ pinrec.Store = (*Index)(nil)
@@ -448,38 +453,46 @@ func (a *Index) search(ctx context.Context, query []float32, k int, skip string,
 		return nil, err
 	}
 	g.cd.prepare(query, q, scratch)
-	alive := func(n uint32) bool { return !g.dead[n] }
-	for {
-		cands := g.search(q, ef, alive)
-		r := a.cfg.rerank
-		if r == 0 {
-			r = max(2*k, min(ef, 4*k))
-		}
-		if filtered {
-			r = len(cands) // the filter applies to every candidate
-		}
-		cands = cands[:min(r, len(cands))]
-		ids := make([]string, len(cands))
-		for i, c := range cands {
-			ids[i] = a.ids[c.node]
-		}
-		res, err := a.ix.SearchAmong(ctx, query, ids, k, pinrec.WithFilter(keep))
+	// The walk keeps in its beam only nodes that pass (live, not skip, through the filter) and
+	// walks through the others, as hnswlib's filtered search does: the beam fills with ef
+	// passing nodes however few pass, at the cost of visiting more of the graph.
+	keepNode := func(n uint32) bool { return !g.dead[n] && (skip == "" || a.ids[n] != skip) }
+	if filtered {
+		pass := a.ix.Passes(func(q *pinrec.SearchParams) { q.Filter, q.Match = p.Filter, p.Match })
+		keepNode = func(n uint32) bool { return !g.dead[n] && a.ids[n] != skip && pass(a.ids[n]) }
+	}
+	if live <= ef && !a.graphOnly {
+		// The beam would hold every item: the exact scan costs no more and misses nothing.
+		res, err := a.ix.Search(ctx, query, k, pinrec.WithFilter(keep))
 		if err != nil {
 			return nil, fmt.Errorf("ann: search: %w", err)
 		}
-		if len(res) >= want || !filtered {
-			return res, nil
-		}
-		if ef >= live || ef >= MaxEf {
-			// Few items pass the filter: the exact scan finds them all.
-			res, err := a.ix.Search(ctx, query, k+1, pinrec.WithFilter(keep))
-			if err != nil {
-				return nil, fmt.Errorf("ann: search: %w", err)
-			}
-			return res[:min(k, len(res))], nil
-		}
-		ef *= 4
+		return res, nil
 	}
+	cands := g.search(q, ef, keepNode)
+	r := a.cfg.rerank
+	if r == 0 {
+		r = max(2*k, min(ef, 4*k))
+	}
+	cands = cands[:min(r, len(cands))]
+	ids := make([]string, len(cands))
+	for i, c := range cands {
+		ids[i] = a.ids[c.node]
+	}
+	res, err := a.ix.SearchAmong(ctx, query, ids, k, pinrec.WithFilter(keep))
+	if err != nil {
+		return nil, fmt.Errorf("ann: search: %w", err)
+	}
+	if len(res) >= want || a.graphOnly {
+		return res, nil
+	}
+	// Fewer than k pass the filter in the part of the graph the walk reached (or the graph
+	// lost its way round removed nodes): the exact scan finds every item that passes.
+	res, err = a.ix.Search(ctx, query, k, pinrec.WithFilter(keep))
+	if err != nil {
+		return nil, fmt.Errorf("ann: search: %w", err)
+	}
+	return res, nil
 }
 
 func checkFinite(v []float32) error {
