@@ -53,6 +53,7 @@ type rankConfig struct {
 	coCandidates int
 	priorSaves   float64
 	priorCo      float64
+	maxLift      float64
 	search       []pinrec.SearchOption
 }
 
@@ -73,6 +74,21 @@ func WithCoCandidates(n int) RankOption { return func(c *rankConfig) { c.coCandi
 // defaults [DefaultPriorSaves] and [DefaultPriorCo]. Negative values mean 0.
 func WithPriors(saves, co float64) RankOption {
 	return func(c *rankConfig) { c.priorSaves, c.priorCo = max(saves, 0), max(co, 0) }
+}
+
+// WithMaxLift bounds how far engagement can lift an item: its engagement terms add at most
+// lift to its score beyond what the same item would score without any engagement
+// (w_e*p + w_c*0). With the visual weight w_v, an item then never passes one whose visual
+// similarity v is more than lift/w_v higher, however many saves it gets: an item visually
+// far from the query (v = 0 past the C-th neighbour) cannot be pushed to the top by stuffing
+// saves. The default, +Inf, leaves the blend unbounded; negative values mean 0 (engagement
+// only breaks ties and lowers scores), NaN means the default.
+func WithMaxLift(lift float64) RankOption {
+	return func(c *rankConfig) {
+		if !math.IsNaN(lift) {
+			c.maxLift = max(lift, 0)
+		}
+	}
 }
 
 // WithSearch passes search options (a filter, a metadata match) to the candidate search;
@@ -114,6 +130,7 @@ func NewRanker(searcher pinrec.Searcher, signals Signals, opts ...RankOption) (*
 		coCandidates: DefaultCoCandidates,
 		priorSaves:   DefaultPriorSaves,
 		priorCo:      DefaultPriorCo,
+		maxLift:      math.Inf(1),
 	}}
 	r.cfg.apply(opts)
 	return r, nil
@@ -255,7 +272,11 @@ func score(cands []Result, visual []pinrec.Result, counts map[string]Counts, coS
 		if cfg.priorCo+float64(querySaves) > 0 {
 			c.CoEngagement = (float64(c.CoSaves) + cfg.priorCo*base) / (float64(querySaves) + cfg.priorCo)
 		}
-		c.Score = w.Visual*c.Visual + w.Engagement*c.Engagement + w.CoEngagement*c.CoEngagement
+		lift := w.Engagement*c.Engagement + w.CoEngagement*c.CoEngagement
+		if cfg.maxLift < math.Inf(1) {
+			lift = math.Min(lift, w.Engagement*p+cfg.maxLift) // WithMaxLift
+		}
+		c.Score = w.Visual*c.Visual + lift
 	}
 }
 
