@@ -200,6 +200,8 @@ func (s *Server) handleImage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("Cache-Control", "private, max-age=3600")
+	// Other sites may not embed the images: an <img> there would tell whether an ID exists.
+	w.Header().Set("Cross-Origin-Resource-Policy", "same-origin")
 	if browserTypes[ctype] {
 		w.Header().Set("Content-Type", ctype)
 		http.ServeContent(w, r, "", st.ModTime(), f)

@@ -238,6 +238,7 @@ func multipartBody(t testing.TB, name string, data []byte, fields ...string) (io
 // do serves one request and returns the response.
 func do(h http.Handler, method, target string, body io.Reader, ctype string) *httptest.ResponseRecorder {
 	req := httptest.NewRequest(method, target, body)
+	req.Host = "127.0.0.1:8080" // a loopback name, which the server accepts by default
 	if ctype != "" {
 		req.Header.Set("Content-Type", ctype)
 	}

@@ -25,6 +25,7 @@ type Option func(*config)
 
 type config struct {
 	embedder    Embedder
+	hosts       []string
 	locate      ImageLocator
 	logger      *log.Logger
 	maxUpload   int64
@@ -99,4 +100,13 @@ func cropEmbed(ctx context.Context, e Embedder, img image.Image, crop *pinrec.Re
 		return nil, errEmbedderCount
 	}
 	return vecs[0], nil
+}
+
+// WithAllowedHosts adds host names (without port) the server answers to, besides the loopback
+// names it always accepts (localhost, 127.0.0.0/8, ::1). A request whose Host header names
+// another host gets 421 Misdirected Request, which defeats DNS rebinding: a page of another
+// site whose name now resolves to this server cannot read or write through it. A request
+// with an Origin header (a browser's cross-site request) must come from an allowed host too.
+func WithAllowedHosts(hosts ...string) Option {
+	return func(c *config) { c.hosts = append(c.hosts, hosts...) }
 }

@@ -13,6 +13,7 @@ import (
 	"runtime"
 	"slices"
 	"sort"
+	"strconv"
 	"time"
 
 	"pinrec"
@@ -111,7 +112,10 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /api/items", s.handleAPIItems)
 	m.HandleFunc("GET /image/{id...}", s.handleImage)
 	m.HandleFunc("GET /healthz", s.handleHealth)
-	m.Handle("GET /static/", http.FileServerFS(staticFS))
+	m.Handle("GET /static/", staticHandler())
+	m.HandleFunc("GET /favicon.ico", handleFavicon)
+	m.HandleFunc("GET /search", func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, "/", http.StatusSeeOther) })
+	m.HandleFunc("/", s.handleNotFound)
 	if s.engage != nil {
 		s.engage.register(m)
 	}
@@ -123,10 +127,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	rec := &recorder{ResponseWriter: w, status: http.StatusOK}
 	h := rec.Header()
-	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("X-Frame-Options", "DENY")
-	h.Set("Referrer-Policy", "same-origin")
-	h.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data: blob:; style-src 'self' 'unsafe-inline'; script-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+	for _, kv := range securityHeaders {
+		h.Set(kv[0], kv[1])
+	}
 	defer func() {
 		if p := recover(); p != nil {
 			if p == http.ErrAbortHandler {
@@ -140,7 +143,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.cfg.logger.Printf("%s %s %s %d %dB %s", r.RemoteAddr, r.Method, r.URL.RequestURI(), rec.status, rec.bytes,
 			time.Since(start).Round(10*time.Microsecond))
 	}()
-	s.mux.ServeHTTP(rec, r)
+	switch {
+	case !s.hostAllowed(r.Host):
+		writeError(rec, http.StatusMisdirectedRequest, "this server does not answer to the host name "+strconv.Quote(r.Host))
+	case !originAllowed(r):
+		writeError(rec, http.StatusForbidden, "cross-origin request refused")
+	default:
+		s.mux.ServeHTTP(rec, r)
+	}
 }
 
 // recorder remembers the status and size of a response for the log line.
