@@ -188,9 +188,10 @@ func runIndex(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 
 	var st stats
 	if len(todo) > 0 {
-		emb, err := openEmbedder(*embedding, *modelDir, embedderOptions{threads: *threads, batch: *batch, workers: *workers, regions: *regions, fast: *fast})
-		if err != nil {
-			return err
+		// oerr, not err: embedAll's error below must reach the checks after this block.
+		emb, oerr := openEmbedder(*embedding, *modelDir, embedderOptions{threads: *threads, batch: *batch, workers: *workers, regions: *regions, fast: *fast})
+		if oerr != nil {
+			return oerr
 		}
 		defer emb.Close()
 		fmt.Fprintf(stderr, "pinrec index: %d images to embed (%d unchanged, %d removed) under %s\n",
