@@ -44,7 +44,7 @@ check-generate: ## go generate of internal/kernel and internal/sq8 in a temporar
 	@tools/check_generate.sh
 
 # No test reads Fashion-MNIST (only make demo and the benchmarks do), so test does not install it.
-test: setup chromium weaviate-server vet test-nocgo test-external test-purego test-go ## everything: vet, no-cgo, external module, portable kernels, then every test with -race
+test: setup chromium weaviate-server vet test-nocgo test-external test-purego test-go test-faults ## everything: vet, no-cgo, external module, portable kernels, then every test with -race
 
 # Tests are chosen by package and build tag, never by name: a test added to a package runs in
 # every set that builds its file. Files that need TensorFlow carry `cgo && !notensorflow`, files
@@ -180,6 +180,22 @@ fuzz: setup ## each fuzz target for FUZZTIME (2m)
 	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime $${FUZZTIME:-2m} .
 	$(GO) test -run '^$$' -fuzz FuzzUnmarshal -fuzztime $${FUZZTIME:-2m} ./ann
 	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime $${FUZZTIME:-2m} ./internal/jpegturbo # libjpeg-turbo glue
+
+# --- fault suite (faults/, weaviate/internal/chaos; docs/reliability.md) ---
+# Real processes on real file systems: full disks (a tmpfs the test mounts, or a file-size
+# limit where it cannot), kill -9 at random points, hostile files, syncs that would wipe an
+# index. Prints a table and faults_* totals. Build tag faults: test-go does not run them twice.
+.PHONY: test-faults bench-faults
+FAULTS_LEDGER := $(CURDIR)/.cache/faults-ledger.jsonl
+test-faults: build ## the fast fault cases (a few trials each; a few minutes on 2 cores)
+	$(GO) vet -tags faults ./faults ./weaviate/internal/chaos
+	cd faults && PINREC_BIN=$(CURDIR)/bin/pinrec $(GO) test -tags faults -count=1 -timeout 30m
+
+bench-faults: build weaviate-server ## every fault case with 20+ trials, and the 3-node cluster's hard cases
+	mkdir -p .cache && rm -f $(FAULTS_LEDGER)
+	cd weaviate/internal/chaos && FAULTS_LEDGER=$(FAULTS_LEDGER) $(GO) test -tags faults -count=1 -timeout 60m
+	cd faults && FAULTS_LEDGER=$(FAULTS_LEDGER) PINREC_BIN=$(CURDIR)/bin/pinrec $(GO) test -tags faults -count=1 -timeout 120m -args -long
+# --- end fault suite ---
 
 clean: ## remove bin/ and demo/
 	rm -rf bin demo
