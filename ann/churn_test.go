@@ -74,6 +74,7 @@ func TestCompactAfterRemovingMost(t *testing.T) {
 		}
 	}
 	require.NoError(t, a.Remove(gone...))
+	assert.Equal(t, "4", a.Stats()["nodes"], "Remove compacts once removed nodes outnumber live ones")
 	a.Compact()
 	assert.Equal(t, "4", a.Stats()["nodes"])
 	for _, id := range keep {

@@ -152,7 +152,8 @@ func newConfig(opts []Option) (config, error) {
 //
 // Remove marks a node deleted: it stays in the graph as a waypoint (so removing any node,
 // the entry point or every one, keeps the graph navigable) and its code stays in RAM until
-// [Index.Compact] reclaims it. Adding an existing ID replaces the item: the old node is
+// [Index.Compact] reclaims it, which Add and Remove do by themselves once removed nodes
+// outnumber live ones. Adding an existing ID replaces the item: the old node is
 // deleted and a new one inserted. Removing and re-adding 10% of the items costs well under
 // 0.01 of recall@10 (a test checks it).
 //
@@ -359,7 +360,20 @@ func (a *Index) Add(items ...pinrec.Item) error {
 			vecs = append(vecs, it.Vector)
 		}
 	}
-	return a.insertRows(context.Background(), ids, vecs, progress{total: len(ids)})
+	if err := a.insertRows(context.Background(), ids, vecs, progress{total: len(ids)}); err != nil {
+		return err
+	}
+	a.compactIfMostlyDead()
+	return nil
+}
+
+// compactIfMostlyDead compacts once removed nodes outnumber live ones, so that a graph under
+// steady churn stays within twice its live size at an amortised cost of O(1) per removal.
+// The caller holds a.mu for writing.
+func (a *Index) compactIfMostlyDead() {
+	if a.g != nil && a.g.n-len(a.node) > len(a.node) {
+		a.compact()
+	}
 }
 
 // Remove deletes the items with the given IDs. If any is unknown, nothing is removed and the
@@ -377,6 +391,7 @@ func (a *Index) Remove(ids ...string) error {
 			delete(a.node, id)
 		}
 	}
+	a.compactIfMostlyDead()
 	return nil
 }
 
