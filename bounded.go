@@ -78,9 +78,9 @@ func (b *bounded) prune() {
 	b.cands = slices.DeleteFunc(b.cands, func(c boundedCand) bool { return excluded(c.lower, t) })
 }
 
-// scanBounded is the bounded-path scan of rows [lo, hi) for the packed queries, whose squared
-// norms are qnorms. See the comment above boundedMinQueries.
-func (ix *Index) scanBounded(ctx context.Context, packed, qnorms []float32, k, lo, hi, skip int,
+// scanBounded is the bounded-path scan of rows [lo, hi) for the packed queries (stride qs),
+// whose squared norms are qnorms. See the comment above boundedMinQueries.
+func (ix *Index) scanBounded(ctx context.Context, packed []float32, qs int, qnorms []float32, k, lo, hi, skip int,
 	filter func(string, map[string]string) bool) ([]bounded, error) {
 	dim, nq := ix.dim, len(qnorms)
 	st := make([]bounded, nq)
@@ -116,9 +116,9 @@ func (ix *Index) scanBounded(ctx context.Context, packed, qnorms []float32, k, l
 			}
 		}
 		if exact {
-			l2sqTile(block, nb, dim, packed, nq, dim, dim, dots, bs)
+			l2sqTile(block, nb, dim, packed, nq, qs, dim, dots, bs)
 		} else {
-			dotTile(block, nb, dim, packed, nq, dim, dim, dots, bs)
+			dotTile(block, nb, dim, packed, nq, qs, dim, dots, bs)
 		}
 		if verdict != nil {
 			clear(verdict)

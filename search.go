@@ -99,6 +99,12 @@ func (ix *Index) Similar(ctx context.Context, id string, k int, opts ...SearchOp
 	return res[0], nil
 }
 
+// queryPad is how many floats longer than a vector the stride of packed queries is: a
+// cache line, so that the queries of a kernel tile do not all map to the same L1 sets when a
+// vector's bytes are a multiple of 4 KiB (2048 floats: the AVX-512 dot tiles went from about
+// 200 to 225 GFLOP/s with it).
+const queryPad = 16
+
 // Scan tuning. A block of rows is scanned against every query before the next block, so it
 // should stay in L2 while the queries go by; workers get at least minWorkFloats of work.
 const (
@@ -125,14 +131,16 @@ func (ix *Index) search(ctx context.Context, queries [][]float32, k int, skip in
 	}
 	k = min(k, n)
 
-	// The queries, packed: row j at packed[j*dim:(j+1)*dim].
+	// The queries, packed: row j at packed[j*qs:j*qs+dim].
+	qs := dim
 	var packed []float32
 	if nq == 1 {
 		packed = queries[0]
 	} else {
-		packed = make([]float32, nq*dim)
+		qs = dim + queryPad
+		packed = make([]float32, nq*qs)
 		for j, q := range queries {
-			copy(packed[j*dim:], q)
+			copy(packed[j*qs:], q)
 		}
 	}
 
@@ -154,7 +162,7 @@ func (ix *Index) search(ctx context.Context, queries [][]float32, k int, skip in
 	if nq >= boundedMinQueries {
 		qnorms = make([]float32, nq)
 		for j := range qnorms {
-			qj := packed[j*dim : (j+1)*dim]
+			qj := packed[j*qs : j*qs+dim]
 			dotTile(qj, 1, dim, qj, 1, dim, dim, qnorms[j:], 1)
 			if !(qnorms[j] <= maxBoundedNorm) {
 				qnorms = nil
@@ -177,9 +185,9 @@ func (ix *Index) search(ctx context.Context, queries [][]float32, k int, skip in
 				}
 			}()
 			if qnorms != nil {
-				bounds[w], errs[w] = ix.scanBounded(ctx, packed, qnorms, k, lo, hi, skip, keep)
+				bounds[w], errs[w] = ix.scanBounded(ctx, packed, qs, qnorms, k, lo, hi, skip, keep)
 			} else {
-				heaps[w], errs[w] = ix.scan(ctx, packed, nq, k, lo, hi, skip, keep)
+				heaps[w], errs[w] = ix.scan(ctx, packed, qs, nq, k, lo, hi, skip, keep)
 			}
 		}
 		if w == workers-1 {
@@ -206,7 +214,7 @@ func (ix *Index) search(ctx context.Context, queries [][]float32, k int, skip in
 	for j := range out {
 		all = all[:0]
 		if qnorms != nil {
-			all = ix.rerank(all, bounds, j, packed[j*dim:(j+1)*dim], k)
+			all = ix.rerank(all, bounds, j, packed[j*qs:j*qs+dim], k)
 		} else {
 			for w := range heaps {
 				all = append(all, heaps[w][j].h...)
@@ -234,9 +242,9 @@ const (
 	filterDrop
 )
 
-// scan computes the distances of rows [lo, hi) to the nq packed queries and returns one
-// top-k heap per query. It checks ctx between blocks.
-func (ix *Index) scan(ctx context.Context, packed []float32, nq, k, lo, hi, skip int,
+// scan computes the distances of rows [lo, hi) to the nq packed queries (stride qs) and
+// returns one top-k heap per query. It checks ctx between blocks.
+func (ix *Index) scan(ctx context.Context, packed []float32, qs, nq, k, lo, hi, skip int,
 	filter func(string, map[string]string) bool) ([]topK[cand], error) {
 	dim := ix.dim
 	heaps := make([]topK[cand], nq)
@@ -259,7 +267,7 @@ func (ix *Index) scan(ctx context.Context, packed []float32, nq, k, lo, hi, skip
 			}
 		}
 		nb := min(bs, hi-b)
-		l2sqTile(ix.vectors[b*dim:hi*dim], nb, dim, packed, nq, dim, dim, dist, bs)
+		l2sqTile(ix.vectors[b*dim:hi*dim], nb, dim, packed, nq, qs, dim, dist, bs)
 		if verdict != nil {
 			clear(verdict)
 		}

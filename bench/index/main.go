@@ -1,8 +1,8 @@
 // Command benchindex is the pinrec side of bench/index/run.sh: it loads the benchmark's
 // data (written by bench/index/index_faiss.py gen), builds an Index, measures its memory
 // overhead, times one query and a batch with GOMAXPROCS = 1, 2, ... (best of -reps), and
-// prints them beside FAISS's times (the JSON files of bench_index_faiss.py run) and the
-// measured read bandwidth, ending with the name=value lines the issue asks for.
+// prints them beside FAISS's times (the JSON files of index_faiss.py run) and the measured read
+// bandwidth, ending with name=value lines.
 //
 // Run it through bench/index/run.sh (make bench-index), not by hand.
 package main
@@ -21,20 +21,26 @@ import (
 	"runtime/debug"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 	"unsafe"
 
 	"golang.org/x/sys/cpu"
 
 	"pinrec"
+	"pinrec/internal/cpuinfo"
+	"pinrec/internal/kernel"
 )
 
 type faissResult struct {
 	Threads   int     `json:"threads"`
 	Version   string  `json:"faiss_version"`
+	BlasCore  string  `json:"blas_core"`
 	AddS      float64 `json:"add_s"`
 	SingleS   float64 `json:"single_s"`
 	BatchS    float64 `json:"batch_s"`
+	SingleCPU float64 `json:"single_cpu_s"`
+	BatchCPU  float64 `json:"batch_cpu_s"`
 	SingleIDs []int   `json:"single_ids"`
 	BatchIDs  [][]int `json:"batch_ids"`
 }
@@ -99,10 +105,12 @@ func main() {
 	heap := float64(after.HeapAlloc) - float64(before.HeapAlloc)
 	overhead := (heap - raw) / raw
 
-	fmt.Printf("pinrec index benchmark: N=%d d=%d k=%d, batch of %d, best of %d; Go %s, AVX2=%v FMA=%v, %d CPUs\n",
-		*n, *d, *k, *nq, *reps, runtime.Version(), cpu.X86.HasAVX2, cpu.X86.HasFMA, runtime.NumCPU())
+	fmt.Printf("pinrec index benchmark: N=%d d=%d k=%d, batch of %d, best of %d; Go %s, AVX2=%v FMA=%v AVX512F=%v, %d CPUs\n",
+		*n, *d, *k, *nq, *reps, runtime.Version(), cpu.X86.HasAVX2, cpu.X86.HasFMA, cpu.X86.HasAVX512F, runtime.NumCPU())
+	fmt.Printf("CPU: %s\n", cpuinfo.Read())
+	fmt.Printf("pinrec kernels: %s (PINREC_KERNEL=%q)\n", kernel.Name, os.Getenv("PINREC_KERNEL"))
 	if r, ok := faiss[tcounts[len(tcounts)-1]]; ok {
-		fmt.Printf("FAISS %s IndexFlatL2 (faiss-cpu from PyPI); add %.2f s\n", r.Version, r.AddS)
+		fmt.Printf("FAISS %s IndexFlatL2 (faiss-cpu from PyPI), OpenBLAS kernels %s; add %.2f s\n", r.Version, r.BlasCore, r.AddS)
 	}
 	for _, t := range tcounts {
 		fmt.Printf("read bandwidth, %d thread(s): %.2f GB/s (best of the runs before and after)\n", t, bw[t])
@@ -116,6 +124,8 @@ func main() {
 		name            string
 		threads         int
 		pinrec, faissS  float64
+		pinrecCPU       float64
+		faissCPU        float64
 		gbps, fraction  float64
 		agree, possible int
 	}
@@ -124,18 +134,20 @@ func main() {
 	for _, t := range tcounts {
 		runtime.GOMAXPROCS(t)
 		var single []pinrec.Result
-		st := best(*reps, func() {
+		st, sc := best(*reps, func() {
 			single, err = ix.Search(ctx, qs[0], *k)
 			check(err)
 		})
 		var batch [][]pinrec.Result
-		bt := best(*reps, func() {
+		bt, bc := best(*reps, func() {
 			batch, err = ix.SearchBatch(ctx, qs, *k)
 			check(err)
 		})
 		f := faiss[t]
-		r1 := row{name: "single query", threads: t, pinrec: st, faissS: f.SingleS, gbps: raw / st / 1e9}
-		r2 := row{name: fmt.Sprintf("batch of %d", *nq), threads: t, pinrec: bt, faissS: f.BatchS, gbps: raw / bt / 1e9}
+		r1 := row{name: "single query", threads: t, pinrec: st, faissS: f.SingleS, pinrecCPU: sc, faissCPU: f.SingleCPU,
+			gbps: raw / st / 1e9}
+		r2 := row{name: fmt.Sprintf("batch of %d", *nq), threads: t, pinrec: bt, faissS: f.BatchS, pinrecCPU: bc,
+			faissCPU: f.BatchCPU, gbps: raw / bt / 1e9}
 		if bw[t] > 0 {
 			r1.fraction = r1.gbps / bw[t]
 		}
@@ -149,32 +161,53 @@ func main() {
 		rows = append(rows, r1, r2)
 		singleRatio, batchRatio, singleFraction = ratio(st, f.SingleS), ratio(bt, f.BatchS), r1.fraction
 	}
-	fmt.Printf("\n%-14s %7s %11s %11s %7s %10s %9s %14s\n", "case", "threads", "pinrec ms", "faiss ms", "ratio", "pinrec GB/s", "of bw", "same top-k ids")
+	fmt.Printf("\n%-14s %7s %11s %11s %7s %10s %9s %14s %8s %8s %9s\n", "case", "threads", "pinrec ms", "faiss ms",
+		"ratio", "pinrec GB/s", "of bw", "same top-k ids", "cpu ms", "faiss", "cpu ratio")
 	for _, r := range rows {
 		frac := "-"
 		if r.fraction > 0 {
 			frac = fmt.Sprintf("%.2f", r.fraction)
 		}
-		fmt.Printf("%-14s %7d %11.2f %11.2f %7.3f %10.2f %9s %8d/%d\n", r.name, r.threads, 1e3*r.pinrec, 1e3*r.faissS,
-			ratio(r.pinrec, r.faissS), r.gbps, frac, r.agree, r.possible)
+		fmt.Printf("%-14s %7d %11.2f %11.2f %7.3f %10.2f %9s %8d/%d %8.1f %8.1f %9.3f\n", r.name, r.threads, 1e3*r.pinrec,
+			1e3*r.faissS, ratio(r.pinrec, r.faissS), r.gbps, frac, r.agree, r.possible, 1e3*r.pinrecCPU, 1e3*r.faissCPU,
+			ratio(r.pinrecCPU, r.faissCPU))
 	}
-	fmt.Printf("(ratio = pinrec time / FAISS time; FAISS computes batches as |x|²+|q|²-2x·q in float32, so a few\n" +
-		" near-tied neighbours may differ from pinrec's exact order)\n\n")
+	fmt.Printf("(ratio = pinrec time / FAISS time, best wall times; cpu = best process CPU time of all threads,\n" +
+		" which other programs on a loaded machine inflate less. FAISS computes batches as |x|²+|q|²-2x·q in\n" +
+		" float32, so a few near-tied neighbours may differ from pinrec's exact order)\n\n")
 	fmt.Printf("memory_overhead_fraction=%.4f\n", overhead)
+	for _, r := range rows {
+		if strings.HasPrefix(r.name, "batch") {
+			fmt.Printf("batch_ratio_vs_faiss_%dt=%.3f\n", r.threads, ratio(r.pinrec, r.faissS))
+			fmt.Printf("batch_cpu_ratio_vs_faiss_%dt=%.3f\n", r.threads, ratio(r.pinrecCPU, r.faissCPU))
+		}
+	}
 	fmt.Printf("single_ratio_vs_faiss=%.3f\n", singleRatio)
 	fmt.Printf("batch_ratio_vs_faiss=%.3f\n", batchRatio)
 	fmt.Printf("single_bandwidth_fraction=%.3f\n", singleFraction)
 	runtime.KeepAlive(ix)
 }
 
-func best(reps int, fn func()) float64 {
-	b := math.Inf(1)
+// best runs fn reps times and returns its best wall time and its best CPU time (all of the
+// process's threads, garbage collection included), in seconds.
+func best(reps int, fn func()) (wall, cpu float64) {
+	wall, cpu = math.Inf(1), math.Inf(1)
 	for range reps {
-		t0 := time.Now()
+		t0, c0 := time.Now(), processCPU()
 		fn()
-		b = min(b, time.Since(t0).Seconds())
+		wall = min(wall, time.Since(t0).Seconds())
+		cpu = min(cpu, processCPU()-c0)
 	}
-	return b
+	return wall, cpu
+}
+
+// processCPU returns the CPU time the process has used, user and system, in seconds.
+func processCPU() float64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return math.NaN()
+	}
+	return float64(ru.Utime.Nano()+ru.Stime.Nano()) / 1e9
 }
 
 func ratio(a, b float64) float64 {

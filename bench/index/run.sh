@@ -9,6 +9,12 @@
 #
 # Environment: PINREC_PYTHON (default .venv/bin/python, with numpy and faiss-cpu),
 # BENCH_N, BENCH_D, BENCH_NQ, BENCH_K, BENCH_REPS, BENCH_THREADS (e.g. "1,2"), BENCH_TMP.
+# BENCH_ISA chooses the instruction set of both sides, to compare them as on another machine:
+#   avx2   pinrec without AVX-512 (PINREC_KERNEL=avx2), OpenBLAS's Haswell kernels for FAISS
+#   avx512 pinrec's AVX-512 kernels, OpenBLAS's SkylakeX kernels for FAISS
+#   unset  whatever each chooses (OpenBLAS 0.3.15 in faiss-cpu 1.15.1 picks its AVX2 kernels on
+#          CPUs it does not know, e.g. AMD Zen 5, even where they have AVX-512)
+# The output names the CPU, pinrec's kernels and OpenBLAS's.
 # Needs about 3.5 GB of memory and 1 GB in $BENCH_TMP (default a temp dir, removed at the end).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -20,6 +26,13 @@ NQ=${BENCH_NQ:-100}
 K=${BENCH_K:-10}
 REPS=${BENCH_REPS:-5}
 THREADS=${BENCH_THREADS:-1,2}
+
+case "${BENCH_ISA:-}" in
+"") ;;
+avx2) export PINREC_KERNEL=avx2 OPENBLAS_CORETYPE=Haswell ;;
+avx512) export PINREC_KERNEL= OPENBLAS_CORETYPE=SkylakeX ;;
+*) echo "BENCH_ISA=$BENCH_ISA: want avx2, avx512 or nothing" >&2; exit 2 ;;
+esac
 
 tmp=$(mktemp -d "${BENCH_TMP:-${TMPDIR:-/tmp}}/pinrec-bench-index.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT

@@ -57,9 +57,14 @@ func main() {
 	for t := 0; t < 16; t++ {
 		DATA(2*t, U16(uint16(1)<<t-1))
 	}
+	// gather picks element 0 of each 128-bit lane (reduce4).
+	gather := GLOBL("gather4", RODATA|NOPTR)
+	for i := 0; i < 16; i++ {
+		DATA(4*i, U32(uint32(4*(i%4))))
+	}
 	for r := 1; r <= dot512Rows; r++ {
 		for q := 1; q <= dot512Queries; q++ {
-			dot512(r, q, mask16)
+			dot512(r, q, mask16, gather)
 		}
 	}
 	Generate()
@@ -206,7 +211,7 @@ const (
 // accumulator per pair, fed 16 elements per step by one VFMADD231PS, the last n%16 elements
 // through zero-masked loads; the 16 lanes are folded to 8 (lane t plus lane t+8) and summed
 // as in the AVX2 kernels.
-func dot512(nr, nq int, mask Mem) {
+func dot512(nr, nq int, mask, gather Mem) {
 	name := fmt.Sprintf("dot512R%dQ%d", nr, nq)
 	TEXT(name, NOSPLIT, "func(x []float32, xs int, q []float32, qs int, n int, out []float32, os int, add int)")
 	Doc(
@@ -289,6 +294,10 @@ func dot512(nr, nq int, mask Mem) {
 	op := Load(Param("out").Base(), GP64())
 	os := Load(Param("os"), GP64())
 	SHLQ(U8(2), os)
+	if nr == 4 {
+		reduce4(name, acc, nq, op, os, gather)
+		return
+	}
 	var sums []VecVirtual // sums[j*nr+i]: pair (i, j)
 	for j := 0; j < nq; j++ {
 		for i := 0; i < nr; i++ {
@@ -330,6 +339,62 @@ func dot512(nr, nq int, mask Mem) {
 			VADDSS(Mem{Base: op, Disp: 4 * i}, sums[j*nr+i], sums[j*nr+i])
 			VMOVSS(sums[j*nr+i], Mem{Base: op, Disp: 4 * i})
 		}
+		if j+1 < nq {
+			ADDQ(os, op)
+		}
+	}
+	VZEROUPPER()
+	RET()
+}
+
+// reduce4 sums the lanes of four rows' accumulators per query at once and stores (or, with
+// add, adds) the four sums of query j to out[j*os : j*os+4]. For accumulators A, B, C, D
+// (rows 0-3) of 4 lanes of 128 bits each: VSHUFF32X4 pairs give [A0+A2, A1+A3, B0+B2, B1+B3]
+// and the same for C, D; two more give [A0+A1+A2+A3, B..., C..., D...]; in each 128-bit lane
+// the 4 floats are then summed by two VPERMILPS+VADDPS (elements 2,3,0,1 then 1,0,3,2), and
+// VPERMPS gathers element 0 of each lane. 14 instructions per query instead of 40.
+func reduce4(name string, acc [][]VecVirtual, nq int, op, os Register, gather Mem) {
+	idx := ZMM()
+	VMOVUPS(gather, idx)
+	quads := make([]Register, nq)
+	for j := 0; j < nq; j++ {
+		half := func(a, b VecVirtual) VecVirtual {
+			t1, t2 := ZMM(), ZMM()
+			VSHUFF32X4(U8(0x44), b, a, t1) // [a0, a1, b0, b1]
+			VSHUFF32X4(U8(0xEE), b, a, t2) // [a2, a3, b2, b3]
+			VADDPS(t2, t1, t1)
+			return t1
+		}
+		ab := half(acc[0][j], acc[1][j])
+		cd := half(acc[2][j], acc[3][j])
+		u1, u2 := ZMM(), ZMM()
+		VSHUFF32X4(U8(0x88), cd, ab, u1) // [ab0, ab2, cd0, cd2]
+		VSHUFF32X4(U8(0xDD), cd, ab, u2) // [ab1, ab3, cd1, cd3]
+		VADDPS(u2, u1, u1)
+		w := ZMM()
+		VPERMILPS(U8(0x4E), u1, w)
+		VADDPS(w, u1, u1)
+		VPERMILPS(U8(0xB1), u1, w)
+		VADDPS(w, u1, u1)
+		r := ZMM()
+		VPERMPS(u1, idx, r)
+		quads[j] = r.AsX()
+	}
+	add := Load(Param("add"), GP64())
+	TESTQ(add, add)
+	JNZ(LabelRef(name + "_add"))
+	for j := 0; j < nq; j++ {
+		VMOVUPS(quads[j], Mem{Base: op})
+		if j+1 < nq {
+			ADDQ(os, op)
+		}
+	}
+	VZEROUPPER()
+	RET()
+	Label(name + "_add")
+	for j := 0; j < nq; j++ {
+		VADDPS(Mem{Base: op}, quads[j], quads[j])
+		VMOVUPS(quads[j], Mem{Base: op})
 		if j+1 < nq {
 			ADDQ(os, op)
 		}
