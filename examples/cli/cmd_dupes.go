@@ -211,6 +211,19 @@ func drawDupeCell(dst *image.RGBA, at image.Point, path, first, name string, fra
 	drawText(dst, regular, colSubtle, image.Pt(box.Min.X, base+19), fit(regular, shortName(name), thumb))
 }
 
+// metaHash is the item metadata key of the file's hex SHA-256, which index writes: equal
+// values are exact duplicates (the same bytes).
+const metaHash = dupes.MetaHash
+
+// sourceIDs lists the IDs of sources.
+func sourceIDs(sources []source) []string {
+	out := make([]string, len(sources))
+	for i, s := range sources {
+		out[i] = s.id
+	}
+	return out
+}
+
 // fileHash is the hex SHA-256 of a file's bytes (dupes.MetaHash), or "" when it cannot be read.
 func fileHash(path string) string {
 	f, err := os.Open(path)

@@ -50,6 +50,7 @@ func runIndex(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	checkpoint := fs.Duration("checkpoint", 30*time.Second, "save the index this often during a run (0: only at the end)")
 	fast := fs.Bool("fast", false, "fast mode: TensorFlow's oneDNN bfloat16 mixed precision (faster only on CPUs with native bfloat16; an index keeps one precision)")
 	embedding := fs.String("embedding", "model", "model: ResNet50 embeddings; pixels: the raw-pixel baseline (16x16 RGB, flattened)")
+	reportDupes := fs.Bool("report-dupes", false, "after indexing, print each new or changed file's near-duplicates and exact duplicates in the index (pinrec dupes groups them all)")
 	regions := fs.Int("regions", 0, "also index up to `N` region items per image (parts of it pooled from the model's feature map); query and similar then return pins with the best part's box")
 	allowRemovals := fs.Bool("allow-removals", false, "sync even when it looks like a mistake: from an empty folder, from another folder than the index's, or removing more than half of its pins")
 	pos, err := parseArgs(fs, args, 1, "DIR")
@@ -213,6 +214,11 @@ func runIndex(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	fmt.Fprintf(stdout, "indexed %d, unchanged %d, removed %d, skipped %d: %s holds %d items\n",
 		st.indexed, st.unchanged, st.removed, st.skipped, indexPath, ix.Len())
+	if *reportDupes && !interrupted {
+		if err := reportNewDupes(ctx, stdout, ix, sourceIDs(todo)); err != nil { // cmd_dupes.go
+			return err
+		}
+	}
 	if interrupted {
 		return fmt.Errorf("%w after %d of %d images; the index was saved, run the same command again to finish",
 			errInterrupted, st.indexed+st.failed, len(todo))
@@ -338,6 +344,7 @@ func embedAll(ctx context.Context, ix pinrec.Store, emb *pinrec.Embedder, todo [
 			metaPath:  src.path,
 			metaSize:  strconv.FormatInt(src.size, 10),
 			metaMtime: strconv.FormatInt(src.mtime, 10),
+			metaHash:  fileHash(src.path), // exact duplicates: same bytes (cmd_dupes.go)
 		}}, r.Regions)
 		if err != nil {
 			skip(src.id, err.Error())

@@ -24,6 +24,8 @@ type searchFlags struct {
 	k     int
 	json  bool
 	crop  *pinrec.Rect // query -crop
+	dupes string       // -dupes hide|show (collapse.go)
+	view  *dupesView   // what hiding near-duplicates did, for report
 }
 
 func (f *searchFlags) register(fs interface {
@@ -35,6 +37,7 @@ func (f *searchFlags) register(fs interface {
 	fs.IntVar(&f.k, "k", 5, "number of results")
 	fs.BoolVar(&f.json, "json", false, "print one JSON object instead of a table")
 	fs.StringVar(&f.grid, "grid", "", "also write a PNG `file`: the query on the left, the results beside it")
+	fs.StringVar(&f.dupes, "dupes", dupesHide, "hide: near-duplicates of higher-ranked results (and of the query) are left out, \"N similar hidden\"; show: list every result, near-duplicates marked")
 }
 
 func (f *searchFlags) check() error {
@@ -43,6 +46,9 @@ func (f *searchFlags) check() error {
 	}
 	if f.k < 1 {
 		return usagef("-k %d: want at least 1", f.k)
+	}
+	if f.dupes != dupesHide && f.dupes != dupesShow {
+		return usagef("-dupes %q: want hide or show", f.dupes)
 	}
 	return nil
 }
@@ -99,10 +105,14 @@ func runQuery(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	// Pins, each once; with region items (index -regions N), at their best part (regions.go).
-	results, err := pinrec.SearchPins(ctx, ix, vec, f.k)
+	// Near-duplicates of higher-ranked results hidden unless -dupes show (collapse.go).
+	results, view, err := collapsedSearch(ctx, ix, vec, f.k, f.dupes, func(n int) ([]pinrec.Result, error) {
+		return pinrec.SearchPins(ctx, ix, vec, n)
+	})
 	if err != nil {
 		return err
 	}
+	f.view = view
 	return report(stdout, stderr, ix, f, pos[0], pos[0], results)
 }
 
@@ -134,10 +144,17 @@ func runSimilar(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if *rank == "hybrid" {
 		return similarRanked(ctx, stdout, stderr, ix, f, *engageDB, id)
 	}
-	results, err := pinrec.SimilarPins(ctx, ix, id, f.k)
+	self, err := ix.Get(id)
+	if err != nil {
+		return err
+	}
+	results, view, err := collapsedSearch(ctx, ix, self.Vector, f.k, f.dupes, func(n int) ([]pinrec.Result, error) {
+		return pinrec.SimilarPins(ctx, ix, id, n)
+	})
 	if err != nil && !errors.Is(err, pinrec.ErrEmptyIndex) {
 		return err
 	}
+	f.view = view
 	return report(stdout, stderr, ix, f, id, imagePath(ix, id, nil), results)
 }
 
@@ -173,6 +190,9 @@ func report(stdout, stderr io.Writer, ix pinrec.Store, f searchFlags, query, que
 		}
 	}
 	if f.json {
+		if f.view != nil && !f.view.show {
+			ans.Hidden = f.view.count
+		}
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
 		if err := enc.Encode(ans); err != nil {
@@ -182,7 +202,10 @@ func report(stdout, stderr io.Writer, ix pinrec.Store, f searchFlags, query, que
 		fmt.Fprintf(stdout, "query: %s\n", query)
 		fmt.Fprintf(stdout, "%4s  %12s  %s\n", "rank", "distance", "id")
 		for _, r := range ans.Results {
-			fmt.Fprintf(stdout, "%4d  %12.4f  %s%s\n", r.Rank, r.Distance, r.ID, regionText(r.Region))
+			fmt.Fprintf(stdout, "%4d  %12.4f  %s%s%s\n", r.Rank, r.Distance, r.ID, regionText(r.Region), f.view.note(r.ID))
+		}
+		if s := f.view.summary(); s != "" {
+			fmt.Fprintln(stdout, s)
 		}
 	}
 	if f.grid != "" {
