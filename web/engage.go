@@ -3,97 +3,139 @@ package web
 import (
 	"context"
 	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 
 	"pinrec"
 	"pinrec/engage"
 )
 
+// DefaultMaxLift is the bound the server puts on how far engagement lifts an item in
+// rank=hybrid (engage.WithMaxLift): an item never passes one whose normalised visual
+// similarity is more than 0.25 higher, however many saves it has. WithEngagement's rank
+// options may set another.
+const DefaultMaxLift = 0.25
+
 // engagement plugs an engage.Store into the pages: like and save buttons on the item page
 // write through the store, and rank=hybrid ranks with an engage.Ranker over the server's
-// store and the engagement store. It is safe for concurrent use (the store and ranker are).
+// store and the engagement store. It is safe for concurrent use.
 //
-// A visitor is identified by a random ID in the pinrec_user cookie, set on the first like
-// or save: there are no accounts. Writes are POST forms that must come from the page's own
-// origin (an Origin header naming another host gets 403).
+// A visitor is identified by an ID the server signs (visitors), set in a cookie on the first
+// like or save: there are no accounts. Writes are POST forms that must come from the page's
+// own origin (checked for every request in ServeHTTP), within the visitor and address limits.
 type engagement struct {
 	store  *engage.Store
 	ranker *engage.Ranker
 	has    func(string) bool
+	ids    *visitors
+	// Token buckets of Limits: events per address, new visitors per address, events per visitor.
+	perAddress, fresh, perVisitor *limiters
+	now                           func() time.Time
 }
 
-const userCookie = "pinrec_user"
-
-func newEngagement(ix Store, st *engage.Store, opts []engage.RankOption) (*engagement, error) {
+func newEngagement(ix Store, st *engage.Store, c *config) (*engagement, error) {
+	opts := append([]engage.RankOption{engage.WithMaxLift(DefaultMaxLift)}, c.rankOptions...)
 	rk, err := engage.NewRanker(ix, st, opts...)
 	if err != nil {
 		return nil, err
 	}
-	return &engagement{store: st, ranker: rk, has: ix.Has}, nil
+	key := c.visitorKey
+	if key == nil {
+		key = make([]byte, 32)
+		if _, err := rand.Read(key); err != nil {
+			return nil, fmt.Errorf("web: visitor key: no random source: %w", err)
+		}
+	}
+	if len(key) < minKeyLen {
+		return nil, ErrShortKey
+	}
+	l := c.limits
+	if l == (Limits{}) {
+		l = DefaultLimits()
+	}
+	if l.AddressBurst < 1 || l.NewVisitorsBurst < 1 || l.VisitorBurst < 1 || l.Address <= 0 || l.NewVisitors <= 0 || l.Visitor <= 0 {
+		return nil, fmt.Errorf("web: limits must be positive: %+v", l)
+	}
+	return &engagement{store: st, ranker: rk, has: ix.Has, ids: &visitors{key: key},
+		perAddress: newLimiters(l.Address, l.AddressBurst), fresh: newLimiters(l.NewVisitors, l.NewVisitorsBurst),
+		perVisitor: newLimiters(l.Visitor, l.VisitorBurst), now: time.Now}, nil
 }
 
 // register adds POST /api/engage/{action}/{id...}: action like, unlike, save or unsave. A
-// form post is answered with a redirect back to the item page; a request with
-// Accept: application/json gets {"liked", "saved", "likes", "saves"}.
+// form post is answered with a redirect back to the page in its "next" field (an item page of
+// this server) or the item page; a request with Accept: application/json gets {"liked",
+// "saved", "likes", "saves"}.
 func (e *engagement) register(mux *http.ServeMux) {
 	mux.HandleFunc("POST /api/engage/{action}/{id...}", e.handle)
 }
 
 func (e *engagement) handle(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, 4<<10)
-	if o := r.Header.Get("Origin"); o != "" {
-		if u, err := url.Parse(o); err != nil || u.Host != r.Host {
-			http.Error(w, "cross-origin request refused", http.StatusForbidden)
-			return
-		}
-	}
 	action, err := engage.ParseAction(r.PathValue("action"))
 	if err != nil {
-		http.Error(w, err.Error(), http.StatusBadRequest)
+		writeError(w, http.StatusBadRequest, err.Error())
 		return
 	}
 	id := r.PathValue("id")
 	if !e.has(id) {
-		http.Error(w, fmt.Sprintf("no item %q", id), http.StatusNotFound)
+		writeError(w, http.StatusNotFound, fmt.Sprintf("no item %q", id))
 		return
 	}
-	user := visitor(r)
+	now, addr := e.now(), clientAddress(r)
+	user := e.ids.visitor(r)
 	if user == "" {
-		var b [12]byte
-		if _, err := rand.Read(b[:]); err != nil {
-			http.Error(w, "no random source", http.StatusInternalServerError)
+		if !e.fresh.allow(addr, now) {
+			tooMany(w, "too many new visitors from your address: try again later")
 			return
 		}
-		user = "web-" + hex.EncodeToString(b[:])
-		http.SetCookie(w, &http.Cookie{Name: userCookie, Value: user, Path: "/", MaxAge: 365 * 24 * 3600, HttpOnly: true, SameSite: http.SameSiteLaxMode})
+		var cookie string
+		if cookie, user, err = e.ids.issue(); err != nil {
+			writeError(w, http.StatusInternalServerError, err.Error())
+			return
+		}
+		http.SetCookie(w, &http.Cookie{Name: visitorCookie, Value: cookie, Path: "/", MaxAge: 365 * 24 * 3600, HttpOnly: true, SameSite: http.SameSiteLaxMode})
+	}
+	if !allowAll(now, limiterKey{e.perAddress, addr}, limiterKey{e.perVisitor, user}) {
+		tooMany(w, "too many likes and saves: try again in a minute")
+		return
 	}
 	if _, err := e.store.Record(r.Context(), engage.Event{User: user, Item: id, Action: action}); err != nil {
-		http.Error(w, "recording failed", http.StatusInternalServerError)
+		writeError(w, http.StatusInternalServerError, "recording failed")
 		return
 	}
 	if strings.Contains(r.Header.Get("Accept"), "application/json") {
 		v, err := e.state(r.Context(), user, id)
 		if err != nil {
-			http.Error(w, "reading failed", http.StatusInternalServerError)
+			writeError(w, http.StatusInternalServerError, "reading failed")
 			return
 		}
 		writeJSON(w, http.StatusOK, v)
 		return
 	}
-	http.Redirect(w, r, "/item/"+pathEscapeID(id), http.StatusSeeOther)
+	next := r.PostFormValue("next")
+	if !safeNext(next) {
+		next = "/item/" + pathEscapeID(id)
+	}
+	http.Redirect(w, r, next, http.StatusSeeOther)
 }
 
-// visitor returns the user ID of the request's cookie, or "".
-func visitor(r *http.Request) string {
-	c, err := r.Cookie(userCookie)
-	if err != nil || len(c.Value) > 64 {
-		return ""
+// tooMany answers 429 with a Retry-After.
+func tooMany(w http.ResponseWriter, msg string) {
+	w.Header().Set("Retry-After", "60")
+	writeError(w, http.StatusTooManyRequests, msg)
+}
+
+// safeNext reports whether next is a page of this server to go back to: a relative path to an
+// item page, nothing that a browser would take to another site (//host, /\host, a scheme).
+func safeNext(next string) bool {
+	if !strings.HasPrefix(next, "/item/") || strings.ContainsAny(next, "\\\r\n\t") || len(next) > 2048 {
+		return false
 	}
-	return c.Value
+	u, err := url.Parse(next)
+	return err == nil && u.Scheme == "" && u.Host == "" && u.User == nil && strings.HasPrefix(u.Path, "/item/")
 }
 
 // pathEscapeID escapes each segment of a slash-separated ID.
@@ -109,6 +151,7 @@ func pathEscapeID(id string) string {
 // of POST /api/engage/... and what the item page's buttons show.
 type engageView struct {
 	Path  string `json:"-"` // the item's ID escaped for the buttons' form actions
+	Next  string `json:"-"` // the page to come back to after a form post
 	Liked bool   `json:"liked"`
 	Saved bool   `json:"saved"`
 	Likes int    `json:"likes"`
@@ -131,10 +174,11 @@ func (e *engagement) state(ctx context.Context, user, id string) (engageView, er
 // view is the item page's buttons for the request's visitor, nil when the state cannot be
 // read (the page then shows none).
 func (e *engagement) view(r *http.Request, id string) *engageView {
-	v, err := e.state(r.Context(), visitor(r), id)
+	v, err := e.state(r.Context(), e.ids.visitor(r), id)
 	if err != nil {
 		return nil
 	}
+	v.Next = r.URL.RequestURI()
 	return &v
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -17,6 +18,9 @@ import (
 	"pinrec"
 	"pinrec/engage"
 )
+
+// testKey signs visitor IDs in the tests.
+var testKey = []byte("0123456789abcdef0123456789abcdef")
 
 // engageIndex is a small index without images: q at the origin, a..d at 1..4 along x, far
 // at 10 (the engage package's ranking fixture).
@@ -47,7 +51,9 @@ func openEngage(t *testing.T, ix *pinrec.Index) *engage.Store {
 func TestEngagement(t *testing.T) {
 	ix := engageIndex(t)
 	st := openEngage(t, ix)
-	h, err := New(ix, WithEngagement(st), WithLogger(nil))
+	// Unbounded, so that the co-save can lift far from the bottom (the default bound would not
+	// let it pass a: TestStuffing).
+	h, err := New(ix, WithEngagement(st, engage.WithMaxLift(math.Inf(1))), WithLogger(nil), WithVisitorKey(testKey))
 	require.NoError(t, err)
 	srv := httptest.NewServer(h)
 	defer srv.Close()
@@ -72,7 +78,7 @@ func TestEngagement(t *testing.T) {
 		defer resp.Body.Close()
 		b, _ := io.ReadAll(resp.Body)
 		for _, c := range resp.Cookies() {
-			if c.Name == userCookie {
+			if c.Name == visitorCookie {
 				cookie = c
 			}
 		}
@@ -103,7 +109,9 @@ func TestEngagement(t *testing.T) {
 	}
 
 	// The store holds exactly what was accepted.
-	liked, saved, err := st.UserState(context.Background(), cookie.Value, "q")
+	user := (&visitors{key: testKey}).user(cookie.Value)
+	require.True(t, strings.HasPrefix(user, VisitorPrefix), "the cookie %q is the server's form", cookie.Value)
+	liked, saved, err := st.UserState(context.Background(), user, "q")
 	require.NoError(t, err)
 	assert.True(t, liked && saved)
 	tot, err := st.Totals(context.Background())

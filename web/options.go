@@ -26,6 +26,8 @@ type Option func(*config)
 type config struct {
 	embedder    Embedder
 	hosts       []string
+	visitorKey  []byte
+	limits      Limits
 	locate      ImageLocator
 	logger      *log.Logger
 	maxUpload   int64
@@ -110,3 +112,13 @@ func cropEmbed(ctx context.Context, e Embedder, img image.Image, crop *pinrec.Re
 func WithAllowedHosts(hosts ...string) Option {
 	return func(c *config) { c.hosts = append(c.hosts, hosts...) }
 }
+
+// WithVisitorKey sets the key that signs visitors' IDs (at least 16 bytes; LoadOrCreateKey
+// keeps one in a file). The default is a random key per process: visitors then get new IDs
+// when the server restarts, and their likes and saves stay with their old IDs.
+func WithVisitorKey(key []byte) Option {
+	return func(c *config) { c.visitorKey = append([]byte(nil), key...) }
+}
+
+// WithLimits sets what anonymous visitors may write (default DefaultLimits).
+func WithLimits(l Limits) Option { return func(c *config) { c.limits = l } }

@@ -94,7 +94,7 @@ func New(store Store, opts ...Option) (*Server, error) {
 	}
 	s.info = describe(store)
 	if c.engagement != nil {
-		if s.engage, err = newEngagement(store, c.engagement, c.rankOptions); err != nil {
+		if s.engage, err = newEngagement(store, c.engagement, &c); err != nil {
 			return nil, err
 		}
 	}
