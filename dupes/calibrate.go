@@ -6,8 +6,6 @@ import (
 	"math"
 	"math/rand/v2"
 	"slices"
-
-	"pinrec"
 )
 
 // Rules that choose a threshold ([Calibration.Rule]).
@@ -165,7 +163,7 @@ func countAtMost(sorted []float64, v float64) int {
 // items ([WithSample], default [DefaultSample]; every item when s holds fewer), by the rule of
 // [CalibrateDistances]. A threshold given with [WithThreshold] is returned as is. Region items
 // are left out unless [WithRegions].
-func Calibrate(ctx context.Context, s pinrec.Store, opts ...Option) (Calibration, error) {
+func Calibrate(ctx context.Context, s Source, opts ...Option) (Calibration, error) {
 	cfg, err := newConfig(opts)
 	if err != nil {
 		return Calibration{}, err

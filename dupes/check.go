@@ -12,7 +12,7 @@ import (
 // each with its distance to v; Exact is SameVector for a bit-identical vector at distance 0,
 // and SameBytes when [WithContentHash] matches the item's content hash. The threshold is
 // [WithThreshold]'s or calibrated by [Calibrate] (searches of a sample of s), and returned.
-func Check(ctx context.Context, s pinrec.Store, v []float32, opts ...Option) ([]Member, Calibration, error) {
+func Check(ctx context.Context, s Source, v []float32, opts ...Option) ([]Member, Calibration, error) {
 	cfg, err := newConfig(opts)
 	if err != nil {
 		return nil, Calibration{}, err

@@ -9,8 +9,6 @@ import (
 	"math"
 	"slices"
 	"sync"
-
-	"pinrec"
 )
 
 // Why two items are exact duplicates ([Member.Exact]).
@@ -82,7 +80,7 @@ func (g Group) IDs() []string {
 // Memory grows with the number of items times k, time with one search per item. The store's
 // Get must return vectors ([ErrNoVectors] otherwise). Errors name the item and wrap the
 // store's error, or the context's.
-func Find(ctx context.Context, s pinrec.Store, opts ...Option) (*Report, error) {
+func Find(ctx context.Context, s Source, opts ...Option) (*Report, error) {
 	cfg, err := newConfig(opts)
 	if err != nil {
 		return nil, err
@@ -197,7 +195,7 @@ func Find(ctx context.Context, s pinrec.Store, opts ...Option) (*Report, error) 
 
 // exactClasses unions items with equal content hashes (hashKey in the metadata, when not "")
 // or bit-identical vectors, and records why for each pair of roots it joins.
-func exactClasses(s pinrec.Store, ids []string, hashKey string, uf *unionFind, why map[[2]int]string) error {
+func exactClasses(s Source, ids []string, hashKey string, uf *unionFind, why map[[2]int]string) error {
 	byHash := make(map[string]int)
 	byVec := make(map[uint64][]int) // by vector hash: candidates, confirmed bit for bit
 	for i, id := range ids {
@@ -285,7 +283,7 @@ func exactGroup(ids []string, members []int, uf *unionFind, why map[[2]int]strin
 
 // nearGroup builds a near-duplicate group from its members (ascending positions), or returns
 // nil when they are all exact copies of one another.
-func nearGroup(s pinrec.Store, ids []string, members []int, exact *unionFind, why map[[2]int]string) (*Group, error) {
+func nearGroup(s Source, ids []string, members []int, exact *unionFind, why map[[2]int]string) (*Group, error) {
 	root := exact.find(members[0])
 	all := true
 	for _, m := range members[1:] {

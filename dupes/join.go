@@ -9,18 +9,26 @@ import (
 	"pinrec"
 )
 
+// Source is what [Find], [Check] and [Calibrate] read: a Searcher whose items can be listed
+// and read (with their vectors). Every [pinrec.Store] is one.
+type Source interface {
+	pinrec.Searcher
+	Get(id string) (pinrec.Item, error)
+	IDs() []string
+}
+
 // exactBatch is how many queries one SearchBatch pass over an exact index answers.
 const exactBatch = 256
 
 // join runs the self-join's searches: each item's nearest other items.
 type join struct {
-	s     pinrec.Store
+	s     Source
 	cfg   config
 	opts  []pinrec.SearchOption
 	exact *pinrec.Index // non-nil: batch the searches
 }
 
-func newJoin(s pinrec.Store, cfg config, filter pinrec.SearchOption) *join {
+func newJoin(s Source, cfg config, filter pinrec.SearchOption) *join {
 	j := &join{s: s, cfg: cfg}
 	if filter != nil {
 		j.opts = append(j.opts, filter)
@@ -34,7 +42,7 @@ func newJoin(s pinrec.Store, cfg config, filter pinrec.SearchOption) *join {
 
 // pins lists the IDs to group and the filter that keeps region items out of the searches
 // (nil when there are none or they are wanted).
-func pins(s pinrec.Store, cfg config) ([]string, pinrec.SearchOption) {
+func pins(s Source, cfg config) ([]string, pinrec.SearchOption) {
 	ids := s.IDs()
 	if cfg.regions {
 		return ids, nil
