@@ -28,7 +28,7 @@
 //
 // A typical program:
 //
-//	emb, err := pinrec.NewEmbedder(pinrec.DefaultModelDir())
+//	emb, err := pinrec.NewEmbedder("models/resnet50") // the folder make setup exports
 //	if err != nil { ... }
 //	defer emb.Close()
 //	ix, _ := pinrec.NewIndex(emb.Dim())

@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"image"
-	"os"
-	"path/filepath"
 	"runtime"
 	"sync"
 )
@@ -27,31 +25,6 @@ var (
 	// InputSize*InputSize*3.
 	ErrBadInput = errors.New("pinrec: bad input tensor")
 )
-
-// DefaultModelDir returns the model directory to use when the caller has none: $PINREC_MODEL
-// when it is set; otherwise the first models/resnet50 holding a pinrec.json found in the
-// working directory or one of its parents (so tests and tools run anywhere inside the
-// repository find the model that `make setup` exports); otherwise "models/resnet50".
-func DefaultModelDir() string {
-	if dir := os.Getenv("PINREC_MODEL"); dir != "" {
-		return dir
-	}
-	const rel = "models/resnet50"
-	if wd, err := os.Getwd(); err == nil {
-		for dir := wd; ; {
-			cand := filepath.Join(dir, rel)
-			if _, err := os.Stat(filepath.Join(cand, ModelInfoFile)); err == nil {
-				return cand
-			}
-			parent := filepath.Dir(dir)
-			if parent == dir {
-				break
-			}
-			dir = parent
-		}
-	}
-	return filepath.FromSlash(rel)
-}
 
 // EmbedderOption configures NewEmbedder.
 type EmbedderOption func(*embedderConfig)
@@ -120,7 +93,7 @@ type runner interface {
 // ResNet50 without its classifier: 224x224 RGB in, 2048 floats out). Get one from NewEmbedder
 // (the zero value is not usable) and Close it when done:
 //
-//	e, err := pinrec.NewEmbedder(pinrec.DefaultModelDir(), pinrec.WithThreads(4, 1))
+//	e, err := pinrec.NewEmbedder("models/resnet50", pinrec.WithThreads(4, 1))
 //	if err != nil { ... }  // errors.Is(err, pinrec.ErrNoTensorFlow) in builds without cgo
 //	defer e.Close()
 //	vecs, err := e.EmbedFiles(ctx, paths)  // one 2048-float vector per file

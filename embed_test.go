@@ -267,29 +267,6 @@ func TestEmbedderConcurrent(t *testing.T) {
 	assert.Equal(t, 1, r.closes)
 }
 
-func TestDefaultModelDir(t *testing.T) {
-	root := t.TempDir()
-	model := filepath.Join(root, "models", "resnet50")
-	require.NoError(t, os.MkdirAll(model, 0o755))
-	require.NoError(t, os.WriteFile(filepath.Join(model, ModelInfoFile), []byte("{}"), 0o644))
-	sub := filepath.Join(root, "a", "b")
-	require.NoError(t, os.MkdirAll(sub, 0o755))
-
-	t.Setenv("PINREC_MODEL", "/somewhere/else")
-	assert.Equal(t, "/somewhere/else", DefaultModelDir())
-
-	t.Setenv("PINREC_MODEL", "")
-	t.Chdir(sub)
-	got, err := filepath.EvalSymlinks(DefaultModelDir())
-	require.NoError(t, err)
-	want, err := filepath.EvalSymlinks(model)
-	require.NoError(t, err)
-	assert.Equal(t, want, got, "found from a subdirectory")
-
-	t.Chdir(t.TempDir())
-	assert.Equal(t, filepath.FromSlash("models/resnet50"), DefaultModelDir())
-}
-
 func TestReadModelMeta(t *testing.T) {
 	good := `{"input_size": 224, "channels": 3, "preprocess": "caffe", "dim": 2048, "weights": "imagenet", "pretrained": true}`
 	cases := []struct {

@@ -4,6 +4,7 @@ package pinrec
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/binary"
 	"encoding/json"
@@ -28,10 +29,11 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// testModelDir is the model `make setup` exports (tools/setup.sh), relative to the package.
+// testModelDir is the model `make setup` exports (tools/setup.sh), relative to the package, or
+// $PINREC_MODEL.
 func testModelDir(t testing.TB) string {
 	t.Helper()
-	dir := DefaultModelDir()
+	dir := cmp.Or(os.Getenv("PINREC_MODEL"), "models/resnet50")
 	_, err := os.Stat(filepath.Join(dir, ModelInfoFile))
 	require.NoError(t, err, "no model at %s: run `make setup` (tools/setup.sh) first", dir)
 	return dir

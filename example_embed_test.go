@@ -13,7 +13,7 @@ import (
 
 // Open the model that `make setup` exports and embed one image file.
 func ExampleNewEmbedder() {
-	e, err := pinrec.NewEmbedder(pinrec.DefaultModelDir(), pinrec.WithThreads(2, 1), pinrec.WithBatchSize(8))
+	e, err := pinrec.NewEmbedder("models/resnet50", pinrec.WithThreads(2, 1), pinrec.WithBatchSize(8))
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -31,7 +31,7 @@ func ExampleNewEmbedder() {
 // Embed a folder of images (decoding overlaps inference), index them, and ask for the images
 // most like one of them: "More like this".
 func ExampleEmbedder_EmbedFiles() {
-	e, err := pinrec.NewEmbedder(pinrec.DefaultModelDir())
+	e, err := pinrec.NewEmbedder("models/resnet50")
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -43,7 +43,7 @@ import (
 )
 
 func main() {
-	model := flag.String("model", pinrec.DefaultModelDir(), "model directory")
+	model := flag.String("model", "models/resnet50", "model directory")
 	images := flag.String("images", "", "folder of images (all files in it)")
 	intra := flag.Int("intra", 0, "TensorFlow intra-op threads (0: default)")
 	inter := flag.Int("inter", 0, "TensorFlow inter-op threads (0: default)")

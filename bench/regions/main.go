@@ -65,7 +65,7 @@ type pin struct {
 
 func main() {
 	dataDir := flag.String("data", "/usr/share/datasets/fashion-mnist", "folder of the Fashion-MNIST idx files")
-	modelDir := flag.String("model", pinrec.DefaultModelDir(), "model folder")
+	modelDir := flag.String("model", "models/resnet50", "model folder")
 	nOutfits := flag.Int("outfits", 100, "outfit pins")
 	nSingles := flag.Int("singles", 100, "single-item pins")
 	nQueries := flag.Int("queries", 40, "item queries (half class, half exact item)")

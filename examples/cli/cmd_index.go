@@ -41,7 +41,7 @@ type source struct {
 
 func runIndex(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("index", "[-model DIR] -index FILE [-workers N] [-embedding model|pixels] DIR", stdout)
-	modelDir := fs.String("model", pinrec.DefaultModelDir(), "model `folder` (SavedModel + pinrec.json)")
+	modelDir := fs.String("model", defaultModelDir(), "model `folder` (SavedModel + pinrec.json)")
 	var store storeFlags
 	store.register(fs, "to create or sync (required)")
 	workers := fs.Int("workers", runtime.NumCPU(), "goroutines decoding and preprocessing images")

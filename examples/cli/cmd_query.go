@@ -58,7 +58,7 @@ func runQuery(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	var f searchFlags
 	f.register(fs)
 	cropFlag := fs.String("crop", "", "embed only this part of IMAGE: `x,y,w,h` in pixels of the upright image (after EXIF orientation)")
-	modelDir := fs.String("model", pinrec.DefaultModelDir(), "model `folder`; must be the one the index was built with")
+	modelDir := fs.String("model", defaultModelDir(), "model `folder`; must be the one the index was built with")
 	pos, err := parseArgs(fs, args, 1, "IMAGE")
 	if err != nil {
 		return err

@@ -15,7 +15,6 @@ import (
 	"syscall"
 	"time"
 
-	"pinrec"
 	"pinrec/engage"
 	"pinrec/web"
 )
@@ -26,7 +25,7 @@ const shutdownGrace = 30 * time.Second
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("serve", "-index FILE [-model DIR] [-addr 127.0.0.1:8080] [-max-upload BYTES]", stdout)
 	indexPath := fs.String("index", "", "index `file` to serve (required)")
-	modelDir := fs.String("model", pinrec.DefaultModelDir(), "model `folder` for upload and crop queries; must be the one the index was built with")
+	modelDir := fs.String("model", defaultModelDir(), "model `folder` for upload and crop queries; must be the one the index was built with")
 	addr := fs.String("addr", "127.0.0.1:8080", "`host:port` to listen on (loopback by default; port 0 picks a free one)")
 	maxUpload := fs.Int64("max-upload", 32<<20, "largest upload request in `bytes` (larger ones get 413)")
 	maxPixels := fs.Int("max-pixels", 24<<20, "largest uploaded image in `pixels` (width*height, checked before decoding)")
