@@ -34,7 +34,7 @@ func (s *Server) parseTemplates() error {
 		"dist": func(d float32) string { return strconv.FormatFloat(float64(d), 'f', 2, 32) },
 		"base": path.Base,
 	}
-	for _, name := range []string{"home", "item", "results", "error"} {
+	for _, name := range []string{"home", "item", "results", "error", "dupes"} {
 		t, err := template.New(name).Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/pin.html", "templates/engage.html", "templates/"+name+".html")
 		if err != nil {
 			return fmt.Errorf("web: templates: %w", err)

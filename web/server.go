@@ -52,6 +52,7 @@ type Server struct {
 	queries chan struct{}       // a slot per concurrent upload or crop query
 	engage  *engagement         // likes, saves and the hybrid ranking; nil without
 	info    string              // one line about the index and its embedding
+	dupes   dupesCache          // the duplicates page's calibrated report (dupes.go)
 }
 
 // category is a value of the items' category: their "category" metadata, or the folder of
@@ -112,6 +113,7 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /api/items", s.handleAPIItems)
 	m.HandleFunc("GET /image/{id...}", s.handleImage)
 	m.HandleFunc("GET /healthz", s.handleHealth)
+	m.HandleFunc("GET /dupes", s.handleDupes)
 	m.Handle("GET /static/", staticHandler())
 	m.HandleFunc("GET /favicon.ico", handleFavicon)
 	m.HandleFunc("GET /search", func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, "/", http.StatusSeeOther) })
