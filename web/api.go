@@ -74,17 +74,18 @@ func (s *Server) handleAPISimilar(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleAPIQuery(w http.ResponseWriter, r *http.Request) {
-	u, err := s.readUpload(w, r, 10)
+	sv, st, err := s.takeUpload(w, r, 10)
 	if err != nil {
 		apiError(w, err)
 		return
 	}
-	res, _, err := s.queryUpload(r.Context(), u)
+	st.Crop = nil // the saved vector is of the crop already
+	res, err := s.searchVector(r.Context(), sv.vec, st)
 	if err != nil {
 		apiError(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, Answer{Query: u.name, Crop: u.state.Crop, Results: rows(res)})
+	writeJSON(w, http.StatusOK, Answer{Query: sv.name, Crop: sv.crop, Search: href(sv.URL(), st.values(10)), Far: s.far(res), Results: rows(res)})
 }
 
 // listing is the JSON of /api/items.

@@ -182,14 +182,25 @@ func TestBrowser(t *testing.T) {
 		chromedp.Navigate(srv.URL+"/"),
 		chromedp.WaitReady(chromedp.ID(`upload-file`)),
 		loads(chromedp.SetUploadFiles(chromedp.ID(`upload-file`), []string{qfile})),
-		poll(`location.pathname === '/search'`),
+		poll(`location.pathname.startsWith('/search/')`),
 		chromedp.WaitVisible(chromedp.CSS(`#results a.pin`)),
 	)
 	assert.Equal(t, "Pins like your image", get(t, ctx, "heading", chromedp.Text(chromedp.CSS(`.similar-head h2`))))
-	assert.Equal(t, f.oracle(pixels(t, f.query), 20, "", nil), resultIDs(t, ctx))
+	wantUpload := f.oracle(pixels(t, f.query), 20, "", nil)
+	assert.Equal(t, wantUpload, resultIDs(t, ctx))
 	previewW := get(t, ctx, "preview", chromedp.Evaluate[int](`document.getElementById('query-img').naturalWidth`))
 	assert.Equal(t, 48, previewW, "the preview shows the uploaded image")
 	screenshot(t, ctx, "upload-results.png")
+	// The results have a URL: a reload, and the link opened afresh, show them again.
+	resultsURL := get(t, ctx, "results URL", chromedp.Evaluate[string](`location.href`))
+	step(t, ctx, "reload the results", loads(chromedp.Reload()), chromedp.WaitVisible(chromedp.CSS(`#results a.pin`)))
+	assert.Equal(t, wantUpload, resultIDs(t, ctx))
+	step(t, ctx, "open the results link", chromedp.Navigate(srv.URL+"/"), chromedp.Navigate(resultsURL),
+		chromedp.WaitVisible(chromedp.CSS(`#results a.pin`)))
+	assert.Equal(t, wantUpload, resultIDs(t, ctx))
+	shared := get(t, ctx, "share link", chromedp.Evaluate[string](`document.getElementById('share').href`))
+	assert.Equal(t, resultsURL, shared)
+	screenshot(t, ctx, "upload-results-reloaded.png")
 
 	// Drag a crop box over a pin: the page reloads with the crop and its results.
 	id := "green/2.png"

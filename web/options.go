@@ -5,6 +5,7 @@ import (
 	"image"
 	"io"
 	"log"
+	"time"
 
 	"pinrec"
 	"pinrec/engage"
@@ -24,19 +25,23 @@ type ImageLocator func(id string, meta map[string]string) string
 type Option func(*config)
 
 type config struct {
-	embedder    Embedder
-	hosts       []string
-	visitorKey  []byte
-	limits      Limits
-	locate      ImageLocator
-	logger      *log.Logger
-	maxUpload   int64
-	maxPixels   int
-	maxK        int
-	queries     int
-	dedup       float64
-	engagement  *engage.Store
-	rankOptions []engage.RankOption
+	embedder      Embedder
+	hosts         []string
+	visitorKey    []byte
+	limits        Limits
+	tempDir       string
+	savedSearches int
+	savedTTL      time.Duration
+	closeMatch    float64
+	locate        ImageLocator
+	logger        *log.Logger
+	maxUpload     int64
+	maxPixels     int
+	maxK          int
+	queries       int
+	dedup         float64
+	engagement    *engage.Store
+	rankOptions   []engage.RankOption
 }
 
 // WithEmbedder sets how uploaded and cropped images are embedded: a crop is cut out with
@@ -122,3 +127,19 @@ func WithVisitorKey(key []byte) Option {
 
 // WithLimits sets what anonymous visitors may write (default DefaultLimits).
 func WithLimits(l Limits) Option { return func(c *config) { c.limits = l } }
+
+// WithTempDir sets where uploads are written while they are decoded (default os.TempDir()).
+func WithTempDir(dir string) Option { return func(c *config) { c.tempDir = dir } }
+
+// WithSavedSearches bounds the uploaded queries the server keeps so that their results have
+// a URL (GET /search/{id}): at most n (default 500; each holds the query's vector and a small
+// preview), each for ttl (default 24 hours). The oldest go first.
+func WithSavedSearches(n int, ttl time.Duration) Option {
+	return func(c *config) { c.savedSearches, c.savedTTL = n, ttl }
+}
+
+// WithCloseMatchDistance sets the distance past which a best match is not a close match: the
+// pages then say "no close matches" and the JSON answers carry "far": true. The default (0) is
+// calibrated from the index: twice the 95th percentile of its pins' nearest-neighbour
+// distances, over a sample of up to 64 pins.
+func WithCloseMatchDistance(d float64) Option { return func(c *config) { c.closeMatch = d } }

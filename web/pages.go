@@ -323,35 +323,6 @@ func metaRows(meta map[string]string) []link {
 	return out
 }
 
-type resultsPage struct {
-	base
-	Query   string
-	Preview template.URL // a small JPEG of the query, as a data: URL
-	Width   int
-	Height  int
-	Crop    string
-	Results []pinView
-}
-
-// handleSearchPage answers the upload form: the results page.
-func (s *Server) handleSearchPage(w http.ResponseWriter, r *http.Request) {
-	u, err := s.readUpload(w, r, 20)
-	if err != nil {
-		s.pageError(w, err)
-		return
-	}
-	res, img, err := s.queryUpload(r.Context(), u)
-	if err != nil {
-		s.pageError(w, err)
-		return
-	}
-	b := img.Bounds()
-	p := resultsPage{base: base{Title: "Pins like " + u.name, Info: s.info, Cats: u.state.Cats, K: u.state.K},
-		Query: u.name, Width: b.Dx(), Height: b.Dy(), Crop: cropString(u.state.Crop), Results: s.results(res)}
-	p.Preview = preview(img, u.state.Crop)
-	s.render(w, http.StatusOK, "results", p)
-}
-
 // preview is img (its crop, if any) scaled to fit 480x480, as a JPEG data: URL.
 func preview(img image.Image, crop *pinrec.Rect) template.URL {
 	b := img.Bounds()

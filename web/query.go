@@ -1,14 +1,11 @@
 package web
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"image"
-	"io"
 	"math"
-	"mime"
 	"net/http"
 	"net/url"
 	"slices"
@@ -111,6 +108,10 @@ func (s *Server) options(st state, self string) []pinrec.SearchOption {
 // maxFetch bounds how many results a near-duplicate-hiding search asks the store for.
 const maxFetch = 4096
 
+// hit is one result of a page or API answer: the visual result and, for rank=hybrid, the
+// components of its hybrid score.
+type hit = engage.Result
+
 // visual wraps a visual search's results as hits without engagement scores.
 func visual(search func(k int) ([]pinrec.Result, error)) func(k int) ([]engage.Result, error) {
 	return func(k int) ([]engage.Result, error) {
@@ -160,6 +161,11 @@ func (s *Server) similar(ctx context.Context, id string, st state) ([]engage.Res
 		if file == "" {
 			return nil, fail(http.StatusNotFound, "item %q has no image file to crop", id)
 		}
+		release, err := s.slot(ctx)
+		if err != nil {
+			return nil, err
+		}
+		defer release()
 		vec, err := s.embedQuery(ctx, st.Crop, func() (image.Image, error) {
 			img, err := pinrec.DecodeFile(file, pinrec.WithMaxPixels(s.cfg.maxPixels))
 			if err != nil {
@@ -182,17 +188,25 @@ func (s *Server) similar(ctx context.Context, id string, st state) ([]engage.Res
 	return dedupSearch(st, visual(func(k int) ([]pinrec.Result, error) { return pinrec.SimilarPins(ctx, s.store, id, k, opts...) }))
 }
 
-// embedQuery decodes (with decode) and embeds a query image, or its crop, holding one of the
-// server's query slots meanwhile.
-func (s *Server) embedQuery(ctx context.Context, crop *pinrec.Rect, decode func() (image.Image, error)) ([]float32, error) {
+// slot waits for one of the server's query slots (WithConcurrentQueries) and returns its
+// release; an upload takes it before it reads its body, so waiting uploads hold no memory.
+func (s *Server) slot(ctx context.Context) (release func(), err error) {
 	if s.cfg.embedder == nil {
 		return nil, fail(http.StatusNotImplemented, "%v", errNoEmbedder)
 	}
 	select {
 	case s.queries <- struct{}{}:
-		defer func() { <-s.queries }()
+		return func() { <-s.queries }, nil
 	case <-ctx.Done():
 		return nil, ctx.Err()
+	}
+}
+
+// embedQuery decodes (with decode) and embeds a query image, or its crop; the caller holds a
+// query slot.
+func (s *Server) embedQuery(ctx context.Context, crop *pinrec.Rect, decode func() (image.Image, error)) ([]float32, error) {
+	if s.cfg.embedder == nil {
+		return nil, fail(http.StatusNotImplemented, "%v", errNoEmbedder)
 	}
 	img, err := decode()
 	if err != nil {
@@ -205,105 +219,6 @@ func (s *Server) embedQuery(ctx context.Context, crop *pinrec.Rect, decode func(
 		}
 	}
 	return cropEmbed(ctx, s.cfg.embedder, img, crop)
-}
-
-// upload is a query image sent with a multipart form.
-type upload struct {
-	name  string     // the file name the client gave, or "upload"
-	data  []byte     // the encoded image
-	form  url.Values // the URL's query values, then the form's other fields
-	state state
-}
-
-// maxField bounds the size of a form field other than the image.
-const maxField = 4 << 10
-
-// readUpload reads the multipart body of r: the image from the field "image", other fields
-// (k, crop, cat, dedup) after the URL's.
-func (s *Server) readUpload(w http.ResponseWriter, r *http.Request, defaultK int) (*upload, error) {
-	r.Body = http.MaxBytesReader(w, r.Body, s.cfg.maxUpload)
-	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt != "multipart/form-data" {
-		return nil, fail(http.StatusBadRequest, "want a multipart/form-data body with the image in the field \"image\"")
-	}
-	mr, err := r.MultipartReader()
-	if err != nil {
-		return nil, fail(http.StatusBadRequest, "bad multipart body: %v", err)
-	}
-	u := &upload{form: r.URL.Query()}
-	for {
-		part, err := mr.NextPart()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return nil, bodyError(err)
-		}
-		name := part.FormName()
-		switch {
-		case name == "image" && u.data == nil:
-			u.name = part.FileName()
-			if u.data, err = io.ReadAll(part); err != nil {
-				return nil, bodyError(err)
-			}
-		case name == "k" || name == "crop" || name == "cat" || name == "dedup" || name == "rank":
-			b, err := io.ReadAll(io.LimitReader(part, maxField+1))
-			if err != nil {
-				return nil, bodyError(err)
-			}
-			if len(b) > maxField {
-				return nil, fail(http.StatusBadRequest, "form field %q is too long", name)
-			}
-			if v := string(b); v != "" || name == "cat" {
-				if name != "cat" {
-					u.form.Del(name)
-				}
-				u.form.Add(name, v)
-			}
-		default:
-			// Other fields are read and ignored.
-			if _, err := io.Copy(io.Discard, part); err != nil {
-				return nil, bodyError(err)
-			}
-		}
-	}
-	if len(u.data) == 0 {
-		return nil, fail(http.StatusBadRequest, "no image: send the image file in the multipart field \"image\"")
-	}
-	if u.name == "" {
-		u.name = "upload"
-	}
-	if u.state, err = s.parseState(u.form, defaultK); err != nil {
-		return nil, err
-	}
-	return u, nil
-}
-
-// bodyError is the error of a failed body read: 413 past the upload limit.
-func bodyError(err error) error {
-	var mbe *http.MaxBytesError
-	if errors.As(err, &mbe) {
-		return fail(http.StatusRequestEntityTooLarge, "upload larger than the limit of %d bytes", mbe.Limit)
-	}
-	return fail(http.StatusBadRequest, "reading the upload: %v", err)
-}
-
-// queryUpload embeds an uploaded image (or its crop) and searches with it.
-func (s *Server) queryUpload(ctx context.Context, u *upload) ([]engage.Result, image.Image, error) {
-	var img image.Image
-	vec, err := s.embedQuery(ctx, u.state.Crop, func() (image.Image, error) {
-		var err error
-		img, err = pinrec.Decode(bytes.NewReader(u.data), pinrec.WithMaxPixels(s.cfg.maxPixels))
-		if err != nil {
-			return nil, fail(http.StatusBadRequest, "%s is not a usable image: %v", u.name, err)
-		}
-		return img, nil
-	})
-	if err != nil {
-		return nil, nil, err
-	}
-	opts := s.options(u.state, "")
-	res, err := dedupSearch(u.state, visual(func(k int) ([]pinrec.Result, error) { return pinrec.SearchPins(ctx, s.store, vec, k, opts...) }))
-	return res, img, err
 }
 
 // notFound is the answer for an ID the store does not hold (or cannot read).

@@ -51,6 +51,8 @@ type Server struct {
 	catIDs  map[string][]string // category -> IDs, in the store's order
 	queries chan struct{}       // a slot per concurrent upload or crop query
 	engage  *engagement         // likes, saves and the hybrid ranking; nil without
+	saved   *searches           // uploaded queries, for their results' URLs
+	farAt   float64             // a best match farther than this is not a close match
 	info    string              // one line about the index and its embedding
 	dupes   dupesCache          // the duplicates page's calibrated report (dupes.go)
 }
@@ -68,23 +70,26 @@ func New(store Store, opts ...Option) (*Server, error) {
 		return nil, errors.New("web: New: nil store")
 	}
 	c := config{
-		locate:    func(_ string, meta map[string]string) string { return meta["path"] },
-		logger:    log.Default(),
-		maxUpload: 32 << 20,
-		maxPixels: 24 << 20,
-		maxK:      100,
-		queries:   runtime.GOMAXPROCS(0),
+		locate:        func(_ string, meta map[string]string) string { return meta["path"] },
+		logger:        log.Default(),
+		maxUpload:     32 << 20,
+		maxPixels:     24 << 20,
+		maxK:          100,
+		queries:       runtime.GOMAXPROCS(0),
+		savedSearches: 500,
+		savedTTL:      24 * time.Hour,
 	}
 	for _, o := range opts {
 		if o != nil {
 			o(&c)
 		}
 	}
-	if c.maxUpload < 1 || c.maxPixels < 1 || c.maxK < 1 || c.queries < 1 {
-		return nil, fmt.Errorf("web: limits must be positive (upload %d, pixels %d, k %d, queries %d)",
-			c.maxUpload, c.maxPixels, c.maxK, c.queries)
+	if c.maxUpload < 1 || c.maxPixels < 1 || c.maxK < 1 || c.queries < 1 || c.savedSearches < 1 || c.savedTTL <= 0 {
+		return nil, fmt.Errorf("web: limits must be positive (upload %d, pixels %d, k %d, queries %d, saved searches %d for %v)",
+			c.maxUpload, c.maxPixels, c.maxK, c.queries, c.savedSearches, c.savedTTL)
 	}
-	s := &Server{cfg: c, store: store, mux: http.NewServeMux(), queries: make(chan struct{}, c.queries)}
+	s := &Server{cfg: c, store: store, mux: http.NewServeMux(), queries: make(chan struct{}, c.queries),
+		saved: newSearches(c.savedSearches, c.savedTTL)}
 	var err error
 	if err = s.parseTemplates(); err != nil {
 		return nil, err
@@ -92,6 +97,9 @@ func New(store Store, opts ...Option) (*Server, error) {
 	s.indexCategories()
 	if s.cfg.dedup <= 0 {
 		s.cfg.dedup = s.estimateDedup()
+	}
+	if s.farAt = c.closeMatch; s.farAt <= 0 {
+		s.farAt = s.calibrateFar()
 	}
 	s.info = describe(store)
 	if c.engagement != nil {
@@ -108,6 +116,7 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /{$}", s.handleHome)
 	m.HandleFunc("GET /item/{id...}", s.handleItem)
 	m.HandleFunc("POST /search", s.handleSearchPage)
+	m.HandleFunc("GET /search/{id}", s.handleSavedSearch)
 	m.HandleFunc("GET /api/similar/{id...}", s.handleAPISimilar)
 	m.HandleFunc("POST /api/query", s.handleAPIQuery)
 	m.HandleFunc("GET /api/items", s.handleAPIItems)

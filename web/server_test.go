@@ -464,6 +464,8 @@ func TestSearchPage(t *testing.T) {
 	s, _ := f.server(t)
 	body, ctype := multipartBody(t, "my <query>.png", f.query, "k", "6", "cat", "blue")
 	rec := do(s, "POST", "/search", body, ctype)
+	require.Equal(t, http.StatusSeeOther, rec.Code, rec.Body.String())
+	rec = do(s, "GET", rec.Header().Get("Location"), nil, "")
 	require.Equal(t, 200, rec.Code, rec.Body.String())
 	checkHeaders(t, rec, "text/html")
 	page := rec.Body.String()
