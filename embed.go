@@ -42,10 +42,14 @@ func defaultEmbedderConfig() embedderConfig {
 	return embedderConfig{batch: 8, workers: runtime.GOMAXPROCS(0)}
 }
 
-// WithThreads sets TensorFlow's intra-op (within one operation, e.g. a convolution) and
-// inter-op (independent operations) thread pools. 0 leaves TensorFlow's default, one thread per
-// core. Negative values are treated as 0.
-func WithThreads(intra, inter int) EmbedderOption {
+// WithTensorFlowThreads sets TensorFlow's intra-op (within one operation, e.g. a convolution)
+// and inter-op (independent operations) thread pools. 0 leaves TensorFlow's default, one thread
+// per core. Negative values are treated as 0.
+//
+// Options follow one naming: Threads for TensorFlow's own thread pools (this one), Workers for
+// the goroutines pinrec runs ([WithDecodeWorkers] here, [WithWorkers] for a search, ann's
+// WithWorkers for a build).
+func WithTensorFlowThreads(intra, inter int) EmbedderOption {
 	return func(c *embedderConfig) {
 		c.intra, c.inter = max(intra, 0), max(inter, 0)
 	}
@@ -93,7 +97,7 @@ type runner interface {
 // ResNet50 without its classifier: 224x224 RGB in, 2048 floats out). Get one from NewEmbedder
 // (the zero value is not usable) and Close it when done:
 //
-//	e, err := pinrec.NewEmbedder("models/resnet50", pinrec.WithThreads(4, 1))
+//	e, err := pinrec.NewEmbedder("models/resnet50", pinrec.WithTensorFlowThreads(4, 1))
 //	if err != nil { ... }  // errors.Is(err, pinrec.ErrNoTensorFlow) in builds without cgo
 //	defer e.Close()
 //	vecs, err := e.EmbedFiles(ctx, paths)  // one 2048-float vector per file

@@ -12,7 +12,7 @@ import (
 // Without TensorFlow, opening an Embedder fails clearly, whatever the directory.
 func TestNoTensorFlow(t *testing.T) {
 	for _, dir := range []string{"models/resnet50", t.TempDir()} {
-		e, err := NewEmbedder(dir, WithThreads(1, 1))
+		e, err := NewEmbedder(dir, WithTensorFlowThreads(1, 1))
 		require.Error(t, err)
 		assert.Nil(t, e)
 		assert.ErrorIs(t, err, ErrNoTensorFlow)

@@ -12,7 +12,7 @@ const PixelWeights = "none: raw pixels, the baseline"
 // resized to side x side RGB, scaled to [-1, 1] (ModeTF) and flattened, side*side*3 floats.
 // It is the baseline that a learnt embedding has to beat (pinrec's demo compares the two), and
 // it works in every build, with TensorFlow or without. Its methods (Embed, EmbedFiles,
-// EmbedStream, ...) behave as those of a model's Embedder; WithThreads does not apply.
+// EmbedStream, ...) behave as those of a model's Embedder; WithTensorFlowThreads does not apply.
 // It returns an error for side < 1 or side > 4096.
 func NewPixelEmbedder(side int, opts ...EmbedderOption) (*Embedder, error) {
 	if side < 1 || side > 4096 {

@@ -161,7 +161,7 @@ func TestEmbedderOpenErrors(t *testing.T) {
 }
 
 func TestEmbedClose(t *testing.T) {
-	e, err := NewEmbedder(testModelDir(t), WithThreads(1, 1), WithBatchSize(2))
+	e, err := NewEmbedder(testModelDir(t), WithTensorFlowThreads(1, 1), WithBatchSize(2))
 	require.NoError(t, err)
 	in := syntheticInputs(1, 224, 7)
 	_, err = e.EmbedInputs(context.Background(), in)

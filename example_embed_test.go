@@ -13,7 +13,7 @@ import (
 
 // Open the model that `make setup` exports and embed one image file.
 func ExampleNewEmbedder() {
-	e, err := pinrec.NewEmbedder("models/resnet50", pinrec.WithThreads(2, 1), pinrec.WithBatchSize(8))
+	e, err := pinrec.NewEmbedder("models/resnet50", pinrec.WithTensorFlowThreads(2, 1), pinrec.WithBatchSize(8))
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -34,7 +34,7 @@ func TestCalibratedRecallHoldsOnFreshQueries(t *testing.T) {
 		{"target 0.99", 0.99},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			opts := []Option{WithThreads(1), WithEfConstruction(24), WithM(6)}
+			opts := []Option{WithWorkers(1), WithEfConstruction(24), WithM(6)}
 			target := DefaultTargetRecall
 			if tc.target > 0 {
 				opts = append(opts, WithTargetRecall(tc.target))

@@ -22,7 +22,7 @@ import (
 func TestChurnKeepsRecall(t *testing.T) {
 	n := 4000 / raceScale
 	exact, qs := testData(t, 21, n, 300/raceScale, 64)
-	a, err := Build(context.Background(), cloneExact(t, exact), WithThreads(1), WithEfSearch(24), WithM(8))
+	a, err := Build(context.Background(), cloneExact(t, exact), WithWorkers(1), WithEfSearch(24), WithM(8))
 	require.NoError(t, err)
 	before := recallAt10(t, a, exact, qs)
 
@@ -64,7 +64,7 @@ func TestChurnKeepsRecall(t *testing.T) {
 // compacts: the rest are all found, exactly, and the graph loads.
 func TestCompactAfterRemovingMost(t *testing.T) {
 	exact, _ := testData(t, 22, 500, 1, 16)
-	a, err := Build(context.Background(), cloneExact(t, exact), WithThreads(1), WithM(4))
+	a, err := Build(context.Background(), cloneExact(t, exact), WithWorkers(1), WithM(4))
 	require.NoError(t, err)
 	keep := []string{"p3", "p77", "p250", "p499"}
 	var gone []string
@@ -114,7 +114,7 @@ func TestRandomAddRemove(t *testing.T) {
 				}
 				return v
 			}
-			a, err := New(d, WithM(2+rng.IntN(4)), WithEfConstruction(4+rng.IntN(20)), WithThreads(1+rng.IntN(2)),
+			a, err := New(d, WithM(2+rng.IntN(4)), WithEfConstruction(4+rng.IntN(20)), WithWorkers(1+rng.IntN(2)),
 				WithCodec([]string{CodecSQ8, CodecPCASQ8, CodecNone}[rng.IntN(3)]))
 			require.NoError(t, err)
 			model := map[string][]float32{}

@@ -28,7 +28,7 @@ func Example() {
 			log.Fatal(err)
 		}
 	}
-	a, err := ann.Build(context.Background(), ix, ann.WithCodec(ann.CodecSQ8), ann.WithThreads(2))
+	a, err := ann.Build(context.Background(), ix, ann.WithCodec(ann.CodecSQ8), ann.WithWorkers(2))
 	if err != nil {
 		log.Fatal(err)
 	}

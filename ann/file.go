@@ -43,7 +43,7 @@ func (a *Index) Save(path string) error {
 // Load opens an "hnsw" index file written by [Index.Save]. Options: [WithLoad] passes
 // options to the exact index's loader (with [pinrec.WithMmap] the float32 vectors stay in the
 // file's mapping, the re-rank reads them from there, and the index is read-only; the graph
-// and codes are always copied into RAM); [WithEfSearch], [WithRerank] and [WithThreads]
+// and codes are always copied into RAM); [WithEfSearch], [WithRerank] and [WithWorkers]
 // replace what the file recorded (the graph's M, efConstruction and codec stay, and options
 // of the build such as [WithTargetRecall] are ignored). Errors: those of
 // [pinrec.LoadExtended], [ErrWrongKind] for a file of another kind, [ErrCorrupt] for a

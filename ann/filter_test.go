@@ -18,7 +18,7 @@ import (
 func TestFilteredRecall(t *testing.T) {
 	n := 10000 / raceScale
 	exact, qs := testData(t, 31, n, 200/raceScale, 48)
-	a, err := Build(context.Background(), cloneExact(t, exact), WithThreads(2))
+	a, err := Build(context.Background(), cloneExact(t, exact), WithWorkers(2))
 	require.NoError(t, err)
 	rare := func(id string, _ map[string]string) bool {
 		i, err := strconv.Atoi(id[1:])

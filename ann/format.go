@@ -170,7 +170,7 @@ func (d *decoder) f32s(n int, what string) []float32 {
 
 // Unmarshal rebuilds an Index from a graph section and the exact index it was saved with,
 // which the Index then owns. Loading options of the section (efSearch, rerank) can be
-// overridden by opts ([WithEfSearch], [WithRerank], [WithThreads]); the graph's own (M,
+// overridden by opts ([WithEfSearch], [WithRerank], [WithWorkers]); the graph's own (M,
 // efConstruction, codec) cannot. A malformed section gives an error wrapping [ErrCorrupt];
 // nothing is kept of it.
 func Unmarshal(data []byte, ix *pinrec.Index, opts ...Option) (*Index, error) {

@@ -67,7 +67,7 @@ func TestMarshalRoundTrip(t *testing.T) {
 // sectionFor builds a small index and returns its graph section and exact index.
 func sectionFor(t testing.TB, codec string) ([]byte, *pinrec.Index) {
 	exact, _ := testData(t, 7, 60, 1, 16)
-	a, err := Build(context.Background(), exact, WithCodec(codec), WithM(4), WithThreads(1))
+	a, err := Build(context.Background(), exact, WithCodec(codec), WithM(4), WithWorkers(1))
 	require.NoError(t, err)
 	return a.Marshal(), a.Exact()
 }

@@ -93,9 +93,9 @@ func WithRerank(n int) Option { return func(c *config) { c.rerank = n } }
 // WithCodec chooses the codes: [CodecSQ8] (the default), [CodecPCASQ8] or [CodecNone].
 func WithCodec(name string) Option { return func(c *config) { c.codec = name } }
 
-// WithThreads sets the goroutines that insert in parallel during [Build] and [Index.Add]
+// WithWorkers sets the goroutines that insert in parallel during [Build] and [Index.Add]
 // (default runtime.GOMAXPROCS(0)).
-func WithThreads(n int) Option { return func(c *config) { c.threads = n } }
+func WithWorkers(n int) Option { return func(c *config) { c.threads = n } }
 
 // WithProgress has [Build] call fn(done, total) from time to time (at most about 100 times,
 // and once at the end), from one goroutine at a time.

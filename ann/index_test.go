@@ -37,7 +37,7 @@ func TestRecallAgainstExact(t *testing.T) {
 	for _, codec := range []string{CodecSQ8, CodecPCASQ8, CodecNone} {
 		t.Run(codec, func(t *testing.T) {
 			var calls, last int
-			a, err := Build(context.Background(), cloneExact(t, exact), WithCodec(codec), WithThreads(2),
+			a, err := Build(context.Background(), cloneExact(t, exact), WithCodec(codec), WithWorkers(2),
 				WithProgress(func(done, total int) { calls++; last = done; require.Equal(t, n, total) }))
 			require.NoError(t, err)
 			assert.Equal(t, n, last, "progress ends at the total")
@@ -77,7 +77,7 @@ func breakGraph(a *Index, kept int) {
 // level-0 lists are cut to one link, or whose links were never made, falls below recallBound.
 func TestRecallBoundCatchesBrokenGraph(t *testing.T) {
 	exact, qs := testData(t, 1, 4000/raceScale, 100, 128)
-	a, err := Build(context.Background(), cloneExact(t, exact), WithThreads(2), WithEfSearch(DefaultEfSearch))
+	a, err := Build(context.Background(), cloneExact(t, exact), WithWorkers(2), WithEfSearch(DefaultEfSearch))
 	require.NoError(t, err)
 	a.graphOnly = true // else the exact fall-back makes up for the missing links
 	breakGraph(a, 1)
@@ -97,7 +97,7 @@ func TestRecallBoundCatchesBrokenGraph(t *testing.T) {
 
 func TestRemoveAndReAdd(t *testing.T) {
 	exact, qs := testData(t, 2, 2000, 50, 64)
-	a, err := Build(context.Background(), cloneExact(t, exact), WithThreads(2))
+	a, err := Build(context.Background(), cloneExact(t, exact), WithWorkers(2))
 	require.NoError(t, err)
 	ctx := context.Background()
 
@@ -151,7 +151,7 @@ func TestRemoveAndReAdd(t *testing.T) {
 
 func TestSearchOptionsAndErrors(t *testing.T) {
 	exact, qs := testData(t, 3, 1500, 20, 64)
-	a, err := Build(context.Background(), cloneExact(t, exact), WithThreads(1))
+	a, err := Build(context.Background(), cloneExact(t, exact), WithWorkers(1))
 	require.NoError(t, err)
 	ctx := context.Background()
 
@@ -226,7 +226,7 @@ func TestConcurrentSearchAndAdd(t *testing.T) {
 	all := exact.IDs()
 	first := cloneExact(t, exact)
 	require.NoError(t, first.Remove(all[800:]...))
-	a, err := Build(context.Background(), first, WithThreads(2))
+	a, err := Build(context.Background(), first, WithWorkers(2))
 	require.NoError(t, err)
 	ctx := context.Background()
 	var wg sync.WaitGroup
@@ -260,7 +260,7 @@ func TestConcurrentSearchAndAdd(t *testing.T) {
 // TestNewThenAdd builds through Add alone, from an empty index.
 func TestNewThenAdd(t *testing.T) {
 	exact, qs := testData(t, 5, 1000, 30, 48)
-	a, err := New(48, WithThreads(2))
+	a, err := New(48, WithWorkers(2))
 	require.NoError(t, err)
 	_, err = a.Search(context.Background(), qs[0], 3)
 	assert.ErrorIs(t, err, pinrec.ErrEmptyIndex)

@@ -73,7 +73,7 @@ func exactIndex(t testing.TB, items []pinrec.Item) *pinrec.Index {
 
 func annIndex(t testing.TB, items []pinrec.Item) *ann.Index {
 	t.Helper()
-	a, err := ann.Build(context.Background(), exactIndex(t, items), ann.WithThreads(2), ann.WithCodec(ann.CodecNone))
+	a, err := ann.Build(context.Background(), exactIndex(t, items), ann.WithWorkers(2), ann.WithCodec(ann.CodecNone))
 	require.NoError(t, err)
 	return a
 }

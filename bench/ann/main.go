@@ -162,7 +162,7 @@ func build(dir string, m, efc, efs int, codec string, threads int) {
 	t0 := time.Now()
 	last := time.Now()
 	a, err := ann.Build(context.Background(), ix, ann.WithM(m), ann.WithEfConstruction(efc), ann.WithEfSearch(efs),
-		ann.WithCodec(codec), ann.WithThreads(threads), ann.WithProgress(func(done, total int) {
+		ann.WithCodec(codec), ann.WithWorkers(threads), ann.WithProgress(func(done, total int) {
 			if time.Since(last) > 10*time.Second || done == total {
 				last = time.Now()
 				log.Printf("  build: %d/%d nodes, %.0f s", done, total, time.Since(t0).Seconds())

@@ -77,7 +77,7 @@ func main() {
 	}
 	methods := []method{
 		{"model", func(imgs []image.Image) ([][]float32, error) {
-			e, err := pinrec.NewEmbedder(*modelDir, pinrec.WithThreads(*threads, 1), pinrec.WithBatchSize(16))
+			e, err := pinrec.NewEmbedder(*modelDir, pinrec.WithTensorFlowThreads(*threads, 1), pinrec.WithBatchSize(16))
 			if err != nil {
 				return nil, err
 			}

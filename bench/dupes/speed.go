@@ -56,7 +56,7 @@ func measureSpeed(ctx context.Context, n, dim, workers int, seed uint64) (*speed
 	}
 	vecs = nil
 	start := time.Now()
-	a, err := ann.Build(ctx, ix, ann.WithThreads(workers))
+	a, err := ann.Build(ctx, ix, ann.WithWorkers(workers))
 	if err != nil {
 		return nil, err
 	}

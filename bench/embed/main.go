@@ -72,7 +72,7 @@ func main() {
 			log.Fatalf("bad batch size %q", s)
 		}
 		lastBatch = bs
-		opts := []pinrec.EmbedderOption{pinrec.WithThreads(*intra, *inter), pinrec.WithBatchSize(bs)}
+		opts := []pinrec.EmbedderOption{pinrec.WithTensorFlowThreads(*intra, *inter), pinrec.WithBatchSize(bs)}
 		if *workers > 0 {
 			opts = append(opts, pinrec.WithDecodeWorkers(*workers))
 		}
@@ -101,7 +101,7 @@ func main() {
 		}
 	}
 	if *fast {
-		opts := []pinrec.EmbedderOption{pinrec.WithThreads(*intra, *inter), pinrec.WithBatchSize(lastBatch)}
+		opts := []pinrec.EmbedderOption{pinrec.WithTensorFlowThreads(*intra, *inter), pinrec.WithBatchSize(lastBatch)}
 		if *workers > 0 {
 			opts = append(opts, pinrec.WithDecodeWorkers(*workers))
 		}

@@ -129,7 +129,7 @@ func main() {
 		queries = append(queries, query{img, items[k].label, exact, rel})
 	}
 
-	e, err := pinrec.NewEmbedder(*modelDir, pinrec.WithThreads(*threads, 1), pinrec.WithBatchSize(8))
+	e, err := pinrec.NewEmbedder(*modelDir, pinrec.WithTensorFlowThreads(*threads, 1), pinrec.WithBatchSize(8))
 	if err != nil {
 		log.Fatal(err)
 	}

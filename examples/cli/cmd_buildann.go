@@ -36,7 +36,7 @@ func runBuildANN(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if *out == "" {
 		*out = *index
 	}
-	opts := []ann.Option{ann.WithM(*m), ann.WithEfConstruction(*efc), ann.WithCodec(*codec), ann.WithThreads(*threads), ann.WithTargetRecall(*target)}
+	opts := []ann.Option{ann.WithM(*m), ann.WithEfConstruction(*efc), ann.WithCodec(*codec), ann.WithWorkers(*threads), ann.WithTargetRecall(*target)}
 	if *ef != 0 {
 		opts = append(opts, ann.WithEfSearch(*ef))
 	}

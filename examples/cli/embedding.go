@@ -128,7 +128,7 @@ func openEmbedder(kind, modelDir string, o embedderOptions) (*pinrec.Embedder, e
 		return pinrec.NewPixelEmbedder(pixelSize, opts...)
 	}
 	if o.threads > 0 {
-		opts = append(opts, pinrec.WithThreads(o.threads, o.threads))
+		opts = append(opts, pinrec.WithTensorFlowThreads(o.threads, o.threads))
 	}
 	if o.fast {
 		opts = append(opts, pinrec.WithFastMode())
