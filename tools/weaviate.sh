@@ -125,6 +125,9 @@ launch() {
 		set -a
 		# shellcheck disable=SC1090
 		. "$nd/env"
+		# A restarted node 0 joins the nodes that kept running (restart sets RESTART_JOIN); on
+		# the first start it is the one the others join.
+		if [ -n "${RESTART_JOIN:-}" ]; then CLUSTER_JOIN=$RESTART_JOIN; fi
 		set +a
 		exec "$BIN" --scheme http --host 127.0.0.1 --port "$port" >>"$nd/log" 2>&1
 	) &
@@ -287,6 +290,22 @@ restart)
 	if [ -n "$pid" ]; then
 		for _ in $(seq 100); do running "$pid" || break; sleep 0.1; done
 		if running "$pid"; then die "node $2 is running (pid $pid)"; fi
+	fi
+	# Node 0 has no CLUSTER_JOIN of its own: restarted alone, it would form a cluster of one
+	# (/v1/nodes on it lists itself only). It joins the others' gossip ports instead.
+	# Restarted with the others down (all nodes restarted together), it starts as the seed.
+	# The others wait for node 0's gossip port before they start: they exit if it is not up.
+	if [ "$2" = 0 ]; then
+		RESTART_JOIN=
+		for nd in "$DIR"/node-*; do
+			[ "$nd" = "$DIR/node-0" ] && continue
+			gp=$(($(sed -n 's/^HTTP_PORT=//p' "$nd/env") + 2))
+			if listening "$gp"; then RESTART_JOIN+="${RESTART_JOIN:+,}127.0.0.1:$gp"; fi
+		done
+		export RESTART_JOIN
+	else
+		gp=$(($(sed -n 's/^HTTP_PORT=//p' "$DIR/node-0/env") + 2))
+		for _ in $(seq 1 $((READY_TIMEOUT * 5))); do listening "$gp" && break; sleep 0.2; done
 	fi
 	launch "$2"
 	wait_ready "$2"
