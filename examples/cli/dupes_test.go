@@ -161,9 +161,20 @@ func TestCLIDupes(t *testing.T) {
 		assert.Equal(t, 33, rep.Items)
 	}
 
+	// Through the approximate index (efSearch above the item count: every node visited), the
+	// same groups.
+	annIndex := filepath.Join(t.TempDir(), "pins.hnsw")
+	r := cli(t, "", "build-ann", "-index", index, "-out", annIndex)
+	require.Equal(t, 0, r.code, r.stderr)
+	r = cli(t, "", "dupes", "-index", annIndex, "-threshold", "3", "-ef", "100", "-json")
+	require.Equal(t, 0, r.code, r.stderr)
+	var annRep dupes.Report
+	require.NoError(t, json.Unmarshal([]byte(r.stdout), &annRep), r.stdout)
+	assert.Equal(t, bruteGroups(vecs, 3), reportGroups(annRep))
+
 	// Calibrated: the brighter copy joins its original; the copies are exact duplicates, the
 	// byte-for-byte one as the same bytes; no two distinct pictures share a group.
-	r := cli(t, "", "dupes", "-index", index, "-json")
+	r = cli(t, "", "dupes", "-index", index, "-json")
 	require.Equal(t, 0, r.code, r.stderr)
 	var rep dupes.Report
 	require.NoError(t, json.Unmarshal([]byte(r.stdout), &rep), r.stdout)
