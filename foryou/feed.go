@@ -95,15 +95,16 @@ func (m *Model) ForYou(ctx context.Context, user string, k int, opts ...Option) 
 	if err != nil {
 		return nil, fmt.Errorf("foryou: user %s: %w", user, err)
 	}
+	// Merge everything, then walk the merged order until k pass the near-duplicate filter,
+	// so only about k candidates are measured against the user's items.
+	var keep func(pinrec.Result) (bool, error)
 	if dupe >= 0 {
 		f := &dupeFilter{m: m, st: st, d: dupe, vecs: map[int][]float32{}}
-		for i := range lists {
-			if lists[i], err = f.keep(lists[i]); err != nil {
-				return nil, fmt.Errorf("foryou: user %s: %w", user, err)
-			}
-		}
+		keep = f.keep
 	}
-	feed.Results = merge(drawn, lists, k, cfg.merge)
+	if feed.Results, err = merge(drawn, lists, k, cfg.merge, keep); err != nil {
+		return nil, fmt.Errorf("foryou: user %s: %w", user, err)
+	}
 	return feed, nil
 }
 
@@ -148,49 +149,73 @@ func draw(all []Interest, n int, r *rand.Rand) []Interest {
 	return out
 }
 
-// merge interleaves the interests' neighbour lists into up to k results.
-func merge(drawn []Interest, lists [][]pinrec.Result, k int, order MergeOrder) []Result {
-	type cand struct {
-		r   pinrec.Result
-		src int
+// merge interleaves the interests' neighbour lists into up to k results, each item once, that
+// keep (nil: all) accepts. Round robin takes from each list in turn its nearest item not yet
+// taken and accepted, so a list whose items are rejected does not lose its turn; by distance
+// walks all candidates nearest first.
+func merge(drawn []Interest, lists [][]pinrec.Result, k int, order MergeOrder, keep func(pinrec.Result) (bool, error)) ([]Result, error) {
+	out := []Result{}
+	seen := map[string]bool{}
+	// take appends r (from list src) unless seen or rejected.
+	take := func(r pinrec.Result, src int) (bool, error) {
+		if seen[r.ID] {
+			return false, nil
+		}
+		seen[r.ID] = true
+		if keep != nil {
+			ok, err := keep(r)
+			if err != nil || !ok {
+				return false, err
+			}
+		}
+		in := drawn[src]
+		out = append(out, Result{Result: r, Interest: &Source{Medoid: in.Medoid, Size: in.Size, Importance: in.Importance}})
+		return true, nil
 	}
-	var cands []cand
-	switch order {
-	case ByDistance:
+	if order == ByDistance {
+		type cand struct {
+			r   pinrec.Result
+			src int
+		}
+		var cands []cand
 		for i, l := range lists {
 			for _, r := range l {
 				cands = append(cands, cand{r, i})
 			}
 		}
 		slices.SortStableFunc(cands, func(a, b cand) int { return cmp.Compare(a.r.Distance, b.r.Distance) })
-	default:
-		for j := 0; ; j++ {
-			more := false
-			for i, l := range lists {
-				if j < len(l) {
-					cands = append(cands, cand{l[j], i})
-					more = true
-				}
-			}
-			if !more {
+		for _, c := range cands {
+			if len(out) == k {
 				break
 			}
+			if _, err := take(c.r, c.src); err != nil {
+				return nil, err
+			}
 		}
+		return out, nil
 	}
-	out := []Result{}
-	seen := map[string]bool{}
-	for _, c := range cands {
-		if len(out) == k {
+	next := make([]int, len(lists))
+	for len(out) < k {
+		more := false
+		for i, l := range lists {
+			for len(out) < k && next[i] < len(l) {
+				r := l[next[i]]
+				next[i]++
+				ok, err := take(r, i)
+				if err != nil {
+					return nil, err
+				}
+				if ok {
+					break
+				}
+			}
+			more = more || next[i] < len(l)
+		}
+		if !more {
 			break
 		}
-		if seen[c.r.ID] {
-			continue
-		}
-		seen[c.r.ID] = true
-		in := drawn[c.src]
-		out = append(out, Result{Result: c.r, Interest: &Source{Medoid: in.Medoid, Size: in.Size, Importance: in.Importance}})
 	}
-	return out
+	return out, nil
 }
 
 // dupeFilter drops candidates within d of an item the interests were built from. A member
@@ -203,25 +228,17 @@ type dupeFilter struct {
 	vecs map[int][]float32 // member vectors read so far, by item index
 }
 
-func (f *dupeFilter) keep(list []pinrec.Result) ([]pinrec.Result, error) {
-	out := list[:0]
-	for _, r := range list {
-		it, err := f.m.store.Get(r.ID)
-		if errors.Is(err, pinrec.ErrNotFound) {
-			continue
-		}
-		if err != nil {
-			return nil, err
-		}
-		dup, err := f.near(it.Vector)
-		if err != nil {
-			return nil, err
-		}
-		if !dup {
-			out = append(out, r)
-		}
+// keep reports whether r is not within d of one of the user's items.
+func (f *dupeFilter) keep(r pinrec.Result) (bool, error) {
+	it, err := f.m.store.Get(r.ID)
+	if errors.Is(err, pinrec.ErrNotFound) {
+		return false, nil
 	}
-	return out, nil
+	if err != nil {
+		return false, err
+	}
+	dup, err := f.near(it.Vector)
+	return !dup, err
 }
 
 func (f *dupeFilter) near(x []float32) (bool, error) {

@@ -117,11 +117,12 @@ func runQuery(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 }
 
 func runSimilar(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("similar", "-index FILE [-k 5] [-json] [-grid OUT.png] [-rank visual|hybrid] ID", stdout)
+	fs := newFlagSet("similar", "-index FILE [-k 5] [-json] [-grid OUT.png] [-rank visual|hybrid | -user U] ID", stdout)
 	var f searchFlags
 	f.register(fs)
 	rank := fs.String("rank", "visual", "visual: by distance; hybrid: re-ranked with the likes and saves of pinrec engage (-json shows the score's components)")
 	engageDB := fs.String("db", "", "engagement database `file` for -rank hybrid (default: INDEX.engage.db)")
+	user := fs.String("user", "", "personalise for this `user`: re-rank by closeness to their interests too (pinrec foryou; -json shows the score's components)")
 	pos, err := parseArgs(fs, args, 1, "ID")
 	if err != nil {
 		return err
@@ -140,6 +141,12 @@ func runSimilar(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	id := pos[0]
 	if !ix.Has(id) {
 		return fmt.Errorf("no item %q in %s (pinrec ls -index %s lists the IDs)", id, f.store, f.store)
+	}
+	if *user != "" {
+		if *rank != "visual" {
+			return usagef("-user and -rank hybrid are two rankings: give one")
+		}
+		return similarPersonal(ctx, stdout, stderr, ix, f, *engageDB, *user, id)
 	}
 	if *rank == "hybrid" {
 		return similarRanked(ctx, stdout, stderr, ix, f, *engageDB, id)

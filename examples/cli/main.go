@@ -46,6 +46,7 @@ var commands = []command{
 	{"eval", "precision@K and mAP@K of leave-one-out queries, label = parent folder", runEval},
 	{"dupes", "group an index's near-duplicate and exact-duplicate images (threshold calibrated or given)", runDupes},
 	{"engage", "record likes and saves (or import a CSV/JSON-lines file) in INDEX.engage.db", runEngage},
+	{"foryou", "a \"For you\" feed from a user's likes and saves (pinrec engage)", runForYou},
 	{"serve", "serve the index as a \"More like this\" web page and JSON API", runServe},
 	{"build-ann", "build the approximate (HNSW) index of an index file: pinrec build-ann -h", runBuildANN},
 	{"push", "copy an index file into a Weaviate collection: pinrec push -index FILE -backend weaviate://HOST:PORT/COLLECTION", runPush},
@@ -120,13 +121,14 @@ func printUsage(w io.Writer) {
 	fmt.Fprintln(w, "usage:")
 	fmt.Fprintln(w, "  pinrec index     [-model DIR] (-index FILE | -backend URL) [-workers N] [-embedding model|pixels] [-regions N] [-fast] DIR")
 	fmt.Fprintln(w, "  pinrec query     [-model DIR] (-index FILE | -backend URL) [-k 5] [-crop x,y,w,h] [-json] [-grid OUT.png] IMAGE")
-	fmt.Fprintln(w, "  pinrec similar   (-index FILE | -backend URL) [-k 5] [-rank visual|hybrid] [-json] [-grid OUT.png] ID")
+	fmt.Fprintln(w, "  pinrec similar   (-index FILE | -backend URL) [-k 5] [-rank visual|hybrid | -user U] [-json] [-grid OUT.png] ID")
 	fmt.Fprintln(w, "  pinrec ls        (-index FILE | -backend URL)")
 	fmt.Fprintln(w, "  pinrec stats     (-index FILE | -backend URL) [-json]")
 	fmt.Fprintln(w, "  pinrec eval      (-index FILE | -backend URL) [-k 1,5,10] [-sample N] [-seed S] [-json]")
 	fmt.Fprintln(w, "  pinrec dupes     (-index FILE | -backend URL) [-threshold auto|D] [-json] [-grid OUT.png]")
 	fmt.Fprintln(w, "  pinrec serve     -index FILE [-model DIR] [-addr 127.0.0.1:8080] [-max-upload BYTES]")
 	fmt.Fprintln(w, "  pinrec engage    -index FILE (-user U -action like|save|unsave|unlike ID... | -events FILE.csv|FILE.jsonl)")
+	fmt.Fprintln(w, "  pinrec foryou    (-index FILE | -backend URL -db FILE) -user U [-k 10] [-seed S] [-json] [-grid OUT.png]")
 	fmt.Fprintln(w, "  pinrec build-ann -index FILE [-m M] [-ef N] [-efc N] [-codec sq8|pca512-sq8|none] [-out FILE]")
 	fmt.Fprintln(w, "  pinrec push      -index FILE -backend weaviate://HOST:PORT/COLLECTION")
 	fmt.Fprintln(w, "  pinrec pull      -backend weaviate://HOST:PORT/COLLECTION -index FILE")
