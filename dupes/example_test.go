@@ -50,3 +50,32 @@ func Example() {
 	// bag.jpg
 	// 2 similar hidden
 }
+
+// Calibrate a threshold from nearest-neighbour distances: most pictures sit about 10 apart,
+// a few copies much closer.
+func ExampleCalibrateDistances() {
+	nn := []float32{0.4, 0.5, 0.6}
+	for i := range 60 {
+		nn = append(nn, 9+float32(i%7)*0.4) // distinct pictures: 9 to 11.4
+	}
+	c := dupes.CalibrateDistances(nn)
+	fmt.Printf("%s %.3g %d\n", c.Rule, c.Threshold, c.Below)
+	// Output:
+	// tail 8.13 3
+}
+
+// Check one new picture's vector against an index before adding it.
+func ExampleCheck() {
+	ix, _ := pinrec.NewIndex(2)
+	ix.Add(
+		pinrec.Item{ID: "boot.jpg", Vector: []float32{0, 0}},
+		pinrec.Item{ID: "bag.jpg", Vector: []float32{5, 5}},
+	)
+	found, _, err := dupes.Check(context.Background(), ix, []float32{0.2, 0}, dupes.WithThreshold(0.5))
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(found)
+	// Output:
+	// [{boot.jpg 0.2 }]
+}
