@@ -1,18 +1,26 @@
 // Command pinrec indexes a folder of images with ResNet50 embeddings and answers
-// "more like this" queries from the index.
+// "more like this" queries from the index: on the terminal, as JSON, as a picture and as a web
+// page.
 //
-//	pinrec index   [-model DIR] -index FILE [-workers N] DIR
-//	pinrec query   [-model DIR] -index FILE [-k 5] [-json] [-grid OUT.png] IMAGE
-//	pinrec similar -index FILE [-k 5] [-json] [-grid OUT.png] ID
-//	pinrec ls      -index FILE
-//	pinrec stats   -index FILE [-json]
-//	pinrec eval    -index FILE [-k 1,5,10] [-sample N] [-seed S] [-json]
-//	pinrec dupes   -index FILE [-threshold auto|D] [-json] [-grid OUT.png]
-//	pinrec serve   -index FILE [-model DIR] [-addr 127.0.0.1:8080] [-max-upload BYTES]
+//	pinrec index     [-model DIR] (-index FILE | -backend URL) [-workers N] [-embedding model|pixels] [-regions N] [-fast] DIR
+//	pinrec query     [-model DIR] (-index FILE | -backend URL) [-k 5] [-crop x,y,w,h] [-json] [-grid OUT.png] IMAGE
+//	pinrec similar   (-index FILE | -backend URL) [-k 5] [-rank visual|hybrid | -user U] [-json] [-grid OUT.png] ID
+//	pinrec ls        (-index FILE | -backend URL)
+//	pinrec stats     (-index FILE | -backend URL) [-json]
+//	pinrec eval      (-index FILE | -backend URL) [-k 1,5,10] [-sample N] [-seed S] [-json]
+//	pinrec dupes     (-index FILE | -backend URL) [-threshold auto|D] [-json] [-grid OUT.png]
+//	pinrec serve     -index FILE [-model DIR] [-addr 127.0.0.1:8080] [-max-upload BYTES]
+//	pinrec engage    -index FILE (-user U -action like|save|unsave|unlike ID... | -events FILE.csv|FILE.jsonl)
+//	pinrec foryou    (-index FILE | -backend URL -db FILE) -user U [-k 10] [-seed S] [-json] [-grid OUT.png]
+//	pinrec build-ann -index FILE [-m M] [-ef N] [-efc N] [-codec sq8|pca512-sq8|none] [-out FILE]
+//	pinrec push      -index FILE -backend weaviate://HOST:PORT/COLLECTION
+//	pinrec pull      -backend weaviate://HOST:PORT/COLLECTION -index FILE
+//	pinrec version   [-json]
 //
 // An item's ID is its path relative to the indexed folder, with forward slashes. Running
 // index again on the same folder syncs the index: new and changed files are embedded, deleted
-// ones are dropped, unchanged ones are kept as they are. `pinrec CMD -h` describes each command.
+// ones are dropped, unchanged ones are kept as they are. `pinrec CMD -h` describes each command;
+// docs/command.md in the repository says more.
 //
 // Exit status: 0 on success (index also when some files were skipped), 1 on a failure, 2 for
 // bad flags or arguments, 130 when interrupted (the index keeps what was done).
