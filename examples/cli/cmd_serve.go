@@ -2,16 +2,15 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"image"
 	"io"
 	"log"
 	"net"
-	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -19,8 +18,9 @@ import (
 	"pinrec/web"
 )
 
-// shutdownGrace bounds how long serve waits for requests in flight after SIGINT or SIGTERM.
-const shutdownGrace = 30 * time.Second
+// shutdownGrace bounds how long serve waits for requests in flight after SIGINT or SIGTERM;
+// then it abandons them (logged) and exits 0.
+const shutdownGrace = 10 * time.Second
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("serve", "-index FILE [-model DIR] [-addr 127.0.0.1:8080] [-max-upload BYTES]", stdout)
@@ -31,6 +31,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	maxPixels := fs.Int("max-pixels", 24<<20, "largest uploaded image in `pixels` (width*height, checked before decoding)")
 	maxK := fs.Int("max-k", 100, "largest k a query may ask for")
 	threads := fs.Int("threads", 0, "TensorFlow intra- and inter-op threads (0: one per core)")
+	allowHost := fs.String("allow-host", "", "comma-separated host `names` the server answers to besides loopback ones and -addr's host (others get 421: DNS rebinding)")
 	if _, err := parseArgs(fs, args, 0, ""); err != nil {
 		return err
 	}
@@ -44,7 +45,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	case *maxK < 1:
 		return usagef("-max-k %d: want at least 1", *maxK)
 	}
-	ix, err := openStore(ctx, storeFlags{index: *indexPath}, 0)
+	ix, err := openStore(ctx, storeFlags{index: *indexPath, mmap: true}, 0) // read-only: serving writes no items
 	if err != nil {
 		return err
 	}
@@ -65,6 +66,12 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	defer eng.Close()
+	// Visitors' IDs are signed with a key kept beside the engagement database, so they
+	// survive restarts.
+	key, err := web.LoadOrCreateKey(engage.PathFor(*indexPath) + ".key")
+	if err != nil {
+		return err
+	}
 
 	logger := log.New(stderr, "", log.LstdFlags)
 	root := ix.Info()[infoRoot]
@@ -76,6 +83,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		web.WithMaxPixels(*maxPixels),
 		web.WithMaxK(*maxK),
 		web.WithEngagement(eng),
+		web.WithVisitorKey(key),
+		web.WithAllowedHosts(allowedHosts(*allowHost, *addr)...),
 	)
 	if err != nil {
 		return err
@@ -84,37 +93,38 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{
-		Handler:           h,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       2 * time.Minute,
-		WriteTimeout:      2 * time.Minute,
-		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          logger,
-	}
 	sigCtx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
 	fmt.Fprintf(stderr, "pinrec serve: %d items of %s on http://%s/ (Ctrl-C stops)\n", ix.Len(), *indexPath, ln.Addr())
-	select {
-	case err := <-errc:
-		return err
-	case <-sigCtx.Done():
-	}
-	stop() // a second signal ends the program at once
-	fmt.Fprintln(stderr, "pinrec serve: stopping after the requests in flight")
-	shCtx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
-	defer cancel()
-	if err := srv.Shutdown(shCtx); err != nil {
-		return fmt.Errorf("stopping: %w", err)
-	}
-	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
+	go func() {
+		<-sigCtx.Done()
+		stop() // a second signal ends the program at once
+		if ctx.Err() == nil {
+			fmt.Fprintln(stderr, "pinrec serve: stopping after the requests in flight")
+		}
+	}()
+	if err := web.Serve(sigCtx, ln, h, web.WithShutdownGrace(shutdownGrace), web.WithServeLogger(logger)); err != nil {
 		return err
 	}
 	fmt.Fprintln(stderr, "pinrec serve: stopped")
 	return nil
+}
+
+// allowedHosts are the host names serve answers to besides the loopback ones: the -allow-host
+// names and the host of -addr when it names one (not a wildcard address).
+func allowedHosts(flag, addr string) []string {
+	var out []string
+	for _, h := range strings.Split(flag, ",") {
+		if h = strings.TrimSpace(h); h != "" {
+			out = append(out, h)
+		}
+	}
+	if host, _, err := net.SplitHostPort(addr); err == nil && host != "" {
+		if ip := net.ParseIP(host); ip == nil || !ip.IsUnspecified() {
+			out = append(out, host)
+		}
+	}
+	return out
 }
 
 // servedPath is the image file serve shows for an item: the path index recorded, or the ID

@@ -19,6 +19,9 @@ type storeFlags struct {
 	index string
 	// backend is -backend URL: a Weaviate collection (weaviate://HOST:PORT/COLLECTION).
 	backend string
+	// mmap opens an index file read-only with its vectors memory-mapped (serve): it starts in
+	// the time it takes to read the graph of an hnsw file, not all the vectors.
+	mmap bool
 }
 
 // register adds the store's flags to fs; what says what the command does with the index.
@@ -64,6 +67,9 @@ func openStore(ctx context.Context, f storeFlags, create int) (pinrec.Store, err
 			return pinrec.NewIndex(create)
 		}
 		return nil, fmt.Errorf("index %s: %w", f.index, errors.Unwrap(err))
+	}
+	if f.mmap {
+		return pinrec.Open(f.index, pinrec.WithMmap())
 	}
 	return pinrec.Open(f.index) // dispatches on the kind the file's header names
 }
