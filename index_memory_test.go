@@ -13,7 +13,7 @@ import (
 
 // TestIndexMemoryOverhead measures the heap an index of N=100k, d=2048 takes beyond its raw
 // vectors (IDs, metadata slots, the ID map, spare capacity), built the way a user would:
-// Add in batches of 5000, no capacity hint. The limit is 10%. It is left out of -race builds,
+// Add in batches of 5000, no capacity hint. The limit is 10%. It is left out of -race builds,
 // whose shadow memory would multiply the 820 MB it needs.
 func TestIndexMemoryOverhead(t *testing.T) {
 	if testing.Short() {

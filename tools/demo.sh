@@ -5,7 +5,7 @@
 # split) and a `similar`, writes both answers as grid PNGs, and prints eval figures for the
 # model next to a raw-pixel baseline.
 #
-# Rerunning it is cheap: the images are only rewritten when they differ and the index syncs.
+# Running it again is cheap: the images are only rewritten when they differ and the index syncs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -61,6 +61,6 @@ the ImageNet weights cannot be downloaded, as on a machine without internet acce
 embeddings are not semantically meaningful,
 so "more like this" here means little more than "similar pixels pushed through a random network";
 compare the eval figures above with the raw-pixel baseline. On a machine with internet access,
-`rm -rf models/resnet50 && make setup` exports the ImageNet weights, then rerun `make demo`.
+`rm -rf models/resnet50 && make setup` exports the ImageNet weights, then run `make demo` again.
 NOTE
 fi

@@ -164,7 +164,7 @@ def main(argv=None):
         print(
             "export_model: cannot download the Keras ResNet50 ImageNet weights "
             f"(no internet access?): {err}\n"
-            "export_model: nothing was exported. On a machine with internet, rerun with --weights imagenet;\n"
+            "export_model: nothing was exported. On a machine with internet, run it again with --weights imagenet;\n"
             "export_model: for tests only, --weights random --seed N exports seeded random (NOT pretrained) weights.",
             file=sys.stderr,
         )

@@ -295,7 +295,7 @@ func TestCLIIndexBadInput(t *testing.T) {
 	require.Equal(t, 0, r.code, r.stderr)
 	assert.Equal(t, good, lines(r.stdout), "ls: the usable files, by ID, in walk order")
 
-	// A rerun has nothing to embed and reports the bad files again.
+	// Running it again has nothing to embed and reports the bad files again.
 	r = cli(t, "", "index", "-model", modelDir, "-index", indexPath, dir)
 	require.Equal(t, 0, r.code, r.stderr)
 	indexed, unchanged, removed, skipped = summary(t, r.stdout)
@@ -401,7 +401,7 @@ func TestCLIIndexInterrupt(t *testing.T) {
 	r := cli(t, "", "index", "-model", modelDir, "-index", indexPath, dir)
 	require.Equal(t, 0, r.code, r.stderr)
 	again, unchanged, _, _ := summary(t, r.stdout)
-	assert.Equal(t, []int{12 - indexed, indexed}, []int{again, unchanged}, "the rerun finishes the job")
+	assert.Equal(t, []int{12 - indexed, indexed}, []int{again, unchanged}, "running again finishes the job")
 }
 
 func TestCLIQuery(t *testing.T) {

@@ -7,7 +7,7 @@
 // (/usr/share/datasets/fashion-mnist) or any folder given with -dir. Each image is written as
 // CLASS/NNNNN.png, NNNNN being its position in the split, so a file always holds the same image.
 // Files that already hold the right bytes are left alone (their modification time too), so
-// rerunning it does not make an index sync re-embed anything.
+// running it again does not make an index sync re-embed anything.
 package main
 
 import (
