@@ -164,8 +164,9 @@ func main() {
 		fmt.Printf("dupes_synth_n=%d\n", speed.n)
 		fmt.Printf("dupes_seconds_per_item=%.6f\n", speed.findSec/float64(speed.n))
 		fmt.Printf("dupes_ratio_vs_search=%.3f\n", speed.findSec/speed.searchSec)
-		fmt.Println("# dupes_1m_seconds: EXTRAPOLATED linearly from n above (per-item time x 1,000,000), not measured")
+		fmt.Println("# dupes_1m_seconds: EXTRAPOLATED linearly from dupes_synth_n (per-item time x 1,000,000), not measured")
 		fmt.Printf("dupes_1m_seconds=%.0f\n", speed.findSec/float64(speed.n)*1e6)
+		fmt.Printf("dupes_1m_seconds_extrapolated_from_n=%d\n", speed.n)
 	}
 }
 
