@@ -1,7 +1,7 @@
 // Package foryou personalises retrieval from each user's likes and saves, as Pinterest's
 // PinnerSage does (Pal et al., KDD 2020): a user is represented not by one vector but by
 // several, one per interest, and a "For you" feed retrieves the nearest items of a few of
-// them. Nothing is trained: everything comes from the item vectors of a [pinrec.Store] and
+// them. Nothing is trained: everything comes from the item vectors of a [Catalog] (any pinrec.Store) and
 // the events of an [Engagement] (the [engage.Store]).
 //
 // # Interests

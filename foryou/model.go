@@ -31,11 +31,22 @@ type Engagement interface {
 	Popular(ctx context.Context, limit int) ([]engage.PopularItem, error)
 }
 
+// Catalog is what a [Model] reads from the index: searches, and items' vectors and IDs.
+// Every [pinrec.Store] is one (the exact [pinrec.Index], the approximate index of package
+// ann, the Weaviate backend), and so is a read-only view of one.
+type Catalog interface {
+	pinrec.Searcher
+	// Get returns the item with the given ID, or an error wrapping [pinrec.ErrNotFound].
+	Get(id string) (pinrec.Item, error)
+	// IDs lists every item's ID.
+	IDs() []string
+}
+
 // Model builds users' interests from their likes and saves over the items of a
-// [pinrec.Store] and answers "For you" feeds ([Model.ForYou]) and personalised "more like
+// [Catalog] and answers "For you" feeds ([Model.ForYou]) and personalised "more like
 // this" ([Model.Similar]).
 //
-// It works over any pinrec.Store (the exact [pinrec.Index], an approximate index, a remote
+// It works over any Catalog (the exact [pinrec.Index], an approximate index, a remote
 // backend): it reads item vectors with Get and finds neighbours with the Searcher methods.
 //
 // A Model is safe for concurrent use by multiple goroutines when its Store and Engagement
@@ -46,7 +57,7 @@ type Engagement interface {
 // recomputed from the clock on every call. Two goroutines asking for the same uncached user
 // at once may both cluster; the results are the same.
 type Model struct {
-	store  pinrec.Store
+	store  Catalog
 	events Engagement
 	cfg    config
 
@@ -61,7 +72,7 @@ type Model struct {
 
 // New returns a Model over store and events. A nil events is a model without any
 // engagement: every user gets the cold start.
-func New(store pinrec.Store, events Engagement, opts ...Option) (*Model, error) {
+func New(store Catalog, events Engagement, opts ...Option) (*Model, error) {
 	if store == nil {
 		return nil, errors.New("foryou: New: nil store")
 	}
