@@ -21,13 +21,13 @@ func Check(ctx context.Context, s Source, v []float32, opts ...Option) ([]Member
 	if err != nil {
 		return nil, cal, err
 	}
-	_, filter := pins(s, cfg)
+	// Region items are left out by a filter rather than by listing the store's IDs, which
+	// would cost O(n) per call.
 	var sopts []pinrec.SearchOption
-	if filter != nil || cfg.exclude != "" {
-		keep := pinrec.NewSearchParams(filter).Filter
-		skip := cfg.exclude
+	if !cfg.regions || cfg.exclude != "" {
+		skip, regions := cfg.exclude, cfg.regions
 		sopts = append(sopts, pinrec.WithFilter(func(id string, meta map[string]string) bool {
-			return id != skip && (keep == nil || keep(id, meta))
+			return id != skip && (regions || notRegion(id, meta))
 		}))
 	}
 	if cfg.effort > 0 {

@@ -199,4 +199,14 @@ func TestRegionsLeftOut(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, 4, r.Items)
 	require.Len(t, r.Near, 2)
+
+	// Check: near the region's vector, the pin p2 only; with WithRegions, the region too.
+	got, _, err := Check(context.Background(), ix, []float32{10, 10}, WithThreshold(0.5))
+	require.NoError(t, err)
+	require.Len(t, got, 1)
+	assert.Equal(t, "p2", got[0].ID)
+	got, _, err = Check(context.Background(), ix, []float32{10, 10}, WithThreshold(0.5), WithRegions())
+	require.NoError(t, err)
+	require.Len(t, got, 2)
+	assert.Equal(t, pinrec.RegionID("p1", 0), got[0].ID)
 }

@@ -63,10 +63,7 @@ func pins(s Source, cfg config) ([]string, pinrec.SearchOption) {
 	if !regions {
 		return out, nil
 	}
-	return out, pinrec.WithFilter(func(_ string, meta map[string]string) bool {
-		_, ok := pinrec.IsRegion(meta)
-		return !ok
-	})
+	return out, pinrec.WithFilter(notRegion)
 }
 
 // nearestDistinct is the distance to the nearest neighbour that is not an identical copy
@@ -117,7 +114,7 @@ func (j *join) neighbours(ctx context.Context, ids []string, k int, tick func(n 
 					cancel()
 					return
 				}
-				out[i] = res
+				out[i] = lean(res)
 				if tick != nil {
 					tick(1)
 				}
@@ -151,7 +148,7 @@ func (j *join) exactNeighbours(ctx context.Context, ids []string, k int, out [][
 			return fmt.Errorf("dupes: neighbours: %w", err)
 		}
 		for i, list := range res {
-			out[lo+i] = dropSelf(list, ids[lo+i], k)
+			out[lo+i] = lean(dropSelf(list, ids[lo+i], k))
 		}
 		if tick != nil {
 			tick(hi - lo)
@@ -169,4 +166,19 @@ func dropSelf(list []pinrec.Result, id string, k int) []pinrec.Result {
 		}
 	}
 	return list[:min(k, len(list))]
+}
+
+// lean drops the results' metadata copies, which the join does not read: n*k of them would
+// dominate its memory.
+func lean(list []pinrec.Result) []pinrec.Result {
+	for i := range list {
+		list[i].Meta = nil
+	}
+	return list
+}
+
+// notRegion keeps pins: it leaves out region items.
+func notRegion(_ string, meta map[string]string) bool {
+	_, ok := pinrec.IsRegion(meta)
+	return !ok
 }
