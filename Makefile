@@ -38,6 +38,7 @@ vet: check-generate ## gofmt, go vet of every workspace module, generated assemb
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
 	$(GO) vet $(MODULES)
 	$(GO) vet -tags cluster ./weaviate/...
+	@if $(MAKE) -s help | grep -q '(no description)'; then echo "Makefile: every target needs a ## description (make help):"; $(MAKE) -s help | grep '(no description)'; exit 1; fi
 
 # The assembly of internal/kernel and internal/sq8 is what its avo generator writes, byte for byte.
 check-generate: ## go generate of internal/kernel and internal/sq8 in a temporary copy matches the committed files
