@@ -126,6 +126,48 @@ func TestKernelMatchesPortable(t *testing.T) {
 	}
 }
 
+// TestDotRoundingsBound checks the premise of SearchBatch's bounds on every kernel set: a dot
+// product is within γ(m)·Σ|x[t]·q[t]| of the exact value and a squared distance within
+// γ(m+2)·Σ(x[t]-q[t])² (the subtraction's rounding, squared), m = DotRoundings(n), for short
+// lengths, lengths around the AVX-512 chunk and long ones, on values whose scales vary by
+// 2^±8 so that sums cancel.
+func TestDotRoundingsBound(t *testing.T) {
+	rng := rand.New(rand.NewPCG(21, 22))
+	gamma := func(m int) float64 {
+		const u = 1.0 / (1 << 24)
+		return float64(m) * u / (1 - float64(m)*u)
+	}
+	const nr, nq = 5, 7
+	lengths := []int{1, 2, 7, 8, 9, 15, 16, 17, 31, 33, 64, 67, 1023, 1024, 1025, 2048, 2061, 4099}
+	for _, set := range append(available(), testSets()...) {
+		for _, n := range lengths {
+			x := make([]float32, nr*n)
+			q := make([]float32, nq*n)
+			for _, buf := range [][]float32{x, q} {
+				for i := range buf {
+					buf[i] = float32(rng.NormFloat64() * math.Ldexp(1, rng.IntN(17)-8))
+				}
+			}
+			dots := make([]float32, nr*nq)
+			dists := make([]float32, nr*nq)
+			set.dot(x, nr, n, q, nq, n, n, dots, nr)
+			set.l2sq(x, nr, n, q, nq, n, n, dists, nr)
+			m := DotRoundings(n)
+			for j := 0; j < nq; j++ {
+				for i := 0; i < nr; i++ {
+					xi, qj := x[i*n:(i+1)*n], q[j*n:(j+1)*n]
+					want, mag := dot64(xi, qj)
+					require.LessOrEqual(t, math.Abs(float64(dots[j*nr+i])-want), gamma(m)*mag*(1+1e-9),
+						"%s n=%d dot row %d query %d", set.name, n, i, j)
+					d := l2sq64(xi, qj)
+					require.LessOrEqual(t, math.Abs(float64(dists[j*nr+i])-d), gamma(m+2)*d*(1+1e-9),
+						"%s n=%d distance row %d query %d", set.name, n, i, j)
+				}
+			}
+		}
+	}
+}
+
 // TestKernelBlockingInvariant checks, for every kernel set, that a pair's distance does not
 // depend on the tile it is computed in: Search (one query) and SearchBatch (many) must agree
 // exactly. Dot products only bound distances, so they need not be invariant.
