@@ -53,24 +53,28 @@ func apiError(w http.ResponseWriter, err error) {
 func (s *Server) handleAPISimilar(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
 	st, err := s.parseState(r.URL.Query(), 10)
+	if err == nil && st.Crop != nil && st.Rank == "hybrid" {
+		err = fail(http.StatusBadRequest, "rank=hybrid applies to whole pins, not to a crop")
+	}
 	if err != nil {
 		apiError(w, err)
 		return
 	}
-	res, err := s.similar(r.Context(), id, st)
+	res, hidden, err := s.similar(r.Context(), id, st)
 	if err != nil {
 		apiError(w, err)
 		return
 	}
 	if st.Rank == "hybrid" {
 		a := NewHybridAnswer(id, s.engage.weights(), res)
+		a.Hidden = hidden
 		for i := range a.Results {
 			a.Results[i].URL, a.Results[i].Image = ItemURL(a.Results[i].ID), ImageURL(a.Results[i].ID)
 		}
 		writeJSON(w, http.StatusOK, a)
 		return
 	}
-	writeJSON(w, http.StatusOK, Answer{Query: id, Crop: st.Crop, Results: rows(res)})
+	writeJSON(w, http.StatusOK, Answer{Query: id, Crop: st.Crop, Far: st.Crop != nil && s.far(res), Hidden: hidden, Results: rows(res)})
 }
 
 func (s *Server) handleAPIQuery(w http.ResponseWriter, r *http.Request) {
@@ -80,12 +84,12 @@ func (s *Server) handleAPIQuery(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	st.Crop = nil // the saved vector is of the crop already
-	res, err := s.searchVector(r.Context(), sv.vec, st)
+	res, hidden, err := s.searchVector(r.Context(), sv.vec, st)
 	if err != nil {
 		apiError(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, Answer{Query: sv.name, Crop: sv.crop, Search: href(sv.URL(), st.values(10)), Far: s.far(res), Results: rows(res)})
+	writeJSON(w, http.StatusOK, Answer{Query: sv.name, Crop: sv.crop, Search: href(sv.URL(), st.values(10)), Far: s.far(res), Hidden: hidden, Results: rows(res)})
 }
 
 // listing is the JSON of /api/items.
@@ -126,10 +130,11 @@ func (s *Server) handleAPIItems(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, l)
 }
 
-// listed is the IDs in the given categories (all of them for none), in the store's order.
+// listed is the IDs in the given categories (all of them for none): one category in the
+// store's order, several taken in turn from each (mixed, not in ID order).
 func (s *Server) listed(cats []string) []string {
 	if len(cats) == 0 {
-		return s.ids
+		return s.mixed
 	}
 	if len(cats) == 1 {
 		return s.catIDs[cats[0]]
@@ -139,7 +144,7 @@ func (s *Server) listed(cats []string) []string {
 		want[c] = true
 	}
 	var ids []string
-	for _, id := range s.ids {
+	for _, id := range s.mixed {
 		if want[s.catOf[id]] {
 			ids = append(ids, id)
 		}

@@ -262,3 +262,34 @@ func hasCategory(cat string) func(id string) bool {
 
 // pinrecPixels is the raw-pixel vector of a decoded image.
 func pinrecPixels(img image.Image) []float32 { return pinrec.Preprocess(img, pixelSide, pinrec.ModeTF) }
+
+// mixedOrder is the home grid's order, recomputed: the pins of each category (metadata
+// "category", else the ID's folder) in the index's order, categories by name, one from each
+// in turn.
+func mixedOrder(ix *pinrec.Index) []string {
+	byCat := map[string][]string{}
+	var names []string
+	for _, id := range ix.IDs() {
+		it, _ := ix.Get(id)
+		c := it.Meta["category"]
+		if c == "" {
+			if i := strings.LastIndex(id, "/"); i > 0 {
+				c = id[:i]
+			}
+		}
+		if byCat[c] == nil {
+			names = append(names, c)
+		}
+		byCat[c] = append(byCat[c], id)
+	}
+	sort.Strings(names)
+	var out []string
+	for i := 0; len(out) < ix.Len(); i++ {
+		for _, c := range names {
+			if i < len(byCat[c]) {
+				out = append(out, byCat[c][i])
+			}
+		}
+	}
+	return out
+}

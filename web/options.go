@@ -33,6 +33,7 @@ type config struct {
 	savedSearches int
 	savedTTL      time.Duration
 	closeMatch    float64
+	collapse      Collapser
 	locate        ImageLocator
 	logger        *log.Logger
 	maxUpload     int64
@@ -143,3 +144,9 @@ func WithSavedSearches(n int, ttl time.Duration) Option {
 // calibrated from the index: twice the 95th percentile of its pins' nearest-neighbour
 // distances, over a sample of up to 64 pins.
 func WithCloseMatchDistance(d float64) Option { return func(c *config) { c.closeMatch = d } }
+
+// WithNearDuplicates hides near-duplicates in every result list with c (see Collapser); the
+// pages say how many it hid. Without it, results are shown as the search returns them (the
+// item page's "hide near-duplicates" toggle still leaves out results nearer to the query
+// than WithDedupDistance).
+func WithNearDuplicates(c Collapser) Option { return func(cfg *config) { cfg.collapse = c } }

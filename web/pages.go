@@ -59,6 +59,8 @@ type pinView struct {
 	Rank         int
 	Distance     float32
 	Ranked       bool // Rank and Distance apply
+	// Why says what lifted a hybrid result ("" for none).
+	Why string
 	// Region is the part of the pin that matched, "x,y,w,h" in its image's pixels, for results
 	// collapsed from region items; "" draws none (the whole pin matched).
 	Region string
@@ -91,6 +93,7 @@ func (s *Server) results(res []engage.Result) []pinView {
 			p.Category = categoryOf(r.ID, r.Meta)
 		}
 		p.Rank, p.Distance, p.Ranked, p.Region = i+1, r.Distance, true, cropString(r.Region)
+		p.Why = why(r)
 		out[i] = p
 	}
 	return out
@@ -130,7 +133,10 @@ func (s *Server) chips(p string, st state, defaultK int) []chip {
 	if len(s.cats) < 2 {
 		return nil
 	}
-	out := make([]chip, 0, len(s.cats))
+	out := make([]chip, 0, len(s.cats)+1)
+	all := st
+	all.Cats = nil
+	out = append(out, chip{Name: "All", Count: len(s.ids), On: len(st.Cats) == 0, Href: href(p, all.values(defaultK))})
 	for _, c := range s.cats {
 		if c.Name == "" {
 			continue
@@ -202,7 +208,7 @@ func (s *Server) handleHome(w http.ResponseWriter, r *http.Request) {
 		s.pageError(w, err)
 		return
 	}
-	p := homePage{base: base{Title: "pinrec", Info: s.info, Cats: st.Cats}, Chips: s.chips("/", st, 20),
+	p := homePage{base: base{Info: s.info, Cats: st.Cats}, Chips: s.chips("/", st, 20),
 		Total: len(ids), Page: pg, Pages: pages, Offset: pg * perPage}
 	for _, id := range ids[(pg-1)*perPage : min(pg*perPage, len(ids))] {
 		p.Pins = append(p.Pins, s.pin(id))
@@ -235,6 +241,9 @@ type itemPage struct {
 	DedupAt   float64 // the distance it uses
 	Ranks     []link  // visual / hybrid, with engagement
 	Engage    *engageView
+	RankNote  string // why the ranking is what it is (hybrid, or a crop where it does not apply)
+	Far       bool   // a crop without close matches
+	Hidden    int    // near-duplicates hidden (WithNearDuplicates)
 	Crop      string // x,y,w,h or ""
 	ClearCrop string // the page without the crop
 	Clear     string // the page without any option
@@ -252,7 +261,7 @@ func (s *Server) handleItem(w http.ResponseWriter, r *http.Request) {
 		s.pageError(w, err)
 		return
 	}
-	res, err := s.similar(r.Context(), id, st)
+	res, hidden, err := s.similar(r.Context(), id, st)
 	if err != nil {
 		s.pageError(w, err)
 		return
@@ -290,8 +299,18 @@ func (s *Server) handleItem(w http.ResponseWriter, r *http.Request) {
 			next.Rank = rk
 			p.Ranks = append(p.Ranks, link{rk, href(self, next.values(20)), st.Rank == rk})
 		}
+		switch {
+		case st.Crop != nil:
+			// The hybrid ranking is of whole pins: a crop is ranked visually, and the toggle says so.
+			p.Ranks[0].On, p.Ranks[1].On = true, false
+			p.RankNote = "The hybrid ranking applies to whole pins: a cropped part is ranked by looks alone."
+		case st.Rank == "hybrid":
+			p.RankNote = fmt.Sprintf("Hybrid: looks first, lifted by what people saved together with this pin (at most %.2f of the 0-1 visual score).", DefaultMaxLift)
+		}
 		p.Engage = e.view(r, id)
 	}
+	p.Far = st.Crop != nil && s.far(res)
+	p.Hidden = hidden
 	s.render(w, http.StatusOK, "item", p)
 }
 
@@ -339,4 +358,19 @@ func preview(img image.Image, crop *pinrec.Rect) template.URL {
 		return ""
 	}
 	return template.URL("data:image/jpeg;base64," + base64.StdEncoding.EncodeToString(buf.Bytes()))
+}
+
+// why is what lifted a hybrid result, in words: its co-saves with the query, else its saves.
+func why(r hit) string {
+	switch {
+	case r.CoSaves == 1:
+		return "1 person saved both"
+	case r.CoSaves > 1:
+		return fmt.Sprintf("%d people saved both", r.CoSaves)
+	case r.Saves == 1:
+		return "1 save"
+	case r.Saves > 1:
+		return fmt.Sprintf("%d saves", r.Saves)
+	}
+	return ""
 }

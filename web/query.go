@@ -108,6 +108,43 @@ func (s *Server) options(st state, self string) []pinrec.SearchOption {
 // maxFetch bounds how many results a near-duplicate-hiding search asks the store for.
 const maxFetch = 4096
 
+// Collapser hides near-duplicates in a result list, best first: it returns the results to
+// show and how many it hid (the pages say "N similar hidden", answers carry "hidden"). It
+// must be safe for concurrent use. Package pinrec/dupes provides one with a calibrated
+// threshold.
+type Collapser func(ctx context.Context, results []pinrec.Result) (kept []pinrec.Result, hidden int, err error)
+
+// collapsed runs search for st.K results (dedupSearch) and, with a Collapser, for more, so
+// that st.K remain once near-duplicates are hidden (when the store has as many).
+func (s *Server) collapsed(ctx context.Context, st state, search func(k int) ([]hit, error)) ([]hit, int, error) {
+	c := s.cfg.collapse
+	if c == nil {
+		res, err := dedupSearch(st, search)
+		return res, 0, err
+	}
+	want := st.K
+	st.K = min(2*want+8, maxFetch)
+	res, err := dedupSearch(st, search)
+	if err != nil {
+		return nil, 0, err
+	}
+	plain := make([]pinrec.Result, len(res))
+	byID := make(map[string]hit, len(res))
+	for i, r := range res {
+		plain[i] = r.Result
+		byID[r.ID] = r
+	}
+	kept, hidden, err := c(ctx, plain)
+	if err != nil {
+		return nil, 0, err
+	}
+	out := make([]hit, 0, min(len(kept), want))
+	for _, r := range kept[:min(len(kept), want)] {
+		out = append(out, byID[r.ID])
+	}
+	return out, hidden, nil
+}
+
 // hit is one result of a page or API answer: the visual result and, for rank=hybrid, the
 // components of its hybrid score.
 type hit = engage.Result
@@ -151,19 +188,19 @@ func dedupSearch(st state, search func(k int) ([]engage.Result, error)) ([]engag
 
 // similar answers "more like this" for an indexed item: its stored vector, the hybrid ranking,
 // or, with a crop, the embedded crop of its image.
-func (s *Server) similar(ctx context.Context, id string, st state) ([]engage.Result, error) {
+func (s *Server) similar(ctx context.Context, id string, st state) ([]engage.Result, int, error) {
 	it, err := s.store.Get(id)
 	if err != nil {
-		return nil, s.notFound(id, err)
+		return nil, 0, s.notFound(id, err)
 	}
 	if st.Crop != nil {
 		file := s.cfg.locate(id, it.Meta)
 		if file == "" {
-			return nil, fail(http.StatusNotFound, "item %q has no image file to crop", id)
+			return nil, 0, fail(http.StatusNotFound, "item %q has no image file to crop", id)
 		}
 		release, err := s.slot(ctx)
 		if err != nil {
-			return nil, err
+			return nil, 0, err
 		}
 		defer release()
 		vec, err := s.embedQuery(ctx, st.Crop, func() (image.Image, error) {
@@ -174,18 +211,18 @@ func (s *Server) similar(ctx context.Context, id string, st state) ([]engage.Res
 			return img, nil
 		})
 		if err != nil {
-			return nil, err
+			return nil, 0, err
 		}
 		opts := s.options(st, id)
-		return dedupSearch(st, visual(func(k int) ([]pinrec.Result, error) { return pinrec.SearchPins(ctx, s.store, vec, k, opts...) }))
+		return s.collapsed(ctx, st, visual(func(k int) ([]pinrec.Result, error) { return pinrec.SearchPins(ctx, s.store, vec, k, opts...) }))
 	}
 	opts := s.options(st, "")
 	if st.Rank == "hybrid" {
-		return dedupSearch(st, func(k int) ([]engage.Result, error) {
+		return s.collapsed(ctx, st, func(k int) ([]engage.Result, error) {
 			return s.engage.similar(ctx, id, k, opts...)
 		})
 	}
-	return dedupSearch(st, visual(func(k int) ([]pinrec.Result, error) { return pinrec.SimilarPins(ctx, s.store, id, k, opts...) }))
+	return s.collapsed(ctx, st, visual(func(k int) ([]pinrec.Result, error) { return pinrec.SimilarPins(ctx, s.store, id, k, opts...) }))
 }
 
 // slot waits for one of the server's query slots (WithConcurrentQueries) and returns its

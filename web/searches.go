@@ -87,6 +87,7 @@ type resultsPage struct {
 	Link    string // this page's URL, to share
 	Results []pinView
 	Far     bool // no close matches
+	Hidden  int  // near-duplicates hidden (WithNearDuplicates)
 	Chips   []chip
 }
 
@@ -117,13 +118,13 @@ func (s *Server) handleSavedSearch(w http.ResponseWriter, r *http.Request) {
 		s.pageError(w, err)
 		return
 	}
-	res, err := s.searchVector(r.Context(), sv.vec, st)
+	res, hidden, err := s.searchVector(r.Context(), sv.vec, st)
 	if err != nil {
 		s.pageError(w, err)
 		return
 	}
 	p := resultsPage{base: base{Title: "Pins like " + sv.name, Info: s.info, Cats: st.Cats, K: st.K},
 		Query: sv.name, Preview: sv.preview, Width: sv.width, Height: sv.height, Crop: cropString(sv.crop),
-		Link: href(sv.URL(), st.values(20)), Results: s.results(res), Far: s.far(res), Chips: s.chips(sv.URL(), st, 20)}
+		Link: href(sv.URL(), st.values(20)), Results: s.results(res), Far: s.far(res), Hidden: hidden, Chips: s.chips(sv.URL(), st, 20)}
 	s.render(w, http.StatusOK, "results", p)
 }

@@ -46,6 +46,7 @@ type Server struct {
 	mux     *http.ServeMux
 	pages   map[string]*template.Template
 	ids     []string            // every pin's ID (region items left out), in the store's order, at New
+	mixed   []string            // the same IDs, taken in turn from each category (the home grid)
 	cats    []category          // categories, sorted by name
 	catOf   map[string]string   // ID -> category
 	catIDs  map[string][]string // category -> IDs, in the store's order
@@ -211,6 +212,7 @@ func (s *Server) indexCategories() {
 		s.cats = append(s.cats, category{name, len(ids)})
 	}
 	sort.Slice(s.cats, func(i, j int) bool { return s.cats[i].Name < s.cats[j].Name })
+	s.mixed = roundRobin(s.cats, s.catIDs)
 }
 
 // categoryOf is an item's category: its "category" metadata, or else the folder of its ID

@@ -3,8 +3,10 @@ package web
 import (
 	"context"
 	"errors"
+	"fmt"
 	"image"
 	"io"
+	"io/fs"
 	"mime"
 	"net/http"
 	"net/url"
@@ -80,6 +82,11 @@ func (s *Server) readUpload(w http.ResponseWriter, r *http.Request, defaultK int
 				return nil, cerr
 			}
 			if err != nil {
+				var pe *fs.PathError
+				if errors.As(err, &pe) {
+					// The server's disk (a full one), not the request: a server error naming the file.
+					return nil, fmt.Errorf("saving the upload: %w", err)
+				}
 				return nil, bodyError(err)
 			}
 		case name == "k" || name == "crop" || name == "cat" || name == "dedup" || name == "rank":
@@ -146,9 +153,9 @@ func (s *Server) embedUpload(ctx context.Context, u *upload) ([]float32, image.I
 }
 
 // searchVector answers a query vector in state st: pins, with the page's filters.
-func (s *Server) searchVector(ctx context.Context, vec []float32, st state) ([]hit, error) {
+func (s *Server) searchVector(ctx context.Context, vec []float32, st state) ([]hit, int, error) {
 	opts := s.options(st, "")
-	return dedupSearch(st, visual(func(k int) ([]pinrec.Result, error) { return pinrec.SearchPins(ctx, s.store, vec, k, opts...) }))
+	return s.collapsed(ctx, st, visual(func(k int) ([]pinrec.Result, error) { return pinrec.SearchPins(ctx, s.store, vec, k, opts...) }))
 }
 
 // takeUpload holds a query slot while it reads the upload (the slot first, then the body),

@@ -45,3 +45,22 @@ func (s *Server) calibrateFar() float64 {
 func (s *Server) far(res []hit) bool {
 	return s.farAt > 0 && len(res) > 0 && float64(res[0].Distance) > s.farAt
 }
+
+// roundRobin lists the IDs of every category taken in turn, one from each (categories by
+// name, each in the store's order), so the home grid shows the whole collection at once
+// instead of the first category's pins.
+func roundRobin(cats []category, ids map[string][]string) []string {
+	var out []string
+	for i := 0; ; i++ {
+		added := false
+		for _, c := range cats {
+			if l := ids[c.Name]; i < len(l) {
+				out = append(out, l[i])
+				added = true
+			}
+		}
+		if !added {
+			return out
+		}
+	}
+}
