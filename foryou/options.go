@@ -25,7 +25,7 @@ const (
 	// DefaultRelativeCut is the Ward merge height that separates interests, as a multiple of
 	// the collection's scale (see [Model.Scale]): chosen on the tuning half of make
 	// bench-personal's simulation.
-	DefaultRelativeCut = 2.0
+	DefaultRelativeCut = 8.0
 	// DefaultSamples is how many interests a feed draws, by importance: PinnerSage's 3.
 	DefaultSamples = 3
 	// DefaultCandidates is the number of visual neighbours that personalised "more like

@@ -62,6 +62,28 @@ func (m *Model) Similar(ctx context.Context, user, id string, k int, opts ...Opt
 	if err != nil {
 		return nil, fmt.Errorf("foryou: similar %s: %w", id, err)
 	}
+	return m.rerank(ctx, st, ans, visual, k, cfg)
+}
+
+// Rerank is [Model.Similar] for candidates found elsewhere: visual holds the query item's
+// candidates nearest first, as a search returns them (a page's own filtered search, say),
+// and the answer re-ranks them for the user with the same formula. query only names the
+// answer.
+func (m *Model) Rerank(ctx context.Context, user, query string, visual []pinrec.Result, k int, opts ...Option) (*Similarities, error) {
+	cfg := m.callConfig(opts)
+	st, err := m.state(ctx, user, cfg)
+	if err != nil {
+		return nil, err
+	}
+	ans := &Similarities{Query: query, User: user, Blend: cfg.blend, Results: []Ranked{}}
+	if k <= 0 {
+		return ans, nil
+	}
+	return m.rerank(ctx, st, ans, visual, k, cfg)
+}
+
+func (m *Model) rerank(ctx context.Context, st *state, ans *Similarities, visual []pinrec.Result, k int, cfg config) (*Similarities, error) {
+	id := ans.Query
 	interests := st.interests(cfg)
 	interests = interests[:min(len(interests), cfg.blendInterests)]
 	ans.Personalised = len(interests) > 0
