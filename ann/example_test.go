@@ -54,5 +54,5 @@ func Example() {
 	fmt.Println(s.Len(), st["kind"], st["codec"], st["m"])
 	// Output:
 	// pin-42 0
-	// 2000 hnsw sq8 16
+	// 2000 hnsw sq8 32
 }

@@ -214,7 +214,7 @@ func TestSearchOptionsAndErrors(t *testing.T) {
 	}
 	st := a.Stats()
 	assert.Equal(t, "hnsw", st["kind"])
-	assert.Equal(t, "16", st["m"])
+	assert.Equal(t, fmt.Sprint(DefaultM), st["m"])
 	assert.Equal(t, "sq8", st["codec"])
 	assert.NotEmpty(t, st["memory_bytes"])
 }

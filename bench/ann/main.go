@@ -21,13 +21,16 @@ import (
 	"flag"
 	"fmt"
 	"log"
+	"math"
 	"os"
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 	"unsafe"
 
@@ -45,7 +48,8 @@ func main() {
 	dir := fs.String("dir", "", "benchmark folder (base.f32, queries.f32, meta.json)")
 	m := fs.Int("m", ann.DefaultM, "HNSW M")
 	efc := fs.Int("efc", ann.DefaultEfConstruction, "efConstruction")
-	efs := fs.Int("efs", ann.DefaultEfSearch, "default efSearch recorded in the file")
+	efs := fs.Int("efs", 0, "default efSearch recorded in the file (0: calibrated for -target)")
+	target := fs.Float64("target", ann.DefaultTargetRecall, "build: target recall@10 of the default efSearch")
 	codec := fs.String("codec", ann.CodecSQ8, "codec")
 	threads := fs.Int("threads", 2, "build threads")
 	efList := fs.String("ef", "16,32,48,64,96,128,192,256", "efSearch values to sweep")
@@ -60,9 +64,11 @@ func main() {
 	case "exact":
 		exact(*dir, meta.N, meta.Nq, meta.D, *nlat)
 	case "build":
-		build(*dir, *m, *efc, *efs, *codec, *threads)
+		build(*dir, *m, *efc, *efs, *target, *codec, *threads)
 	case "search":
 		search(*dir, meta.D, parseInts(*efList), *nlat, *rerank)
+	case "churn":
+		churn(*dir, meta.D, *nlat)
 	case "report":
 		report(*dir, meta.N, meta.D)
 	default:
@@ -155,27 +161,37 @@ func rssAnon() int64 {
 	return -1
 }
 
-func build(dir string, m, efc, efs int, codec string, threads int) {
+func build(dir string, m, efc, efs int, target float64, codec string, threads int) {
 	ix, err := pinrec.Load(filepath.Join(dir, "exact.idx"), pinrec.WithMmap(), pinrec.WithoutVectorChecksum())
 	check(err)
 	before := rssAnon()
+	var ru0 syscall.Rusage
+	check(syscall.Getrusage(syscall.RUSAGE_SELF, &ru0))
+	cpu0 := float64(ru0.Utime.Nano()+ru0.Stime.Nano()) / 1e9
 	t0 := time.Now()
 	last := time.Now()
-	a, err := ann.Build(context.Background(), ix, ann.WithM(m), ann.WithEfConstruction(efc), ann.WithEfSearch(efs),
+	opts := []ann.Option{ann.WithM(m), ann.WithEfConstruction(efc), ann.WithTargetRecall(target),
 		ann.WithCodec(codec), ann.WithWorkers(threads), ann.WithProgress(func(done, total int) {
 			if time.Since(last) > 10*time.Second || done == total {
 				last = time.Now()
 				log.Printf("  build: %d/%d nodes, %.0f s", done, total, time.Since(t0).Seconds())
 			}
-		}))
+		})}
+	if efs > 0 {
+		opts = append(opts, ann.WithEfSearch(efs))
+	}
+	a, err := ann.Build(context.Background(), ix, opts...)
 	check(err)
 	buildS := time.Since(t0).Seconds()
+	var ru syscall.Rusage
+	check(syscall.Getrusage(syscall.RUSAGE_SELF, &ru))
+	buildCPU := float64(ru.Utime.Nano()+ru.Stime.Nano())/1e9 - cpu0
 	runtime.GC()
 	st := a.Stats()
 	check(saveANN(a, filepath.Join(dir, "ann.idx")))
-	writeJSON(filepath.Join(dir, "build.json"), map[string]any{"build_s": buildS, "stats": st,
+	writeJSON(filepath.Join(dir, "build.json"), map[string]any{"build_s": buildS, "build_cpu_s": buildCPU, "stats": st, "calibration": a.Calibration(),
 		"rss_anon_build": rssAnon() - before, "kernel": sq8.Kernel()})
-	log.Printf("build: %.1f s, %s", buildS, fmt.Sprint(st))
+	log.Printf("build: %.1f s (CPU %.1f s), %s", buildS, buildCPU, fmt.Sprint(st))
 }
 
 type point struct {
@@ -183,6 +199,19 @@ type point struct {
 	Recall   float64 `json:"recall"`
 	LatencyS float64 `json:"latency_s"`
 	QPS2     float64 `json:"qps2"`
+	// CPUS is the thread's CPU time per query (best of 3), which a busy machine inflates
+	// less than LatencyS.
+	CPUS float64 `json:"cpu_s,omitempty"`
+}
+
+// threadCPU returns the calling OS thread's user+system CPU time in seconds (the caller has
+// locked its goroutine to the thread).
+func threadCPU() float64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(1, &ru); err != nil { // RUSAGE_THREAD
+		return math.NaN()
+	}
+	return float64(ru.Utime.Nano()+ru.Stime.Nano()) / 1e9
 }
 
 func search(dir string, d int, efs []int, nlat, rerank int) {
@@ -207,6 +236,14 @@ func search(dir string, d int, efs []int, nlat, rerank int) {
 	}
 	ctx := context.Background()
 	var pts []point
+	defaultEf := a.Calibration().EfSearch
+	if defaultEf == 0 {
+		defaultEf, _ = strconv.Atoi(a.Stats()["ef_search"])
+	}
+	if !slices.Contains(efs, defaultEf) {
+		efs = append(efs, defaultEf)
+		slices.Sort(efs)
+	}
 	for _, ef := range efs {
 		opt := pinrec.WithEffort(ef)
 		hit := 0
@@ -227,15 +264,18 @@ func search(dir string, d int, efs []int, nlat, rerank int) {
 		p := point{Ef: ef, Recall: float64(hit) / float64(10*nq)}
 		lq := queries[:min(nlat, nq)]
 		runtime.GOMAXPROCS(1)
-		p.LatencyS = 1e9
+		p.LatencyS, p.CPUS = 1e9, 1e9
+		runtime.LockOSThread()
 		for rep := 0; rep < 3; rep++ {
-			t0 := time.Now()
+			t0, c0 := time.Now(), threadCPU()
 			for _, q := range lq {
 				_, err := a.Search(ctx, q, 10, opt)
 				check(err)
 			}
 			p.LatencyS = min(p.LatencyS, time.Since(t0).Seconds()/float64(len(lq)))
+			p.CPUS = min(p.CPUS, (threadCPU()-c0)/float64(len(lq)))
 		}
+		runtime.UnlockOSThread()
 		runtime.GOMAXPROCS(2)
 		best := 0.0
 		for rep := 0; rep < 3; rep++ {
@@ -254,10 +294,10 @@ func search(dir string, d int, efs []int, nlat, rerank int) {
 		}
 		p.QPS2 = best
 		pts = append(pts, p)
-		log.Printf("  ef %4d: recall@10 %.4f, %.3f ms/query (1 thread), %.0f QPS (2 threads)", ef, p.Recall, p.LatencyS*1e3, p.QPS2)
+		log.Printf("  ef %4d: recall@10 %.4f, %.3f ms/query (1 thread; CPU %.3f ms), %.0f QPS (2 threads)", ef, p.Recall, p.LatencyS*1e3, p.CPUS*1e3, p.QPS2)
 	}
 	writeJSON(filepath.Join(dir, "search.json"), map[string]any{"points": pts, "rss_anon_loaded": resident,
-		"default_ef": ann.DefaultEfSearch})
+		"default_ef": defaultEf})
 }
 
 func writeJSON(path string, v any) {
