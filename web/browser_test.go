@@ -284,3 +284,35 @@ func TestBrowserInfiniteScroll(t *testing.T) {
 		})
 	}
 }
+
+// Like and Save come back to the same page (k, ranking and categories kept) with the buttons
+// on; an unknown page shows the site's error page.
+func TestBrowserEngagement(t *testing.T) {
+	f := newFixture(t)
+	st := openEngage(t, f.ix)
+	s, _ := f.server(t, WithEngagement(st))
+	srv := httptest.NewServer(s)
+	defer srv.Close()
+	ctx := browser(t)
+	page := "/item/" + url.PathEscape("red/1.png") + "?cat=red&cat=blue&k=10&rank=hybrid"
+	step(t, ctx, "open the item", chromedp.Navigate(srv.URL+page), chromedp.WaitVisible(chromedp.ID(`like`)))
+	step(t, ctx, "like", loads(chromedp.Click(chromedp.ID(`like`))), chromedp.WaitVisible(chromedp.ID(`like`)))
+	here := get(t, ctx, "location", chromedp.Evaluate[string](`location.pathname + location.search`))
+	assert.Equal(t, page, here, "back on the same page, state kept")
+	assert.Equal(t, "Liked · 1", get(t, ctx, "like button", chromedp.Text(chromedp.ID(`like`))))
+	step(t, ctx, "save", loads(chromedp.Click(chromedp.ID(`save`))), chromedp.WaitVisible(chromedp.ID(`save`)))
+	assert.Equal(t, page, get(t, ctx, "location", chromedp.Evaluate[string](`location.pathname + location.search`)))
+	assert.Equal(t, "Saved · 1", get(t, ctx, "save button", chromedp.Text(chromedp.ID(`save`))))
+	assert.Contains(t, get(t, ctx, "rank note", chromedp.Text(chromedp.ID(`rank-note`))), "Hybrid")
+	screenshot(t, ctx, "liked-saved.png")
+
+	step(t, ctx, "open an unknown page", chromedp.Navigate(srv.URL+"/no/such/page"), chromedp.WaitVisible(chromedp.CSS(`section.error`)))
+	assert.Equal(t, "404 Not Found", get(t, ctx, "error heading", chromedp.Text(chromedp.CSS(`section.error h1`))))
+	screenshot(t, ctx, "error-404.png")
+
+	// A phone: two columns of pins.
+	step(t, ctx, "phone", chromedp.EmulateViewport(390, 844), chromedp.Navigate(srv.URL+"/"), chromedp.WaitVisible(chromedp.CSS(`#grid a.pin`)))
+	cols := get(t, ctx, "columns", chromedp.Evaluate[int](`getComputedStyle(document.getElementById('grid')).gridTemplateColumns.split(' ').length`))
+	assert.Equal(t, 2, cols)
+	screenshot(t, ctx, "phone-home.png")
+}

@@ -34,8 +34,27 @@ func main() {
 	queries := flag.String("queries", "", "folder of query images for the uploads")
 	mix := flag.String("mix", "similar=6,query=2,image=2", "relative weights of the routes")
 	seed := flag.Uint64("seed", 1, "random seed")
+	saves := flag.Int("stuff-saves", 2000, "anonymous saves of one item from this address after the load test (0: none)")
+	pages := flag.Int("stuff-pages", 1000, "item pages checked for the stuffed item in first place")
+	pid := flag.Int("pid", 0, "the server's process ID, for the parallel-upload memory phase (0: skip it)")
+	nUploads := flag.Int("uploads", 24, "parallel uploads in the memory phase")
+	uploadSize := flag.Int64("upload-size", 31_000_000, "bytes per upload in the memory phase")
+	slots := flag.Int("upload-slots", 0, "the server's concurrent uploads (serve's default: its GOMAXPROCS), for the goal line")
+	limit := flag.Int64("upload-limit", 32<<20, "the server's upload size limit in bytes, for the goal line")
 	flag.Parse()
 	if err := run(*base, *clients, *duration, *k, *queries, *mix, *seed); err != nil {
+		fmt.Fprintln(os.Stderr, "benchserve:", err)
+		os.Exit(1)
+	}
+	hc := &http.Client{Timeout: 30 * time.Second}
+	ids, err := allIDs(hc, *base)
+	if err == nil {
+		err = stuffing(*base, ids, *saves, *pages)
+	}
+	if err == nil {
+		err = uploads(*base, *pid, *nUploads, *uploadSize, *slots, *limit)
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "benchserve:", err)
 		os.Exit(1)
 	}

@@ -7,7 +7,13 @@
 # train images, embedded per request) and GET /image/{id} for DURATION. Then it stops the server with
 # SIGTERM and checks it drained and exited 0. Ends with name=value lines.
 #
-#   CLIENTS=8 DURATION=20s MIX=similar=6,query=2,image=2 make bench-serve
+# Then the stranger phases: STUFF_SAVES (2,000) anonymous saves of one item from one address and
+# the item pages (STUFF_PAGES of them, spread over the index) whose first hybrid result it is
+# (serve_stuffing_top1_pages, goal 0); UPLOADS (24) parallel uploads of UPLOAD_SIZE (31 MB) bytes
+# and the server's peak resident memory meanwhile (serve_upload_peak_rss_mb, goal <= 1.2 x idle +
+# upload slots x the 32 MiB limit).
+#
+#   CLIENTS=8 DURATION=20s MIX=similar=6,query=2,image=2 STUFF_PAGES=1000 make bench-serve
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -28,6 +34,8 @@ echo "== pinrec index -embedding pixels -index $out/pixels.pinrec $out/images"
 go build -o "$out/benchserve" ./bench/serve
 
 log=$out/serve.log
+# A fresh engagement database: the stuffing phase starts from no likes or saves.
+rm -f "$out/pixels.pinrec.engage.db"*
 "$bin" serve -index "$out/pixels.pinrec" -addr 127.0.0.1:0 2>"$log" &
 pid=$!
 trap 'kill "$pid" 2>/dev/null || true' EXIT
@@ -40,7 +48,9 @@ for _ in $(seq 1 100); do
 done
 [ -n "$addr" ] || { echo "bench-serve: the server did not come up in 20 s" >&2; cat "$log" >&2; exit 1; }
 echo "== pinrec serve on $addr; load: $(uptime | sed 's/.*load average/load average/')"
-"$out/benchserve" -url "$addr" -clients "$clients" -duration "$duration" -mix "$mix" -queries "$out/queries"
+"$out/benchserve" -url "$addr" -clients "$clients" -duration "$duration" -mix "$mix" -queries "$out/queries" \
+  -stuff-saves "${STUFF_SAVES:-2000}" -stuff-pages "${STUFF_PAGES:-1000}" \
+  -pid "$pid" -uploads "${UPLOADS:-24}" -upload-size "${UPLOAD_SIZE:-31000000}" -upload-slots "$(nproc)"
 echo "load after: $(uptime | sed 's/.*load average/load average/')"
 
 kill -TERM "$pid"
