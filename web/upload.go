@@ -55,9 +55,10 @@ func (s *Server) readUpload(w http.ResponseWriter, r *http.Request, defaultK int
 		return nil, fail(http.StatusBadRequest, "bad multipart body: %v", err)
 	}
 	u = &upload{form: r.URL.Query()}
+	own := u // a failing return sets u to nil before the deferred call
 	defer func() {
 		if err != nil {
-			u.remove()
+			own.remove()
 		}
 	}()
 	for {
