@@ -34,7 +34,7 @@ func (s *Server) parseTemplates() error {
 		"dist": func(d float32) string { return strconv.FormatFloat(float64(d), 'f', 2, 32) },
 		"base": path.Base,
 	}
-	for _, name := range []string{"home", "item", "results", "error", "dupes"} {
+	for _, name := range []string{"home", "item", "results", "error", "dupes", "foryou"} {
 		t, err := template.New(name).Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/pin.html", "templates/engage.html", "templates/"+name+".html")
 		if err != nil {
 			return fmt.Errorf("web: templates: %w", err)
@@ -266,6 +266,7 @@ func (s *Server) handleItem(w http.ResponseWriter, r *http.Request) {
 		s.pageError(w, err)
 		return
 	}
+	res, personal, near := s.personalise(r, id, st, res) // foryou.go
 	self := ItemURL(id)
 	p := itemPage{base: base{Title: id, Info: s.info, Cats: st.Cats, K: st.K}, Pin: s.pin(id), Results: s.results(res),
 		Chips: s.chips(self, st, 20), Crop: cropString(st.Crop), DedupAt: s.cfg.dedup, Clear: self}
@@ -308,6 +309,10 @@ func (s *Server) handleItem(w http.ResponseWriter, r *http.Request) {
 			p.RankNote = fmt.Sprintf("Hybrid: looks first, lifted by what people saved together with this pin (at most %.2f of the 0-1 visual score).", DefaultMaxLift)
 		}
 		p.Engage = e.view(r, id)
+	}
+	if personal != "" {
+		p.RankNote = personal
+		markPersonal(p.Results, near)
 	}
 	p.Far = st.Crop != nil && s.far(res)
 	p.Hidden = hidden

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"pinrec"
+	"pinrec/foryou"
 )
 
 //go:embed templates/*.html
@@ -52,6 +53,7 @@ type Server struct {
 	catIDs  map[string][]string // category -> IDs, in the store's order
 	queries chan struct{}       // a slot per concurrent upload or crop query
 	engage  *engagement         // likes, saves and the hybrid ranking; nil without
+	foryou  *foryou.Model       // the "For you" page and personalised item pages (foryou.go); nil without
 	saved   *searches           // uploaded queries, for their results' URLs
 	farAt   float64             // a best match farther than this is not a close match
 	info    string              // one line about the index and its embedding
@@ -107,6 +109,9 @@ func New(store Store, opts ...Option) (*Server, error) {
 		if s.engage, err = newEngagement(store, c.engagement, &c); err != nil {
 			return nil, err
 		}
+		if s.foryou, err = newForYou(store, c.engagement); err != nil {
+			return nil, err
+		}
 	}
 	s.routes()
 	return s, nil
@@ -124,6 +129,7 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /image/{id...}", s.handleImage)
 	m.HandleFunc("GET /healthz", s.handleHealth)
 	m.HandleFunc("GET /dupes", s.handleDupes)
+	m.HandleFunc("GET /foryou", s.handleForYou)
 	m.Handle("GET /static/", staticHandler())
 	m.HandleFunc("GET /favicon.ico", handleFavicon)
 	m.HandleFunc("GET /search", func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, "/", http.StatusSeeOther) })
