@@ -209,6 +209,8 @@ func runIndex(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 		return err
 	}
+	// The near-duplicate distance that similar and query use, calibrated once here (collapse.go).
+	recordDupesThreshold(ctx, ix, st.indexed > 0 || st.removed > 0)
 	if err := saveStore(ix, store); err != nil {
 		return err
 	}

@@ -18,10 +18,14 @@ const (
 	dupesShow = "show"
 )
 
-// infoDupesThreshold is index-level metadata a user may set to fix the near-duplicate distance
-// that query, similar and index -report-dupes use (pinrec dupes prints the calibrated one);
-// without it they calibrate from a sample of the index.
-const infoDupesThreshold = "dupes_threshold"
+// Index-level metadata of the near-duplicate distance that query, similar and index
+// -report-dupes use: infoDupesThreshold, which a user may set to fix it, wins; else
+// infoDupesCalibrated, which index records after each sync that changed the index; else a
+// calibration from a sample of the index, at every run.
+const (
+	infoDupesThreshold  = "dupes_threshold"
+	infoDupesCalibrated = "dupes_calibrated"
+)
 
 // calibrationSample is how many items query and similar search to calibrate the threshold.
 const calibrationSample = 500
@@ -44,16 +48,35 @@ type dupesView struct {
 }
 
 // dupesThreshold returns the near-duplicate distance for s: the index's infoDupesThreshold
-// when set, else calibrated from a sample.
+// when set, else its infoDupesCalibrated, else calibrated from a sample.
 func dupesThreshold(ctx context.Context, s pinrec.Store) (dupes.Calibration, error) {
-	if v := s.Info()[infoDupesThreshold]; v != "" {
+	info := s.Info()
+	if v := info[infoDupesThreshold]; v != "" {
 		t, err := strconv.ParseFloat(v, 32)
-		if err != nil || t < 0 {
+		if err != nil || !(t >= 0) {
 			return dupes.Calibration{}, fmt.Errorf("index info %s=%q: want a distance of 0 or more", infoDupesThreshold, v)
 		}
 		return dupes.Calibrate(ctx, s, dupes.WithThreshold(float32(t)))
 	}
+	if t, err := strconv.ParseFloat(info[infoDupesCalibrated], 32); err == nil && t >= 0 {
+		return dupes.Calibration{Threshold: float32(t), Rule: "index",
+			Explanation: fmt.Sprintf("threshold %.4g calibrated by pinrec index (pinrec dupes explains it)", t)}, nil
+	}
 	return dupes.Calibrate(ctx, s, dupes.WithSample(calibrationSample))
+}
+
+// recordDupesThreshold calibrates the near-duplicate distance of ix from a sample and records
+// it as infoDupesCalibrated, when the index changed or has none yet.
+func recordDupesThreshold(ctx context.Context, ix pinrec.Store, changed bool) {
+	if !changed && ix.Info()[infoDupesCalibrated] != "" {
+		return
+	}
+	cal, err := dupes.Calibrate(ctx, ix, dupes.WithSample(calibrationSample))
+	if err != nil {
+		ix.SetInfo(infoDupesCalibrated, "") // calibrated again at every query
+		return
+	}
+	ix.SetInfo(infoDupesCalibrated, strconv.FormatFloat(float64(cal.Threshold), 'g', -1, 32))
 }
 
 // collapsedSearch runs fetch for k results with near-duplicates hidden: it asks for 4k, then

@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"pinrec"
 	"pinrec/dupes"
 )
 
@@ -179,6 +180,12 @@ func TestCLIDupes(t *testing.T) {
 	var rep dupes.Report
 	require.NoError(t, json.Unmarshal([]byte(r.stdout), &rep), r.stdout)
 	assert.NotEqual(t, dupes.RuleGiven, rep.Calibration.Rule)
+	// index recorded the same calibration, which similar and query read.
+	ix, err := pinrec.Load(index)
+	require.NoError(t, err)
+	recorded, err := strconv.ParseFloat(ix.Info()[infoDupesCalibrated], 32)
+	require.NoError(t, err)
+	assert.Equal(t, rep.Calibration.Threshold, float32(recorded))
 	require.Len(t, rep.Near, 1, "%+v", rep)
 	assert.ElementsMatch(t, []string{"red/p00.png", "copies/same-bytes.png", "copies/same-pixels.png", "copies/brighter.png"}, rep.Near[0].IDs())
 	require.Len(t, rep.Exact, 1)
