@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 
 	"pinrec"
 	"pinrec/engage"
@@ -69,6 +70,17 @@ func runEngage(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	if *batch < 1 {
 		return usagef("-batch %d: want at least 1", *batch)
+	}
+	// The web page's visitors have IDs of their own namespace (package web): no user here may
+	// act as one of them.
+	for i, e := range list {
+		if strings.HasPrefix(e.User, web.VisitorPrefix) {
+			where := "-user"
+			if *events != "" {
+				where = fmt.Sprintf("%s: event %d: user", *events, i+1)
+			}
+			return usagef("%s %q: names beginning with %q belong to the web page's visitors; nothing recorded", where, e.User, web.VisitorPrefix)
+		}
 	}
 	ix, err := openStore(ctx, store, 0)
 	if err != nil {

@@ -85,6 +85,7 @@ func TestCLIEngage(t *testing.T) {
 		{"no IDs", 2, []string{"-user", "u1", "-action", "save"}, "at least one ID"},
 		{"events and IDs", 2, []string{"-events", "x.csv", "-user", "u1"}, "without -user"},
 		{"bad file type", 2, []string{"-events", "x.txt"}, ".csv or .jsonl"},
+		{"a web visitor's name", 2, []string{"-user", "web:0123", "-action", "save", "a"}, "belong to the web page's visitors"},
 	} {
 		r := cli(t, dir, append([]string{"engage", "-index", index}, tc.args...)...)
 		assert.Equal(t, tc.code, r.code, "%s: %s", tc.name, r.stderr)

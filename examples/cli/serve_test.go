@@ -202,7 +202,7 @@ func TestCLIServeDrainsOnSIGTERM(t *testing.T) {
 	require.NoError(t, err)
 	defer conn.Close()
 	require.NoError(t, conn.SetDeadline(time.Now().Add(time.Minute)))
-	fmt.Fprintf(conn, "POST /api/query?k=3 HTTP/1.1\r\nHost: x\r\nContent-Type: %s\r\nContent-Length: %d\r\nExpect: 100-continue\r\n\r\n", ctype, len(body))
+	fmt.Fprintf(conn, "POST /api/query?k=3 HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: %s\r\nContent-Length: %d\r\nExpect: 100-continue\r\n\r\n", ctype, len(body))
 	br := bufio.NewReader(conn)
 	status, err := br.ReadString('\n')
 	require.NoError(t, err)
@@ -239,6 +239,31 @@ func TestCLIServeDrainsOnSIGTERM(t *testing.T) {
 	require.True(t, ok, "serve did not exit within a minute of SIGTERM")
 	assert.Equal(t, 0, code)
 	assert.Contains(t, s.log.String(), "POST /api/query?k=3 200")
+	assert.Contains(t, s.log.String(), "pinrec serve: stopped")
+}
+
+// TestCLIServeAbandonsStalledUpload: an upload whose body never comes does not fail the
+// shutdown: after SIGTERM serve waits its grace period, abandons the request, says so, and
+// exits 0 (it exited 1, "stopping: context deadline exceeded", before).
+func TestCLIServeAbandonsStalledUpload(t *testing.T) {
+	_, _, pixelIndex := labelledIndex(t)
+	s := startServe(t, "-index", pixelIndex)
+	conn, err := net.DialTimeout("tcp", strings.TrimPrefix(s.base, "http://"), 10*time.Second)
+	require.NoError(t, err)
+	defer conn.Close()
+	// "Expect: 100-continue": the server says "100 Continue" once the handler reads the body,
+	// so the request is in flight; then a few bytes of the body come, and nothing more.
+	require.NoError(t, conn.SetDeadline(time.Now().Add(time.Minute)))
+	fmt.Fprintf(conn, "POST /api/query HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: multipart/form-data; boundary=b\r\nContent-Length: 1000000\r\nExpect: 100-continue\r\n\r\n")
+	status, err := bufio.NewReader(conn).ReadString('\n')
+	require.NoError(t, err)
+	require.Equal(t, "HTTP/1.1 100 Continue\r\n", status)
+	fmt.Fprintf(conn, "--b\r\nContent-Disposition: form-data; name=\"image\"; filename=\"q.png\"\r\n\r\n\x89PNG")
+	require.NoError(t, s.cmd.Process.Signal(syscall.SIGTERM))
+	code, ok := s.wait()
+	require.True(t, ok, "serve did not exit within a minute of SIGTERM")
+	assert.Equal(t, 0, code, s.log.String())
+	assert.Contains(t, s.log.String(), "abandoned")
 	assert.Contains(t, s.log.String(), "pinrec serve: stopped")
 }
 
