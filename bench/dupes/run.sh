@@ -10,8 +10,9 @@
 #
 # The model has seeded RANDOM weights (the figures say so). The last lines are name=value pairs:
 # dupes_precision, dupes_recall (mild edits), dupes_flip_recall, the same for _pixels,
-# _pixels_norm and _dhash, dupes_synth_n, dupes_seconds_per_item, dupes_ratio_vs_search and
-# dupes_1m_seconds (EXTRAPOLATED from dupes_synth_n, not measured).
+# _pixels_norm and _dhash, dupes_synth_n, dupes_seconds_per_item and dupes_ratio_vs_search (CPU
+# time of the process, which other load moves less than wall time), dupes_wall_ratio_vs_search,
+# and dupes_1m_seconds and dupes_1m_cpu_seconds (EXTRAPOLATED from dupes_synth_n, not measured).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 export TF_CPP_MIN_LOG_LEVEL=${TF_CPP_MIN_LOG_LEVEL:-2}
