@@ -4,7 +4,7 @@ package pinrec
 // passes the filter options of opts ([WithFilter], [WithMeta]; the others are ignored), as a
 // search would judge it, without copying the item. Approximate indexes (package ann) use it
 // to apply a filter while they walk their graph. The function is safe for concurrent use; it
-// reports false once the index is closed. Passes with no filter option returns a function
+// reports false once a memory-mapped index is closed. Passes with no filter option returns a function
 // that reports whether the ID is present.
 func (ix *Index) Passes(opts ...SearchOption) func(id string) bool {
 	keep := NewSearchParams(opts...).keeper()
