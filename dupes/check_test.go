@@ -210,3 +210,19 @@ func TestRegionsLeftOut(t *testing.T) {
 	require.Len(t, got, 2)
 	assert.Equal(t, pinrec.RegionID("p1", 0), got[0].ID)
 }
+
+func TestCollapser(t *testing.T) {
+	ix := exactIndex(t, []pinrec.Item{
+		{ID: "a", Vector: []float32{0}}, {ID: "a2", Vector: []float32{0.1}}, {ID: "b", Vector: []float32{5}},
+	})
+	c := Collapser(ix, 0.5)
+	kept, hidden, err := c(context.Background(), []pinrec.Result{{ID: "a"}, {ID: "a2", Distance: 0.1}, {ID: "b", Distance: 5}})
+	require.NoError(t, err)
+	assert.Equal(t, 1, hidden)
+	require.Len(t, kept, 2)
+	assert.Equal(t, "b", kept[1].ID)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, _, err = c(ctx, nil)
+	assert.ErrorIs(t, err, context.Canceled)
+}

@@ -1,6 +1,7 @@
 package dupes
 
 import (
+	"context"
 	"fmt"
 
 	"pinrec"
@@ -99,4 +100,22 @@ func Collapse(src VectorSource, results []pinrec.Result, threshold float32, opts
 		}
 	}
 	return out, nil
+}
+
+// Collapser returns a function that hides near-duplicates in result lists (nearest first) at
+// the given threshold, reading vectors from src: it keeps what [Collapse] shows, in order, and
+// counts what it hides. It has the signature of pinrec/web's Collapser, so a server takes it
+// as web.WithNearDuplicates(dupes.Collapser(store, t)), t from [Calibrate]. The function is
+// safe for concurrent use when src is.
+func Collapser(src VectorSource, threshold float32) func(ctx context.Context, results []pinrec.Result) ([]pinrec.Result, int, error) {
+	return func(ctx context.Context, results []pinrec.Result) ([]pinrec.Result, int, error) {
+		if err := ctx.Err(); err != nil {
+			return nil, 0, err
+		}
+		c, err := Collapse(src, results, threshold)
+		if err != nil {
+			return nil, 0, err
+		}
+		return c.Results(0), c.HiddenCount(), nil
+	}
 }
