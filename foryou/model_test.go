@@ -5,6 +5,7 @@ import (
 	"math"
 	"path/filepath"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -203,4 +204,35 @@ func TestBadInput(t *testing.T) {
 	require.NoError(t, err)
 	_, err = m.Interests(ctx, "zed")
 	assert.ErrorIs(t, err, ErrNoScale)
+}
+
+// TestConcurrentUse runs feeds, interests and personalised searches for several users from
+// many goroutines while events are recorded (the race detector checks the cache).
+func TestConcurrentUse(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	f.record(t, annEvents()...)
+	m := f.model(t, WithCacheUsers(2))
+	var wg sync.WaitGroup
+	for g := range 6 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 15 {
+				user := []string{"ann", "bob", "cy"}[(g+i)%3]
+				_, err := m.ForYou(ctx, user, 3)
+				assert.NoError(t, err)
+				_, err = m.Interests(ctx, user)
+				assert.NoError(t, err)
+				_, err = m.Similar(ctx, user, "far1", 3)
+				assert.NoError(t, err)
+			}
+		}()
+	}
+	for i := range 10 {
+		_, err := f.store.Record(ctx, engage.Event{User: []string{"bob", "cy"}[i%2], Item: []string{"na1", "nb1", "far2"}[i%3], Action: engage.Save, Time: daysAgo(float64(i))})
+		require.NoError(t, err)
+	}
+	wg.Wait()
+	assert.LessOrEqual(t, m.CachedUsers(), 2)
 }
