@@ -128,10 +128,12 @@ test-external: ## examples/library, its own module, without the workspace, witho
 # --- approximate index (ann/, internal/sq8) ---
 # test-purego runs ann and internal/sq8 with the portable kernels (test-go with AVX2).
 .PHONY: bench-ann
-# pinrec's HNSW index against FAISS HNSW32 and HNSW32,SQ8 on synthetic ResNet50-like vectors:
-# BENCH_N (default 1,000,000: 8.2 GB of vectors on disk, twice, deleted at the end), BENCH_NQ,
-# BENCH_EF (efSearch sweep), BENCH_M, BENCH_EFC, BENCH_CODEC. See bench/ann/run.sh.
-bench-ann: setup ## HNSW index (package ann) against FAISS HNSW32 and HNSW32,SQ8 (bench/ann)
+# pinrec's HNSW index against FAISS HNSW32 and HNSW32,SQ8, hnswlib (M=16, 32) and usearch (f16)
+# on Fashion-MNIST 60k x 784 and synthetic ResNet50-like vectors: BENCH_DATA (default "fashion
+# synth"), BENCH_N (synthetic, default 1,000,000: 8.2 GB of vectors on disk, twice, deleted at the
+# end), BENCH_NQ, BENCH_EF (efSearch sweep), BENCH_M, BENCH_EFC, BENCH_CODEC, BENCH_TARGET.
+# See bench/ann/run.sh.
+bench-ann: setup ## HNSW index (package ann) against FAISS, hnswlib and usearch (bench/ann)
 	@bench/ann/run.sh
 # --- end approximate index ---
 
