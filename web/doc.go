@@ -15,14 +15,21 @@
 //
 //	GET  /                      the grid of pins (?cat=C... filters, ?page=N)
 //	GET  /item/{id}             the pin, its metadata and "More like this" (?k, ?cat, ?dedup, ?crop=x,y,w,h, ?rank)
-//	POST /search                upload form (multipart "image", optional "crop"): the results page
+//	POST /search                upload form (multipart "image", optional "crop"): 303 to its results page
+//	GET  /search/{id}           an upload's results page (?k, ?cat), while the server keeps it
 //	GET  /api/similar/{id}      an Answer, or a HybridAnswer with ?rank=hybrid (?k, ?cat, ?dedup, ?crop)
-//	POST /api/query             an Answer for an uploaded image (multipart "image"; ?k, ?crop, ?cat, ?dedup)
+//	POST /api/query             an Answer for an uploaded image (multipart "image"; ?k, ?crop, ?cat, ?dedup), with its "search" URL
 //	GET  /api/items             {"total","offset","limit","items":[...]} (?offset, ?limit, ?cat)
 //	POST /api/engage/{action}/{id}  like, unlike, save or unsave (with WithEngagement)
 //	GET  /image/{id}            the bytes of an indexed pin's image file, nothing else
 //	GET  /healthz               {"status":"ok","items":N}
 //	GET  /static/...            the embedded CSS and JavaScript
+//
+// Against strangers: only allowed Host names are served (loopback by default,
+// WithAllowedHosts), an Origin must be this server, visitors' IDs are signed by the server and
+// their likes and saves limited per address and per visitor (Limits), engagement lifts a pin
+// at most DefaultMaxLift in rank=hybrid, uploads wait for a slot before their body is read and
+// go to a temporary file. Serve adds a connection cap, timeouts and a bounded shutdown.
 //
 // Answer and HybridAnswer are also what `pinrec similar -json` and `pinrec query -json`
 // print: one type per answer for the command and the API.

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"runtime"
 	"time"
 
 	"pinrec"
@@ -32,6 +33,9 @@ func (u *upload) remove() {
 		u.file = ""
 	}
 }
+
+// largeUpload is the size past which an upload's memory is collected at once.
+const largeUpload = 8 << 20
 
 // maxField bounds the size of a form field other than the image.
 const maxField = 4 << 10
@@ -139,13 +143,15 @@ func bodyError(err error) error {
 func (s *Server) embedUpload(ctx context.Context, u *upload) ([]float32, image.Image, error) {
 	var img image.Image
 	vec, err := s.embedQuery(ctx, u.state.Crop, func() (image.Image, error) {
-		f, err := os.Open(u.file)
+		// DecodeFile reads the file in one allocation of its size (Decode's io.ReadAll would
+		// grow a buffer to up to twice that); its error names the temporary file, which the
+		// answer leaves out.
+		var err error
+		img, err = pinrec.DecodeFile(u.file, pinrec.WithMaxPixels(s.cfg.maxPixels))
 		if err != nil {
-			return nil, err
-		}
-		defer f.Close()
-		img, err = pinrec.Decode(f, pinrec.WithMaxPixels(s.cfg.maxPixels))
-		if err != nil {
+			if inner := errors.Unwrap(err); inner != nil {
+				err = inner
+			}
 			return nil, fail(http.StatusBadRequest, "%s is not a usable image: %v", u.name, err)
 		}
 		return img, nil
@@ -172,6 +178,12 @@ func (s *Server) takeUpload(w http.ResponseWriter, r *http.Request, defaultK int
 		return nil, state{}, err
 	}
 	defer u.remove()
+	if u.size > largeUpload {
+		// The decoder held the whole file: collect it now, before the next upload takes this
+		// slot, so that memory stays near the slots' worth of uploads instead of growing with
+		// the garbage of each one until the collector's next cycle.
+		defer runtime.GC()
+	}
 	vec, img, err := s.embedUpload(r.Context(), u)
 	if err != nil {
 		return nil, state{}, err

@@ -13,7 +13,7 @@
 # and the server's peak resident memory meanwhile (serve_upload_peak_rss_mb, goal <= 1.2 x idle +
 # upload slots x the 32 MiB limit).
 #
-#   CLIENTS=8 DURATION=20s MIX=similar=6,query=2,image=2 STUFF_PAGES=1000 make bench-serve
+#   CLIENTS=8 DURATION=20s MIX=similar=6,query=2,image=2 STUFF_PAGES=1000 PER_CLASS=1000 make bench-serve
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -26,8 +26,9 @@ mix=${MIX:-similar=6,query=2,image=2}
 [ -x "$bin" ] || { echo "bench-serve: $bin is missing: run make build" >&2; exit 1; }
 mkdir -p "$out"
 
-echo "== 10,000 Fashion-MNIST test images -> $out/images, 50 train images -> $out/queries"
-go run ./examples/fashionmnist -dir "$data" -split test -per-class 1000 -out "$out/images" >/dev/null
+rm -rf "$out/images" "$out/pixels.pinrec"
+echo "== ${PER_CLASS:-1000} Fashion-MNIST test images per class -> $out/images, 50 train images -> $out/queries"
+go run ./examples/fashionmnist -dir "$data" -split test -per-class "${PER_CLASS:-1000}" -out "$out/images" >/dev/null
 go run ./examples/fashionmnist -dir "$data" -split train -per-class 5 -out "$out/queries" >/dev/null
 echo "== pinrec index -embedding pixels -index $out/pixels.pinrec $out/images"
 "$bin" index -embedding pixels -index "$out/pixels.pinrec" "$out/images" 2>/dev/null | tail -n 1
