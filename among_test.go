@@ -67,8 +67,8 @@ func TestSearchAmong(t *testing.T) {
 	assert.Empty(t, got)
 }
 
-// TestPasses checks the filter function against Search with the same options: an item passes
-// exactly when a search over everything returns it.
+// TestPasses checks the filter function and Matching against Search with the same options: an
+// item passes exactly when a search over everything returns it.
 func TestPasses(t *testing.T) {
 	ix, err := NewIndex(2)
 	require.NoError(t, err)
@@ -93,9 +93,14 @@ func TestPasses(t *testing.T) {
 				want[r.ID] = true
 			}
 			pass := ix.Passes(tc.opts...)
+			var matching []string
 			for _, id := range []string{"a", "b", "c", "d", "missing"} {
 				assert.Equal(t, want[id], pass(id), id)
+				if want[id] {
+					matching = append(matching, id)
+				}
 			}
+			assert.Equal(t, matching, ix.Matching(tc.opts...))
 		})
 	}
 }

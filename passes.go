@@ -18,3 +18,19 @@ func (ix *Index) Passes(opts ...SearchOption) func(id string) bool {
 		return keep == nil || keep(id, ix.meta[r])
 	}
 }
+
+// Matching returns the IDs of the items that pass the filter options of opts ([WithFilter],
+// [WithMeta]), in insertion order: every ID when opts has none. It calls the filter once per
+// item. Approximate indexes (package ann) use it to scan a small filtered subset exactly.
+func (ix *Index) Matching(opts ...SearchOption) []string {
+	keep := NewSearchParams(opts...).keeper()
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	var out []string
+	for r, id := range ix.ids {
+		if keep == nil || keep(id, ix.meta[r]) {
+			out = append(out, id)
+		}
+	}
+	return out
+}

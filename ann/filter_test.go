@@ -12,9 +12,10 @@ import (
 )
 
 // TestFilteredRecall searches with a filter that keeps 1% of the items (IDs p7, p107, ...,
-// unrelated to the vectors) and with a metadata filter that keeps a quarter: every search
-// returns k results that pass, and recall@10 against the exact filtered top 10 is at least
-// 0.9, at the index's default (calibrated) search.
+// unrelated to the vectors; the index scans them exactly, and, forced to, walks the graph for
+// them) and with a metadata filter that keeps a quarter (a walk): every search returns k
+// results that pass, and recall@10 against the exact filtered top 10 is at least 0.9, at the
+// index's default (calibrated) search.
 func TestFilteredRecall(t *testing.T) {
 	n := 10000 / raceScale
 	exact, qs := testData(t, 31, n, 200/raceScale, 48)
@@ -26,13 +27,17 @@ func TestFilteredRecall(t *testing.T) {
 	}
 	ctx := context.Background()
 	for _, tc := range []struct {
-		name string
-		opt  pinrec.SearchOption
+		name      string
+		opt       pinrec.SearchOption
+		graphOnly bool
 	}{
-		{"1% by a filter function", pinrec.WithFilter(rare)},
-		{"25% by metadata", pinrec.WithMeta("shard", "2")},
+		{"1% by a filter function", pinrec.WithFilter(rare), false},
+		{"1% by the walk alone", pinrec.WithFilter(rare), true},
+		{"25% by metadata", pinrec.WithMeta("shard", "2"), false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			a.graphOnly = tc.graphOnly
+			defer func() { a.graphOnly = false }()
 			hit, total := 0, 0
 			for _, q := range qs {
 				want, err := exact.Search(ctx, q, 10, tc.opt)
