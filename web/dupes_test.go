@@ -14,6 +14,8 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"pinrec/dupes"
 )
 
 // pageGroups reads the groups of a /dupes page: per section, the pins' IDs in order.
@@ -176,7 +178,7 @@ func TestBrowserDupes(t *testing.T) {
 
 	// From the home page's header link to the duplicates page.
 	step(t, ctx, "open /", chromedp.Navigate(srv.URL+"/"), chromedp.WaitVisible(chromedp.CSS(`#grid a.pin`)))
-	step(t, ctx, "click Duplicates", loads(chromedp.Click(chromedp.CSS(`header a.nav`), chromedp.NodeVisible)))
+	step(t, ctx, "click Duplicates", loads(chromedp.Click(chromedp.CSS(`header a.nav[href="/dupes"]`), chromedp.NodeVisible)))
 	assert.Equal(t, srv.URL+"/dupes", get(t, ctx, "location", chromedp.Location()))
 
 	// Group at a distance through the form: the groups, largest first, the exact pair shown.
@@ -211,4 +213,40 @@ func TestBrowserDupes(t *testing.T) {
 		chromedp.WaitVisible(chromedp.CSS(`h1.id`)),
 	)
 	assert.Contains(t, get(t, ctx, "location", chromedp.Location()), "/item/")
+}
+
+// With dupes.Collapser as the WithNearDuplicates hook, result lists hide near-duplicates of
+// higher-ranked results, say how many, and show them on request (dupes=show).
+func TestNearDuplicatesHidden(t *testing.T) {
+	f := newFixture(t)
+	s, _ := f.server(t, WithNearDuplicates(dupes.Collapser(f.ix, 0)))
+	// red/1.png's neighbours include red/0.png and its exact copy red/dup.png: one is hidden.
+	all := f.oracle(f.vector(t, "red/1.png"), 20, "red/1.png", nil)
+	require.Contains(t, all, dupSource)
+	require.Contains(t, all, idDup)
+
+	rec := do(s, "GET", "/api/similar/red%2F1.png?k=20", nil, "")
+	require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
+	a := decodeAnswer(t, rec.Body.Bytes())
+	assert.Equal(t, 1, a.Hidden)
+	got := ids(a)
+	assert.Len(t, got, len(all)-1, "every other item but the hidden one")
+	assert.NotContains(t, got, idDup, "the later of the two copies is hidden")
+	assert.Contains(t, got, dupSource)
+
+	rec = do(s, "GET", "/item/red%2F1.png?k=20", nil, "")
+	require.Equal(t, http.StatusOK, rec.Code)
+	body := rec.Body.String()
+	assert.Contains(t, body, `1 similar hidden · <a id="show-dupes" href="/item/red%2F1.png?dupes=show">show them</a>`)
+
+	// dupes=show: every result, and the way back.
+	rec = do(s, "GET", "/api/similar/red%2F1.png?k=20&dupes=show", nil, "")
+	require.Equal(t, http.StatusOK, rec.Code)
+	a = decodeAnswer(t, rec.Body.Bytes())
+	assert.Equal(t, 0, a.Hidden)
+	assert.Equal(t, all, ids(a))
+	rec = do(s, "GET", "/item/red%2F1.png?dupes=show", nil, "")
+	assert.Contains(t, rec.Body.String(), `Near-duplicates shown · <a id="show-dupes" href="/item/red%2F1.png">hide them</a>`)
+	rec = do(s, "GET", "/item/red%2F1.png?dupes=maybe", nil, "")
+	assert.Equal(t, http.StatusBadRequest, rec.Code)
 }

@@ -117,6 +117,9 @@ func (st state) values(defaultK int) url.Values {
 	if st.Rank != "" && st.Rank != "visual" {
 		v.Set("rank", st.Rank)
 	}
+	if st.ShowDupes {
+		v.Set("dupes", "show")
+	}
 	return v
 }
 
@@ -244,6 +247,7 @@ type itemPage struct {
 	RankNote  string // why the ranking is what it is (hybrid, or a crop where it does not apply)
 	Far       bool   // a crop without close matches
 	Hidden    int    // near-duplicates hidden (WithNearDuplicates)
+	ShowDupes link   // shows the hidden near-duplicates, or hides them again (On: shown)
 	Crop      string // x,y,w,h or ""
 	ClearCrop string // the page without the crop
 	Clear     string // the page without any option
@@ -316,6 +320,11 @@ func (s *Server) handleItem(w http.ResponseWriter, r *http.Request) {
 	}
 	p.Far = st.Crop != nil && s.far(res)
 	p.Hidden = hidden
+	if s.cfg.collapse != nil {
+		next := st
+		next.ShowDupes = !st.ShowDupes
+		p.ShowDupes = link{"show them", href(self, next.values(20)), st.ShowDupes}
+	}
 	s.render(w, http.StatusOK, "item", p)
 }
 

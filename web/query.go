@@ -23,6 +23,8 @@ type state struct {
 	Dedup float64      // hide results nearer to the query than this; 0: show all
 	Crop  *pinrec.Rect // embed this part of the query image; nil: all of it
 	Rank  string       // "visual" (default) or "hybrid" (with an Engagement)
+	// ShowDupes (dupes=show) lists the near-duplicates that WithNearDuplicates hides.
+	ShowDupes bool
 }
 
 // httpError is an error with the status code it answers.
@@ -37,7 +39,7 @@ func fail(code int, format string, args ...any) error {
 	return &httpError{code, fmt.Sprintf(format, args...)}
 }
 
-// parseState reads k, cat, dedup, crop and rank from v. defaultK applies when k is absent.
+// parseState reads k, cat, dedup, dupes, crop and rank from v. defaultK applies when k is absent.
 func (s *Server) parseState(v url.Values, defaultK int) (state, error) {
 	st := state{K: defaultK, Rank: "visual"}
 	if k := v.Get("k"); k != "" {
@@ -59,6 +61,13 @@ func (s *Server) parseState(v url.Values, defaultK int) (state, error) {
 			return st, fail(http.StatusBadRequest, "dedup=%q: want a distance of 0 or more", d)
 		}
 		st.Dedup = f
+	}
+	switch d := v.Get("dupes"); d {
+	case "", "hide":
+	case "show":
+		st.ShowDupes = true
+	default:
+		return st, fail(http.StatusBadRequest, "dupes=%q: want hide or show", d)
 	}
 	if c := v.Get("crop"); c != "" {
 		r, err := pinrec.ParseRect(c)
@@ -118,7 +127,7 @@ type Collapser func(ctx context.Context, results []pinrec.Result) (kept []pinrec
 // that st.K remain once near-duplicates are hidden (when the store has as many).
 func (s *Server) collapsed(ctx context.Context, st state, search func(k int) ([]hit, error)) ([]hit, int, error) {
 	c := s.cfg.collapse
-	if c == nil {
+	if c == nil || st.ShowDupes {
 		res, err := dedupSearch(st, search)
 		return res, 0, err
 	}

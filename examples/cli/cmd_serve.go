@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"pinrec/dupes"
 	"pinrec/engage"
 	"pinrec/web"
 )
@@ -75,7 +76,14 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 
 	logger := log.New(stderr, "", log.LstdFlags)
 	root := ix.Info()[infoRoot]
+	// Result lists hide near-duplicates of higher-ranked results ("N similar hidden"), at the
+	// distance index calibrated (collapse.go).
+	dupesCal, err := dupesThreshold(ctx, ix)
+	if err != nil {
+		return err
+	}
 	h, err := web.New(ix,
+		web.WithNearDuplicates(dupes.Collapser(ix, dupesCal.Threshold)),
 		web.WithEmbedder(enc),
 		web.WithImageLocator(func(id string, meta map[string]string) string { return servedPath(root, id, meta) }),
 		web.WithLogger(logger),
