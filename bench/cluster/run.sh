@@ -11,6 +11,7 @@
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 cd "$ROOT"
+if [ -z "${CGO_CFLAGS:-}" ] && [ -f .venv/tf/env.sh ]; then . .venv/tf/env.sh; fi  # run outside make too
 N=${BENCH_CLUSTER_N:-100000}
 DATA=${BENCH_CLUSTER_DATA:-$ROOT/.cache/weaviate/synth}
 SYNTH=${SYNTH:-$ROOT/bench/synth_embeddings.py}

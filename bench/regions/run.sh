@@ -11,6 +11,7 @@
 # crop_precision_at_10, regions_index_cost.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+if [ -z "${CGO_CFLAGS:-}" ] && [ -f .venv/tf/env.sh ]; then . .venv/tf/env.sh; fi  # run outside make too
 export TF_CPP_MIN_LOG_LEVEL=${TF_CPP_MIN_LOG_LEVEL:-2}
 mkdir -p bin
 go build -o bin/benchregions ./bench/regions
