@@ -71,9 +71,6 @@ func (r Rect) In(width, height int) error {
 	return nil
 }
 
-// area is W*H in int64.
-func (r Rect) area() int64 { return int64(r.W) * int64(r.H) }
-
 // Crop returns the part r of img as an image whose bounds are r moved by img.Bounds().Min (so
 // r is in pixels from the image's top-left corner). The pixels are not copied: the result
 // reads img, which must not change while it is in use.
