@@ -44,12 +44,12 @@ type bench struct {
 
 func main() {
 	p := params{
-		Seed: 1, Users: 400, WarmDays: 90, EvalDays: 14, TuneDays: 7, PerDay: 2, Impulse: 0.15,
+		Seed: 1, Users: 400, WarmDays: 90, EvalDays: 14, TuneDays: 5, PerDay: 2, Impulse: 0.15,
 		MinInterests: 3, MaxInterests: 7, Pool: 80, Step: 10, DriftP: 0.1, SwitchP: 0.02,
 		WeightNoise: 0.3, SaveP: 0.6, PopSigma: 1, K: 50,
 	}
 	dir := flag.String("dir", "/usr/share/datasets/fashion-mnist", "folder of the Fashion-MNIST idx files")
-	flag.IntVar(&p.Users, "users", p.Users, "simulated users (half tune the cut, half are evaluated)")
+	flag.IntVar(&p.Users, "users", p.Users, "simulated users (a quarter tune the cut, half are evaluated)")
 	flag.Uint64Var(&p.Seed, "seed", p.Seed, "random seed")
 	flag.IntVar(&p.K, "k", p.K, "candidates per method")
 	latencyN := flag.Int("latency-n", 100000, "items of the synthetic approximate index the feed is timed on (0: skip)")
@@ -120,7 +120,7 @@ func run(p params, dir string, latencyN, latencyDim int) error {
 	t0 := time.Now()
 	bestCut, bestScore := 0.0, -1.0
 	var grid []string
-	for _, cut := range []float64{0.5, 1, 1.5, 2, 3, 4} {
+	for _, cut := range []float64{1, 2, 4, 6, 8} {
 		ms := methods(cut)[:1]
 		res, err := b.walk(ctx, ms, true, p.TuneDays)
 		if err != nil {
@@ -128,11 +128,13 @@ func run(p params, dir string, latencyN, latencyDim int) error {
 		}
 		rel, rec := mean(res[0].rel), mean(res[0].rec)
 		grid = append(grid, fmt.Sprintf("%g:%.4f/%.4f", cut, rel, rec))
-		if rel+rec > bestScore {
-			bestCut, bestScore = cut, rel+rec
+		// By recall of the exact pins: relevance at the calibrated threshold hardly tells the
+		// methods apart (popularity, which ignores the person, reaches the last pin's).
+		if rec > bestScore {
+			bestCut, bestScore = cut, rec
 		}
 	}
-	fmt.Printf("tune_relative_cut (relevance/recall on tuning users, best by their sum): %s; %.0fs\n", strings.Join(grid, " "), time.Since(t0).Seconds())
+	fmt.Printf("tune_relative_cut (relevance/recall on tuning users, best by recall): %s; %.0fs\n", strings.Join(grid, " "), time.Since(t0).Seconds())
 	fmt.Printf("tune_best_relative_cut=%g library_default=%g (match=%v)\n", bestCut, foryou.DefaultRelativeCut, bestCut == foryou.DefaultRelativeCut)
 
 	// Evaluation with the library's default cut, on the other users.
@@ -195,7 +197,8 @@ func (b *bench) walk(ctx context.Context, ms []method, tune bool, days int) ([]m
 	}
 	var users []int
 	for ui, u := range b.hist.w.users {
-		if u.tune == tune {
+		// Tuning: every other tuning user (a quarter of all), to keep the grid affordable.
+		if u.tune == tune && (!tune || ui%4 == 0) {
 			users = append(users, ui)
 		}
 	}
