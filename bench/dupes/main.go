@@ -139,6 +139,25 @@ func main() {
 		fmt.Printf("  threshold %.4g (%s): %s\n", rep.Calibration.Threshold, rep.Calibration.Rule, rep.Calibration.Explanation)
 		fmt.Printf("  %d near groups, %d exact groups\n", len(rep.Near), len(rep.Exact))
 		describeDistances(pics, vecs, ix)
+		// Control: the distinct pictures alone, where every group is a false one.
+		alone, err := pinrec.NewIndex(len(vecs[0]))
+		if err != nil {
+			log.Fatal(err)
+		}
+		for i, p := range pics {
+			if p.edit == "" {
+				if err := alone.Add(pinrec.Item{ID: p.id, Vector: vecs[i]}); err != nil {
+					log.Fatal(err)
+				}
+			}
+		}
+		ctl, err := dupes.Find(ctx, alone, dupes.WithWorkers(*threads))
+		if err != nil {
+			log.Fatal(err)
+		}
+		s.controlGroups, s.controlItems = len(ctl.Near)+len(ctl.Exact), countMembers(ctl.Near)+countMembers(ctl.Exact)
+		fmt.Printf("  control, the %d distinct pictures alone: threshold %.4g (%s), %d groups of %d pictures\n",
+			alone.Len(), ctl.Calibration.Threshold, ctl.Calibration.Rule, s.controlGroups, s.controlItems)
 		results = append(results, s)
 	}
 	printTable(results)
@@ -159,6 +178,7 @@ func main() {
 		fmt.Printf("dupes_precision%s=%.4f\n", suffix, s.precision)
 		fmt.Printf("dupes_recall%s=%.4f\n", suffix, s.mildRecall)
 		fmt.Printf("dupes_flip_recall%s=%.4f\n", suffix, s.recall["flip"])
+		fmt.Printf("dupes_control_groups%s=%d\n", suffix, s.controlGroups)
 	}
 	if speed != nil {
 		fmt.Printf("dupes_synth_n=%d\n", speed.n)
@@ -235,6 +255,8 @@ type score struct {
 	prec       map[string]float64 // per edit: predicted pairs holding such a copy that are right
 	copies     map[string]int
 	falseDist  int // predicted pairs of two distinct pictures (neither a copy)
+	// controlGroups and controlItems: groups found among the distinct pictures alone.
+	controlGroups, controlItems int
 }
 
 // scoreReport scores a report's groups (near groups, and exact groups outside them) against

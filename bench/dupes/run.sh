@@ -9,7 +9,8 @@
 # BENCH_DUPES_DIM (2048), BENCH_SEED (1), PINREC_MODEL.
 #
 # The model has seeded RANDOM weights (the figures say so). The last lines are name=value pairs:
-# dupes_precision, dupes_recall (mild edits), dupes_flip_recall, the same for _pixels,
+# dupes_precision, dupes_recall (mild edits), dupes_flip_recall, dupes_control_groups (groups
+# found among the distinct pictures alone: all false), the same for _pixels,
 # _pixels_norm and _dhash, dupes_synth_n, dupes_seconds_per_item and dupes_ratio_vs_search (CPU
 # time of the process, which other load moves less than wall time), dupes_wall_ratio_vs_search,
 # and dupes_1m_seconds and dupes_1m_cpu_seconds (EXTRAPOLATED from dupes_synth_n, not measured).
