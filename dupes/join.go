@@ -143,7 +143,7 @@ func (j *join) exactNeighbours(ctx context.Context, ids []string, k int, out [][
 			}
 			vecs = append(vecs, it.Vector)
 		}
-		res, err := j.exact.SearchBatch(ctx, vecs, ask, j.opts...)
+		res, err := j.exact.SearchBatch(ctx, vecs, ask, append(j.opts[:len(j.opts):len(j.opts)], pinrec.WithWorkers(j.cfg.workers))...)
 		if err != nil {
 			return fmt.Errorf("dupes: neighbours: %w", err)
 		}

@@ -78,7 +78,9 @@ func WithThreshold(d float32) Option {
 // so k changes speed, not the groups of an exact index.
 func WithK(k int) Option { return func(c *config) { c.k = k } }
 
-// WithWorkers bounds the goroutines that search in parallel (default GOMAXPROCS).
+// WithWorkers bounds the goroutines that search in parallel (default GOMAXPROCS): searches
+// of one item each through an approximate or remote store, or the workers of each batched
+// pass over an exact index.
 func WithWorkers(n int) Option { return func(c *config) { c.workers = n } }
 
 // WithHashKey names the metadata key holding the content hash (default [MetaHash]); "" turns
