@@ -3,10 +3,12 @@ package web
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"log"
 	"net"
 	"net/http"
+	"os"
 	"testing"
 	"time"
 
@@ -84,4 +86,45 @@ func TestLimitListener(t *testing.T) {
 	require.NotNil(t, c, "the closed connection's slot went to the third")
 	c.Close()
 	b.Close()
+}
+
+// A body sent a byte at a time is cut off at the upload read deadline: the slot it held is
+// free again and the connection closed, however slowly the client goes on.
+func TestSlowUploadCutOff(t *testing.T) {
+	old := uploadReadTimeout
+	uploadReadTimeout = 300 * time.Millisecond
+	defer func() { uploadReadTimeout = old }()
+	f := newFixture(t)
+	s, _ := f.server(t, WithConcurrentQueries(1))
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- Serve(ctx, ln, s, WithServeLogger(nil)) }()
+	defer func() { cancel(); <-done }()
+	conn, err := net.Dial("tcp", ln.Addr().String())
+	require.NoError(t, err)
+	defer conn.Close()
+	fmt.Fprintf(conn, "POST /api/query HTTP/1.1\r\nHost: %s\r\nContent-Type: multipart/form-data; boundary=b\r\nContent-Length: 100000\r\n\r\n--b\r\n", ln.Addr())
+	// One byte every 100 ms until the server closes the connection, for at most 10 s: less than
+	// the server-wide 30 s body timeout, so only the upload deadline can end it.
+	closed := false
+	for range 100 {
+		if _, err := conn.Write([]byte{'x'}); err != nil {
+			closed = true
+			break
+		}
+		conn.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
+		if _, err := conn.Read(make([]byte, 512)); err != nil && !errors.Is(err, os.ErrDeadlineExceeded) {
+			closed = true
+			break
+		}
+	}
+	assert.True(t, closed, "the slow body was never cut off")
+	// The slot is free: an upload is answered.
+	body, ctype := multipartBody(t, "q.png", f.query)
+	resp, err := http.Post("http://"+ln.Addr().String()+"/api/query", ctype, body)
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusOK, resp.StatusCode)
 }

@@ -41,8 +41,8 @@ const largeUpload = 8 << 20
 const maxField = 4 << 10
 
 // uploadReadTimeout bounds how long reading an upload's body may take: a client that sends
-// one byte at a time is cut off, and its slot freed.
-const uploadReadTimeout = 60 * time.Second
+// one byte at a time is cut off, and its slot freed. A variable for the tests.
+var uploadReadTimeout = 60 * time.Second
 
 // readUpload reads the multipart body of r: the image from the field "image", streamed to a
 // temporary file (never held in memory), and the other fields (k, crop, cat, dedup, rank)
