@@ -5,6 +5,8 @@ package faults
 import (
 	"context"
 	"database/sql"
+	"encoding/base64"
+	"encoding/hex"
 	"fmt"
 	"math/rand/v2"
 	"net/http"
@@ -220,11 +222,11 @@ func TestKill(t *testing.T) {
 		idx := filepath.Join(dir, "pins.pinrec")
 		copyFile(t, f.index, idx)
 		p, base := startServe(t, idx)
-		acked := make(chan [2]string, 1<<16)
+		acked := make(chan ackedEvent, 1<<16)
 		stop := make(chan struct{})
 		var wg sync.WaitGroup
 		for c := range 4 {
-			wg.Go(func() { writeLoop(base, c, ids, acked, stop) })
+			wg.Go(func() { writeLoop(base, ids[c*20:], acked, stop) })
 		}
 		time.Sleep(300*time.Millisecond + randomDelay(rng, 1500*time.Millisecond))
 		p.kill()
@@ -233,7 +235,7 @@ func TestKill(t *testing.T) {
 		close(acked)
 		o := outcome{note: "while writing"}
 		db := engage.PathFor(idx)
-		have := map[[2]string]bool{}
+		have := map[ackedEvent]int{} // the history as a multiset
 		s, err := engage.Open(db)
 		if err != nil {
 			o.corrupt++
@@ -242,15 +244,17 @@ func TestKill(t *testing.T) {
 			h, err := s.History(context.Background(), 0, 0)
 			require.NoError(t, err)
 			for _, l := range h {
-				have[[2]string{l.User, l.Item}] = true
+				have[ackedEvent{l.User, l.Item, string(l.Action)}]++
 			}
 			s.Close()
 		}
 		n := 0
 		for a := range acked {
 			n++
-			if !have[a] {
+			if have[a] == 0 {
 				o.ackedLost++
+			} else {
+				have[a]--
 			}
 		}
 		if n == 0 {
@@ -261,7 +265,7 @@ func TestKill(t *testing.T) {
 		}
 		// Serving again works and takes writes.
 		p2, base2 := startServe(t, idx)
-		if code := post(base2, "u-after", ids[0]); code != http.StatusOK {
+		if code, _ := post(base2, "", "save", ids[0]); code != http.StatusOK {
 			o.fail += fmt.Sprintf(" serve after the kill answered %d", code)
 		}
 		p2.cmd.Process.Signal(syscall.SIGTERM)
@@ -326,33 +330,69 @@ func startServe(t *testing.T, idx string) (*proc, string) {
 
 var client = &http.Client{Timeout: 10 * time.Second}
 
-// post saves item for user through the page's API and returns the status (0: no answer).
-func post(base, user, item string) int {
-	req, err := http.NewRequest(http.MethodPost, base+"/api/engage/save/"+item, nil)
+// ackedEvent is a like or save that serve answered 200.
+type ackedEvent struct{ user, item, action string }
+
+// post sends action on item through the page's API as the visitor of cookie ("": a new one)
+// and returns the status (0: no answer) and the visitor's cookie afterwards.
+func post(base, cookie, action, item string) (int, string) {
+	req, err := http.NewRequest(http.MethodPost, base+"/api/engage/"+action+"/"+item, nil)
 	if err != nil {
-		return 0
+		return 0, cookie
 	}
 	req.Header.Set("Accept", "application/json")
-	req.AddCookie(&http.Cookie{Name: "pinrec_user", Value: user})
+	if cookie != "" {
+		req.AddCookie(&http.Cookie{Name: "pinrec_user", Value: cookie})
+	}
 	resp, err := client.Do(req)
 	if err != nil {
-		return 0
+		return 0, cookie
 	}
 	resp.Body.Close()
-	return resp.StatusCode
+	for _, c := range resp.Cookies() {
+		if c.Name == "pinrec_user" {
+			cookie = c.Value
+		}
+	}
+	return resp.StatusCode, cookie
 }
 
-// writeLoop saves items as user c-N until stop, sending each acknowledged (user, item).
-func writeLoop(base string, c int, ids []string, acked chan<- [2]string, stop <-chan struct{}) {
+// visitorUser is the engagement user ID of a visitor cookie: the server signs 16 random bytes
+// ("R.M", base64url) and records the visitor as web: and their hex digits.
+func visitorUser(cookie string) string {
+	r, _, _ := strings.Cut(cookie, ".")
+	b, err := base64.RawURLEncoding.DecodeString(r)
+	if err != nil {
+		return ""
+	}
+	return "web:" + hex.EncodeToString(b)
+}
+
+// writeLoop saves and unsaves items in turn as one visitor until stop, sending each
+// acknowledged event. Each changes the visitor's state, so each is one line of the history.
+func writeLoop(base string, ids []string, acked chan<- ackedEvent, stop <-chan struct{}) {
+	cookie := ""
 	for n := 0; ; n++ {
 		select {
 		case <-stop:
 			return
 		default:
 		}
-		user, item := fmt.Sprintf("w%d-%d", c, n/len(ids)), ids[n%len(ids)]
-		if post(base, user, item) == http.StatusOK {
-			acked <- [2]string{user, item}
+		item, action := ids[n%len(ids)], "save"
+		if (n/len(ids))%2 == 1 {
+			action = "unsave"
 		}
+		code, c := post(base, cookie, action, item)
+		if code != http.StatusOK {
+			n-- // not applied: the same event again
+			if code == 0 || code >= 500 {
+				time.Sleep(10 * time.Millisecond)
+			} else {
+				time.Sleep(50 * time.Millisecond) // 429: slower
+			}
+			continue
+		}
+		cookie = c
+		acked <- ackedEvent{visitorUser(cookie), item, action}
 	}
 }
