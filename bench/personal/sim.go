@@ -31,7 +31,7 @@ type params struct {
 }
 
 func (p params) print(w io.Writer) {
-	fmt.Fprintf(w, "sim_seed=%d\nsim_users=%d\nsim_days=%d warm + %d evaluated (cut tuned on the first %d, tuning users only)\n",
+	fmt.Fprintf(w, "sim_seed=%d\nsim_users=%d\nsim_days=%d warm + %d evaluated (cut tuned on the first %d, on a quarter of the users, apart from the evaluated half)\n",
 		p.Seed, p.Users, p.WarmDays, p.EvalDays, p.TuneDays)
 	fmt.Fprintf(w, "sim_actions_per_day=Poisson(%g)\nsim_impulse_share=%g\nsim_interests_per_user=U[%d,%d]\n",
 		p.PerDay, p.Impulse, p.MinInterests, p.MaxInterests)
