@@ -2,9 +2,9 @@
 // "more like this" queries from the index: on the terminal, as JSON, as a picture and as a web
 // page.
 //
-//	pinrec index     [-model DIR] (-index FILE | -backend URL) [-workers N] [-embedding model|pixels] [-regions N] [-fast] DIR
-//	pinrec query     [-model DIR] (-index FILE | -backend URL) [-k 5] [-crop x,y,w,h] [-json] [-grid OUT.png] IMAGE
-//	pinrec similar   (-index FILE | -backend URL) [-k 5] [-rank visual|hybrid | -user U] [-json] [-grid OUT.png] ID
+//	pinrec index     [-model DIR] (-index FILE | -backend URL) [-workers N] [-embedding model|pixels] [-regions N] [-fast] [-allow-removals] DIR
+//	pinrec query     [-model DIR] (-index FILE | -backend URL) [-k 5] [-crop x,y,w,h] [-dupes hide|show] [-json] [-grid OUT.png] IMAGE
+//	pinrec similar   (-index FILE | -backend URL) [-k 5] [-rank visual|hybrid | -user U] [-dupes hide|show] [-json] [-grid OUT.png] ID
 //	pinrec ls        (-index FILE | -backend URL)
 //	pinrec stats     (-index FILE | -backend URL) [-json]
 //	pinrec eval      (-index FILE | -backend URL) [-k 1,5,10] [-sample N] [-seed S] [-json]
@@ -12,7 +12,7 @@
 //	pinrec serve     -index FILE [-model DIR] [-addr 127.0.0.1:8080] [-max-upload BYTES]
 //	pinrec engage    -index FILE (-user U -action like|save|unsave|unlike ID... | -events FILE.csv|FILE.jsonl)
 //	pinrec foryou    (-index FILE | -backend URL -db FILE) -user U [-k 10] [-seed S] [-json] [-grid OUT.png]
-//	pinrec build-ann -index FILE [-m M] [-ef N] [-efc N] [-codec sq8|pca512-sq8|none] [-out FILE]
+//	pinrec build-ann -index FILE [-target-recall R] [-m M] [-ef N] [-efc N] [-codec sq8|pca512-sq8|none] [-out FILE]
 //	pinrec push      -index FILE -backend weaviate://HOST:PORT/COLLECTION
 //	pinrec pull      -backend weaviate://HOST:PORT/COLLECTION -index FILE
 //	pinrec version   [-json]
@@ -127,9 +127,9 @@ func printUsage(w io.Writer) {
 	fmt.Fprintln(w, "pinrec: content-based image recommendation (\"more like this\") with ResNet50 embeddings")
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "usage:")
-	fmt.Fprintln(w, "  pinrec index     [-model DIR] (-index FILE | -backend URL) [-workers N] [-embedding model|pixels] [-regions N] [-fast] DIR")
-	fmt.Fprintln(w, "  pinrec query     [-model DIR] (-index FILE | -backend URL) [-k 5] [-crop x,y,w,h] [-json] [-grid OUT.png] IMAGE")
-	fmt.Fprintln(w, "  pinrec similar   (-index FILE | -backend URL) [-k 5] [-rank visual|hybrid | -user U] [-json] [-grid OUT.png] ID")
+	fmt.Fprintln(w, "  pinrec index     [-model DIR] (-index FILE | -backend URL) [-workers N] [-embedding model|pixels] [-regions N] [-fast] [-allow-removals] DIR")
+	fmt.Fprintln(w, "  pinrec query     [-model DIR] (-index FILE | -backend URL) [-k 5] [-crop x,y,w,h] [-dupes hide|show] [-json] [-grid OUT.png] IMAGE")
+	fmt.Fprintln(w, "  pinrec similar   (-index FILE | -backend URL) [-k 5] [-rank visual|hybrid | -user U] [-dupes hide|show] [-json] [-grid OUT.png] ID")
 	fmt.Fprintln(w, "  pinrec ls        (-index FILE | -backend URL)")
 	fmt.Fprintln(w, "  pinrec stats     (-index FILE | -backend URL) [-json]")
 	fmt.Fprintln(w, "  pinrec eval      (-index FILE | -backend URL) [-k 1,5,10] [-sample N] [-seed S] [-json]")
@@ -137,7 +137,7 @@ func printUsage(w io.Writer) {
 	fmt.Fprintln(w, "  pinrec serve     -index FILE [-model DIR] [-addr 127.0.0.1:8080] [-max-upload BYTES]")
 	fmt.Fprintln(w, "  pinrec engage    -index FILE (-user U -action like|save|unsave|unlike ID... | -events FILE.csv|FILE.jsonl)")
 	fmt.Fprintln(w, "  pinrec foryou    (-index FILE | -backend URL -db FILE) -user U [-k 10] [-seed S] [-json] [-grid OUT.png]")
-	fmt.Fprintln(w, "  pinrec build-ann -index FILE [-m M] [-ef N] [-efc N] [-codec sq8|pca512-sq8|none] [-out FILE]")
+	fmt.Fprintln(w, "  pinrec build-ann -index FILE [-target-recall R] [-m M] [-ef N] [-efc N] [-codec sq8|pca512-sq8|none] [-out FILE]")
 	fmt.Fprintln(w, "  pinrec push      -index FILE -backend weaviate://HOST:PORT/COLLECTION")
 	fmt.Fprintln(w, "  pinrec pull      -backend weaviate://HOST:PORT/COLLECTION -index FILE")
 	fmt.Fprintln(w, "  pinrec version   [-json]")
