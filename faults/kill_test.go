@@ -182,7 +182,7 @@ func TestKill(t *testing.T) {
 	runCase(t, "kill -9: engage -events", trials(4, 25), func(t *testing.T, i int) outcome {
 		db := filepath.Join(t.TempDir(), "pins.engage.db")
 		p := pinrecStart(t, nil, "engage", "-index", f.index, "-db", db, "-events", events, "-batch", "200")
-		time.Sleep(randomDelay(rng, durEngage))
+		time.Sleep(randomDelay(rng, durEngage*3/4))
 		o := outcome{note: "after the end"}
 		if !p.exited() {
 			p.cmd.Process.Signal(syscall.SIGSTOP)
