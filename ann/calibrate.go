@@ -104,6 +104,9 @@ func (a *Index) calibrate(ctx context.Context, held []string) error {
 	if k < 1 {
 		return nil
 	}
+	// The exact scans a search may fall back to must not find the held-out items either.
+	a.held = out
+	defer func() { a.held = nil }()
 	truth, err := a.ix.SearchBatch(ctx, queries, k, pinrec.WithFilter(func(id string, _ map[string]string) bool { return !out[id] }))
 	if err != nil {
 		return fmt.Errorf("calibrate: exact top %d: %w", k, err)

@@ -108,3 +108,17 @@ func TestCalibrationOptions(t *testing.T) {
 		assert.ErrorIs(t, err, ErrBadOption, "%v", bad)
 	}
 }
+
+// TestCalibrationOfTinyIndexes: below efSearch items the search is the exact scan, so the
+// recorded recall is 1 (the held-out items are not found while they are held out).
+func TestCalibrationOfTinyIndexes(t *testing.T) {
+	for _, n := range []int{2, 5, 12, 40} {
+		exact, _ := testData(t, 13, n, 1, 8)
+		a, err := Build(context.Background(), exact, WithWorkers(1))
+		require.NoError(t, err)
+		c := a.Calibration()
+		assert.Equal(t, max(1, n/10), c.Queries, "n=%d", n)
+		assert.Equal(t, 1.0, c.Recall, "n=%d", n)
+		assert.Equal(t, n, a.Len())
+	}
+}

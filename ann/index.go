@@ -173,6 +173,10 @@ type Index struct {
 	cal  Calibration // what Build measured (Queries 0: nothing)
 
 	graphOnly bool // tests: answer from the graph alone, never from the exact scan
+
+	// held: the items Build holds out of the graph while it calibrates, which are in the exact
+	// index but must not be found (nil otherwise).
+	held map[string]bool
 }
 
 var _ pinrec.Store = (*Index)(nil)
@@ -450,7 +454,7 @@ func (a *Index) search(ctx context.Context, query []float32, k int, skip string,
 	}
 	filtered := p.Filter != nil || p.Match != nil
 	keep := func(id string, meta map[string]string) bool {
-		return id != skip && (!filtered || p.Keep(id, meta))
+		return id != skip && !a.held[id] && (!filtered || p.Keep(id, meta))
 	}
 	want := k
 	if skip != "" {
