@@ -30,6 +30,7 @@ import (
 	"pinrec"
 	"pinrec/dupes"
 	"pinrec/internal/cpuinfo"
+	"pinrec/internal/fashionmnist"
 )
 
 // pic is one picture of the collection.
@@ -45,7 +46,7 @@ func main() {
 	log.SetFlags(0)
 	log.SetPrefix("benchdupes: ")
 	modelDir := flag.String("model", "models/resnet50", "model folder (random weights)")
-	dataDir := flag.String("data", "/usr/share/datasets/fashion-mnist", "Fashion-MNIST folder (make dataset)")
+	dataDir := flag.String("data", fashionmnist.DefaultDir, "Fashion-MNIST folder (make dataset)")
 	photos := flag.String("photos", "testdata/images/ok", "folder of the repository's test photos")
 	distinct := flag.Int("distinct", 1000, "distinct Fashion-MNIST pictures")
 	originals := flag.Int("originals", 150, "of them, pictures that get edited copies (the photos always do)")

@@ -26,6 +26,7 @@ import (
 	"pinrec"
 	"pinrec/engage"
 	"pinrec/foryou"
+	"pinrec/internal/fashionmnist"
 )
 
 // bench holds the collection and the shared state of the walk.
@@ -48,7 +49,7 @@ func main() {
 		MinInterests: 3, MaxInterests: 7, Pool: 80, Step: 10, DriftP: 0.1, SwitchP: 0.02,
 		WeightNoise: 0.3, SaveP: 0.6, PopSigma: 1, K: 50,
 	}
-	dir := flag.String("dir", "/usr/share/datasets/fashion-mnist", "folder of the Fashion-MNIST idx files")
+	dir := flag.String("dir", fashionmnist.DefaultDir, "folder of the Fashion-MNIST idx files")
 	flag.IntVar(&p.Users, "users", p.Users, "simulated users (a quarter tune the cut, half are evaluated)")
 	flag.Uint64Var(&p.Seed, "seed", p.Seed, "random seed")
 	flag.IntVar(&p.K, "k", p.K, "candidates per method")

@@ -22,24 +22,20 @@
 package main
 
 import (
-	"compress/gzip"
 	"context"
-	"encoding/binary"
 	"flag"
 	"fmt"
 	"image"
 	"image/color"
-	"io"
 	"log"
 	"math"
 	"math/rand/v2"
-	"os"
-	"path/filepath"
 	"time"
 
 	"golang.org/x/image/draw"
 
 	"pinrec"
+	"pinrec/internal/fashionmnist"
 )
 
 const canvas = 224
@@ -64,7 +60,7 @@ type pin struct {
 }
 
 func main() {
-	dataDir := flag.String("data", "/usr/share/datasets/fashion-mnist", "folder of the Fashion-MNIST idx files")
+	dataDir := flag.String("data", fashionmnist.DefaultDir, "folder of the Fashion-MNIST idx files")
 	modelDir := flag.String("model", "models/resnet50", "model folder")
 	nOutfits := flag.Int("outfits", 100, "outfit pins")
 	nSingles := flag.Int("singles", 100, "single-item pins")
@@ -424,59 +420,13 @@ func paint(dst *image.RGBA, src *image.Gray, box pinrec.Rect) {
 
 // loadItems reads the Fashion-MNIST test split.
 func loadItems(dir string) ([]item, error) {
-	labels, _, err := readIdx(filepath.Join(dir, "t10k-labels-idx1-ubyte.gz"), 1)
+	m, labels, err := fashionmnist.Load(dir, fashionmnist.Test)
 	if err != nil {
 		return nil, err
 	}
-	pix, dims, err := readIdx(filepath.Join(dir, "t10k-images-idx3-ubyte.gz"), 3)
-	if err != nil {
-		return nil, err
-	}
-	n, h, w := dims[0], dims[1], dims[2]
-	if n != len(labels) {
-		return nil, fmt.Errorf("%d labels, %d images", len(labels), n)
-	}
-	out := make([]item, n)
+	out := make([]item, m.N)
 	for i := range out {
-		out[i] = item{img: &image.Gray{Pix: pix[i*h*w : (i+1)*h*w], Stride: w, Rect: image.Rect(0, 0, w, h)}, label: int(labels[i])}
+		out[i] = item{img: m.Gray(i), label: int(labels[i])}
 	}
 	return out, nil
-}
-
-// readIdx reads a gzipped idx file of unsigned bytes with ndim dimensions.
-func readIdx(path string, ndim int) ([]byte, []int, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, nil, err
-	}
-	defer f.Close()
-	zr, err := gzip.NewReader(f)
-	if err != nil {
-		return nil, nil, fmt.Errorf("%s: %w", path, err)
-	}
-	var magic [4]byte
-	if _, err := io.ReadFull(zr, magic[:]); err != nil {
-		return nil, nil, fmt.Errorf("%s: %w", path, err)
-	}
-	if magic[0] != 0 || magic[1] != 0 || magic[2] != 8 || int(magic[3]) != ndim {
-		return nil, nil, fmt.Errorf("%s: not an idx file of %d-d bytes", path, ndim)
-	}
-	dims := make([]int, ndim)
-	total := 1
-	for i := range dims {
-		var d uint32
-		if err := binary.Read(zr, binary.BigEndian, &d); err != nil {
-			return nil, nil, fmt.Errorf("%s: %w", path, err)
-		}
-		if d == 0 || d > 1<<20 {
-			return nil, nil, fmt.Errorf("%s: dimension %d out of range", path, d)
-		}
-		dims[i] = int(d)
-		total *= int(d)
-	}
-	data := make([]byte, total)
-	if _, err := io.ReadFull(zr, data); err != nil {
-		return nil, nil, fmt.Errorf("%s: %w", path, err)
-	}
-	return data, dims, nil
 }
