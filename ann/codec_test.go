@@ -6,6 +6,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"pinrec/internal/synth"
 )
 
 // TestPCAFewVectors checks the Gram-matrix route of the PCA training (fewer vectors than
@@ -13,10 +15,10 @@ import (
 // (almost) nothing to the projection, since they lie in the span it keeps.
 func TestPCAFewVectors(t *testing.T) {
 	for _, d := range []int{100, 600} {
-		s := newSynth(3, d, 8, 5)
+		s := synth.New(3, d, 8, 5)
 		sample := make([][]float32, 40)
 		for i := range sample {
-			sample[i] = s.draw()
+			sample[i] = s.Draw()
 		}
 		c, err := trainCodec(kindPCASQ8, d, sample, 1)
 		require.NoError(t, err)

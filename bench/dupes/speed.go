@@ -13,6 +13,7 @@ import (
 	"pinrec"
 	"pinrec/ann"
 	"pinrec/dupes"
+	"pinrec/internal/synth"
 )
 
 type speedResult struct {
@@ -42,7 +43,7 @@ func measureSpeed(ctx context.Context, n, dim, workers int, seed uint64) (*speed
 	if err != nil {
 		return nil, err
 	}
-	g := newSynth(seed, dim, 32, 64)
+	g := synth.New(seed, dim, 32, 64)
 	rng := rand.New(rand.NewPCG(seed, 5))
 	var vecs [][]float32
 	for i := range n {
@@ -59,7 +60,7 @@ func measureSpeed(ctx context.Context, n, dim, workers int, seed uint64) (*speed
 				v[j] = src[j] + float32(rng.NormFloat64()*sigma)
 			}
 		} else {
-			v = g.draw()
+			v = g.Draw()
 		}
 		vecs = append(vecs, v)
 		if err := ix.Add(pinrec.Item{ID: fmt.Sprintf("v%07d", i), Vector: v}); err != nil {
@@ -123,72 +124,4 @@ func countMembers(gs []dupes.Group) int {
 		n += len(g.Members)
 	}
 	return n
-}
-
-// synth draws vectors shaped like CNN features (as package ann's tests and
-// bench/synth_embeddings.py do): a latent point near one of a few cluster centres (Zipf-sized
-// clusters), mapped up by a fixed Gaussian matrix, through a ReLU, plus a little non-negative
-// jitter.
-type synth struct {
-	d, latent int
-	w         [][]float64
-	b         []float64
-	centres   [][]float64
-	spread    []float64
-	cum       []float64
-	rng       *rand.Rand
-}
-
-func newSynth(seed uint64, d, latent, clusters int) *synth {
-	rng := rand.New(rand.NewPCG(seed, 77))
-	s := &synth{d: d, latent: latent, rng: rng}
-	s.w = make([][]float64, latent)
-	for i := range s.w {
-		s.w[i] = make([]float64, d)
-		for j := range s.w[i] {
-			s.w[i][j] = rng.NormFloat64() / math.Sqrt(float64(latent))
-		}
-	}
-	s.centres = make([][]float64, clusters)
-	s.spread = make([]float64, clusters)
-	s.cum = make([]float64, clusters)
-	total := 0.0
-	for c := range s.centres {
-		s.centres[c] = make([]float64, latent)
-		for i := range s.centres[c] {
-			s.centres[c][i] = rng.NormFloat64()
-		}
-		s.spread[c] = 0.25 + 0.45*rng.Float64()
-		total += 1 / math.Pow(float64(c+1), 1.1)
-		s.cum[c] = total
-	}
-	for c := range s.cum {
-		s.cum[c] /= total
-	}
-	s.b = make([]float64, d)
-	for j := range s.b {
-		s.b[j] = -0.1 * rng.NormFloat64()
-	}
-	return s
-}
-
-func (s *synth) draw() []float32 {
-	u := s.rng.Float64()
-	c := 0
-	for c < len(s.cum)-1 && s.cum[c] < u {
-		c++
-	}
-	z := make([]float64, s.latent)
-	for i := range z {
-		z[i] = s.centres[c][i] + s.spread[c]*s.rng.NormFloat64()
-	}
-	x := make([]float32, s.d)
-	for j := range x {
-		v := s.b[j]
-		for i := range z {
-			v += z[i] * s.w[i][j]
-		}
-		x[j] = float32(max(v, 0)*0.5 + math.Abs(s.rng.NormFloat64())*0.01)
-	}
-	return x
 }
