@@ -44,6 +44,7 @@ func TestBrowserForYou(t *testing.T) {
 	)
 	note := get(t, ctx, "note", chromedp.Text(chromedp.CSS(`#foryou-note`)))
 	assert.Contains(t, note, "Built from 4 pins you liked or saved")
+	assert.Regexp(t, `saved: (1 interest|[02-9] interests|\d{2,} interests)\. This page`, note, "the count of interests reads as English")
 	interests := get(t, ctx, "interests", chromedp.Evaluate[[]string](`Array.from(document.querySelectorAll('#interests a.pin')).map(a => a.title)`))
 	require.NotEmpty(t, interests)
 	for _, id := range interests {
