@@ -9,6 +9,7 @@
 # Ends with name=value lines.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+if [ -z "${CGO_CFLAGS:-}" ] && [ -f .venv/tf/env.sh ]; then . .venv/tf/env.sh; fi
 
 data=${FASHION_MNIST_DIR:-/usr/share/datasets/fashion-mnist}
 out=.cache/bench-personal
