@@ -17,6 +17,8 @@
 //	GET  /item/{id}             the pin, its metadata and "More like this" (?k, ?cat, ?dedup, ?crop=x,y,w,h, ?rank)
 //	POST /search                upload form (multipart "image", optional "crop"): 303 to its results page
 //	GET  /search/{id}           an upload's results page (?k, ?cat), while the server keeps it
+//	GET  /foryou                the visitor's "For you" feed from their own likes and saves (with WithEngagement)
+//	GET  /dupes                 the collection's near-duplicate groups, largest first (?threshold)
 //	GET  /api/similar/{id}      an Answer, or a HybridAnswer with ?rank=hybrid (?k, ?cat, ?dedup, ?crop)
 //	POST /api/query             an Answer for an uploaded image (multipart "image"; ?k, ?crop, ?cat, ?dedup), with its "search" URL
 //	GET  /api/items             {"total","offset","limit","items":[...]} (?offset, ?limit, ?cat)
