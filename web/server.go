@@ -1,7 +1,6 @@
 package web
 
 import (
-	"context"
 	"embed"
 	"errors"
 	"fmt"
@@ -11,7 +10,6 @@ import (
 	"net/http"
 	"path"
 	"runtime"
-	"slices"
 	"sort"
 	"strconv"
 	"time"
@@ -239,21 +237,10 @@ func (s *Server) estimateDedup() float64 {
 	if len(s.ids) < 2 {
 		return 0
 	}
-	n := min(32, len(s.ids))
-	var ds []float64
-	for i := range n {
-		id := s.ids[i*len(s.ids)/n]
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		res, err := pinrec.SimilarPins(ctx, s.store, id, 1)
-		cancel()
-		if err == nil && len(res) == 1 {
-			ds = append(ds, float64(res[0].Distance))
-		}
-	}
+	ds := s.sampleNNDistances(32)
 	if len(ds) == 0 {
 		return 0
 	}
-	slices.Sort(ds)
 	d := ds[len(ds)/2] / 4
 	// Two significant digits read better in the page and the URL.
 	if d > 0 {

@@ -21,21 +21,10 @@ func (s *Server) calibrateFar() float64 {
 	if len(s.ids) < 2 {
 		return 0
 	}
-	n := min(farSample, len(s.ids))
-	var ds []float64
-	for i := range n {
-		id := s.ids[i*len(s.ids)/n]
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		res, err := pinrec.SimilarPins(ctx, s.store, id, 1)
-		cancel()
-		if err == nil && len(res) == 1 {
-			ds = append(ds, float64(res[0].Distance))
-		}
-	}
+	ds := s.sampleNNDistances(farSample)
 	if len(ds) == 0 {
 		return 0
 	}
-	slices.Sort(ds)
 	p95 := ds[min(len(ds)-1, int(math.Ceil(0.95*float64(len(ds))))-1)]
 	return 2 * p95
 }
@@ -63,4 +52,22 @@ func roundRobin(cats []category, ids map[string][]string) []string {
 			return out
 		}
 	}
+}
+
+// sampleNNDistances returns, sorted, the distance from each of up to n pins spread evenly over
+// the index to its nearest other pin (pins whose search fails are left out).
+func (s *Server) sampleNNDistances(n int) []float64 {
+	n = min(n, len(s.ids))
+	var ds []float64
+	for i := range n {
+		id := s.ids[i*len(s.ids)/n]
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		res, err := pinrec.SimilarPins(ctx, s.store, id, 1)
+		cancel()
+		if err == nil && len(res) == 1 {
+			ds = append(ds, float64(res[0].Distance))
+		}
+	}
+	slices.Sort(ds)
+	return ds
 }
