@@ -37,6 +37,8 @@ def main():
     ap.add_argument("--nlat", type=int, default=200)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--efc", type=int, default=40, help="efConstruction (FAISS's default is 40)")
+    ap.add_argument("--indexes", default="HNSW32,Flat;HNSW32,SQ8",
+                    help="FAISS factory strings to build, separated by ';'")
     a = ap.parse_args()
     meta = json.load(open(os.path.join(a.dir, "meta.json")))
     n, d, nq = meta["n"], meta["d"], meta["nq"]
@@ -46,7 +48,7 @@ def main():
     efs = [int(x) for x in a.ef.split(",")]
     lat_q = queries[: min(a.nlat, nq)]
     out = {"faiss_version": faiss.__version__, "indexes": []}
-    for name in ("HNSW32,Flat", "HNSW32,SQ8"):
+    for name in a.indexes.split(";"):
         faiss.omp_set_num_threads(a.threads)
         before = rss_anon()
         index = faiss.index_factory(d, name)

@@ -13,6 +13,8 @@
 #            bytes on disk (8.2 GB at the default) in $BENCH_TMP (default a temp dir), removed
 #            at the end; pinrec's exact index file takes as much again.
 #
+# BENCH_FAISS: the FAISS factory strings built, separated by ';' (default "HNSW32,Flat;HNSW32,SQ8");
+# BENCH_NO_PEERS=1 leaves hnswlib and usearch out (the 1M run takes hours with every peer).
 # BENCH_EF: efSearch values swept; BENCH_M, BENCH_EFC, BENCH_CODEC, BENCH_TARGET: pinrec's graph
 # and target recall; BENCH_RERANK: candidates re-ranked exactly (0: max(2k, min(ef, 4k))).
 #
@@ -50,9 +52,12 @@ one() {
 	echo "pinrec filtered search and churn..." >&2
 	GOMAXPROCS=2 "$root/benchann" churn -dir "$tmp"
 	echo "FAISS (2 threads)..." >&2
-	OMP_NUM_THREADS=2 OPENBLAS_NUM_THREADS=2 MKL_NUM_THREADS=2 "$PY" bench/ann/ann_faiss.py --dir "$tmp" --ef "$EF" --threads 2 >&2
+	OMP_NUM_THREADS=2 OPENBLAS_NUM_THREADS=2 MKL_NUM_THREADS=2 "$PY" bench/ann/ann_faiss.py --dir "$tmp" --ef "$EF" --threads 2 \
+		--indexes "${BENCH_FAISS:-HNSW32,Flat;HNSW32,SQ8}" >&2
 	echo "hnswlib and usearch (2 threads)..." >&2
-	if "$PY" -c "import hnswlib" 2>/dev/null; then
+	if [ -n "${BENCH_NO_PEERS:-}" ]; then
+		echo "  hnswlib and usearch left out (BENCH_NO_PEERS is set)" >&2
+	elif "$PY" -c "import hnswlib" 2>/dev/null; then
 		OMP_NUM_THREADS=2 "$PY" bench/ann/ann_peers.py --dir "$tmp" --ef "$EF" --threads 2 >&2
 	else
 		echo "  hnswlib is not installed in $PY: left out (make setup installs it)" >&2
