@@ -480,18 +480,11 @@ func (a *Index) search(ctx context.Context, query []float32, k int, skip string,
 	// passing nodes however few pass, at the cost of visiting more of the graph.
 	keepNode := func(n uint32) bool { return !g.dead[n] && (skip == "" || a.ids[n] != skip) }
 	if filtered {
-		only := func(q *pinrec.SearchParams) { q.Filter, q.Match = p.Filter, p.Match }
-		pass := a.ix.Passes(only)
-		keepNode = func(n uint32) bool { return !g.dead[n] && a.ids[n] != skip && pass(a.ids[n]) }
-		if a.walkTooLong(keepNode, ef) && !a.graphOnly {
-			// So few pass that the walk would evaluate more codes than there are items: one
-			// call of the filter per item and exact distances for those that pass cost less.
-			res, err := a.ix.SearchAmong(ctx, query, a.ix.Matching(only), k, pinrec.WithFilter(keep))
-			if err != nil {
-				return nil, fmt.Errorf("ann: search: %w", err)
-			}
-			return res, nil
+		kn, res, done, err := a.filteredNodes(ctx, query, k, skip, p, ef, keep)
+		if done || err != nil {
+			return res, err
 		}
+		keepNode = kn
 	}
 	if live <= ef && !a.graphOnly {
 		// The beam would hold every item: the exact scan costs no more and misses nothing.
@@ -525,33 +518,6 @@ func (a *Index) search(ctx context.Context, query []float32, k int, skip string,
 		return nil, fmt.Errorf("ann: search: %w", err)
 	}
 	return res, nil
-}
-
-// filterSample is the number of nodes walkTooLong tries the filter on.
-const filterSample = 256
-
-// walkTooLong estimates, from the share s of filterSample nodes spread over the graph that pass
-// keep, whether a filtered walk would evaluate more codes than half the graph holds: it
-// expands about ef/s nodes of up to 2M links each before its beam holds ef passing nodes.
-func (a *Index) walkTooLong(keep func(uint32) bool, ef int) bool {
-	g := a.g
-	step := max(1, g.n/filterSample)
-	tried, passed := 0, 0
-	for i := 0; i < g.n; i += step {
-		if g.dead[i] {
-			continue
-		}
-		tried++
-		if keep(uint32(i)) {
-			passed++
-		}
-	}
-	if tried == 0 {
-		return false
-	}
-	// ef/s·2M > n/2, with s = (passed+1)/(tried+1) so that no passing node sampled is not
-	// read as none passing.
-	return float64(ef)*float64(tried+1)*float64(g.m0) > float64(passed+1)*float64(len(a.node))/2
 }
 
 func checkFinite(v []float32) error {
