@@ -2,7 +2,12 @@
 
 package sq8
 
-import "golang.org/x/sys/cpu"
+import (
+	"os"
+	"unsafe"
+
+	"golang.org/x/sys/cpu"
+)
 
 //go:generate sh -c "cd ../avo && GOWORK=off go run ./sq8 -out ../sq8/kernel_amd64.s -stubs ../sq8/kernel_amd64_stubs.go -pkg sq8"
 
@@ -12,7 +17,13 @@ func init() {
 		l2SQ8Pair = l2SQ8PairFast
 		l2F32 = l2F32Fast
 		dotF32 = dotF32Fast
+		dotU8 = dotU8Fast
 		kernelName = "avx2+fma"
+	}
+	if cpu.X86.HasAVX512F && cpu.X86.HasAVX512BW && cpu.X86.HasBMI2 && cpu.X86.HasAVX2 && cpu.X86.HasFMA &&
+		os.Getenv("PINREC_SQ8_AVX2") == "" {
+		dotU8 = dotU8Fast512
+		kernelName = "avx2+fma+avx512bw"
 	}
 }
 
@@ -51,6 +62,41 @@ func dotF32Fast(x, y []float32) float32 {
 	s := dotF32AVX2(x, y, n)
 	if n < len(x) {
 		s += dotF32Go(x[n:], y[n:])
+	}
+	return s
+}
+
+// prefetchArgs returns pf's first byte and its number of 64-byte lines (nil, 0 for an empty pf).
+func prefetchArgs(pf []byte) (*byte, int) {
+	if len(pf) == 0 {
+		return nil, 0
+	}
+	return unsafe.SliceData(pf), (len(pf) + 63) / 64
+}
+
+func dotU8Fast(q []int16, c []byte, pf []byte) int32 {
+	n := len(c) &^ 15
+	p, lines := prefetchArgs(pf)
+	s := dotU8AVX2(q, c, n, p, lines)
+	if n < len(c) {
+		s += dotU8Go(q[n:], c[n:], nil)
+	}
+	return s
+}
+
+func dotU8Fast512(q []int16, c []byte, pf []byte) int32 {
+	p, lines := prefetchArgs(pf)
+	return dotU8AVX512(q, c, len(c), p, lines)
+}
+
+// dotU8Sets lists the DotU8 kernels this CPU can run, for the tests.
+func dotU8Sets() map[string]func(q []int16, c []byte, pf []byte) int32 {
+	s := map[string]func(q []int16, c []byte, pf []byte) int32{"go": dotU8Go}
+	if cpu.X86.HasAVX2 {
+		s["avx2"] = dotU8Fast
+	}
+	if cpu.X86.HasAVX512F && cpu.X86.HasAVX512BW && cpu.X86.HasBMI2 {
+		s["avx512bw"] = dotU8Fast512
 	}
 	return s
 }

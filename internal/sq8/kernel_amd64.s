@@ -250,3 +250,154 @@ dotdone:
 	VZEROUPPER
 	MOVSS        X0, ret+56(FP)
 	RET
+
+// func dotU8AVX2(q []int16, c []byte, n int, pf *byte, lines int) int32
+// Requires: AVX, AVX2, MMX+
+TEXT ·dotU8AVX2(SB), NOSPLIT, $0-76
+	MOVQ pf+56(FP), AX
+	MOVQ lines+64(FP), CX
+
+a2pf:
+	TESTQ      CX, CX
+	JZ         a2pfdone
+	PREFETCHT0 (AX)
+	ADDQ       $0x00000040, AX
+	DECQ       CX
+	JMP        a2pf
+
+a2pfdone:
+	MOVQ  q_base+0(FP), AX
+	MOVQ  c_base+24(FP), CX
+	MOVQ  n+48(FP), DX
+	VPXOR Y0, Y0, Y0
+	VPXOR Y1, Y1, Y1
+	VPXOR Y2, Y2, Y2
+	VPXOR Y3, Y3, Y3
+
+a2loop64:
+	CMPQ      DX, $0x00000040
+	JL        a2loop16
+	VPMOVZXBW (CX), Y4
+	VPMADDWD  (AX), Y4, Y4
+	VPADDD    Y4, Y0, Y0
+	VPMOVZXBW 16(CX), Y4
+	VPMADDWD  32(AX), Y4, Y4
+	VPADDD    Y4, Y1, Y1
+	VPMOVZXBW 32(CX), Y4
+	VPMADDWD  64(AX), Y4, Y4
+	VPADDD    Y4, Y2, Y2
+	VPMOVZXBW 48(CX), Y4
+	VPMADDWD  96(AX), Y4, Y4
+	VPADDD    Y4, Y3, Y3
+	ADDQ      $0x00000080, AX
+	ADDQ      $0x00000040, CX
+	SUBQ      $0x00000040, DX
+	JMP       a2loop64
+
+a2loop16:
+	CMPQ      DX, $0x00000010
+	JL        a2done
+	VPMOVZXBW (CX), Y4
+	VPMADDWD  (AX), Y4, Y4
+	VPADDD    Y4, Y0, Y0
+	ADDQ      $0x00000020, AX
+	ADDQ      $0x00000010, CX
+	SUBQ      $0x00000010, DX
+	JMP       a2loop16
+
+a2done:
+	VPADDD       Y1, Y0, Y0
+	VPADDD       Y3, Y2, Y2
+	VPADDD       Y2, Y0, Y0
+	VEXTRACTI128 $0x01, Y0, X1
+	VPADDD       X1, X0, X0
+	VPSHUFD      $0x4e, X0, X1
+	VPADDD       X1, X0, X0
+	VPSHUFD      $0xb1, X0, X1
+	VPADDD       X1, X0, X0
+	VMOVD        X0, AX
+	VZEROUPPER
+	MOVL         AX, ret+72(FP)
+	RET
+
+// func dotU8AVX512(q []int16, c []byte, n int, pf *byte, lines int) int32
+// Requires: AVX, AVX2, AVX512BW, AVX512F, BMI2, MMX+
+TEXT ·dotU8AVX512(SB), NOSPLIT, $0-76
+	MOVQ pf+56(FP), AX
+	MOVQ lines+64(FP), CX
+
+a5pf:
+	TESTQ      CX, CX
+	JZ         a5pfdone
+	PREFETCHT0 (AX)
+	ADDQ       $0x00000040, AX
+	DECQ       CX
+	JMP        a5pf
+
+a5pfdone:
+	MOVQ   q_base+0(FP), AX
+	MOVQ   c_base+24(FP), CX
+	MOVQ   n+48(FP), DX
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+
+a5loop128:
+	CMPQ      DX, $0x00000080
+	JL        a5loop32
+	VPMOVZXBW (CX), Z4
+	VPMADDWD  (AX), Z4, Z4
+	VPADDD    Z4, Z0, Z0
+	VPMOVZXBW 32(CX), Z4
+	VPMADDWD  64(AX), Z4, Z4
+	VPADDD    Z4, Z1, Z1
+	VPMOVZXBW 64(CX), Z4
+	VPMADDWD  128(AX), Z4, Z4
+	VPADDD    Z4, Z2, Z2
+	VPMOVZXBW 96(CX), Z4
+	VPMADDWD  192(AX), Z4, Z4
+	VPADDD    Z4, Z3, Z3
+	ADDQ      $0x00000100, AX
+	ADDQ      $0x00000080, CX
+	SUBQ      $0x00000080, DX
+	JMP       a5loop128
+
+a5loop32:
+	CMPQ      DX, $0x00000020
+	JL        a5tail
+	VPMOVZXBW (CX), Z4
+	VPMADDWD  (AX), Z4, Z4
+	VPADDD    Z4, Z0, Z0
+	ADDQ      $0x00000040, AX
+	ADDQ      $0x00000020, CX
+	SUBQ      $0x00000020, DX
+	JMP       a5loop32
+
+a5tail:
+	TESTQ       DX, DX
+	JZ          a5done
+	MOVQ        $-1, BX
+	BZHIQ       DX, BX, DX
+	KMOVD       DX, K1
+	VPMOVZXBW.Z (CX), K1, Z4
+	VMOVDQU16.Z (AX), K1, Z5
+	VPMADDWD    Z5, Z4, Z4
+	VPADDD      Z4, Z1, Z1
+
+a5done:
+	VPADDD        Z1, Z0, Z0
+	VPADDD        Z3, Z2, Z2
+	VPADDD        Z2, Z0, Z0
+	VEXTRACTI64X4 $0x01, Z0, Y1
+	VPADDD        Y1, Y0, Y0
+	VEXTRACTI128  $0x01, Y0, X1
+	VPADDD        X1, X0, X0
+	VPSHUFD       $0x4e, X0, X1
+	VPADDD        X1, X0, X0
+	VPSHUFD       $0xb1, X0, X1
+	VPADDD        X1, X0, X0
+	VMOVD         X0, AX
+	VZEROUPPER
+	MOVL          AX, ret+72(FP)
+	RET

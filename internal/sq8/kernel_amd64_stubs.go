@@ -19,3 +19,11 @@ func l2F32AVX2(x []float32, y []float32, n int) float32
 // dotF32AVX2 returns Σ_{t<n} x[t]·y[t], n a multiple of 8.
 // The caller guarantees n <= len(x), len(y).
 func dotF32AVX2(x []float32, y []float32, n int) float32
+
+// dotU8AVX2 returns Σ_{t<n} int32(q[t])·int32(c[t]), n a multiple of 16, after prefetching
+// lines cache lines from pf. The caller guarantees n <= len(q), len(c) and no int32 overflow.
+func dotU8AVX2(q []int16, c []byte, n int, pf *byte, lines int) int32
+
+// dotU8AVX512 returns Σ_{t<n} int32(q[t])·int32(c[t]) for any n, after prefetching lines
+// cache lines from pf. The caller guarantees n <= len(q), len(c) and no int32 overflow.
+func dotU8AVX512(q []int16, c []byte, n int, pf *byte, lines int) int32

@@ -16,13 +16,35 @@ var (
 	l2SQ8Pair = l2SQ8PairGo
 	l2F32     = l2F32Go
 	dotF32    = dotF32Go
+	dotU8     = dotU8Go
 )
 
-// kernelName names the kernels in use: "go" or "avx2+fma".
+// kernelName names the kernels in use: "go", "avx2+fma" or "avx2+fma+avx512bw".
 var kernelName = "go"
 
-// Kernel names the kernels in use: "go" or "avx2+fma".
+// Kernel names the kernels in use: "go", "avx2+fma" or "avx2+fma+avx512bw" (the last for
+// [DotU8] only).
 func Kernel() string { return kernelName }
+
+// MaxQuery returns the largest |q[t]| for which [DotU8] over n elements cannot overflow
+// int32: (2³¹-1)/(255·n), at most 32767 (10,741 at n=784, 2,056 at n=4096).
+func MaxQuery(n int) int {
+	if n < 1 {
+		return 32767
+	}
+	return min(32767, (1<<31-1)/(255*n))
+}
+
+// DotU8 returns Σ_{t<len(c)} int32(q[t])·int32(c[t]), exact when every |q[t]| <=
+// MaxQuery(len(c)). Before it, it asks the CPU to fetch pf into its cache (pf may be nil:
+// the next code the caller will read, so that its load overlaps this sum). It panics if q is
+// shorter than c.
+func DotU8(q []int16, c []byte, pf []byte) int32 {
+	if len(q) < len(c) {
+		panic(fmt.Sprintf("sq8: DotU8 with len(q)=%d < len(c)=%d", len(q), len(c)))
+	}
+	return dotU8(q, c, pf)
+}
 
 // L2 returns Σ_{t<len(c)} w[t]·(q[t] - float32(c[t]))². With q[t] = (x[t]-lo[t])/step[t] and
 // w[t] = step[t]², that is the squared distance between x and the code's reconstruction
@@ -141,6 +163,23 @@ func dotF32Go(x, y []float32) float32 {
 	}
 	for ; i < len(x); i++ {
 		s0 += x[i] * y[i]
+	}
+	return (s0 + s1) + (s2 + s3)
+}
+
+// dotU8Go is the portable DotU8 (no prefetch).
+func dotU8Go(q []int16, c []byte, _ []byte) int32 {
+	q = q[:len(c)]
+	var s0, s1, s2, s3 int32
+	i := 0
+	for ; i+4 <= len(c); i += 4 {
+		s0 += int32(q[i]) * int32(c[i])
+		s1 += int32(q[i+1]) * int32(c[i+1])
+		s2 += int32(q[i+2]) * int32(c[i+2])
+		s3 += int32(q[i+3]) * int32(c[i+3])
+	}
+	for ; i < len(c); i++ {
+		s0 += int32(q[i]) * int32(c[i])
 	}
 	return (s0 + s1) + (s2 + s3)
 }

@@ -25,6 +25,8 @@ func main() {
 	sq8Pair()
 	f32(false)
 	f32(true)
+	dotU8AVX2()
+	dotU8AVX512()
 	Generate()
 }
 
