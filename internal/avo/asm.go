@@ -67,6 +67,7 @@ func main() {
 			dot512(r, q, mask16, gather)
 		}
 	}
+	genI16()
 	Generate()
 }
 

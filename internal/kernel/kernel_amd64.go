@@ -17,6 +17,7 @@ func init() {
 // choose installs the fastest kernels the CPU runs, or the slower ones that limit names:
 // "avx2" leaves out AVX-512, "go" keeps the portable kernels; anything else is no limit.
 func choose(limit string) {
+	chooseI16(limit)
 	L2sqTile, DotTile, Name = l2sqTileGo, dotTileGo, "go"
 	if limit == "go" || !cpu.X86.HasAVX2 || !cpu.X86.HasFMA {
 		return
@@ -126,4 +127,119 @@ func dotTileAVX512(x []float32, nr, xs int, q []float32, nq, qs, n int, out []fl
 		}
 		add = 1
 	}
+}
+
+// chooseI16 installs the int16 kernels the CPU runs, or the slower ones that limit names.
+func chooseI16(limit string) {
+	DotI16Tile, maxAbs, quant, I16Fast, I16Name = dotI16TileGo, maxAbsGo, quantGo, false, "go"
+	if limit == "go" || !cpu.X86.HasAVX2 {
+		return
+	}
+	DotI16Tile, maxAbs, quant, I16Fast, I16Name = dotI16TileAVX2, maxAbsAVX2, quantAVX2, true, "avx2"
+	if limit == "avx2" || !cpu.X86.HasAVX512F || !cpu.X86.HasAVX512BW || !cpu.X86.HasAVX512VL {
+		return
+	}
+	DotI16Tile, I16Name = dotI16TileAVX512, "avx512bw"
+}
+
+// i16Kernel is the shape of the generated int16 tiles.
+type i16Kernel = func(x []int16, xs int, q []int16, qs int, n int, out []float64, os int, add int)
+
+// i16Kernels[r-1][q-1] is the AVX2 int16 tile for r rows and q queries.
+var i16Kernels = [3][3]i16Kernel{
+	{i16R1Q1, i16R1Q2, i16R1Q3},
+	{i16R2Q1, i16R2Q2, i16R2Q3},
+	{i16R3Q1, i16R3Q2, i16R3Q3},
+}
+
+// i16x512Kernels[r-1][q-1] is the AVX-512BW int16 tile for r rows and q queries.
+var i16x512Kernels = [4][6]i16Kernel{
+	{i16x512R1Q1, i16x512R1Q2, i16x512R1Q3, i16x512R1Q4, i16x512R1Q5, i16x512R1Q6},
+	{i16x512R2Q1, i16x512R2Q2, i16x512R2Q3, i16x512R2Q4, i16x512R2Q5, i16x512R2Q6},
+	{i16x512R3Q1, i16x512R3Q2, i16x512R3Q3, i16x512R3Q4, i16x512R3Q5, i16x512R3Q6},
+	{i16x512R4Q1, i16x512R4Q2, i16x512R4Q3, i16x512R4Q4, i16x512R4Q5, i16x512R4Q6},
+}
+
+func dotI16TileAVX2(x []int16, nr, xs int, q []int16, nq, qs, n int, out []float64, os int) {
+	i16Tiles(i16Kernels[:], 3, 3, x, nr, xs, q, nq, qs, n, out, os)
+}
+
+func dotI16TileAVX512(x []int16, nr, xs int, q []int16, nq, qs, n int, out []float64, os int) {
+	i16Tiles512(x, nr, xs, q, nq, qs, n, out, os)
+}
+
+// i16Tiles runs the AVX2 tiles in chunks of i16Chunk elements: for each chunk and group of up
+// to three queries, the rows go by in groups of three; later chunks add to out.
+func i16Tiles(kernels [][3]i16Kernel, rs, qsz int, x []int16, nr, xs int, q []int16, nq, qs, n int, out []float64, os int) {
+	checkI16Tile(x, nr, xs, q, nq, qs, n, out, os)
+	add := 0
+	for c := 0; c < n || c == 0; c += i16Chunk {
+		cn := min(i16Chunk, n-c)
+		for j := 0; j < nq; j += qsz {
+			jn := min(qsz, nq-j)
+			for i := 0; i < nr; i += rs {
+				in := min(rs, nr-i)
+				kernels[in-1][jn-1](x[i*xs+c:], xs, q[j*qs+c:], qs, cn, out[j*os+i:], os, add)
+			}
+		}
+		add = 1
+	}
+}
+
+// i16Tiles512 is i16Tiles over the AVX-512BW tiles: 4 rows x 6 queries.
+func i16Tiles512(x []int16, nr, xs int, q []int16, nq, qs, n int, out []float64, os int) {
+	checkI16Tile(x, nr, xs, q, nq, qs, n, out, os)
+	add := 0
+	for c := 0; c < n || c == 0; c += i16Chunk {
+		cn := min(i16Chunk, n-c)
+		for j := 0; j < nq; j += 6 {
+			jn := min(6, nq-j)
+			for i := 0; i < nr; i += 4 {
+				in := min(4, nr-i)
+				i16x512Kernels[in-1][jn-1](x[i*xs+c:], xs, q[j*qs+c:], qs, cn, out[j*os+i:], os, add)
+			}
+		}
+		add = 1
+	}
+}
+
+// maxAbsAVX2 is maxAbs: the generated i16MaxAbs over whole groups of 8, Go for the rest.
+func maxAbsAVX2(x []float32) float32 {
+	n := len(x) &^ 7
+	m := float32(0)
+	if n > 0 {
+		m = i16MaxAbs(x, n)
+	}
+	return max(m, maxAbsGo(x[n:]))
+}
+
+// quantAVX2 is quant: the generated i16Quant over whole groups of 16, Go for the rest.
+func quantAVX2(x []float32, inv float32, codes []int16) int {
+	codes = codes[:len(x)]
+	n := len(x) &^ 15
+	l1 := 0
+	if n > 0 {
+		l1 = i16Quant(x, inv, codes, n)
+	}
+	return l1 + quantGo(x[n:], inv, codes[n:])
+}
+
+// i16Set is one choice of the int16 kernels, for tests.
+type i16Set struct {
+	name   string
+	dot    func(x []int16, nr, xs int, q []int16, nq, qs, n int, out []float64, os int)
+	maxAbs func([]float32) float32
+	quant  func([]float32, float32, []int16) int
+}
+
+// availableI16 returns the int16 kernel sets this CPU runs, the portable one first.
+func availableI16() []i16Set {
+	sets := []i16Set{{"go", dotI16TileGo, maxAbsGo, quantGo}}
+	if cpu.X86.HasAVX2 {
+		sets = append(sets, i16Set{"avx2", dotI16TileAVX2, maxAbsAVX2, quantAVX2})
+		if cpu.X86.HasAVX512F && cpu.X86.HasAVX512BW && cpu.X86.HasAVX512VL {
+			sets = append(sets, i16Set{"avx512bw", dotI16TileAVX512, maxAbsAVX2, quantAVX2})
+		}
+	}
+	return sets
 }

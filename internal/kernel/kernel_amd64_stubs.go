@@ -223,3 +223,177 @@ func dot512R4Q5(x []float32, xs int, q []float32, qs int, n int, out []float32, 
 // or with add != 0 adds the sum to out[j*os+i].
 // The caller guarantees that every element it reads or writes is in bounds.
 func dot512R4Q6(x []float32, xs int, q []float32, qs int, n int, out []float32, os int, add int)
+
+// i16R1Q1 computes out[j*os+i] = Σ_{t<n} x[i*xs+t] * q[j*qs+t] for i < 1, j < 1,
+// exactly, or with add != 0 adds the sum to out[j*os+i]. n is a multiple of 32, at most 2048;
+// codes are in [-2047, 2047]. The caller guarantees that every element it reads or writes is in bounds.
+func i16R1Q1(x []int16, xs int, q []int16, qs int, n int, out []float64, os int, add int)
+
+// i16R1Q2 computes out[j*os+i] = Σ_{t<n} x[i*xs+t] * q[j*qs+t] for i < 1, j < 2,
+// exactly, or with add != 0 adds the sum to out[j*os+i]. n is a multiple of 32, at most 2048;
+// codes are in [-2047, 2047]. The caller guarantees that every element it reads or writes is in bounds.
+func i16R1Q2(x []int16, xs int, q []int16, qs int, n int, out []float64, os int, add int)
+
+// i16R1Q3 computes out[j*os+i] = Σ_{t<n} x[i*xs+t] * q[j*qs+t] for i < 1, j < 3,
+// exactly, or with add != 0 adds the sum to out[j*os+i]. n is a multiple of 32, at most 2048;
+// codes are in [-2047, 2047]. The caller guarantees that every element it reads or writes is in bounds.
+func i16R1Q3(x []int16, xs int, q []int16, qs int, n int, out []float64, os int, add int)
+
+// i16R2Q1 computes out[j*os+i] = Σ_{t<n} x[i*xs+t] * q[j*qs+t] for i < 2, j < 1,
+// exactly, or with add != 0 adds the sum to out[j*os+i]. n is a multiple of 32, at most 2048;
+// codes are in [-2047, 2047]. The caller guarantees that every element it reads or writes is in bounds.
+func i16R2Q1(x []int16, xs int, q []int16, qs int, n int, out []float64, os int, add int)
+
+// i16R2Q2 computes out[j*os+i] = Σ_{t<n} x[i*xs+t] * q[j*qs+t] for i < 2, j < 2,
+// exactly, or with add != 0 adds the sum to out[j*os+i]. n is a multiple of 32, at most 2048;
+// codes are in [-2047, 2047]. The caller guarantees that every element it reads or writes is in bounds.
+func i16R2Q2(x []int16, xs int, q []int16, qs int, n int, out []float64, os int, add int)
+
+// i16R2Q3 computes out[j*os+i] = Σ_{t<n} x[i*xs+t] * q[j*qs+t] for i < 2, j < 3,
+// exactly, or with add != 0 adds the sum to out[j*os+i]. n is a multiple of 32, at most 2048;
+// codes are in [-2047, 2047]. The caller guarantees that every element it reads or writes is in bounds.
+func i16R2Q3(x []int16, xs int, q []int16, qs int, n int, out []float64, os int, add int)
+
+// i16R3Q1 computes out[j*os+i] = Σ_{t<n} x[i*xs+t] * q[j*qs+t] for i < 3, j < 1,
+// exactly, or with add != 0 adds the sum to out[j*os+i]. n is a multiple of 32, at most 2048;
+// codes are in [-2047, 2047]. The caller guarantees that every element it reads or writes is in bounds.
+func i16R3Q1(x []int16, xs int, q []int16, qs int, n int, out []float64, os int, add int)
+
+// i16R3Q2 computes out[j*os+i] = Σ_{t<n} x[i*xs+t] * q[j*qs+t] for i < 3, j < 2,
+// exactly, or with add != 0 adds the sum to out[j*os+i]. n is a multiple of 32, at most 2048;
+// codes are in [-2047, 2047]. The caller guarantees that every element it reads or writes is in bounds.
+func i16R3Q2(x []int16, xs int, q []int16, qs int, n int, out []float64, os int, add int)
+
+// i16R3Q3 computes out[j*os+i] = Σ_{t<n} x[i*xs+t] * q[j*qs+t] for i < 3, j < 3,
+// exactly, or with add != 0 adds the sum to out[j*os+i]. n is a multiple of 32, at most 2048;
+// codes are in [-2047, 2047]. The caller guarantees that every element it reads or writes is in bounds.
+func i16R3Q3(x []int16, xs int, q []int16, qs int, n int, out []float64, os int, add int)
+
+// i16x512R1Q1 computes out[j*os+i] = Σ_{t<n} x[i*xs+t] * q[j*qs+t] for i < 1, j < 1,
+// exactly, or with add != 0 adds the sum to out[j*os+i]. n is a multiple of 32, at most 2048;
+// codes are in [-2047, 2047]. The caller guarantees that every element it reads or writes is in bounds.
+func i16x512R1Q1(x []int16, xs int, q []int16, qs int, n int, out []float64, os int, add int)
+
+// i16x512R1Q2 computes out[j*os+i] = Σ_{t<n} x[i*xs+t] * q[j*qs+t] for i < 1, j < 2,
+// exactly, or with add != 0 adds the sum to out[j*os+i]. n is a multiple of 32, at most 2048;
+// codes are in [-2047, 2047]. The caller guarantees that every element it reads or writes is in bounds.
+func i16x512R1Q2(x []int16, xs int, q []int16, qs int, n int, out []float64, os int, add int)
+
+// i16x512R1Q3 computes out[j*os+i] = Σ_{t<n} x[i*xs+t] * q[j*qs+t] for i < 1, j < 3,
+// exactly, or with add != 0 adds the sum to out[j*os+i]. n is a multiple of 32, at most 2048;
+// codes are in [-2047, 2047]. The caller guarantees that every element it reads or writes is in bounds.
+func i16x512R1Q3(x []int16, xs int, q []int16, qs int, n int, out []float64, os int, add int)
+
+// i16x512R1Q4 computes out[j*os+i] = Σ_{t<n} x[i*xs+t] * q[j*qs+t] for i < 1, j < 4,
+// exactly, or with add != 0 adds the sum to out[j*os+i]. n is a multiple of 32, at most 2048;
+// codes are in [-2047, 2047]. The caller guarantees that every element it reads or writes is in bounds.
+func i16x512R1Q4(x []int16, xs int, q []int16, qs int, n int, out []float64, os int, add int)
+
+// i16x512R1Q5 computes out[j*os+i] = Σ_{t<n} x[i*xs+t] * q[j*qs+t] for i < 1, j < 5,
+// exactly, or with add != 0 adds the sum to out[j*os+i]. n is a multiple of 32, at most 2048;
+// codes are in [-2047, 2047]. The caller guarantees that every element it reads or writes is in bounds.
+func i16x512R1Q5(x []int16, xs int, q []int16, qs int, n int, out []float64, os int, add int)
+
+// i16x512R1Q6 computes out[j*os+i] = Σ_{t<n} x[i*xs+t] * q[j*qs+t] for i < 1, j < 6,
+// exactly, or with add != 0 adds the sum to out[j*os+i]. n is a multiple of 32, at most 2048;
+// codes are in [-2047, 2047]. The caller guarantees that every element it reads or writes is in bounds.
+func i16x512R1Q6(x []int16, xs int, q []int16, qs int, n int, out []float64, os int, add int)
+
+// i16x512R2Q1 computes out[j*os+i] = Σ_{t<n} x[i*xs+t] * q[j*qs+t] for i < 2, j < 1,
+// exactly, or with add != 0 adds the sum to out[j*os+i]. n is a multiple of 32, at most 2048;
+// codes are in [-2047, 2047]. The caller guarantees that every element it reads or writes is in bounds.
+func i16x512R2Q1(x []int16, xs int, q []int16, qs int, n int, out []float64, os int, add int)
+
+// i16x512R2Q2 computes out[j*os+i] = Σ_{t<n} x[i*xs+t] * q[j*qs+t] for i < 2, j < 2,
+// exactly, or with add != 0 adds the sum to out[j*os+i]. n is a multiple of 32, at most 2048;
+// codes are in [-2047, 2047]. The caller guarantees that every element it reads or writes is in bounds.
+func i16x512R2Q2(x []int16, xs int, q []int16, qs int, n int, out []float64, os int, add int)
+
+// i16x512R2Q3 computes out[j*os+i] = Σ_{t<n} x[i*xs+t] * q[j*qs+t] for i < 2, j < 3,
+// exactly, or with add != 0 adds the sum to out[j*os+i]. n is a multiple of 32, at most 2048;
+// codes are in [-2047, 2047]. The caller guarantees that every element it reads or writes is in bounds.
+func i16x512R2Q3(x []int16, xs int, q []int16, qs int, n int, out []float64, os int, add int)
+
+// i16x512R2Q4 computes out[j*os+i] = Σ_{t<n} x[i*xs+t] * q[j*qs+t] for i < 2, j < 4,
+// exactly, or with add != 0 adds the sum to out[j*os+i]. n is a multiple of 32, at most 2048;
+// codes are in [-2047, 2047]. The caller guarantees that every element it reads or writes is in bounds.
+func i16x512R2Q4(x []int16, xs int, q []int16, qs int, n int, out []float64, os int, add int)
+
+// i16x512R2Q5 computes out[j*os+i] = Σ_{t<n} x[i*xs+t] * q[j*qs+t] for i < 2, j < 5,
+// exactly, or with add != 0 adds the sum to out[j*os+i]. n is a multiple of 32, at most 2048;
+// codes are in [-2047, 2047]. The caller guarantees that every element it reads or writes is in bounds.
+func i16x512R2Q5(x []int16, xs int, q []int16, qs int, n int, out []float64, os int, add int)
+
+// i16x512R2Q6 computes out[j*os+i] = Σ_{t<n} x[i*xs+t] * q[j*qs+t] for i < 2, j < 6,
+// exactly, or with add != 0 adds the sum to out[j*os+i]. n is a multiple of 32, at most 2048;
+// codes are in [-2047, 2047]. The caller guarantees that every element it reads or writes is in bounds.
+func i16x512R2Q6(x []int16, xs int, q []int16, qs int, n int, out []float64, os int, add int)
+
+// i16x512R3Q1 computes out[j*os+i] = Σ_{t<n} x[i*xs+t] * q[j*qs+t] for i < 3, j < 1,
+// exactly, or with add != 0 adds the sum to out[j*os+i]. n is a multiple of 32, at most 2048;
+// codes are in [-2047, 2047]. The caller guarantees that every element it reads or writes is in bounds.
+func i16x512R3Q1(x []int16, xs int, q []int16, qs int, n int, out []float64, os int, add int)
+
+// i16x512R3Q2 computes out[j*os+i] = Σ_{t<n} x[i*xs+t] * q[j*qs+t] for i < 3, j < 2,
+// exactly, or with add != 0 adds the sum to out[j*os+i]. n is a multiple of 32, at most 2048;
+// codes are in [-2047, 2047]. The caller guarantees that every element it reads or writes is in bounds.
+func i16x512R3Q2(x []int16, xs int, q []int16, qs int, n int, out []float64, os int, add int)
+
+// i16x512R3Q3 computes out[j*os+i] = Σ_{t<n} x[i*xs+t] * q[j*qs+t] for i < 3, j < 3,
+// exactly, or with add != 0 adds the sum to out[j*os+i]. n is a multiple of 32, at most 2048;
+// codes are in [-2047, 2047]. The caller guarantees that every element it reads or writes is in bounds.
+func i16x512R3Q3(x []int16, xs int, q []int16, qs int, n int, out []float64, os int, add int)
+
+// i16x512R3Q4 computes out[j*os+i] = Σ_{t<n} x[i*xs+t] * q[j*qs+t] for i < 3, j < 4,
+// exactly, or with add != 0 adds the sum to out[j*os+i]. n is a multiple of 32, at most 2048;
+// codes are in [-2047, 2047]. The caller guarantees that every element it reads or writes is in bounds.
+func i16x512R3Q4(x []int16, xs int, q []int16, qs int, n int, out []float64, os int, add int)
+
+// i16x512R3Q5 computes out[j*os+i] = Σ_{t<n} x[i*xs+t] * q[j*qs+t] for i < 3, j < 5,
+// exactly, or with add != 0 adds the sum to out[j*os+i]. n is a multiple of 32, at most 2048;
+// codes are in [-2047, 2047]. The caller guarantees that every element it reads or writes is in bounds.
+func i16x512R3Q5(x []int16, xs int, q []int16, qs int, n int, out []float64, os int, add int)
+
+// i16x512R3Q6 computes out[j*os+i] = Σ_{t<n} x[i*xs+t] * q[j*qs+t] for i < 3, j < 6,
+// exactly, or with add != 0 adds the sum to out[j*os+i]. n is a multiple of 32, at most 2048;
+// codes are in [-2047, 2047]. The caller guarantees that every element it reads or writes is in bounds.
+func i16x512R3Q6(x []int16, xs int, q []int16, qs int, n int, out []float64, os int, add int)
+
+// i16x512R4Q1 computes out[j*os+i] = Σ_{t<n} x[i*xs+t] * q[j*qs+t] for i < 4, j < 1,
+// exactly, or with add != 0 adds the sum to out[j*os+i]. n is a multiple of 32, at most 2048;
+// codes are in [-2047, 2047]. The caller guarantees that every element it reads or writes is in bounds.
+func i16x512R4Q1(x []int16, xs int, q []int16, qs int, n int, out []float64, os int, add int)
+
+// i16x512R4Q2 computes out[j*os+i] = Σ_{t<n} x[i*xs+t] * q[j*qs+t] for i < 4, j < 2,
+// exactly, or with add != 0 adds the sum to out[j*os+i]. n is a multiple of 32, at most 2048;
+// codes are in [-2047, 2047]. The caller guarantees that every element it reads or writes is in bounds.
+func i16x512R4Q2(x []int16, xs int, q []int16, qs int, n int, out []float64, os int, add int)
+
+// i16x512R4Q3 computes out[j*os+i] = Σ_{t<n} x[i*xs+t] * q[j*qs+t] for i < 4, j < 3,
+// exactly, or with add != 0 adds the sum to out[j*os+i]. n is a multiple of 32, at most 2048;
+// codes are in [-2047, 2047]. The caller guarantees that every element it reads or writes is in bounds.
+func i16x512R4Q3(x []int16, xs int, q []int16, qs int, n int, out []float64, os int, add int)
+
+// i16x512R4Q4 computes out[j*os+i] = Σ_{t<n} x[i*xs+t] * q[j*qs+t] for i < 4, j < 4,
+// exactly, or with add != 0 adds the sum to out[j*os+i]. n is a multiple of 32, at most 2048;
+// codes are in [-2047, 2047]. The caller guarantees that every element it reads or writes is in bounds.
+func i16x512R4Q4(x []int16, xs int, q []int16, qs int, n int, out []float64, os int, add int)
+
+// i16x512R4Q5 computes out[j*os+i] = Σ_{t<n} x[i*xs+t] * q[j*qs+t] for i < 4, j < 5,
+// exactly, or with add != 0 adds the sum to out[j*os+i]. n is a multiple of 32, at most 2048;
+// codes are in [-2047, 2047]. The caller guarantees that every element it reads or writes is in bounds.
+func i16x512R4Q5(x []int16, xs int, q []int16, qs int, n int, out []float64, os int, add int)
+
+// i16x512R4Q6 computes out[j*os+i] = Σ_{t<n} x[i*xs+t] * q[j*qs+t] for i < 4, j < 6,
+// exactly, or with add != 0 adds the sum to out[j*os+i]. n is a multiple of 32, at most 2048;
+// codes are in [-2047, 2047]. The caller guarantees that every element it reads or writes is in bounds.
+func i16x512R4Q6(x []int16, xs int, q []int16, qs int, n int, out []float64, os int, add int)
+
+// i16MaxAbs returns the largest |x[t]|, t < n, for n a multiple of 8 (0 for n = 0).
+// The caller guarantees that x holds n elements.
+func i16MaxAbs(x []float32, n int) float32
+
+// i16Quant sets out[t] = round(x[t]*inv) (to nearest, ties to even) for t < n, n a multiple
+// of 16, and returns Σ|out[t]|. |x[t]*inv| must be below 32767.5; the caller guarantees that x
+// and out hold n elements.
+func i16Quant(x []float32, inv float32, out []int16, n int) int

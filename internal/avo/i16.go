@@ -1,0 +1,307 @@
+package main
+
+// The int16 kernels of SearchBatch's first pass: dot products of 16-bit codes, exact in
+// integers.
+//
+// i16R<r>Q<q> (AVX2, r <= 3, q <= 3) and i16x512R<r>Q<q> (AVX-512BW, r <= 4, q <= 6) compute
+// out[j*os+i] (float64) = Σ_{t<n} x[i*xs+t] * q[j*qs+t] over int16 codes, or with add != 0 add
+// the sum to out. n is a multiple of 32 and at most 2048; every code is in [-2047, 2047].
+// VPMADDWD multiplies 16 (32) pairs and adds neighbours into 8 (16) int32 lanes, VPADDD
+// accumulates: each lane sums at most 2048/8 = 256 products (AVX2) or 2048/16 = 128
+// (AVX-512), the lanes are folded in int32 to 4 lanes of at most 512 products, and
+// 512 * 2047² = 2,145,388,544 < 2³¹: no int32 overflows. The 4 lanes are converted to float64,
+// exact, and summed there (exactly: integers below 2⁵³). So every kernel returns the exact
+// integer sum, bit for bit the portable kernel's.
+//
+// i16Max computes the largest |x[t]| of a float32 slice (n a multiple of 8); i16Quant the
+// codes round(x[t]*inv) (VCVTPS2DQ, round to nearest even, as the portable twin) of n (a
+// multiple of 16) elements and returns Σ|code|.
+
+import (
+	"fmt"
+
+	. "github.com/mmcloughlin/avo/build"
+	. "github.com/mmcloughlin/avo/operand"
+	. "github.com/mmcloughlin/avo/reg"
+)
+
+const (
+	i16Rows        = 3
+	i16Queries     = 3
+	i16x512Rows    = 4
+	i16x512Queries = 6
+)
+
+func genI16() {
+	for r := 1; r <= i16Rows; r++ {
+		for q := 1; q <= i16Queries; q++ {
+			i16Tile(r, q, false)
+		}
+	}
+	for r := 1; r <= i16x512Rows; r++ {
+		for q := 1; q <= i16x512Queries; q++ {
+			i16Tile(r, q, true)
+		}
+	}
+	i16MaxAbs()
+	i16Quant()
+}
+
+func i16Tile(nr, nq int, wide bool) {
+	name := fmt.Sprintf("i16R%dQ%d", nr, nq)
+	step := 32 // bytes per load
+	if wide {
+		name = fmt.Sprintf("i16x512R%dQ%d", nr, nq)
+		step = 64
+	}
+	TEXT(name, NOSPLIT, "func(x []int16, xs int, q []int16, qs int, n int, out []float64, os int, add int)")
+	Doc(
+		fmt.Sprintf("%s computes out[j*os+i] = Σ_{t<n} x[i*xs+t] * q[j*qs+t] for i < %d, j < %d,", name, nr, nq),
+		"exactly, or with add != 0 adds the sum to out[j*os+i]. n is a multiple of 32, at most 2048;",
+		"codes are in [-2047, 2047]. The caller guarantees that every element it reads or writes is in bounds.",
+	)
+	vec := func() VecVirtual {
+		if wide {
+			return ZMM()
+		}
+		return YMM()
+	}
+	xs := Load(Param("xs"), GP64())
+	SHLQ(U8(1), xs)
+	xp := make([]GPVirtual, nr)
+	xp[0] = GP64()
+	Load(Param("x").Base(), xp[0])
+	for i := 1; i < nr; i++ {
+		xp[i] = GP64()
+		LEAQ(Mem{Base: xp[i-1], Index: xs, Scale: 1}, xp[i])
+	}
+	qs := Load(Param("qs"), GP64())
+	SHLQ(U8(1), qs)
+	qp := make([]GPVirtual, nq)
+	qp[0] = GP64()
+	Load(Param("q").Base(), qp[0])
+	for j := 1; j < nq; j++ {
+		qp[j] = GP64()
+		LEAQ(Mem{Base: qp[j-1], Index: qs, Scale: 1}, qp[j])
+	}
+	n := Load(Param("n"), GP64())
+
+	acc := make([][]VecVirtual, nr)
+	for i := range acc {
+		acc[i] = make([]VecVirtual, nq)
+		for j := range acc[i] {
+			acc[i][j] = vec()
+			if wide {
+				VPXORD(acc[i][j], acc[i][j], acc[i][j])
+			} else {
+				VPXOR(acc[i][j], acc[i][j], acc[i][j])
+			}
+		}
+	}
+	off := GP64()
+	XORQ(off, off)
+	blocks := GP64()
+	MOVQ(n, blocks)
+	SHRQ(U8(4), blocks) // 16 codes per 32 bytes
+	if wide {
+		SHRQ(U8(1), blocks)
+	}
+	TESTQ(blocks, blocks)
+	JZ(LabelRef(name + "_reduce"))
+
+	Label(name + "_loop")
+	qv := make([]VecVirtual, nq)
+	for j := range qv {
+		qv[j] = vec()
+		if wide {
+			VMOVDQU64(Mem{Base: qp[j], Index: off, Scale: 1}, qv[j])
+		} else {
+			VMOVDQU(Mem{Base: qp[j], Index: off, Scale: 1}, qv[j])
+		}
+	}
+	for i := 0; i < nr; i++ {
+		xv := vec()
+		if wide {
+			VMOVDQU64(Mem{Base: xp[i], Index: off, Scale: 1}, xv)
+		} else {
+			VMOVDQU(Mem{Base: xp[i], Index: off, Scale: 1}, xv)
+		}
+		for j := 0; j < nq; j++ {
+			t := vec()
+			VPMADDWD(qv[j], xv, t)
+			if wide {
+				VPADDD(t, acc[i][j], acc[i][j])
+			} else {
+				VPADDD(t, acc[i][j], acc[i][j])
+			}
+		}
+	}
+	ADDQ(U8(step), off)
+	DECQ(blocks)
+	JNZ(LabelRef(name + "_loop"))
+
+	Label(name + "_reduce")
+	op := Load(Param("out").Base(), GP64())
+	os := Load(Param("os"), GP64())
+	SHLQ(U8(3), os)
+	sums := make([]VecVirtual, nr*nq) // sums[j*nr+i]: pair (i, j), in the low float64
+	for j := 0; j < nq; j++ {
+		for i := 0; i < nr; i++ {
+			a := acc[i][j]
+			y := VecVirtual(a)
+			if wide {
+				h := YMM()
+				VEXTRACTI64X4(U8(1), a, h)
+				y = YMM()
+				VPADDD(h, a.AsY(), y)
+			}
+			h := XMM()
+			if wide { // EVEX forms: the accumulators may be X16-X31
+				VEXTRACTI32X4(U8(1), y, h)
+			} else {
+				VEXTRACTI128(U8(1), y, h)
+			}
+			l := XMM()
+			VPADDD(h, y.AsX(), l) // 4 int32 lanes of at most 512 products
+			d := YMM()
+			VCVTDQ2PD(l, d)
+			dh := XMM()
+			if wide {
+				VEXTRACTF32X4(U8(1), d, dh)
+			} else {
+				VEXTRACTF128(U8(1), d, dh)
+			}
+			s := XMM()
+			VADDPD(dh, d.AsX(), s)
+			s1 := XMM()
+			VPERMILPD(U8(1), s, s1)
+			VADDSD(s1, s, s)
+			sums[j*nr+i] = s
+		}
+	}
+	add := Load(Param("add"), GP64())
+	TESTQ(add, add)
+	JNZ(LabelRef(name + "_add"))
+	for j := 0; j < nq; j++ {
+		for i := 0; i < nr; i++ {
+			VMOVSD(sums[j*nr+i], Mem{Base: op, Disp: 8 * i})
+		}
+		if j+1 < nq {
+			ADDQ(os, op)
+		}
+	}
+	VZEROUPPER()
+	RET()
+	Label(name + "_add")
+	for j := 0; j < nq; j++ {
+		for i := 0; i < nr; i++ {
+			VADDSD(Mem{Base: op, Disp: 8 * i}, sums[j*nr+i], sums[j*nr+i])
+			VMOVSD(sums[j*nr+i], Mem{Base: op, Disp: 8 * i})
+		}
+		if j+1 < nq {
+			ADDQ(os, op)
+		}
+	}
+	VZEROUPPER()
+	RET()
+}
+
+// i16MaxAbs generates i16MaxAbs(x []float32, n int) float32: max |x[t]| for t < n, n a
+// multiple of 8 (0 for n = 0).
+func i16MaxAbs() {
+	TEXT("i16MaxAbs", NOSPLIT, "func(x []float32, n int) float32")
+	Doc("i16MaxAbs returns the largest |x[t]|, t < n, for n a multiple of 8 (0 for n = 0).",
+		"The caller guarantees that x holds n elements.")
+	xp := Load(Param("x").Base(), GP64())
+	n := Load(Param("n"), GP64())
+	mask := YMM()
+	ones := GP32()
+	MOVL(U32(0x7fffffff), ones)
+	mx := XMM()
+	MOVD(ones, mx)
+	VPBROADCASTD(mx, mask)
+	m := YMM()
+	VXORPS(m, m, m)
+	SHRQ(U8(3), n)
+	JZ(LabelRef("i16MaxAbs_done"))
+	Label("i16MaxAbs_loop")
+	v := YMM()
+	VANDPS(Mem{Base: xp}, mask, v)
+	VMAXPS(v, m, m)
+	ADDQ(U8(32), xp)
+	DECQ(n)
+	JNZ(LabelRef("i16MaxAbs_loop"))
+	Label("i16MaxAbs_done")
+	h := XMM()
+	VEXTRACTF128(U8(1), m, h)
+	l := XMM()
+	VMAXPS(h, m.AsX(), l)
+	h2 := XMM()
+	VMOVHLPS(l, l, h2)
+	VMAXPS(h2, l, l)
+	h1 := XMM()
+	VMOVSHDUP(l, h1)
+	VMAXSS(h1, l, l)
+	VZEROUPPER()
+	Store(l, ReturnIndex(0))
+	RET()
+}
+
+// i16Quant generates i16Quant(x []float32, inv float32, out []int16, n int) int: out[t] =
+// round(x[t]*inv) to nearest even for t < n (a multiple of 16), and returns Σ|out[t]|.
+func i16Quant() {
+	TEXT("i16Quant", NOSPLIT, "func(x []float32, inv float32, out []int16, n int) int")
+	Doc("i16Quant sets out[t] = round(x[t]*inv) (to nearest, ties to even) for t < n, n a multiple",
+		"of 16, and returns Σ|out[t]|. |x[t]*inv| must be below 32767.5; the caller guarantees that x",
+		"and out hold n elements.")
+	xp := Load(Param("x").Base(), GP64())
+	op := Load(Param("out").Base(), GP64())
+	n := Load(Param("n"), GP64())
+	invx := Load(Param("inv"), XMM())
+	inv := YMM()
+	VBROADCASTSS(invx, inv)
+	one := GP32()
+	MOVL(U32(0x00010001), one)
+	ox := XMM()
+	MOVD(one, ox)
+	ones := YMM()
+	VPBROADCASTD(ox, ones)
+	acc := YMM()
+	VPXOR(acc, acc, acc)
+	SHRQ(U8(4), n)
+	JZ(LabelRef("i16Quant_done"))
+	Label("i16Quant_loop")
+	a, b := YMM(), YMM()
+	VMULPS(Mem{Base: xp}, inv, a)
+	VMULPS(Mem{Base: xp, Disp: 32}, inv, b)
+	VCVTPS2DQ(a, a)
+	VCVTPS2DQ(b, b)
+	p := YMM()
+	VPACKSSDW(b, a, p)     // [a0-3, b0-3, a4-7, b4-7]
+	VPERMQ(U8(0xD8), p, p) // [a0-3, a4-7, b0-3, b4-7]
+	VMOVDQU(p, Mem{Base: op})
+	VPABSW(p, p)
+	VPMADDWD(ones, p, p)
+	VPADDD(p, acc, acc)
+	ADDQ(U8(64), xp)
+	ADDQ(U8(32), op)
+	DECQ(n)
+	JNZ(LabelRef("i16Quant_loop"))
+	Label("i16Quant_done")
+	h := XMM()
+	VEXTRACTI128(U8(1), acc, h)
+	l := XMM()
+	VPADDD(h, acc.AsX(), l)
+	h2 := XMM()
+	VPSHUFD(U8(0x4E), l, h2)
+	VPADDD(h2, l, l)
+	VPSHUFD(U8(0xB1), l, h2)
+	VPADDD(h2, l, l)
+	r := GP32()
+	MOVD(l, r)
+	VZEROUPPER()
+	r64 := GP64()
+	MOVLQSX(r, r64)
+	Store(r64, ReturnIndex(0))
+	RET()
+}
