@@ -3,6 +3,7 @@ package ann
 import (
 	"context"
 	"fmt"
+	"math"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -13,18 +14,26 @@ import (
 
 // TestCalibratedRecallHoldsOnFreshQueries builds with a target recall and checks the recorded
 // recall against recall@10 measured on fresh queries from the same distribution (drawn after
-// the collection, never in it), at the default search the calibration chose.
+// the collection, never in it), at the default search the calibration chose: within 0.01.
 //
-// The bound: each figure is a mean over 500 queries (150 under -race) of per-query recall@10,
-// whose standard deviation is at most about 0.1 at recall 0.9-0.99 on these data, so each
-// mean has a standard error of about 0.0045 (0.008 under -race) and their difference about
-// 0.0065 (0.012); stopping at the first efSearch that crosses the target biases the recorded
-// figure up by a fraction of that. 0.02 is three standard errors of the difference (1.7 under
-// -race, where the graph is smaller and the check is of the locking). The build uses one
-// thread, so the graph, and both figures, are the same on every run.
+// The bound: the recorded figure is a mean over the 4,000 held-out queries that did not
+// choose efSearch, the fresh one a mean over 10,000 queries; both estimate the same recall
+// without bias (the calibration's graph lacks the 10% held-out items, which costs these data
+// well under 0.005). Per-query recall@10 has a standard deviation of at most 0.15 on these
+// data (0.148 at target 0.9, 0.093 at 0.95, 0.049 at 0.99; the test logs it), so the
+// difference of the two means has a standard error of at most 0.15·sqrt(1/4000 + 1/10000) =
+// 0.0028: 0.01 is 3.6 standard errors, a false failure about once in 3,000 runs at target 0.9
+// and far less often at the others. The graph is not bit-identical on every CPU (two build
+// workers, distance kernels that differ in their last bits), so these odds, not a fixed
+// graph, make the test safe. Under -race (data a third the size, 1,333 recording queries)
+// the bound is 0.025, 5 standard errors: the race run checks the locking.
 func TestCalibratedRecallHoldsOnFreshQueries(t *testing.T) {
-	n, nq := 5000/raceScale, 500/raceScale
-	exact, qs := testData(t, 11, n, nq, 96)
+	n, nq := 60000/raceScale, 10000/raceScale
+	bound := 0.01
+	if raceScale > 1 {
+		bound = 0.025
+	}
+	exact, qs := testData(t, 11, n, nq, 32)
 	for _, tc := range []struct {
 		name   string
 		target float64
@@ -34,7 +43,7 @@ func TestCalibratedRecallHoldsOnFreshQueries(t *testing.T) {
 		{"target 0.99", 0.99},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			opts := []Option{WithWorkers(1), WithEfConstruction(24), WithM(6)}
+			opts := []Option{WithWorkers(2), WithEfConstruction(24), WithM(6)}
 			target := DefaultTargetRecall
 			if tc.target > 0 {
 				opts = append(opts, WithTargetRecall(tc.target))
@@ -44,23 +53,35 @@ func TestCalibratedRecallHoldsOnFreshQueries(t *testing.T) {
 			require.NoError(t, err)
 			c := a.Calibration()
 			assert.Equal(t, target, c.Target)
-			assert.Equal(t, min(500, n/10), c.Queries)
+			held := min(6000, n/10)
+			assert.Equal(t, held-(held+2)/3, c.Queries)
 			assert.Equal(t, n, c.Items)
-			assert.GreaterOrEqual(t, c.Recall, target)
+			assert.GreaterOrEqual(t, c.Recall, target-bound)
 			assert.Equal(t, fmt.Sprint(c.EfSearch), a.Stats()["ef_search"])
-			fresh := recallAt10(t, a, exact, qs)
-			t.Logf("target %.2f: efSearch %d, recorded recall@10 %.4f, fresh queries %.4f", target, c.EfSearch, c.Recall, fresh)
-			assert.InDelta(t, c.Recall, fresh, 0.02, "recorded vs fresh")
-			assert.GreaterOrEqual(t, fresh, target-0.02)
+			fresh, sd := recallSD(t, a, exact, qs)
+			t.Logf("target %.2f: efSearch %d, recorded recall@10 %.4f, fresh queries %.4f (per-query sd %.3f)", target, c.EfSearch, c.Recall, fresh, sd)
+			assert.InDelta(t, c.Recall, fresh, bound, "recorded vs fresh")
+			assert.GreaterOrEqual(t, fresh, target-bound)
 			// The choice is not wasteful: one step down the ladder does not clear the target by
 			// more than the margin.
 			if i := indexOf(efLadder, c.EfSearch); i > 0 {
-				lower := recallAt10(t, a, exact, qs, pinrec.WithEffort(efLadder[i-1]))
+				lower := recallAt10(t, a, exact, qs[:len(qs)/4], pinrec.WithEffort(efLadder[i-1]))
 				t.Logf("  one step down (ef %d): fresh %.4f", efLadder[i-1], lower)
 				assert.Less(t, lower, target+0.01)
 			}
 		})
 	}
+}
+
+// recallSD is recallAt10 with the standard deviation of the per-query recall.
+func recallSD(t testing.TB, s, oracle pinrec.Searcher, qs [][]float32) (mean, sd float64) {
+	t.Helper()
+	per := make([]float64, len(qs))
+	for i := range qs {
+		per[i] = recallAt10(t, s, oracle, qs[i:i+1])
+	}
+	mean, se := meanSE(per)
+	return mean, se * math.Sqrt(float64(len(per)))
 }
 
 func indexOf(s []int, v int) int {
@@ -82,7 +103,7 @@ func TestCalibrationOptions(t *testing.T) {
 	require.NoError(t, err)
 	c := a.Calibration()
 	assert.Equal(t, 20, c.EfSearch)
-	assert.Equal(t, 60, c.Queries)
+	assert.Equal(t, 60, c.Queries, "a given efSearch: every held-out item measures it")
 	assert.Equal(t, "20", a.Stats()["ef_search"])
 	assert.NotEmpty(t, a.Stats()["recall_at_10"])
 
@@ -110,14 +131,16 @@ func TestCalibrationOptions(t *testing.T) {
 }
 
 // TestCalibrationOfTinyIndexes: below efSearch items the search is the exact scan, so the
-// recorded recall is 1 (the held-out items are not found while they are held out).
+// recorded recall is 1 (the held-out items are not found while they are held out); one
+// held-out item both chooses and records, more split in halves.
 func TestCalibrationOfTinyIndexes(t *testing.T) {
 	for _, n := range []int{2, 5, 12, 40} {
 		exact, _ := testData(t, 13, n, 1, 8)
 		a, err := Build(context.Background(), exact, WithWorkers(1))
 		require.NoError(t, err)
 		c := a.Calibration()
-		assert.Equal(t, max(1, n/10), c.Queries, "n=%d", n)
+		held := max(1, n/10)
+		assert.Equal(t, max(1, held-(held+2)/3), c.Queries, "n=%d", n)
 		assert.Equal(t, 1.0, c.Recall, "n=%d", n)
 		assert.Equal(t, n, a.Len())
 	}
