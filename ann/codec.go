@@ -85,16 +85,44 @@ func (c *codec) codeSize() int {
 	return c.pdim
 }
 
+// blockSize returns the bytes per node the graph keeps: the code, then for SQ8 and PCA the
+// float32 norm Σ step[t]²·c[t]² (plus the PCA residual) of its reconstruction minus lo, which
+// the integer distance needs (see dist). Files store codes without it.
+func (c *codec) blockSize() int {
+	if c.kind == kindNone {
+		return c.codeSize()
+	}
+	return c.codeSize() + 4
+}
+
 // query is a vector in the form the distance kernels take, with its scratch space.
+//
+// For SQ8 (and PCA after the projection), with u = y - lo and a code c whose reconstruction
+// is lo + step·c: |y - (lo + step·c)|² = |u|² - 2·Σ u[t]·step[t]·c[t] + Σ step[t]²·c[t]².
+// The first term is the query's (qn), the last the code's (stored after it), and the middle
+// one is an integer dot product: u·step quantised to int16 (qi, one scale per query,
+// |qi[t]| <= sq8.MaxQuery(pdim) so the int32 sum cannot overflow) against the code's bytes,
+// times qs = 2·scale.
 type query struct {
-	f   []float32 // none: the vector; SQ8: (y-lo)/step
+	f   []float32 // none: the vector
+	qi  []int16   // SQ8, PCA: round(u[t]·step[t]/scale)
+	qs  float32   // 2·scale
+	qn  float32   // |u|², plus the PCA residual of the query
 	res float32   // PCA: squared norm of the part the projection drops
-	y   []float32 // PCA scratch: the projection
+	y   []float32 // PCA scratch: the projection; SQ8: u·step
 	raw []float32 // the float32 vector a caller passed (for the exact re-rank)
+	// scratch: dim floats for prepare.
+	scratch []float32
 }
 
 func (c *codec) newQuery() *query {
-	return &query{f: make([]float32, c.pdim), y: make([]float32, c.pdim)}
+	q := &query{y: make([]float32, c.pdim), scratch: make([]float32, c.dim)}
+	if c.kind == kindNone {
+		q.f = make([]float32, c.pdim)
+	} else {
+		q.qi = make([]int16, c.pdim)
+	}
+	return q
 }
 
 // project writes proj·(x-mean) into y and returns the squared norm of the dropped part.
@@ -115,34 +143,72 @@ func (c *codec) project(x, y, scratch []float32) float32 {
 
 // prepare sets q to the query form of x. x must have length dim; it is not copied for
 // CodecNone and must then stay unchanged while q is used.
-func (c *codec) prepare(x []float32, q *query, scratch []float32) {
+func (c *codec) prepare(x []float32, q *query) {
 	q.raw = x
 	switch c.kind {
 	case kindNone:
 		q.f = x
 		return
 	case kindPCASQ8:
-		q.res = c.project(x, q.y, scratch)
+		q.res = c.project(x, q.y, q.scratch)
 		x = q.y
 	}
-	for t := range q.f {
-		q.f[t] = (x[t] - c.lo[t]) * c.inv[t]
+	a := q.y
+	var qn, amax float32
+	for t := range c.pdim {
+		u := x[t] - c.lo[t]
+		qn += u * u
+		a[t] = u * c.step[t] // in place for PCA: x[t] is read first
+		amax = max(amax, a[t], -a[t])
 	}
+	q.qn = qn + q.res
+	q.qs = 0
+	if amax == 0 {
+		clear(q.qi)
+		return
+	}
+	scale := amax / float32(sq8.MaxQuery(c.pdim))
+	inv := 1 / scale
+	lim := float32(sq8.MaxQuery(c.pdim))
+	for t, v := range a[:c.pdim] {
+		q.qi[t] = int16(min(lim, max(-lim, float32(math.Round(float64(v*inv))))))
+	}
+	q.qs = 2 * scale
 }
 
-// dist returns the squared distance between a query and a code (approximate for SQ8 and PCA).
-func (c *codec) dist(q *query, code []byte) float32 {
-	switch c.kind {
-	case kindNone:
-		return sq8.L2F32(q.f, floats(code))
-	case kindPCASQ8:
-		return sq8.L2(q.f, c.w, code[:c.pdim]) + residual(code[c.pdim:]) + q.res
+// dist returns the squared distance between a query and a node's block (code, then norm;
+// approximate for SQ8 and PCA). pf, when not nil, is the block the caller reads next: the
+// kernel asks the CPU to fetch it meanwhile.
+func (c *codec) dist(q *query, block, pf []byte) float32 {
+	if c.kind == kindNone {
+		return sq8.L2F32(q.f, floats(block))
 	}
-	return sq8.L2(q.f, c.w, code)
+	cs := len(block) - 4
+	dot := sq8.DotU8(q.qi, block[:c.pdim], pf)
+	return q.qn - q.qs*float32(dot) + residual(block[cs:])
+}
+
+// setNorm writes the norm after a block's code (see blockSize): Σ step[t]²·c[t]² plus, for PCA,
+// the residual the code ends with.
+func (c *codec) setNorm(block []byte) {
+	if c.kind == kindNone {
+		return
+	}
+	cs := len(block) - 4
+	var s float64
+	for t, v := range block[:c.pdim] {
+		f := float64(c.step[t]) * float64(v)
+		s += f * f
+	}
+	if c.kind == kindPCASQ8 {
+		s += float64(residual(block[c.pdim:cs]))
+	}
+	b := math.Float32bits(float32(s))
+	block[cs], block[cs+1], block[cs+2], block[cs+3] = byte(b), byte(b>>8), byte(b>>16), byte(b>>24)
 }
 
 // distCodes returns the squared distance between two stored codes' reconstructions (for
-// PCA, plus both dropped parts).
+// PCA, plus both dropped parts). a and b are codes or blocks.
 func (c *codec) distCodes(a, b []byte) float32 {
 	switch c.kind {
 	case kindNone:
@@ -150,7 +216,7 @@ func (c *codec) distCodes(a, b []byte) float32 {
 	case kindPCASQ8:
 		return sq8.L2Pair(a[:c.pdim], b[:c.pdim], c.w) + residual(a[c.pdim:]) + residual(b[c.pdim:])
 	}
-	return sq8.L2Pair(a, b, c.w)
+	return sq8.L2Pair(a[:c.pdim], b[:c.pdim], c.w)
 }
 
 // residual decodes the little-endian float32 a PCA code ends with.
@@ -158,9 +224,16 @@ func residual(b []byte) float32 {
 	return math.Float32frombits(uint32(b[0]) | uint32(b[1])<<8 | uint32(b[2])<<16 | uint32(b[3])<<24)
 }
 
-// encode writes the code of x (length dim) into dst (length codeSize). scratch has length dim
-// and y length pdim.
+// encode writes the code of x (length dim) into dst (length codeSize, or blockSize: then with
+// its norm). scratch has length dim and y length pdim.
 func (c *codec) encode(x []float32, dst []byte, y, scratch []float32) {
+	c.encodeCode(x, dst, y, scratch)
+	if len(dst) == c.blockSize() {
+		c.setNorm(dst)
+	}
+}
+
+func (c *codec) encodeCode(x []float32, dst []byte, y, scratch []float32) {
 	switch c.kind {
 	case kindNone:
 		copy(floats(dst), x)

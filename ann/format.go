@@ -105,10 +105,15 @@ func (a *Index) marshal() []byte {
 			u32(v)
 		}
 	}
-	if cd.kind == kindNone && !littleEndian {
+	switch {
+	case cd.kind == kindNone && !littleEndian:
 		f32s(floats(g.codes))
-	} else {
+	case g.cs == cd.codeSize():
 		b = append(b, g.codes...)
+	default: // the codes without the norms after them in RAM
+		for i := 0; i < g.n; i++ {
+			b = append(b, g.code(uint32(i))[:cd.codeSize()]...)
+		}
 	}
 	return b
 }
@@ -258,7 +263,8 @@ func unmarshal(data []byte, ix *pinrec.Index, opts []Option) (*Index, error) {
 	}
 	g := newGraph(cd, m, efc)
 	m0 := 2 * m
-	perNode := 1 + 4 + 4*(m0+1) + g.cs // the least bytes a node takes
+	cs := cd.codeSize()
+	perNode := 1 + 4 + 4*(m0+1) + cs // the least bytes a node takes
 	if n > len(d.b)/perNode {
 		return nil, fmt.Errorf("%d nodes need at least %d bytes, %d left: %w", n, n*perNode, len(d.b), ErrCorrupt)
 	}
@@ -295,14 +301,20 @@ func unmarshal(data []byte, ix *pinrec.Index, opts []Option) (*Index, error) {
 			}
 		}
 	}
-	codes := d.take(n*g.cs, "codes")
+	codes := d.take(n*cs, "codes")
 	if d.err != nil {
 		return nil, d.err
 	}
 	if len(d.b) != 0 {
 		return nil, fmt.Errorf("%d bytes after the codes: %w", len(d.b), ErrCorrupt)
 	}
-	copy(g.codes, codes)
+	if g.cs == cs {
+		copy(g.codes, codes)
+	} else {
+		for i := 0; i < n; i++ {
+			copy(g.code(uint32(i)), codes[i*cs:(i+1)*cs])
+		}
+	}
 	if cd.kind == kindNone && !littleEndian {
 		f := floats(g.codes)
 		for i := range f {
@@ -311,6 +323,11 @@ func unmarshal(data []byte, ix *pinrec.Index, opts []Option) (*Index, error) {
 	}
 	if err := g.check(); err != nil {
 		return nil, err
+	}
+	if !untrained {
+		for i := 0; i < n; i++ {
+			cd.setNorm(g.code(uint32(i)))
+		}
 	}
 
 	cfg, err := newConfig(append([]Option{WithM(m), WithEfConstruction(efc), WithEfSearch(efs), WithRerank(rerank)}, opts...))

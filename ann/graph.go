@@ -8,7 +8,8 @@ import (
 
 // The HNSW graph (Malkov and Yashunin, "Efficient and robust approximate nearest neighbor
 // search using Hierarchical Navigable Small World graphs", 2016/2018), over node numbers
-// 0..n-1 whose distances come from the codec. Node i's code is codes[i*cs:(i+1)*cs].
+// 0..n-1 whose distances come from the codec. Node i's block (its code, then for SQ8 and PCA
+// the norm the integer distance needs: see codec.blockSize) is codes[i*cs:(i+1)*cs].
 //
 // Level 0 keeps up to m0 = 2m neighbours per node in one flat block (links0, stride m0+1:
 // the count, then the neighbours); the upper levels keep up to m in per-node blocks.
@@ -25,7 +26,7 @@ type graph struct {
 	m, m0, efc int
 	ml         float64 // level multiplier 1/ln(m)
 	cd         *codec
-	cs         int // code size
+	cs         int // block size: code size, plus 4 for the norm (SQ8, PCA)
 
 	n      int
 	levels []uint8
@@ -49,10 +50,21 @@ type graph struct {
 
 func newGraph(cd *codec, m, efc int) *graph {
 	return &graph{m: m, m0: 2 * m, efc: efc, ml: 1 / math.Log(float64(max(m, 2))), cd: cd,
-		cs: cd.codeSize(), entry: none}
+		cs: cd.blockSize(), entry: none}
 }
 
+// code returns node i's block (code, then norm).
 func (g *graph) code(i uint32) []byte { return g.codes[int(i)*g.cs : (int(i)+1)*g.cs] }
+
+// dist returns the distance between q and node i, prefetching node next's block (none: no
+// prefetch).
+func (g *graph) dist(q *query, i, next uint32) float32 {
+	var pf []byte
+	if next != none {
+		pf = g.code(next)
+	}
+	return g.cd.dist(q, g.code(i), pf)
+}
 
 // links returns node i's neighbour list at level l (count first); the slice aliases the graph.
 func (g *graph) links(i uint32, l int) []uint32 {
@@ -118,7 +130,7 @@ func (g *graph) getVisited() *visitSet {
 
 func (g *graph) getQuery() *query {
 	q, _ := g.queries.Get().(*query)
-	if q == nil || len(q.f) != g.cd.pdim {
+	if q == nil || len(q.y) != g.cd.pdim {
 		q = g.cd.newQuery()
 	}
 	return q
@@ -221,8 +233,13 @@ func (g *graph) greedy(q *query, ep item, l int, locked bool) item {
 		ln := g.links(ep.node, l)
 		cnt := int(ln[0])
 		var best item = ep
-		for _, nb := range ln[1 : 1+cnt] {
-			if d := g.cd.dist(q, g.code(nb)); d < best.d {
+		nbs := ln[1 : 1+cnt]
+		for j, nb := range nbs {
+			next := uint32(none)
+			if j+1 < len(nbs) {
+				next = nbs[j+1]
+			}
+			if d := g.dist(q, nb, next); d < best.d {
 				best = item{d, nb}
 			}
 		}
@@ -257,17 +274,25 @@ func (g *graph) searchLayer(q *query, ep item, ef, l int, locked bool, keep func
 		if locked {
 			g.locks[c.node].Lock()
 		}
+		// The unvisited neighbours first, then their distances, each call prefetching the
+		// next one's block.
 		ln := g.links(c.node, l)
-		nbs := append(buf[:0], ln[1:1+int(ln[0])]...)
+		nbs := buf[:0]
+		for _, nb := range ln[1 : 1+int(ln[0])] {
+			if vs.mark[nb] != vs.gen {
+				vs.mark[nb] = vs.gen
+				nbs = append(nbs, nb)
+			}
+		}
 		if locked {
 			g.locks[c.node].Unlock()
 		}
-		for _, nb := range nbs {
-			if vs.mark[nb] == vs.gen {
-				continue
+		for j, nb := range nbs {
+			next := uint32(none)
+			if j+1 < len(nbs) {
+				next = nbs[j+1]
 			}
-			vs.mark[nb] = vs.gen
-			d := g.cd.dist(q, g.code(nb))
+			d := g.dist(q, nb, next)
 			if len(res) < ef || d < res[0].d {
 				cand.push(item{d, nb})
 				if keep == nil || keep(nb) {
@@ -353,7 +378,7 @@ func (g *graph) insert(i uint32, q *query, level int) {
 			return
 		}
 	}
-	ep := item{g.cd.dist(q, g.code(entry)), entry}
+	ep := item{g.dist(q, entry, none), entry}
 	for l := top; l > level; l-- {
 		ep = g.greedy(q, ep, l, true)
 	}
@@ -430,7 +455,7 @@ func (g *graph) search(q *query, ef int, keep func(uint32) bool) []item {
 	if g.entry == none {
 		return nil
 	}
-	ep := item{g.cd.dist(q, g.code(g.entry)), g.entry}
+	ep := item{g.dist(q, g.entry, none), g.entry}
 	for l := g.top; l > 0; l-- {
 		ep = g.greedy(q, ep, l, false)
 	}

@@ -317,7 +317,7 @@ func (a *Index) insertRows(ctx context.Context, ids []string, vecs [][]float32, 
 			}
 			i := first + uint32(j)
 			g.cd.encode(v, g.code(i), y, scratch)
-			g.cd.prepare(v, q, scratch)
+			g.cd.prepare(v, q)
 			g.insert(i, q, int(g.levels[i]))
 			if d := prog.base + int(done.Add(1)); prog.fn != nil && (d%every == 0 || d == prog.total) {
 				progMu.Lock()
@@ -470,11 +470,10 @@ func (a *Index) search(ctx context.Context, query []float32, k int, skip string,
 	g := a.g
 	q := g.getQuery()
 	defer g.queries.Put(q)
-	scratch := make([]float32, g.cd.dim)
 	if err := checkFinite(query); err != nil {
 		return nil, err
 	}
-	g.cd.prepare(query, q, scratch)
+	g.cd.prepare(query, q)
 	// The walk keeps in its beam only nodes that pass (live, not skip, through the filter) and
 	// walks through the others, as hnswlib's filtered search does: the beam fills with ef
 	// passing nodes however few pass, at the cost of visiting more of the graph.
