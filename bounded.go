@@ -27,6 +27,54 @@ import (
 // returns exactly what Search would, at about half the arithmetic.
 var boundedMinQueries = 4 // a variable so that tests can take either path
 
+// i16Path chooses the first pass of the bounded path: 0 takes int16 codes where
+// kernel.I16Fast (assembly), 1 always (tests of the portable kernels), -1 never (float32 dot
+// products). A variable only for tests.
+var i16Path = 0
+
+// maxI16Dim is the largest dimension whose codes' magnitude sums fit the kernels' int32 sums.
+const maxI16Dim = 1 << 20
+
+// useI16 reports whether the bounded path of an index of dimension dim takes int16 codes.
+func useI16(dim int) bool {
+	return dim <= maxI16Dim && (i16Path > 0 || i16Path == 0 && kernel.I16Fast)
+}
+
+// i16Codes are the int16 codes of some vectors (see kernel.QuantizeI16): vector i at
+// codes[i*stride:], zero-padded to a multiple of kernel.I16Align; inv[i] and rho[i] its scale
+// and rounding bound, l1[i] the sum of its codes' magnitudes, scale[i] = 1/inv[i].
+type i16Codes struct {
+	codes  []int16
+	stride int
+	rho    []float64
+	l1     []float64
+	scale  []float64
+}
+
+// i16Len is the length of a vector's codes: dim rounded up to kernel.I16Align.
+func i16Len(dim int) int {
+	return (dim + kernel.I16Align - 1) / kernel.I16Align * kernel.I16Align
+}
+
+// newI16Codes returns room for the codes of n vectors of dimension dim. The stride is a cache
+// line longer than the codes, so that rows 4 KiB long do not all map to the same L1 sets.
+func newI16Codes(n, dim int) *i16Codes {
+	stride := i16Len(dim) + 32
+	return &i16Codes{
+		codes:  make([]int16, n*stride),
+		stride: stride,
+		rho:    make([]float64, n),
+		l1:     make([]float64, n),
+		scale:  make([]float64, n),
+	}
+}
+
+// set quantizes v as vector i. The padding past len(v) stays zero: set never writes it.
+func (c *i16Codes) set(i int, v []float32) {
+	inv, rho, l1 := kernel.QuantizeI16(v, c.codes[i*c.stride:i*c.stride+len(v)])
+	c.rho[i], c.l1[i], c.scale[i] = rho, float64(l1), 1/float64(inv)
+}
+
 // maxBoundedNorm keeps every dot product and lane sum of the bounded path finite in float32.
 const maxBoundedNorm = 1e30
 
@@ -36,6 +84,32 @@ func boundedErrFactor(dim int) float64 {
 	m := float64(kernel.DotRoundings(dim))
 	g := m * u / (1 - m*u)
 	return 5 * g // 4 errors of at most g each, plus a margin
+}
+
+// boundedI16ErrFactor returns the factor of |x|²+|q|² in the bound of the int16 first pass:
+// the float32 roundings of |x|², |q|² and the distance (γ(m) each, twice over for the
+// distance), 4γ(m) in all, which also covers the float64 roundings of the bound's arithmetic.
+func boundedI16ErrFactor(dim int) float64 {
+	const u = 1.0 / (1 << 24)
+	m := float64(kernel.DotRoundings(dim))
+	g := m * u / (1 - m*u)
+	return 4 * g
+}
+
+// i16Interval returns the interval [a-e, a+e] in which L2sqTile's distance between x and q
+// lies, from sum = |x|²+|q|² (float32 kernel values), the exact code dot product dot = ΣXQ, the
+// product sc of the scales 1/inv_x and 1/inv_q, each vector's rounding bound and codes'
+// magnitude sum, the dimension and c16 = boundedI16ErrFactor(dim). With x[t] = (X[t]+r[t])/inv_x
+// and q[t] = (Q[t]+s[t])/inv_q (|r[t]| <= rx, |s[t]| <= rq, kernel.QuantizeI16),
+//
+//	x·q = (ΣXQ + Σr·Q + ΣX·s + Σr·s)·sc, so |x·q - ΣXQ·sc| <= (rx·L1(Q) + rq·L1(X) + dim·rx·rq)·sc = E,
+//
+// and a = sum - 2·ΣXQ·sc is within 2E + 4γ(m)·sum of the distance (see boundedI16ErrFactor).
+// E gets a relative margin of 2⁻²⁰ for its own float64 roundings.
+func i16Interval(sum, dot, sc, rx, xl1, rq, ql1, dim, c16 float64) (lower, upper float64) {
+	a := sum - 2*dot*sc
+	e := c16*sum + 2*(1+0x1p-20)*(rx*ql1+rq*xl1+dim*rx*rq)*sc + 1e-30
+	return a - e, a + e
 }
 
 // boundedCand is a candidate row of the bounded path and the lower bound of its distance.
@@ -80,7 +154,7 @@ func (b *bounded) prune() {
 
 // scanBounded is the bounded-path scan of rows [lo, hi) for the packed queries (stride qs),
 // whose squared norms are qnorms. See the comment above boundedMinQueries.
-func (ix *Index) scanBounded(ctx context.Context, packed []float32, qs int, qnorms []float32, k, lo, hi, skip int,
+func (ix *Index) scanBounded(ctx context.Context, packed []float32, qs int, qnorms []float32, qc *i16Codes, k, lo, hi, skip int,
 	filter func(string, map[string]string) bool) ([]bounded, error) {
 	dim, nq := ix.dim, len(qnorms)
 	st := make([]bounded, nq)
@@ -88,8 +162,19 @@ func (ix *Index) scanBounded(ctx context.Context, packed []float32, qs int, qnor
 		st[j] = bounded{upper: topK[upperBound]{k: k, h: make([]upperBound, 0, k)}}
 	}
 	c := boundedErrFactor(dim)
+	c16 := boundedI16ErrFactor(dim)
 	bs := min(maxBlockRows, max(4, blockBytes/(4*dim))&^3, hi-lo)
-	dots := make([]float32, nq*bs)
+	var dots []float32
+	var dots64 []float64
+	var xc *i16Codes
+	if qc != nil {
+		dots64 = make([]float64, nq*bs)
+		xc = newI16Codes(bs, dim)
+	} else {
+		dots = make([]float32, nq*bs)
+	}
+	n16 := i16Len(dim)
+	fdim := float64(dim)
 	xnorms := make([]float32, bs)
 	zero := make([]float32, dim)
 	var verdict []uint8
@@ -115,9 +200,18 @@ func (ix *Index) scanBounded(ctx context.Context, packed []float32, qs int, qnor
 				exact = true
 			}
 		}
-		if exact {
+		switch {
+		case exact:
+			if dots == nil {
+				dots = make([]float32, nq*bs)
+			}
 			l2sqTile(block, nb, dim, packed, nq, qs, dim, dots, bs)
-		} else {
+		case xc != nil:
+			for i := range nb {
+				xc.set(i, block[i*dim:(i+1)*dim])
+			}
+			kernel.DotI16Tile(xc.codes, nb, xc.stride, qc.codes, nq, qc.stride, n16, dots64, bs)
+		default:
 			dotTile(block, nb, dim, packed, nq, qs, dim, dots, bs)
 		}
 		if verdict != nil {
@@ -127,12 +221,25 @@ func (ix *Index) scanBounded(ctx context.Context, packed []float32, qs int, qnor
 			s := &st[j]
 			t := s.threshold()
 			qn := float64(qnorms[j])
-			dj := dots[j*bs : j*bs+nb]
-			for i, p := range dj {
+			var dj []float32
+			var dj64 []float64
+			var qrho, ql1, qscale float64
+			if exact || xc == nil {
+				dj = dots[j*bs : j*bs+nb]
+			} else {
+				dj64 = dots64[j*bs : j*bs+nb]
+				qrho, ql1, qscale = qc.rho[j], qc.l1[j], qc.scale[j]
+			}
+			for i := range nb {
 				var lower, upper float64
-				if exact {
-					lower, upper = float64(p), float64(p)
-				} else {
+				switch {
+				case exact:
+					lower, upper = float64(dj[i]), float64(dj[i])
+				case dj64 != nil:
+					lower, upper = i16Interval(float64(xnorms[i])+qn, dj64[i], xc.scale[i]*qscale,
+						xc.rho[i], xc.l1[i], qrho, ql1, fdim, c16)
+				default:
+					p := dj[i]
 					sum := float64(xnorms[i]) + qn
 					a := sum - 2*float64(p)
 					e := c*sum + 1e-30

@@ -171,6 +171,15 @@ func (ix *Index) search(ctx context.Context, queries [][]float32, k int, skip in
 		}
 	}
 
+	// The queries' int16 codes, for the bounded path's first pass where it takes them.
+	var qc *i16Codes
+	if qnorms != nil && useI16(dim) {
+		qc = newI16Codes(nq, dim)
+		for j := range nq {
+			qc.set(j, packed[j*qs:j*qs+dim])
+		}
+	}
+
 	heaps := make([][]topK[cand], workers)
 	bounds := make([][]bounded, workers)
 	errs := make([]error, workers)
@@ -185,7 +194,7 @@ func (ix *Index) search(ctx context.Context, queries [][]float32, k int, skip in
 				}
 			}()
 			if qnorms != nil {
-				bounds[w], errs[w] = ix.scanBounded(ctx, packed, qs, qnorms, k, lo, hi, skip, keep)
+				bounds[w], errs[w] = ix.scanBounded(ctx, packed, qs, qnorms, qc, k, lo, hi, skip, keep)
 			} else {
 				heaps[w], errs[w] = ix.scan(ctx, packed, qs, nq, k, lo, hi, skip, keep)
 			}

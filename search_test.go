@@ -135,7 +135,22 @@ func TestSearchMatchesOracle(t *testing.T) {
 		}
 		seen[name] = true
 		t.Logf("kernels: %s", name)
-		t.Run(name, testSearchMatchesOracle)
+		forEachFirstPass(t, name, testSearchMatchesOracle)
+	}
+}
+
+// forEachFirstPass runs test with the bounded path's first pass on float32 dot products and
+// on int16 codes (whatever kernel.I16Fast says, so that the portable int16 kernels run too).
+func forEachFirstPass(t *testing.T, name string, test func(*testing.T)) {
+	old := i16Path
+	t.Cleanup(func() { i16Path = old })
+	for _, path := range []int{-1, 1} {
+		i16Path = path
+		sub := name + "/float32"
+		if path > 0 {
+			sub = name + "/int16 " + kernel.I16Name
+		}
+		t.Run(sub, test)
 	}
 }
 

@@ -108,7 +108,7 @@ func main() {
 	fmt.Printf("pinrec index benchmark: N=%d d=%d k=%d, batch of %d, best of %d; Go %s, AVX2=%v FMA=%v AVX512F=%v, %d CPUs\n",
 		*n, *d, *k, *nq, *reps, runtime.Version(), cpu.X86.HasAVX2, cpu.X86.HasFMA, cpu.X86.HasAVX512F, runtime.NumCPU())
 	fmt.Printf("CPU: %s\n", cpuinfo.Read())
-	fmt.Printf("pinrec kernels: %s (PINREC_KERNEL=%q)\n", kernel.Name, os.Getenv("PINREC_KERNEL"))
+	fmt.Printf("pinrec kernels: %s, batches' int16 first pass %s (PINREC_KERNEL=%q)\n", kernel.Name, kernel.I16Name, os.Getenv("PINREC_KERNEL"))
 	if r, ok := faiss[tcounts[len(tcounts)-1]]; ok {
 		fmt.Printf("FAISS %s IndexFlatL2 (faiss-cpu from PyPI), OpenBLAS kernels %s; add %.2f s\n", r.Version, r.BlasCore, r.AddS)
 	}
