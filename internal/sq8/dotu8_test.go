@@ -2,6 +2,7 @@ package sq8
 
 import (
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"testing"
 
@@ -84,6 +85,61 @@ func BenchmarkDotU8(b *testing.B) {
 				b.SetBytes(int64(n))
 				for b.Loop() {
 					fn(q, c, nil)
+				}
+			})
+		}
+	}
+}
+
+// TestL2PairSets runs every L2Pair kernel this CPU has against a float64 sum, for lengths
+// 0..67 and a few long ones at unaligned starts, with NaN weights and 255 codes after the end
+// (a kernel that reads past its end returns NaN).
+func TestL2PairSets(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	lengths := []int{}
+	for n := 0; n <= 67; n++ {
+		lengths = append(lengths, n)
+	}
+	lengths = append(lengths, 127, 128, 129, 784, 2048, 4096)
+	nan := float32(math.NaN())
+	for _, n := range lengths {
+		for off := 0; off < 4; off++ {
+			a := make([]byte, off+n+16)
+			b := make([]byte, off+n+16)
+			w := make([]float32, off+n+16)
+			for i := range w {
+				a[i], b[i], w[i] = 255, 0, nan
+			}
+			var ref float64
+			for i := 0; i < n; i++ {
+				j := off + i
+				a[j], b[j] = byte(rng.IntN(256)), byte(rng.IntN(256))
+				w[j] = float32(rng.Float64())
+				d := float64(a[j]) - float64(b[j])
+				ref += float64(w[j]) * d * d
+			}
+			for name, fn := range l2PairSets() {
+				got := fn(a[off:off+n], b[off:off+n], w[off:off+n])
+				require.False(t, math.IsNaN(float64(got)), "%s n=%d off=%d: read a guard", name, n, off)
+				require.InDelta(t, ref, float64(got), 1e-5*ref+1e-30, "%s n=%d off=%d", name, n, off)
+			}
+		}
+	}
+}
+
+func BenchmarkL2Pair(b *testing.B) {
+	for _, n := range []int{784, 2048} {
+		x := make([]byte, n)
+		y := make([]byte, n)
+		w := make([]float32, n)
+		for i := range x {
+			x[i], y[i], w[i] = byte(i), byte(3*i), 0.01
+		}
+		for name, fn := range l2PairSets() {
+			b.Run(fmt.Sprintf("%s/%d", name, n), func(b *testing.B) {
+				b.SetBytes(int64(n))
+				for b.Loop() {
+					fn(x, y, w)
 				}
 			})
 		}

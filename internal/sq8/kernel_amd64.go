@@ -23,6 +23,7 @@ func init() {
 	if cpu.X86.HasAVX512F && cpu.X86.HasAVX512BW && cpu.X86.HasBMI2 && cpu.X86.HasAVX2 && cpu.X86.HasFMA &&
 		os.Getenv("PINREC_SQ8_AVX2") == "" {
 		dotU8 = dotU8Fast512
+		l2SQ8Pair = l2SQ8PairFast512
 		kernelName = "avx2+fma+avx512bw"
 	}
 }
@@ -84,6 +85,10 @@ func dotU8Fast(q []int16, c []byte, pf []byte) int32 {
 	return s
 }
 
+func l2SQ8PairFast512(a, b []byte, w []float32) float32 {
+	return l2SQ8PairAVX512(a, b, w, len(a))
+}
+
 func dotU8Fast512(q []int16, c []byte, pf []byte) int32 {
 	p, lines := prefetchArgs(pf)
 	return dotU8AVX512(q, c, len(c), p, lines)
@@ -97,6 +102,18 @@ func dotU8Sets() map[string]func(q []int16, c []byte, pf []byte) int32 {
 	}
 	if cpu.X86.HasAVX512F && cpu.X86.HasAVX512BW && cpu.X86.HasBMI2 {
 		s["avx512bw"] = dotU8Fast512
+	}
+	return s
+}
+
+// l2PairSets lists the L2Pair kernels this CPU can run, for the tests.
+func l2PairSets() map[string]func(a, b []byte, w []float32) float32 {
+	s := map[string]func(a, b []byte, w []float32) float32{"go": l2SQ8PairGo}
+	if cpu.X86.HasAVX2 && cpu.X86.HasFMA {
+		s["avx2"] = l2SQ8PairFast
+	}
+	if cpu.X86.HasAVX512F && cpu.X86.HasAVX512BW && cpu.X86.HasBMI2 {
+		s["avx512"] = l2SQ8PairFast512
 	}
 	return s
 }

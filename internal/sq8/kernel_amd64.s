@@ -401,3 +401,90 @@ a5done:
 	VZEROUPPER
 	MOVL          AX, ret+72(FP)
 	RET
+
+// func l2SQ8PairAVX512(a []byte, b []byte, w []float32, n int) float32
+// Requires: AVX, AVX512DQ, AVX512F, BMI2, SSE
+TEXT ·l2SQ8PairAVX512(SB), NOSPLIT, $0-84
+	MOVQ   a_base+0(FP), AX
+	MOVQ   b_base+24(FP), CX
+	MOVQ   w_base+48(FP), DX
+	MOVQ   n+72(FP), BX
+	VXORPS Z0, Z0, Z0
+	VXORPS Z1, Z1, Z1
+	VXORPS Z2, Z2, Z2
+	VXORPS Z3, Z3, Z3
+
+p5loop64:
+	CMPQ        BX, $0x00000040
+	JL          p5loop16
+	VPMOVZXBD   (AX), Z4
+	VPMOVZXBD   (CX), Z5
+	VPSUBD      Z5, Z4, Z4
+	VCVTDQ2PS   Z4, Z4
+	VMULPS      (DX), Z4, Z5
+	VFMADD231PS Z4, Z5, Z0
+	VPMOVZXBD   16(AX), Z4
+	VPMOVZXBD   16(CX), Z5
+	VPSUBD      Z5, Z4, Z4
+	VCVTDQ2PS   Z4, Z4
+	VMULPS      64(DX), Z4, Z5
+	VFMADD231PS Z4, Z5, Z1
+	VPMOVZXBD   32(AX), Z4
+	VPMOVZXBD   32(CX), Z5
+	VPSUBD      Z5, Z4, Z4
+	VCVTDQ2PS   Z4, Z4
+	VMULPS      128(DX), Z4, Z5
+	VFMADD231PS Z4, Z5, Z2
+	VPMOVZXBD   48(AX), Z4
+	VPMOVZXBD   48(CX), Z5
+	VPSUBD      Z5, Z4, Z4
+	VCVTDQ2PS   Z4, Z4
+	VMULPS      192(DX), Z4, Z5
+	VFMADD231PS Z4, Z5, Z3
+	ADDQ        $0x00000040, AX
+	ADDQ        $0x00000040, CX
+	ADDQ        $0x00000100, DX
+	SUBQ        $0x00000040, BX
+	JMP         p5loop64
+
+p5loop16:
+	CMPQ        BX, $0x00000010
+	JL          p5tail
+	VPMOVZXBD   (AX), Z4
+	VPMOVZXBD   (CX), Z5
+	VPSUBD      Z5, Z4, Z4
+	VCVTDQ2PS   Z4, Z4
+	VMULPS      (DX), Z4, Z5
+	VFMADD231PS Z4, Z5, Z0
+	ADDQ        $0x00000010, AX
+	ADDQ        $0x00000010, CX
+	ADDQ        $0x00000040, DX
+	SUBQ        $0x00000010, BX
+	JMP         p5loop16
+
+p5tail:
+	TESTQ       BX, BX
+	JZ          p5done
+	MOVQ        $-1, SI
+	BZHIQ       BX, SI, BX
+	KMOVW       BX, K1
+	VPMOVZXBD.Z (AX), K1, Z4
+	VPMOVZXBD.Z (CX), K1, Z5
+	VPSUBD      Z5, Z4, Z4
+	VCVTDQ2PS   Z4, Z4
+	VMULPS.Z    (DX), Z4, K1, Z5
+	VFMADD231PS Z4, Z5, Z1
+
+p5done:
+	VADDPS        Z1, Z0, Z0
+	VADDPS        Z3, Z2, Z2
+	VADDPS        Z2, Z0, Z0
+	VEXTRACTF64X4 $0x01, Z0, Y1
+	VADDPS        Y1, Y0, Y0
+	VEXTRACTF128  $0x01, Y0, X1
+	VADDPS        X1, X0, X0
+	VHADDPS       X0, X0, X0
+	VHADDPS       X0, X0, X0
+	VZEROUPPER
+	MOVSS         X0, ret+80(FP)
+	RET

@@ -27,3 +27,7 @@ func dotU8AVX2(q []int16, c []byte, n int, pf *byte, lines int) int32
 // dotU8AVX512 returns Σ_{t<n} int32(q[t])·int32(c[t]) for any n, after prefetching lines
 // cache lines from pf. The caller guarantees n <= len(q), len(c) and no int32 overflow.
 func dotU8AVX512(q []int16, c []byte, n int, pf *byte, lines int) int32
+
+// l2SQ8PairAVX512 returns Σ_{t<n} w[t]·(float32(a[t]) - float32(b[t]))² for any n.
+// The caller guarantees n <= len(a), len(b), len(w).
+func l2SQ8PairAVX512(a []byte, b []byte, w []float32, n int) float32

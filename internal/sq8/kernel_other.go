@@ -15,3 +15,10 @@ func dotU8Fast512(q []int16, c []byte, pf []byte) int32 { return dotU8Go(q, c, p
 func dotU8Sets() map[string]func(q []int16, c []byte, pf []byte) int32 {
 	return map[string]func(q []int16, c []byte, pf []byte) int32{"go": dotU8Go}
 }
+
+func l2SQ8PairFast512(a, b []byte, w []float32) float32 { return l2SQ8PairGo(a, b, w) }
+
+// l2PairSets lists the L2Pair kernels this build can run, for the tests.
+func l2PairSets() map[string]func(a, b []byte, w []float32) float32 {
+	return map[string]func(a, b []byte, w []float32) float32{"go": l2SQ8PairGo}
+}

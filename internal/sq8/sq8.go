@@ -23,7 +23,7 @@ var (
 var kernelName = "go"
 
 // Kernel names the kernels in use: "go", "avx2+fma" or "avx2+fma+avx512bw" (the last for
-// [DotU8] only).
+// [DotU8] and [L2Pair]; PINREC_SQ8_AVX2=1 in the environment keeps those on AVX2).
 func Kernel() string { return kernelName }
 
 // MaxQuery returns the largest |q[t]| for which [DotU8] over n elements cannot overflow

@@ -163,3 +163,81 @@ func dotU8AVX512() {
 	VPADDD(h2, y.AsX(), x)
 	hsumX(x)
 }
+
+// l2SQ8PairAVX512 is l2SQ8PairAVX2 on 16 lanes, for any n (the last n%16 through zero-masked
+// loads): Σ_{t<n} w[t]·(float32(a[t]) - float32(b[t]))².
+func l2SQ8PairAVX512() {
+	TEXT("l2SQ8PairAVX512", NOSPLIT, "func(a, b []byte, w []float32, n int) float32")
+	Doc("l2SQ8PairAVX512 returns Σ_{t<n} w[t]·(float32(a[t]) - float32(b[t]))² for any n.",
+		"The caller guarantees n <= len(a), len(b), len(w).")
+	ap := Load(Param("a").Base(), GP64())
+	bp := Load(Param("b").Base(), GP64())
+	wp := Load(Param("w").Base(), GP64())
+	n := Load(Param("n"), GP64())
+	acc := []VecVirtual{ZMM(), ZMM(), ZMM(), ZMM()}
+	for _, a := range acc {
+		VXORPS(a, a, a)
+	}
+	step := func(u int, a VecVirtual) {
+		x, y, t := ZMM(), ZMM(), ZMM()
+		VPMOVZXBD(Mem{Base: ap, Disp: 16 * u}, x)
+		VPMOVZXBD(Mem{Base: bp, Disp: 16 * u}, y)
+		VPSUBD(y, x, x) // exact in int32
+		VCVTDQ2PS(x, x)
+		VMULPS(Mem{Base: wp, Disp: 64 * u}, x, t)
+		VFMADD231PS(x, t, a)
+	}
+	Label("p5loop64")
+	CMPQ(n, U32(64))
+	JL(LabelRef("p5loop16"))
+	for u := 0; u < 4; u++ {
+		step(u, acc[u])
+	}
+	ADDQ(U32(64), ap)
+	ADDQ(U32(64), bp)
+	ADDQ(U32(256), wp)
+	SUBQ(U32(64), n)
+	JMP(LabelRef("p5loop64"))
+	Label("p5loop16")
+	CMPQ(n, U32(16))
+	JL(LabelRef("p5tail"))
+	step(0, acc[0])
+	ADDQ(U32(16), ap)
+	ADDQ(U32(16), bp)
+	ADDQ(U32(64), wp)
+	SUBQ(U32(16), n)
+	JMP(LabelRef("p5loop16"))
+	Label("p5tail")
+	TESTQ(n, n)
+	JZ(LabelRef("p5done"))
+	ones := GP64()
+	MOVQ(I32(-1), ones)
+	m := GP64()
+	BZHIQ(n, ones, m)
+	k := K()
+	KMOVW(m.As32(), k)
+	x, y, t := ZMM(), ZMM(), ZMM()
+	VPMOVZXBD_Z(Mem{Base: ap}, k, x)
+	VPMOVZXBD_Z(Mem{Base: bp}, k, y)
+	VPSUBD(y, x, x)
+	VCVTDQ2PS(x, x)
+	VMULPS_Z(Mem{Base: wp}, x, k, t)
+	VFMADD231PS(x, t, acc[1])
+	Label("p5done")
+	VADDPS(acc[1], acc[0], acc[0])
+	VADDPS(acc[3], acc[2], acc[2])
+	VADDPS(acc[2], acc[0], acc[0])
+	hi := YMM()
+	VEXTRACTF64X4(U8(1), acc[0], hi)
+	s := YMM()
+	VADDPS(hi, acc[0].AsY(), s)
+	h2 := XMM()
+	VEXTRACTF128(U8(1), s, h2)
+	lo := XMM()
+	VADDPS(h2, s.AsX(), lo)
+	VHADDPS(lo, lo, lo)
+	VHADDPS(lo, lo, lo)
+	VZEROUPPER()
+	Store(lo, ReturnIndex(0))
+	RET()
+}

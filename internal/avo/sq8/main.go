@@ -27,6 +27,7 @@ func main() {
 	f32(true)
 	dotU8AVX2()
 	dotU8AVX512()
+	l2SQ8PairAVX512()
 	Generate()
 }
 
