@@ -165,9 +165,7 @@ func TestHostileFiles(t *testing.T) {
 		return o
 	})
 
-	// Renamed over, as pinrec's own saves and mv do. Overwriting it in place (cp over it) is not
-	// survived: serve memory-maps the index, and a file truncated under the mapping kills it
-	// with SIGBUS (docs/reliability.md, "Not covered").
+	// Renamed over, as pinrec's own saves and mv do (in place: TestIndexChangedInPlace).
 	runCase(t, "hostile: index replaced under serve", 1, func(t *testing.T, i int) outcome {
 		dir := t.TempDir()
 		idx := filepath.Join(dir, "pins.pinrec")

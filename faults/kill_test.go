@@ -99,6 +99,9 @@ func TestKill(t *testing.T) {
 		if got, err := readIndex(idx); err != nil || !equalVectors(got, f.clean) {
 			o.fail += fmt.Sprintf(" the run after the kill did not end like a clean one (%v)", err)
 		}
+		if l := leftovers(dir); len(l) > 0 {
+			o.fail += fmt.Sprintf(" the run after the kill left the killed save's temporary files %v", l)
+		}
 		return o
 	})
 
@@ -142,6 +145,9 @@ func TestKill(t *testing.T) {
 		if got, err := readIndex(idx); err != nil || !equalVectors(got, f.clean) {
 			o.fail += fmt.Sprintf(" the run after the kill did not end like a clean one (%v)", err)
 		}
+		if l := leftovers(dir); len(l) > 0 {
+			o.fail += fmt.Sprintf(" the run after the kill left the killed save's temporary files %v", l)
+		}
 		return o
 	})
 
@@ -154,8 +160,17 @@ func TestKill(t *testing.T) {
 		dir := t.TempDir()
 		out := filepath.Join(dir, "big.ann.pinrec")
 		p := pinrecStart(t, nil, "build-ann", "-index", big, "-out", out)
-		time.Sleep(randomDelay(rng, durANN))
+		if i%2 == 1 {
+			// The final save is a few milliseconds of a run: every other kill waits for the
+			// save's temporary file to appear, to land inside it.
+			waitForSave(p, dir, 2*durANN+time.Minute)
+		} else {
+			time.Sleep(randomDelay(rng, durANN))
+		}
 		o := outcome{note: landed(p.kill(), dir, out)}
+		if o.note == "before the first save" {
+			o.note = "during the build"
+		}
 		if sum(t, big) != bigSum {
 			o.corrupt++
 			o.fail = "the source index changed"
@@ -169,6 +184,9 @@ func TestKill(t *testing.T) {
 		pinrecOK(t, "build-ann", "-index", big, "-out", out)
 		if got, err := readIndex(out); err != nil || !equalVectors(got, bigVectors) {
 			o.fail += fmt.Sprintf(" the run after the kill did not end like a clean one (%v)", err)
+		}
+		if l := leftovers(dir); len(l) > 0 {
+			o.fail += fmt.Sprintf(" the run after the kill left the killed save's temporary files %v", l)
 		}
 		return o
 	})
@@ -287,6 +305,18 @@ func landed(killed bool, dir, file string) string {
 		return "before the first save"
 	}
 	return "between saves"
+}
+
+// waitForSave returns as soon as a temporary file of a save appears in dir, when p ends, or
+// after limit.
+func waitForSave(p *proc, dir string, limit time.Duration) {
+	end := time.Now().Add(limit)
+	for time.Now().Before(end) && !p.exited() {
+		if len(leftovers(dir)) > 0 {
+			return
+		}
+		time.Sleep(100 * time.Microsecond)
+	}
 }
 
 // makeIndex saves an index of n random vectors of dimension dim and returns them.

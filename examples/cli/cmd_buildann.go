@@ -73,6 +73,9 @@ func runBuildANN(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if err := a.Save(*out); err != nil {
 		return err
 	}
+	for _, m := range removeStaleTemps(*out) { // left by a killed save (staletemp.go)
+		fmt.Fprintf(stderr, "pinrec: removed %s, left by a save that was killed\n", m)
+	}
 	st := a.Stats()
 	fmt.Fprintf(stdout, "built %s: %d items, M=%s efConstruction=%s efSearch=%s codec=%s, graph and codes %s bytes in RAM, %.1f s\n",
 		*out, ix.Len(), st["m"], st["ef_construction"], st["ef_search"], st["codec"], st["memory_bytes"], built.Seconds())

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log"
 	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -46,24 +47,30 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	case *maxK < 1:
 		return usagef("-max-k %d: want at least 1", *maxK)
 	}
-	ix, err := openStore(ctx, storeFlags{index: *indexPath, mmap: true}, 0) // read-only: serving writes no items
+	// A flat index is read into memory; another kind (hnsw) is memory-mapped, for a fast
+	// start. Either way serve watches the file and reloads it when it changes (servestore.go).
+	ix, err := openServed(*indexPath, true)
 	if err != nil {
 		return err
 	}
-	defer ix.Close()
 	enc, err := embedderFor(*indexPath, ix, *modelDir, *threads)
 	if err != nil {
+		ix.Close()
 		return err
 	}
 	defer enc.Close()
 	// TensorFlow's first inference takes seconds (graph set-up): done now, not in the first
 	// upload or crop query.
 	if _, err := enc.Embed(ctx, image.NewGray(image.Rect(0, 0, 8, 8))); err != nil {
+		ix.Close()
 		return fmt.Errorf("warming up the embedder: %w", err)
 	}
+	rh := &reloadingHandler{path: *indexPath}
+	defer func() { rh.current().Close() }()
 	// Likes, saves and rank=hybrid through the engagement store next to the index (package engage).
-	eng, err := engage.Open(engage.PathFor(*indexPath), engage.WithKnownItems(ix.Has))
+	eng, err := engage.Open(engage.PathFor(*indexPath), engage.WithKnownItems(func(id string) bool { return rh.current().Has(id) }))
 	if err != nil {
+		ix.Close()
 		return err
 	}
 	defer eng.Close()
@@ -71,38 +78,50 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	// survive restarts.
 	key, err := web.LoadOrCreateKey(engage.PathFor(*indexPath) + ".key")
 	if err != nil {
+		ix.Close()
 		return err
 	}
 
 	logger := log.New(stderr, "", log.LstdFlags)
-	root := ix.Info()[infoRoot]
-	// Result lists hide near-duplicates of higher-ranked results ("N similar hidden"), at the
-	// distance index calibrated (collapse.go).
-	dupesCal, err := dupesThreshold(ctx, ix)
+	rh.logger = logger
+	// The web site over one loaded index; built again when the file is reloaded.
+	rh.build = func(ix *servedIndex) (http.Handler, error) {
+		root := ix.Info()[infoRoot]
+		// Result lists hide near-duplicates of higher-ranked results ("N similar hidden"), at the
+		// distance index calibrated (collapse.go).
+		dupesCal, err := dupesThreshold(ctx, ix)
+		if err != nil {
+			return nil, err
+		}
+		return web.New(ix,
+			web.WithNearDuplicates(dupes.Collapser(ix, dupesCal.Threshold)),
+			web.WithEmbedder(enc),
+			web.WithImageLocator(func(id string, meta map[string]string) string { return servedPath(root, id, meta) }),
+			web.WithLogger(logger),
+			web.WithMaxUpload(*maxUpload),
+			web.WithMaxPixels(*maxPixels),
+			web.WithMaxK(*maxK),
+			web.WithEngagement(eng),
+			web.WithVisitorKey(key),
+			web.WithAllowedHosts(allowedHosts(*allowHost, *addr)...),
+		)
+	}
+	// A reloaded file must suit the embedder, as the first one did.
+	first := ix.Info()
+	rh.check = func(next *servedIndex) error { return compatible(*indexPath, next.Info(), first) }
+	h, err := rh.build(ix)
 	if err != nil {
+		ix.Close()
 		return err
 	}
-	h, err := web.New(ix,
-		web.WithNearDuplicates(dupes.Collapser(ix, dupesCal.Threshold)),
-		web.WithEmbedder(enc),
-		web.WithImageLocator(func(id string, meta map[string]string) string { return servedPath(root, id, meta) }),
-		web.WithLogger(logger),
-		web.WithMaxUpload(*maxUpload),
-		web.WithMaxPixels(*maxPixels),
-		web.WithMaxK(*maxK),
-		web.WithEngagement(eng),
-		web.WithVisitorKey(key),
-		web.WithAllowedHosts(allowedHosts(*allowHost, *addr)...),
-	)
-	if err != nil {
-		return err
-	}
+	rh.live.Store(&liveIndex{ix: ix, h: h})
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		return err
 	}
 	sigCtx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	go rh.watchIndex(sigCtx)
 	fmt.Fprintf(stderr, "pinrec serve: %d items of %s on http://%s/ (Ctrl-C stops)\n", ix.Len(), *indexPath, ln.Addr())
 	go func() {
 		<-sigCtx.Done()
@@ -111,7 +130,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			fmt.Fprintln(stderr, "pinrec serve: stopping after the requests in flight")
 		}
 	}()
-	if err := web.Serve(sigCtx, ln, h, web.WithShutdownGrace(shutdownGrace), web.WithServeLogger(logger)); err != nil {
+	if err := web.Serve(sigCtx, ln, rh, web.WithShutdownGrace(shutdownGrace), web.WithServeLogger(logger)); err != nil {
 		return err
 	}
 	fmt.Fprintln(stderr, "pinrec serve: stopped")

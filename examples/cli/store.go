@@ -81,10 +81,16 @@ type fileStore interface {
 }
 
 // saveStore writes a store kept in a file to the file named by f; other stores keep their
-// changes already.
+// changes already. After a save it removes the temporary files that saves of this index
+// killed before this process started left behind (staletemp.go), and says so on stderr.
 func saveStore(s pinrec.Store, f storeFlags) error {
 	if fs, ok := s.(fileStore); ok && f.index != "" {
-		return fs.Save(f.index)
+		if err := fs.Save(f.index); err != nil {
+			return err
+		}
+		for _, m := range removeStaleTemps(f.index) {
+			fmt.Fprintf(os.Stderr, "pinrec: removed %s, left by a save that was killed\n", m)
+		}
 	}
 	return nil
 }

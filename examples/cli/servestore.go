@@ -1,0 +1,323 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log"
+	"net/http"
+	"os"
+	"runtime/debug"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"pinrec"
+)
+
+// What serve does when its index file changes on disk.
+//
+// A flat index is read into memory: serve answers from that copy whatever happens to the
+// file. An index of another kind (hnsw) is memory-mapped, so that a large one starts at once;
+// a file overwritten or truncated in place under a mapping changes what the mapping holds, or
+// makes reading it fault (SIGBUS). So every operation on a mapped index runs with faults
+// turned into panics (runtime/debug.SetPanicOnFault) that are recovered, and checks afterwards
+// that the file's size and modification time are still those it had when it was opened (a
+// write or truncation changes them before it changes the data). An operation that faulted or
+// ran while the file changed returns errIndexChanged instead of its answer, and from then on
+// serve answers 503 with a message naming the file, rather than answer from a file that is
+// being rewritten.
+//
+// Meanwhile the watcher (watchIndex) looks at the file every watchEvery; once it has changed
+// and stayed the same for one look, serve loads it, verifying its checksum, into memory (a
+// reload never maps: a file rewritten in place once may be again). A file that does not load
+// (truncated, half-written, not an index, built with another model) is logged and left
+// alone; serve goes on answering from what it has (or 503) until the file changes again.
+// Files replaced by a rename (pinrec's own saves, mv) are picked up the same way; the old
+// mapping is never disturbed by a rename.
+
+// watchEvery is how often serve looks at its index file.
+var watchEvery = 500 * time.Millisecond
+
+// errIndexChanged is what an operation on a mapped index returns once the file changed
+// under it.
+var errIndexChanged = errors.New("changed on disk while served (overwritten or truncated in place)")
+
+// fileState is what serve compares to see that a file changed.
+type fileState struct {
+	fi    os.FileInfo
+	size  int64
+	mtime time.Time
+}
+
+func stateOf(fi os.FileInfo) fileState {
+	return fileState{fi: fi, size: fi.Size(), mtime: fi.ModTime()}
+}
+
+// same reports whether two looks saw the same file with the same size and time.
+func (a fileState) same(b fileState) bool {
+	return a.fi != nil && b.fi != nil && os.SameFile(a.fi, b.fi) && a.size == b.size && a.mtime.Equal(b.mtime)
+}
+
+// servedIndex is one loaded index file: a pinrec.Store that, when mapped, refuses to answer
+// once its file changed. Safe for concurrent use.
+type servedIndex struct {
+	path   string
+	store  pinrec.Store
+	mapped bool
+	f      *os.File  // the file, open while mapped, to fstat it after each operation
+	state  fileState // the file as it was loaded
+	loaded time.Time
+
+	mu     sync.RWMutex // operations hold it shared; Close exclusively
+	closed bool
+	broken atomic.Pointer[string] // why a mapped index stopped answering
+}
+
+// openServed loads the index file at path: mapped when mmap is set and the file is not flat,
+// else into memory.
+func openServed(path string, mmap bool) (*servedIndex, error) {
+	kind, err := pinrec.FileKind(path)
+	if err != nil {
+		return nil, err
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("index %s: %w", path, errors.Unwrap(err))
+	}
+	before, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("index %s: %w", path, err)
+	}
+	s := &servedIndex{path: path, mapped: mmap && kind != pinrec.KindFlat, f: f, state: stateOf(before), loaded: time.Now()}
+	if s.mapped {
+		err = s.guard(func() error {
+			s.store, err = pinrec.Open(path, pinrec.WithMmap())
+			return err
+		})
+	} else {
+		s.store, err = pinrec.Open(path)
+	}
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	if after, err := f.Stat(); err != nil || !s.state.same(stateOf(after)) {
+		s.store.Close()
+		f.Close()
+		return nil, fmt.Errorf("index %s: %w", path, errIndexChanged)
+	}
+	if !s.mapped {
+		f.Close()
+		s.f = nil
+	}
+	return s, nil
+}
+
+// brokenWhy is why a mapped index stopped answering, or "".
+func (s *servedIndex) brokenWhy() string {
+	if p := s.broken.Load(); p != nil {
+		return *p
+	}
+	return ""
+}
+
+func (s *servedIndex) markBroken(why string) {
+	s.broken.CompareAndSwap(nil, &why)
+}
+
+// changedError is the error of an operation refused because the file changed.
+func (s *servedIndex) changedError() error {
+	return fmt.Errorf("index %s %w: %s; serve answers again once it holds a whole index", s.path, errIndexChanged, s.brokenWhy())
+}
+
+// guard runs op; on a mapped index, a fault while reading the mapping, or a change of the
+// file while op ran, turns into errIndexChanged (and marks the index broken).
+func (s *servedIndex) guard(op func() error) (err error) {
+	if !s.mapped {
+		return op()
+	}
+	if s.brokenWhy() != "" {
+		return s.changedError()
+	}
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer func() {
+		if r := recover(); r != nil {
+			if _, fault := r.(interface{ Addr() uintptr }); !fault {
+				panic(r)
+			}
+			s.markBroken(fmt.Sprintf("reading its memory-mapped vectors faulted (%v)", r))
+			err = s.changedError()
+		}
+	}()
+	err = op()
+	if s.f != nil {
+		if fi, serr := s.f.Stat(); serr != nil || !s.state.same(stateOf(fi)) {
+			s.markBroken("its size or modification time changed")
+			return s.changedError()
+		}
+	}
+	return err
+}
+
+// read runs a read under the shared lock, guarded.
+func (s *servedIndex) read(op func() error) error {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.closed {
+		return fmt.Errorf("index %s: closed (a reload replaced it); ask again", s.path)
+	}
+	return s.guard(op)
+}
+
+func (s *servedIndex) Search(ctx context.Context, q []float32, k int, opts ...pinrec.SearchOption) (res []pinrec.Result, err error) {
+	err = s.read(func() error { res, err = s.store.Search(ctx, q, k, opts...); return err })
+	return res, err
+}
+
+func (s *servedIndex) SearchBatch(ctx context.Context, qs [][]float32, k int, opts ...pinrec.SearchOption) (res [][]pinrec.Result, err error) {
+	err = s.read(func() error { res, err = s.store.SearchBatch(ctx, qs, k, opts...); return err })
+	return res, err
+}
+
+func (s *servedIndex) Similar(ctx context.Context, id string, k int, opts ...pinrec.SearchOption) (res []pinrec.Result, err error) {
+	err = s.read(func() error { res, err = s.store.Similar(ctx, id, k, opts...); return err })
+	return res, err
+}
+
+func (s *servedIndex) Get(id string) (it pinrec.Item, err error) {
+	err = s.read(func() error { it, err = s.store.Get(id); return err })
+	return it, err
+}
+
+// IDs, metadata and sizes are held in memory even for a mapped index.
+func (s *servedIndex) Len() int                       { return s.store.Len() }
+func (s *servedIndex) Dim() int                       { return s.store.Dim() }
+func (s *servedIndex) Has(id string) bool             { return s.store.Has(id) }
+func (s *servedIndex) IDs() []string                  { return s.store.IDs() }
+func (s *servedIndex) Info() map[string]string        { return s.store.Info() }
+func (s *servedIndex) SetInfo(key, value string)      { s.store.SetInfo(key, value) }
+func (s *servedIndex) Add(items ...pinrec.Item) error { return s.store.Add(items...) }
+func (s *servedIndex) Remove(ids ...string) error     { return s.store.Remove(ids...) }
+func (s *servedIndex) Kind() string                   { return storeKind(s.store) }
+func (s *servedIndex) Stats() map[string]string       { return storeStats(s.store) }
+
+// Close waits for the operations in flight, then releases the index and its mapping.
+func (s *servedIndex) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil
+	}
+	s.closed = true
+	if s.f != nil {
+		s.f.Close()
+	}
+	return s.store.Close()
+}
+
+// liveIndex is the index serve answers from and the handler built over it.
+type liveIndex struct {
+	ix *servedIndex
+	h  http.Handler
+}
+
+// reloadingHandler answers from the live index, which watchIndex replaces when the file
+// changes.
+type reloadingHandler struct {
+	path   string
+	logger *log.Logger
+	build  func(*servedIndex) (http.Handler, error)
+	check  func(*servedIndex) error // refuses an index serve cannot use (another model)
+	live   atomic.Pointer[liveIndex]
+}
+
+func (rh *reloadingHandler) current() *servedIndex { return rh.live.Load().ix }
+
+func (rh *reloadingHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	l := rh.live.Load()
+	if l.ix.brokenWhy() != "" {
+		b, _ := json.Marshal(map[string]string{"error": l.ix.changedError().Error()})
+		w.Header().Set("Content-Type", "application/json; charset=utf-8")
+		w.Header().Set("Retry-After", "1")
+		w.WriteHeader(http.StatusServiceUnavailable)
+		w.Write(append(b, '\n'))
+		return
+	}
+	l.h.ServeHTTP(w, r)
+}
+
+// watchIndex reloads the index file when it changes, until ctx ends; see the top of this file.
+func (rh *reloadingHandler) watchIndex(ctx context.Context) {
+	t := time.NewTicker(watchEvery)
+	defer t.Stop()
+	var prev, failed fileState // the last look; a state that did not load
+	var told string            // the last message logged, not repeated
+	say := func(format string, args ...any) {
+		if m := fmt.Sprintf(format, args...); m != told {
+			told = m
+			rh.logger.Print(m)
+		}
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		cur := rh.current()
+		fi, err := os.Stat(rh.path)
+		if err != nil {
+			say("pinrec serve: index %s: %v; still answering from the index loaded at %s", rh.path, errors.Unwrap(err), cur.loaded.Format(time.TimeOnly))
+			prev = fileState{}
+			continue
+		}
+		now := stateOf(fi)
+		if now.same(cur.state) {
+			prev = now
+			continue
+		}
+		if cur.mapped {
+			cur.markBroken("the watcher saw its size or modification time change")
+		}
+		if !now.same(prev) || now.same(failed) { // still being written, or known not to load
+			if !now.same(failed) {
+				until := "answering from the index loaded at " + cur.loaded.Format(time.TimeOnly)
+				if cur.brokenWhy() != "" {
+					until = "answering 503"
+				}
+				say("pinrec serve: index %s changed on disk; loading it once it is whole (until then %s)", rh.path, until)
+			}
+			prev = now
+			continue
+		}
+		next, err := openServed(rh.path, false)
+		if err == nil {
+			if err = rh.check(next); err != nil {
+				next.Close()
+			}
+		}
+		var h http.Handler
+		if err == nil {
+			if h, err = rh.build(next); err != nil {
+				next.Close()
+			}
+		}
+		if err != nil {
+			failed = now
+			until := "answering from the index loaded at " + cur.loaded.Format(time.TimeOnly)
+			if cur.brokenWhy() != "" {
+				until = "answering 503"
+			}
+			say("pinrec serve: index %s changed on disk and does not load (%v); %s until it changes again", rh.path, err, until)
+			continue
+		}
+		rh.live.Store(&liveIndex{ix: next, h: h})
+		say("pinrec serve: reloaded index %s: %d items (read into memory)", rh.path, next.Len())
+		// Requests in flight may still use the old index: it closes after the grace serve
+		// gives them at shutdown.
+		time.AfterFunc(shutdownGrace, func() { cur.Close() })
+	}
+}
