@@ -130,6 +130,10 @@ type Index struct {
 	// closed is set by Close on an index with a mapping; every later call fails with
 	// ErrIndexClosed.
 	closed bool
+
+	// post holds the inverted lists of metadata values that filtered searches build
+	// (postings.go); Add, Remove and Close drop them.
+	post postings
 }
 
 // NewIndex returns an empty index for vectors of dimension dim.
@@ -197,6 +201,7 @@ func (ix *Index) Add(items ...Item) error {
 	}
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
+	ix.post.reset()
 	if err := ix.usable("add"); err != nil {
 		return err
 	}
@@ -269,6 +274,7 @@ func (ix *Index) reserve(n int) {
 func (ix *Index) Remove(ids ...string) error {
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
+	ix.post.reset()
 	if err := ix.usable("remove"); err != nil {
 		return err
 	}
@@ -402,6 +408,7 @@ func (ix *Index) Close() error {
 		return nil
 	}
 	ix.closed = true
+	ix.post.reset()
 	m := ix.mapping
 	ix.mapping = nil
 	ix.vectors = nil

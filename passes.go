@@ -20,15 +20,27 @@ func (ix *Index) Passes(opts ...SearchOption) func(id string) bool {
 }
 
 // Matching returns the IDs of the items that pass the filter options of opts ([WithFilter],
-// [WithMeta]), in insertion order: every ID when opts has none. It calls the filter once per
-// item. Approximate indexes (package ann) use it to scan a small filtered subset exactly.
+// [WithMeta]), in insertion order: every ID when opts has none. [WithMeta] options select from
+// the inverted lists of metadata values (see [Index.SearchFiltered]); a [WithFilter] function
+// is called once per item they select (once per item without WithMeta).
 func (ix *Index) Matching(opts ...SearchOption) []string {
-	keep := NewSearchParams(opts...).keeper()
+	p := NewSearchParams(opts...)
 	ix.mu.RLock()
 	defer ix.mu.RUnlock()
 	var out []string
+	if p.Match != nil {
+		if ix.closed {
+			return nil
+		}
+		for _, r := range ix.matchRows(p.Match) {
+			if p.Filter == nil || p.Filter(ix.ids[r], ix.meta[r]) {
+				out = append(out, ix.ids[r])
+			}
+		}
+		return out
+	}
 	for r, id := range ix.ids {
-		if keep == nil || keep(id, ix.meta[r]) {
+		if p.Filter == nil || p.Filter(id, ix.meta[r]) {
 			out = append(out, id)
 		}
 	}

@@ -101,6 +101,9 @@ func (p SearchParams) Keep(id string, meta map[string]string) bool {
 
 // matches reports whether meta passes Match.
 func (p SearchParams) matches(meta map[string]string) bool {
+	if len(p.Match) == 0 {
+		return true // ranging over an empty map still costs a map iterator
+	}
 	for key, values := range p.Match {
 		v, ok := meta[key]
 		if !ok || !slices.Contains(values, v) {
@@ -112,8 +115,11 @@ func (p SearchParams) matches(meta map[string]string) bool {
 
 // keeper returns Keep, or nil when it keeps every item, so that a scan can skip the call.
 func (p SearchParams) keeper() func(id string, meta map[string]string) bool {
-	if p.Filter == nil && p.Match == nil {
+	switch {
+	case p.Filter == nil && p.Match == nil:
 		return nil
+	case p.Match == nil:
+		return p.Filter
 	}
 	return p.Keep
 }
