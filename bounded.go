@@ -69,10 +69,13 @@ func newI16Codes(n, dim int) *i16Codes {
 	}
 }
 
-// set quantizes v as vector i. The padding past len(v) stays zero: set never writes it.
-func (c *i16Codes) set(i int, v []float32) {
-	inv, rho, l1 := kernel.QuantizeI16(v, c.codes[i*c.stride:i*c.stride+len(v)])
+// set quantizes v as vector i and returns its squared norm (in float32, within γ(m) of the
+// exact value as a kernel's, kernel.QuantizeI16). The padding past len(v) stays zero: set
+// never writes it.
+func (c *i16Codes) set(i int, v []float32) float32 {
+	inv, rho, l1, sq := kernel.QuantizeI16(v, c.codes[i*c.stride:i*c.stride+len(v)])
 	c.rho[i], c.l1[i], c.scale[i] = rho, float64(l1), 1/float64(inv)
+	return sq
 }
 
 // maxBoundedNorm keeps every dot product and lane sum of the bounded path finite in float32.
@@ -192,8 +195,15 @@ func (ix *Index) scanBounded(ctx context.Context, packed []float32, qs int, qnor
 		}
 		nb := min(bs, hi-b)
 		block := ix.vectors[b*dim : hi*dim]
-		// Squared norms as distances to the origin: four rows per kernel call.
-		l2sqTile(block, nb, dim, zero, 1, dim, dim, xnorms, bs)
+		if xc != nil {
+			// Codes and squared norms in one pass over each row, which then stays in cache.
+			for i := range nb {
+				xnorms[i] = xc.set(i, block[i*dim:(i+1)*dim])
+			}
+		} else {
+			// Squared norms as distances to the origin: four rows per kernel call.
+			l2sqTile(block, nb, dim, zero, 1, dim, dim, xnorms, bs)
+		}
 		exact := false // a norm too large: exact distances for this block
 		for _, xn := range xnorms[:nb] {
 			if !(xn <= maxBoundedNorm) {
@@ -207,10 +217,9 @@ func (ix *Index) scanBounded(ctx context.Context, packed []float32, qs int, qnor
 			}
 			l2sqTile(block, nb, dim, packed, nq, qs, dim, dots, bs)
 		case xc != nil:
-			for i := range nb {
-				xc.set(i, block[i*dim:(i+1)*dim])
-			}
-			kernel.DotI16Tile(xc.codes, nb, xc.stride, qc.codes, nq, qc.stride, n16, dots64, bs)
+			// The next block's rows stream into cache while the tiles work on these.
+			next := ix.vectors[min(b+bs, hi)*dim : min(b+2*bs, hi)*dim]
+			kernel.DotI16Tile(xc.codes, nb, xc.stride, qc.codes, nq, qc.stride, n16, dots64, bs, next)
 		default:
 			dotTile(block, nb, dim, packed, nq, qs, dim, dots, bs)
 		}

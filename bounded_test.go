@@ -147,13 +147,11 @@ func TestI16IntervalHolds(t *testing.T) {
 			}
 			codes := newI16Codes(n, dim)
 			norms := make([]float32, n)
-			zero := make([]float32, dim)
 			for i, v := range vecs {
-				codes.set(i, v)
-				l2sqTile(v, 1, dim, zero, 1, dim, dim, norms[i:], 1)
+				norms[i] = codes.set(i, v)
 			}
 			dots := make([]float64, n*n)
-			kernel.DotI16Tile(codes.codes, n, codes.stride, codes.codes, n, codes.stride, i16Len(dim), dots, n)
+			kernel.DotI16Tile(codes.codes, n, codes.stride, codes.codes, n, codes.stride, i16Len(dim), dots, n, nil)
 			c16 := boundedI16ErrFactor(dim)
 			widths := 0.0
 			for j := range n {
@@ -172,5 +170,33 @@ func TestI16IntervalHolds(t *testing.T) {
 			}
 			t.Logf("%s/%s: widest interval %.3g of the distance", name, set.name, widths)
 		}
+	}
+}
+
+// BenchmarkSearchBatch100 times a batch of 100 queries over 20,000 x 2048 random vectors on one
+// worker, with either first pass of the bounded path.
+func BenchmarkSearchBatch100(b *testing.B) {
+	rng := rand.New(rand.NewPCG(35, 36))
+	const n, dim = 20000, 2048
+	ix, _ := newRandIndex(b, rng, n, dim)
+	qs := make([][]float32, 100)
+	for i := range qs {
+		qs[i] = randVectors(rng, 1, dim)
+	}
+	old := i16Path
+	b.Cleanup(func() { i16Path = old })
+	for _, path := range []int{-1, 1} {
+		i16Path = path
+		name := "float32"
+		if path > 0 {
+			name = "int16 " + kernel.I16Name
+		}
+		b.Run(name, func(b *testing.B) {
+			for b.Loop() {
+				if _, err := ix.SearchBatch(context.Background(), qs, 10, WithWorkers(1)); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }

@@ -176,7 +176,7 @@ func (ix *Index) search(ctx context.Context, queries [][]float32, k int, skip in
 	if qnorms != nil && useI16(dim) {
 		qc = newI16Codes(nq, dim)
 		for j := range nq {
-			qc.set(j, packed[j*qs:j*qs+dim])
+			qc.set(j, packed[j*qs:j*qs+dim]) // its norm: qnorms[j], computed as in the float32 pass
 		}
 	}
 

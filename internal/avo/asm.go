@@ -67,7 +67,7 @@ func main() {
 			dot512(r, q, mask16, gather)
 		}
 	}
-	genI16()
+	genI16(mask)
 	Generate()
 }
 

@@ -32,7 +32,7 @@ const (
 	i16x512Queries = 6
 )
 
-func genI16() {
+func genI16(mask Mem) {
 	for r := 1; r <= i16Rows; r++ {
 		for q := 1; q <= i16Queries; q++ {
 			i16Tile(r, q, false)
@@ -43,8 +43,9 @@ func genI16() {
 			i16Tile(r, q, true)
 		}
 	}
-	i16MaxAbs()
+	i16Norm(mask)
 	i16Quant()
+	i16Prefetch()
 }
 
 func i16Tile(nr, nq int, wide bool) {
@@ -206,32 +207,54 @@ func i16Tile(nr, nq int, wide bool) {
 	RET()
 }
 
-// i16MaxAbs generates i16MaxAbs(x []float32, n int) float32: max |x[t]| for t < n, n a
-// multiple of 8 (0 for n = 0).
-func i16MaxAbs() {
-	TEXT("i16MaxAbs", NOSPLIT, "func(x []float32, n int) float32")
-	Doc("i16MaxAbs returns the largest |x[t]|, t < n, for n a multiple of 8 (0 for n = 0).",
+// i16Norm generates i16Norm(x []float32, n int) (m, s float32): m = max |x[t]| and
+// s = Σ x[t]² for t < n, the squares summed as in the l2sq kernels (element t to lane t%8 by
+// VFMADD231PS, the last n%8 through masked loads, the lanes added in the same fixed order), so
+// each term goes through at most ceil(n/8)+3 roundings.
+func i16Norm(mask Mem) {
+	TEXT("i16Norm", NOSPLIT, "func(x []float32, n int) (m float32, s float32)")
+	Doc("i16Norm returns max |x[t]| and Σ x[t]² for t < n, in one pass.",
 		"The caller guarantees that x holds n elements.")
 	xp := Load(Param("x").Base(), GP64())
 	n := Load(Param("n"), GP64())
-	mask := YMM()
+	absMask := YMM()
 	ones := GP32()
 	MOVL(U32(0x7fffffff), ones)
 	mx := XMM()
 	MOVD(ones, mx)
-	VPBROADCASTD(mx, mask)
+	VPBROADCASTD(mx, absMask)
 	m := YMM()
 	VXORPS(m, m, m)
-	SHRQ(U8(3), n)
-	JZ(LabelRef("i16MaxAbs_done"))
-	Label("i16MaxAbs_loop")
+	acc := YMM()
+	VXORPS(acc, acc, acc)
+	blocks := GP64()
+	MOVQ(n, blocks)
+	SHRQ(U8(3), blocks)
+	JZ(LabelRef("i16Norm_tail"))
+	Label("i16Norm_loop")
 	v := YMM()
-	VANDPS(Mem{Base: xp}, mask, v)
+	VMOVUPS(Mem{Base: xp}, v)
+	VFMADD231PS(v, v, acc)
+	VANDPS(v, absMask, v)
 	VMAXPS(v, m, m)
 	ADDQ(U8(32), xp)
-	DECQ(n)
-	JNZ(LabelRef("i16MaxAbs_loop"))
-	Label("i16MaxAbs_done")
+	DECQ(blocks)
+	JNZ(LabelRef("i16Norm_loop"))
+	Label("i16Norm_tail")
+	ANDQ(U8(7), n)
+	JZ(LabelRef("i16Norm_reduce"))
+	mp := GP64()
+	LEAQ(mask.Offset(32), mp)
+	SHLQ(U8(2), n)
+	SUBQ(n, mp)
+	mk := YMM()
+	VMOVUPS(Mem{Base: mp}, mk)
+	t := YMM()
+	VMASKMOVPS(Mem{Base: xp}, mk, t)
+	VFMADD231PS(t, t, acc)
+	VANDPS(t, absMask, t)
+	VMAXPS(t, m, m)
+	Label("i16Norm_reduce")
 	h := XMM()
 	VEXTRACTF128(U8(1), m, h)
 	l := XMM()
@@ -242,8 +265,19 @@ func i16MaxAbs() {
 	h1 := XMM()
 	VMOVSHDUP(l, h1)
 	VMAXSS(h1, l, l)
+	Store(l, Return("m"))
+	sh := XMM()
+	VEXTRACTF128(U8(1), acc, sh)
+	sl := XMM()
+	VADDPS(sh, acc.AsX(), sl)
+	s2 := XMM()
+	VMOVHLPS(sl, sl, s2)
+	VADDPS(s2, sl, sl)
+	s1 := XMM()
+	VMOVSHDUP(sl, s1)
+	VADDSS(s1, sl, sl)
+	Store(sl, Return("s"))
 	VZEROUPPER()
-	Store(l, ReturnIndex(0))
 	RET()
 }
 
@@ -303,5 +337,22 @@ func i16Quant() {
 	r64 := GP64()
 	MOVLQSX(r, r64)
 	Store(r64, ReturnIndex(0))
+	RET()
+}
+
+// i16Prefetch generates i16Prefetch(x []float32, lines int): PREFETCHT1 of lines cache lines
+// from x's first element on, so that the next block of rows streams into L2 while the int16
+// tiles compute on the current one.
+func i16Prefetch() {
+	TEXT("i16Prefetch", NOSPLIT, "func(x []float32, lines int)")
+	Doc("i16Prefetch asks for lines cache lines from &x[0] on to be brought into L2 (a hint: it",
+		"never faults). The caller guarantees that lines >= 1.")
+	xp := Load(Param("x").Base(), GP64())
+	n := Load(Param("lines"), GP64())
+	Label("i16Prefetch_loop")
+	PREFETCHT1(Mem{Base: xp})
+	ADDQ(U8(64), xp)
+	DECQ(n)
+	JNZ(LabelRef("i16Prefetch_loop"))
 	RET()
 }

@@ -40,23 +40,27 @@ const minI16Max = 0x1p-100
 var i16Chunk = 2048
 
 // QuantizeI16 writes the codes of x to codes[:len(x)] and returns the scale inv, the bound rho
-// on |x[t]*inv - codes[t]| and Σ|codes[t]|. x must be finite and at most 1<<20 long.
-func QuantizeI16(x []float32, codes []int16) (inv float32, rho float64, l1 int) {
+// on |x[t]*inv - codes[t]|, Σ|codes[t]|, and sq = Σ x[t]² in float32, each term through at
+// most DotRoundings(len(x)) roundings (the same pass over x finds its largest magnitude).
+// x must be finite and at most 1<<20 long.
+func QuantizeI16(x []float32, codes []int16) (inv float32, rho float64, l1 int, sq float32) {
 	codes = codes[:len(x)]
-	m := maxAbs(x)
+	m, sq := normMax(x)
 	if !(m >= minI16Max) {
 		clear(codes)
-		return 1, float64(m), 0
+		return 1, float64(m), 0, sq
 	}
 	inv = I16Max / m
 	// |x[t]*inv| <= m·(I16Max/m)(1+2⁻²⁴)² < I16Max + 1/2: every code is within ±I16Max.
-	return inv, i16Rho, quant(x, inv, codes)
+	return inv, i16Rho, quant(x, inv, codes), sq
 }
 
 // DotI16Tile computes out[j*os+i] = Σ_{t<n} x[i*xs+t] * q[j*qs+t] for i < nr, j < nq over
 // int16 codes in [-I16Max, I16Max], exactly: every kernel sums int32 lanes of at most 512
 // products (512·2047² < 2³¹), then in float64, where integers below 2⁵³ are exact. n must be
-// a multiple of I16Align. It panics if a slice is too short.
+// a multiple of I16Align. It panics if a slice is too short. The fast kernels also ask, spread
+// over their work, for next (the rows the caller will quantise next; nil for none) to be
+// brought into cache.
 var DotI16Tile = dotI16TileGo
 
 // I16Fast reports whether DotI16Tile and QuantizeI16 run assembly (SearchBatch uses the
@@ -66,18 +70,18 @@ var I16Fast = false
 // I16Name names the kernels DotI16Tile runs: "go", "avx2" or "avx512bw".
 var I16Name = "go"
 
-// maxAbs and quant are QuantizeI16's steps, chosen with the kernels.
+// normMax and quant are QuantizeI16's steps, chosen with the kernels.
 var (
-	maxAbs = maxAbsGo
-	quant  = quantGo
+	normMax = normMaxGo
+	quant   = quantGo
 )
 
-func maxAbsGo(x []float32) float32 {
-	var m float32
+// normMaxGo is the portable normMax: the largest |x[t]|, and Σ x[t]² as dotGo sums it.
+func normMaxGo(x []float32) (m, sq float32) {
 	for _, v := range x {
 		m = max(m, float32(math.Abs(float64(v))))
 	}
-	return m
+	return m, dotGo(x, x)
 }
 
 // quantGo is the portable quant: round to nearest, ties to even, as VCVTPS2DQ.
@@ -111,8 +115,8 @@ func checkI16Tile(x []int16, nr, xs int, q []int16, nq, qs, n int, out []float64
 	}
 }
 
-// dotI16TileGo is the portable DotI16Tile.
-func dotI16TileGo(x []int16, nr, xs int, q []int16, nq, qs, n int, out []float64, os int) {
+// dotI16TileGo is the portable DotI16Tile (without prefetching).
+func dotI16TileGo(x []int16, nr, xs int, q []int16, nq, qs, n int, out []float64, os int, next []float32) {
 	checkI16Tile(x, nr, xs, q, nq, qs, n, out, os)
 	for j := 0; j < nq; j++ {
 		qj := q[j*qs : j*qs+n]

@@ -33,7 +33,7 @@ func TestDotI16MatchesExact(t *testing.T) {
 		"alt":    func(t int) int16 { return int16((t%2)*2-1) * I16Max },
 	}
 	sets := availableI16()
-	sets = append(sets, i16Set{"dispatched " + I16Name, DotI16Tile, maxAbs, quant})
+	sets = append(sets, i16Set{"dispatched " + I16Name, DotI16Tile, normMax, quant})
 	for _, set := range sets {
 		t.Logf("int16 kernel set %s", set.name)
 	}
@@ -67,7 +67,8 @@ func TestDotI16MatchesExact(t *testing.T) {
 						}
 						old := i16Chunk
 						i16Chunk = chunk
-						set.dot(x, sh.nr, xs, q, sh.nq, qs, n, out, os)
+						next := make([]float32, 100*n+3) // prefetched, never read
+						set.dot(x, sh.nr, xs, q, sh.nq, qs, n, out, os, next)
 						i16Chunk = old
 						for j := 0; j < sh.nq; j++ {
 							for i := 0; i < os; i++ {
@@ -105,8 +106,8 @@ func TestQuantizeI16(t *testing.T) {
 		"ties":      func(t int) float32 { return float32(t%9) - 4 },
 	}
 	for _, set := range availableI16() {
-		old := [2]any{maxAbs, quant}
-		maxAbs, quant = set.maxAbs, set.quant
+		oldNorm, oldQuant := normMax, quant
+		normMax, quant = set.normMax, set.quant
 		for gname, g := range gens {
 			for _, n := range []int{1, 7, 8, 15, 16, 17, 33, 100, 2048} {
 				name := fmt.Sprintf("%s/%s/n=%d", set.name, gname, n)
@@ -116,7 +117,14 @@ func TestQuantizeI16(t *testing.T) {
 				}
 				codes := make([]int16, n+1)
 				codes[n] = 77
-				inv, rho, l1 := QuantizeI16(x, codes)
+				inv, rho, l1, sq := QuantizeI16(x, codes)
+				want, mag := dot64(x, x)
+				m := float64(DotRoundings(n))
+				if mag < math.MaxFloat32/2 {
+					require.InDelta(t, want, float64(sq), m*0x1p-24/(1-m*0x1p-24)*mag+m*0x1p-149, "%s: squared norm (underflow: at most 2⁻¹⁴⁹ per rounding)", name)
+				} else if want > 2*math.MaxFloat32 {
+					require.True(t, math.IsInf(float64(sq), 1), "%s: squared norm %g", name, sq)
+				}
 				require.Equal(t, int16(77), codes[n], name)
 				sum := 0
 				for i, v := range x {
@@ -133,6 +141,6 @@ func TestQuantizeI16(t *testing.T) {
 				require.Equal(t, sum, l1, name)
 			}
 		}
-		maxAbs, quant = old[0].(func([]float32) float32), old[1].(func([]float32, float32, []int16) int)
+		normMax, quant = oldNorm, oldQuant
 	}
 }

@@ -131,11 +131,11 @@ func dotTileAVX512(x []float32, nr, xs int, q []float32, nq, qs, n int, out []fl
 
 // chooseI16 installs the int16 kernels the CPU runs, or the slower ones that limit names.
 func chooseI16(limit string) {
-	DotI16Tile, maxAbs, quant, I16Fast, I16Name = dotI16TileGo, maxAbsGo, quantGo, false, "go"
+	DotI16Tile, normMax, quant, I16Fast, I16Name = dotI16TileGo, normMaxGo, quantGo, false, "go"
 	if limit == "go" || !cpu.X86.HasAVX2 {
 		return
 	}
-	DotI16Tile, maxAbs, quant, I16Fast, I16Name = dotI16TileAVX2, maxAbsAVX2, quantAVX2, true, "avx2"
+	DotI16Tile, normMax, quant, I16Fast, I16Name = dotI16TileAVX2, normMaxAVX2, quantAVX2, true, "avx2"
 	if limit == "avx2" || !cpu.X86.HasAVX512F || !cpu.X86.HasAVX512BW || !cpu.X86.HasAVX512VL {
 		return
 	}
@@ -160,18 +160,43 @@ var i16x512Kernels = [4][6]i16Kernel{
 	{i16x512R4Q1, i16x512R4Q2, i16x512R4Q3, i16x512R4Q4, i16x512R4Q5, i16x512R4Q6},
 }
 
-func dotI16TileAVX2(x []int16, nr, xs int, q []int16, nq, qs, n int, out []float64, os int) {
-	i16Tiles(i16Kernels[:], 3, 3, x, nr, xs, q, nq, qs, n, out, os)
+func dotI16TileAVX2(x []int16, nr, xs int, q []int16, nq, qs, n int, out []float64, os int, next []float32) {
+	i16Tiles(x, nr, xs, q, nq, qs, n, out, os, next, 3, 3, func(r, q int) i16Kernel { return i16Kernels[r-1][q-1] })
 }
 
-func dotI16TileAVX512(x []int16, nr, xs int, q []int16, nq, qs, n int, out []float64, os int) {
-	i16Tiles512(x, nr, xs, q, nq, qs, n, out, os)
+func dotI16TileAVX512(x []int16, nr, xs int, q []int16, nq, qs, n int, out []float64, os int, next []float32) {
+	i16Tiles(x, nr, xs, q, nq, qs, n, out, os, next, 4, 6, func(r, q int) i16Kernel { return i16x512Kernels[r-1][q-1] })
 }
 
-// i16Tiles runs the AVX2 tiles in chunks of i16Chunk elements: for each chunk and group of up
-// to three queries, the rows go by in groups of three; later chunks add to out.
-func i16Tiles(kernels [][3]i16Kernel, rs, qsz int, x []int16, nr, xs int, q []int16, nq, qs, n int, out []float64, os int) {
+// prefetcher spreads the prefetching of a range over a number of steps.
+type prefetcher struct {
+	next    []float32
+	perStep int // floats per step, whole cache lines
+}
+
+func newPrefetcher(next []float32, steps int) prefetcher {
+	per := (len(next) + steps - 1) / max(steps, 1)
+	return prefetcher{next, (per + 15) &^ 15}
+}
+
+// step prefetches the next part of the range.
+func (p *prefetcher) step() {
+	if len(p.next) == 0 {
+		return
+	}
+	n := min(p.perStep, len(p.next))
+	i16Prefetch(p.next, (n+15)/16)
+	p.next = p.next[n:]
+}
+
+// i16Tiles runs the tiles of up to rs rows and qsz queries that kern returns in chunks of
+// i16Chunk elements: for each chunk and group of queries, the rows go by in groups; later
+// chunks add to out. Each call also prefetches its share of next.
+func i16Tiles(x []int16, nr, xs int, q []int16, nq, qs, n int, out []float64, os int, next []float32,
+	rs, qsz int, kern func(r, q int) i16Kernel) {
 	checkI16Tile(x, nr, xs, q, nq, qs, n, out, os)
+	chunks := max(1, (n+i16Chunk-1)/i16Chunk)
+	pf := newPrefetcher(next, chunks*((nq+qsz-1)/qsz)*((nr+rs-1)/rs))
 	add := 0
 	for c := 0; c < n || c == 0; c += i16Chunk {
 		cn := min(i16Chunk, n-c)
@@ -179,38 +204,20 @@ func i16Tiles(kernels [][3]i16Kernel, rs, qsz int, x []int16, nr, xs int, q []in
 			jn := min(qsz, nq-j)
 			for i := 0; i < nr; i += rs {
 				in := min(rs, nr-i)
-				kernels[in-1][jn-1](x[i*xs+c:], xs, q[j*qs+c:], qs, cn, out[j*os+i:], os, add)
+				kern(in, jn)(x[i*xs+c:], xs, q[j*qs+c:], qs, cn, out[j*os+i:], os, add)
+				pf.step()
 			}
 		}
 		add = 1
 	}
 }
 
-// i16Tiles512 is i16Tiles over the AVX-512BW tiles: 4 rows x 6 queries.
-func i16Tiles512(x []int16, nr, xs int, q []int16, nq, qs, n int, out []float64, os int) {
-	checkI16Tile(x, nr, xs, q, nq, qs, n, out, os)
-	add := 0
-	for c := 0; c < n || c == 0; c += i16Chunk {
-		cn := min(i16Chunk, n-c)
-		for j := 0; j < nq; j += 6 {
-			jn := min(6, nq-j)
-			for i := 0; i < nr; i += 4 {
-				in := min(4, nr-i)
-				i16x512Kernels[in-1][jn-1](x[i*xs+c:], xs, q[j*qs+c:], qs, cn, out[j*os+i:], os, add)
-			}
-		}
-		add = 1
+// normMaxAVX2 is normMax: the generated i16Norm.
+func normMaxAVX2(x []float32) (m, sq float32) {
+	if len(x) == 0 {
+		return 0, 0
 	}
-}
-
-// maxAbsAVX2 is maxAbs: the generated i16MaxAbs over whole groups of 8, Go for the rest.
-func maxAbsAVX2(x []float32) float32 {
-	n := len(x) &^ 7
-	m := float32(0)
-	if n > 0 {
-		m = i16MaxAbs(x, n)
-	}
-	return max(m, maxAbsGo(x[n:]))
+	return i16Norm(x, len(x))
 }
 
 // quantAVX2 is quant: the generated i16Quant over whole groups of 16, Go for the rest.
@@ -226,19 +233,19 @@ func quantAVX2(x []float32, inv float32, codes []int16) int {
 
 // i16Set is one choice of the int16 kernels, for tests.
 type i16Set struct {
-	name   string
-	dot    func(x []int16, nr, xs int, q []int16, nq, qs, n int, out []float64, os int)
-	maxAbs func([]float32) float32
-	quant  func([]float32, float32, []int16) int
+	name    string
+	dot     func(x []int16, nr, xs int, q []int16, nq, qs, n int, out []float64, os int, next []float32)
+	normMax func([]float32) (float32, float32)
+	quant   func([]float32, float32, []int16) int
 }
 
 // availableI16 returns the int16 kernel sets this CPU runs, the portable one first.
 func availableI16() []i16Set {
-	sets := []i16Set{{"go", dotI16TileGo, maxAbsGo, quantGo}}
+	sets := []i16Set{{"go", dotI16TileGo, normMaxGo, quantGo}}
 	if cpu.X86.HasAVX2 {
-		sets = append(sets, i16Set{"avx2", dotI16TileAVX2, maxAbsAVX2, quantAVX2})
+		sets = append(sets, i16Set{"avx2", dotI16TileAVX2, normMaxAVX2, quantAVX2})
 		if cpu.X86.HasAVX512F && cpu.X86.HasAVX512BW && cpu.X86.HasAVX512VL {
-			sets = append(sets, i16Set{"avx512bw", dotI16TileAVX512, maxAbsAVX2, quantAVX2})
+			sets = append(sets, i16Set{"avx512bw", dotI16TileAVX512, normMaxAVX2, quantAVX2})
 		}
 	}
 	return sets

@@ -11885,34 +11885,57 @@ i16x512R4Q6_add:
 	VZEROUPPER
 	RET
 
-// func i16MaxAbs(x []float32, n int) float32
-// Requires: AVX, AVX2, SSE, SSE2
-TEXT ·i16MaxAbs(SB), NOSPLIT, $0-36
+// func i16Norm(x []float32, n int) (m float32, s float32)
+// Requires: AVX, AVX2, FMA3, SSE, SSE2
+TEXT ·i16Norm(SB), NOSPLIT, $0-40
 	MOVQ         x_base+0(FP), AX
 	MOVQ         n+24(FP), CX
 	MOVL         $0x7fffffff, DX
 	MOVD         DX, X0
 	VPBROADCASTD X0, Y0
 	VXORPS       Y1, Y1, Y1
-	SHRQ         $0x03, CX
-	JZ           i16MaxAbs_done
+	VXORPS       Y2, Y2, Y2
+	MOVQ         CX, DX
+	SHRQ         $0x03, DX
+	JZ           i16Norm_tail
 
-i16MaxAbs_loop:
-	VANDPS (AX), Y0, Y2
-	VMAXPS Y2, Y1, Y1
-	ADDQ   $0x20, AX
-	DECQ   CX
-	JNZ    i16MaxAbs_loop
+i16Norm_loop:
+	VMOVUPS     (AX), Y3
+	VFMADD231PS Y3, Y3, Y2
+	VANDPS      Y3, Y0, Y3
+	VMAXPS      Y3, Y1, Y1
+	ADDQ        $0x20, AX
+	DECQ        DX
+	JNZ         i16Norm_loop
 
-i16MaxAbs_done:
+i16Norm_tail:
+	ANDQ        $0x07, CX
+	JZ          i16Norm_reduce
+	LEAQ        tailMask<>+32(SB), DX
+	SHLQ        $0x02, CX
+	SUBQ        CX, DX
+	VMOVUPS     (DX), Y3
+	VMASKMOVPS  (AX), Y3, Y3
+	VFMADD231PS Y3, Y3, Y2
+	VANDPS      Y3, Y0, Y3
+	VMAXPS      Y3, Y1, Y1
+
+i16Norm_reduce:
 	VEXTRACTF128 $0x01, Y1, X0
 	VMAXPS       X0, X1, X0
 	VMOVHLPS     X0, X0, X1
 	VMAXPS       X1, X0, X0
 	VMOVSHDUP    X0, X1
 	VMAXSS       X1, X0, X0
+	MOVSS        X0, m+32(FP)
+	VEXTRACTF128 $0x01, Y2, X0
+	VADDPS       X0, X2, X0
+	VMOVHLPS     X0, X0, X1
+	VADDPS       X1, X0, X0
+	VMOVSHDUP    X0, X1
+	VADDSS       X1, X0, X0
+	MOVSS        X0, s+36(FP)
 	VZEROUPPER
-	MOVSS        X0, ret+32(FP)
 	RET
 
 // func i16Quant(x []float32, inv float32, out []int16, n int) int
@@ -11957,4 +11980,17 @@ i16Quant_done:
 	VZEROUPPER
 	MOVLQSX      AX, AX
 	MOVQ         AX, ret+64(FP)
+	RET
+
+// func i16Prefetch(x []float32, lines int)
+// Requires: MMX+
+TEXT ·i16Prefetch(SB), NOSPLIT, $0-32
+	MOVQ x_base+0(FP), AX
+	MOVQ lines+24(FP), CX
+
+i16Prefetch_loop:
+	PREFETCHT1 (AX)
+	ADDQ       $0x40, AX
+	DECQ       CX
+	JNZ        i16Prefetch_loop
 	RET

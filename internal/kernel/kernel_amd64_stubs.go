@@ -389,11 +389,15 @@ func i16x512R4Q5(x []int16, xs int, q []int16, qs int, n int, out []float64, os 
 // codes are in [-2047, 2047]. The caller guarantees that every element it reads or writes is in bounds.
 func i16x512R4Q6(x []int16, xs int, q []int16, qs int, n int, out []float64, os int, add int)
 
-// i16MaxAbs returns the largest |x[t]|, t < n, for n a multiple of 8 (0 for n = 0).
+// i16Norm returns max |x[t]| and Σ x[t]² for t < n, in one pass.
 // The caller guarantees that x holds n elements.
-func i16MaxAbs(x []float32, n int) float32
+func i16Norm(x []float32, n int) (m float32, s float32)
 
 // i16Quant sets out[t] = round(x[t]*inv) (to nearest, ties to even) for t < n, n a multiple
 // of 16, and returns Σ|out[t]|. |x[t]*inv| must be below 32767.5; the caller guarantees that x
 // and out hold n elements.
 func i16Quant(x []float32, inv float32, out []int16, n int) int
+
+// i16Prefetch asks for lines cache lines from &x[0] on to be brought into L2 (a hint: it
+// never faults). The caller guarantees that lines >= 1.
+func i16Prefetch(x []float32, lines int)
