@@ -137,32 +137,41 @@ func (ix *Index) SearchFiltered(ctx context.Context, query []float32, k int, opt
 	if err := checkVector(query, ix.dim); err != nil {
 		return nil, fmt.Errorf("search filtered: query: %w", err)
 	}
-	dim := ix.dim
-	t := topK[cand]{k: k}
-	var sq [1]float32
-	consider := func(r int) {
-		if p.Filter != nil && !p.Filter(ix.ids[r], ix.meta[r]) {
-			return
-		}
-		l2sqTile(ix.vectors[r*dim:(r+1)*dim], 1, dim, query, 1, dim, dim, sq[:], 1)
-		c := cand{d: float32(math.Sqrt(float64(sq[0]))), sq: sq[0], row: r}
-		if t.admits(c) {
-			t.push(c)
-		}
-	}
+	// The rows that pass, then their distances: the filter loop stays tight.
+	var rows []uint32
 	if p.Match != nil {
-		for i, r := range ix.matchRows(p.Match) {
-			if i%4096 == 4095 && ctx.Err() != nil {
-				return nil, fmt.Errorf("search filtered: %w", ctx.Err())
+		rows = ix.matchRows(p.Match)
+		if f := p.Filter; f != nil {
+			kept := rows[:0:0]
+			for _, r := range rows {
+				if f(ix.ids[r], ix.meta[r]) {
+					kept = append(kept, r)
+				}
 			}
-			consider(int(r))
+			rows = kept
 		}
 	} else {
-		for r := range ix.ids {
+		f := p.Filter
+		for r, id := range ix.ids {
 			if r%16384 == 16383 && ctx.Err() != nil {
 				return nil, fmt.Errorf("search filtered: %w", ctx.Err())
 			}
-			consider(r)
+			if f(id, ix.meta[r]) {
+				rows = append(rows, uint32(r))
+			}
+		}
+	}
+	dim := ix.dim
+	t := topK[cand]{k: k}
+	var sq [1]float32
+	for i, r := range rows {
+		if i%4096 == 4095 && ctx.Err() != nil {
+			return nil, fmt.Errorf("search filtered: %w", ctx.Err())
+		}
+		l2sqTile(ix.vectors[int(r)*dim:(int(r)+1)*dim], 1, dim, query, 1, dim, dim, sq[:], 1)
+		c := cand{d: float32(math.Sqrt(float64(sq[0]))), sq: sq[0], row: int(r)}
+		if t.admits(c) {
+			t.push(c)
 		}
 	}
 	all := t.h
