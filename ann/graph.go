@@ -310,8 +310,22 @@ func (g *graph) searchLayer(q *query, ep item, ef, l int, locked bool, keep func
 // selectNeighbours keeps at most m of the candidates (sorted nearest first) by the
 // heuristic of the HNSW paper: a candidate is kept only if it is closer to the base than to
 // every one kept before it, so that the links point in diverse directions; the closest
-// rejected ones fill the remaining places (keepPruned), so nodes keep m links.
+// rejected ones fill the remaining places up to 3/4 of m. With m or fewer candidates it keeps
+// them all (as FAISS does).
 func (g *graph) selectNeighbours(cands []item, m int) []item {
+	return g.selectFill(cands, m, m-m/4)
+}
+
+// selectFill is selectNeighbours filling up to fill places (at most m) with rejected ones.
+//
+// Inserts select up to 2M neighbours on level 0 (as FAISS does: so all of efConstruction's
+// candidates when efConstruction <= 2M) and fill up to M;
+// pruning a full list keeps its diverse part and fills to 3/4 of it, so the next links append
+// without pruning again. Filling every list to the brim instead (as this package did before)
+// found 0.002 more recall@10 at efSearch 16 on Fashion-MNIST but made every later link
+// re-prune a full list, O(4M²) code distances: the build took 2.5x the CPU.
+func (g *graph) selectFill(cands []item, m, fill int) []item {
+	fill = min(fill, m)
 	if len(cands) <= m {
 		return cands
 	}
@@ -336,7 +350,7 @@ func (g *graph) selectNeighbours(cands []item, m int) []item {
 		}
 	}
 	for _, c := range pruned {
-		if len(kept) == m {
+		if len(kept) >= fill {
 			break
 		}
 		kept = append(kept, c)
@@ -401,7 +415,7 @@ func (g *graph) insert(i uint32, q *query, level int) {
 		if l == 0 {
 			mmax = g.m0
 		}
-		sel := g.selectNeighbours(w, g.m)
+		sel := g.selectFill(w, mmax, g.m)
 		g.locks[i].Lock()
 		ln := g.links(i, l)
 		ln[0] = uint32(len(sel))
