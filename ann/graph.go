@@ -95,7 +95,8 @@ func (g *graph) grow(n int) {
 	g.codes = g.codes[:n*g.cs]
 	g.dead = g.dead[:n]
 	if len(g.locks) < n {
-		g.locks = make([]sync.Mutex, n+n/4) // no lock is held between inserts
+		// No lock is held between inserts. A loaded index has none until its first Add.
+		g.locks = make([]sync.Mutex, n+n/4)
 	}
 	g.n = n
 }
