@@ -26,6 +26,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -55,7 +56,17 @@ func main() {
 	efList := fs.String("ef", "16,32,48,64,96,128,192,256", "efSearch values to sweep")
 	nlat := fs.Int("nlat", 200, "queries timed for latency and QPS")
 	rerank := fs.Int("rerank", 0, "search: candidates re-ranked exactly (0: the index's default, max(2k, min(ef, 4k)))")
+	cpuprof := fs.String("cpuprofile", "", "write a CPU profile of the phase to this file")
 	check(fs.Parse(os.Args[2:]))
+	if *cpuprof != "" {
+		f, err := os.Create(*cpuprof)
+		check(err)
+		check(pprof.StartCPUProfile(f))
+		defer func() {
+			pprof.StopCPUProfile()
+			check(f.Close())
+		}()
+	}
 	var meta struct{ N, Nq, D int }
 	b, err := os.ReadFile(filepath.Join(*dir, "meta.json"))
 	check(err)
