@@ -8,7 +8,9 @@ import "slices"
 // each, as hnswlib repairs a deleted node's neighbourhood), and keeps up to its degree of them
 // by the graph's usual diversity heuristic, on the code distances. Nodes are then renumbered
 // in their old order; an entry point that was removed is replaced by a live node of the
-// highest level. The index answers as before, up to the approximate search's own changes
+// highest level. Last, every node that no level-0 path from the entry point reaches is linked
+// back in (see relinkUnreachable), so each live item can be found; with no removed node,
+// Compact does only that (a build on many identical vectors can leave nodes cut off). The index answers as before, up to the approximate search's own changes
 // (the removed waypoints are gone); the next [Index.Save] writes the compact graph.
 //
 // Compact holds the index's write lock: searches wait for it. It costs one pass over the
@@ -24,7 +26,11 @@ func (a *Index) Compact() {
 // compact is Compact under a.mu.
 func (a *Index) compact() {
 	g := a.g
-	if g == nil || g.n == len(a.node) {
+	if g == nil {
+		return
+	}
+	if g.n == len(a.node) {
+		g.relinkUnreachable() // nothing to reclaim; the build may have left nodes cut off
 		return
 	}
 	// Relink live nodes away from dead ones. Dead nodes' lists are only read, live nodes'
@@ -119,9 +125,171 @@ func (a *Index) compact() {
 		entry, top = renum[g.entry], g.top
 	}
 	ng.entry, ng.top = entry, top
+	ng.relinkUnreachable()
 	a.g = ng
 	a.ids = ids
 	for j, id := range ids {
 		a.node[id] = uint32(j)
 	}
+}
+
+// reachable marks the nodes that level-0 links lead to from the entry point, the nodes a
+// search's beam can reach.
+func (g *graph) reachable() []bool {
+	seen := make([]bool, g.n)
+	if g.entry == none {
+		return seen
+	}
+	stack := []uint32{g.entry}
+	seen[g.entry] = true
+	for len(stack) > 0 {
+		x := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		ln := g.links(x, 0)
+		for _, y := range ln[1 : 1+ln[0]] {
+			if !seen[y] {
+				seen[y] = true
+				stack = append(stack, y)
+			}
+		}
+	}
+	return seen
+}
+
+// relinkUnreachable links every node that no level-0 path from the entry point reaches back
+// into the graph. The one-hop repair of compact can leave such nodes (a node whose links in
+// came only from removed ones, which on duplicate-heavy data the diversity heuristic prunes
+// from every candidate list), and so can the build itself on many identical vectors. For each
+// such node u it searches the reachable part for u's nearest nodes (on code distances), links
+// the nearest one with room (or, all being full, the nearest, in place of its farthest link
+// w, which u then links to) to u, and gives u's free places to the nearest ones. Everything u
+// leads to becomes reachable with it. A replaced link can cut off w's part of the graph; the
+// passes repeat until none is cut off (at most 8). The graph has no dead nodes.
+func (g *graph) relinkUnreachable() {
+	for pass := 0; pass < 8; pass++ {
+		seen := g.reachable()
+		fixed := 0
+		for u := 0; u < g.n; u++ {
+			if seen[u] {
+				continue
+			}
+			g.relink(uint32(u), seen)
+			fixed++
+			// What u leads to is reachable now.
+			stack := []uint32{uint32(u)}
+			seen[u] = true
+			for len(stack) > 0 {
+				x := stack[len(stack)-1]
+				stack = stack[:len(stack)-1]
+				ln := g.links(x, 0)
+				for _, y := range ln[1 : 1+ln[0]] {
+					if !seen[y] {
+						seen[y] = true
+						stack = append(stack, y)
+					}
+				}
+			}
+		}
+		if fixed == 0 {
+			return
+		}
+	}
+}
+
+// relink links the unreachable node u into the reachable part of the graph (seen) at level 0.
+func (g *graph) relink(u uint32, seen []bool) {
+	cu := g.code(u)
+	near := g.nearestCodes(cu, max(g.efc, g.m0), seen)
+	if len(near) == 0 {
+		return
+	}
+	// The in-link: the nearest node with room, else the nearest, replacing its farthest link.
+	v := near[0].node
+	for _, c := range near {
+		if ln := g.links(c.node, 0); int(ln[0]) < g.m0 {
+			v = c.node
+			break
+		}
+	}
+	lv := g.links(v, 0)
+	lu := g.links(u, 0)
+	if int(lv[0]) < g.m0 {
+		lv[1+lv[0]] = u
+		lv[0]++
+	} else {
+		cv := g.code(v)
+		far, farD := 1, float32(-1)
+		for j, x := range lv[1 : 1+lv[0]] {
+			if d := g.cd.distCodes(cv, g.code(x)); d > farD {
+				far, farD = 1+j, d
+			}
+		}
+		w := lv[far]
+		lv[far] = u
+		// u takes over the link to w, in its own last place if it has none free.
+		if !slices.Contains(lu[1:1+lu[0]], w) && w != u {
+			if int(lu[0]) < g.m0 {
+				lu[1+lu[0]] = w
+				lu[0]++
+			} else {
+				lu[lu[0]] = w
+			}
+		}
+	}
+	// u's free places go to its nearest reachable nodes, so that searches leave u well.
+	for _, c := range near {
+		if int(lu[0]) >= g.m0 {
+			break
+		}
+		if c.node != u && !slices.Contains(lu[1:1+lu[0]], c.node) {
+			lu[1+lu[0]] = c.node
+			lu[0]++
+		}
+	}
+}
+
+// nearestCodes returns up to ef nodes among those seen marks, nearest (by code distance) to
+// the code c first, found by a greedy descent of the upper levels and a beam search of level 0
+// from the entry point, which only go through reachable nodes.
+func (g *graph) nearestCodes(c []byte, ef int, seen []bool) []item {
+	if g.entry == none {
+		return nil
+	}
+	dist := func(x uint32) float32 { return g.cd.distCodes(c, g.code(x)) }
+	ep := item{dist(g.entry), g.entry}
+	for l := g.top; l > 0; l-- {
+		for changed := true; changed; {
+			changed = false
+			ln := g.links(ep.node, l)
+			for _, x := range ln[1 : 1+ln[0]] {
+				if d := dist(x); d < ep.d && seen[x] {
+					ep, changed = item{d, x}, true
+				}
+			}
+		}
+	}
+	visited := map[uint32]bool{ep.node: true}
+	cand := minHeap{ep}
+	res := maxHeap{ep}
+	for len(cand) > 0 {
+		x := cand.pop()
+		if len(res) >= ef && x.d > res[0].d {
+			break
+		}
+		ln := g.links(x.node, 0)
+		for _, y := range ln[1 : 1+ln[0]] {
+			if visited[y] || !seen[y] {
+				continue
+			}
+			visited[y] = true
+			if d := dist(y); len(res) < ef || d < res[0].d {
+				cand.push(item{d, y})
+				res.push(item{d, y})
+				if len(res) > ef {
+					res.pop()
+				}
+			}
+		}
+	}
+	return heapSorted(res)
 }
