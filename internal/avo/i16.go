@@ -208,9 +208,11 @@ func i16Tile(nr, nq int, wide bool) {
 }
 
 // i16Norm generates i16Norm(x []float32, n int) (m, s float32): m = max |x[t]| and
-// s = Σ x[t]² for t < n, the squares summed as in the l2sq kernels (element t to lane t%8 by
-// VFMADD231PS, the last n%8 through masked loads, the lanes added in the same fixed order), so
-// each term goes through at most ceil(n/8)+3 roundings.
+// s = Σ x[t]² for t < n. The squares go by VFMADD231PS into four accumulators of eight lanes
+// (block b of eight elements into accumulator b%4, so that four FMA chains run at once; the
+// last n%8 elements, through a masked load, into the fourth), which are added pairwise and
+// their lanes as in the l2sq kernels: each term goes through at most ceil(n/32)+6 roundings
+// (adding an all-zero accumulator is exact), never more than ceil(n/8)+4.
 func i16Norm(mask Mem) {
 	TEXT("i16Norm", NOSPLIT, "func(x []float32, n int) (m float32, s float32)")
 	Doc("i16Norm returns max |x[t]| and Σ x[t]² for t < n, in one pass.",
@@ -223,24 +225,50 @@ func i16Norm(mask Mem) {
 	mx := XMM()
 	MOVD(ones, mx)
 	VPBROADCASTD(mx, absMask)
-	m := YMM()
-	VXORPS(m, m, m)
-	acc := YMM()
-	VXORPS(acc, acc, acc)
-	blocks := GP64()
-	MOVQ(n, blocks)
-	SHRQ(U8(3), blocks)
-	JZ(LabelRef("i16Norm_tail"))
+	var m [2]VecVirtual
+	for i := range m {
+		m[i] = YMM()
+		VXORPS(m[i], m[i], m[i])
+	}
+	var acc [4]VecVirtual
+	for i := range acc {
+		acc[i] = YMM()
+		VXORPS(acc[i], acc[i], acc[i])
+	}
+	block := func(src Mem, k int) {
+		v := YMM()
+		VMOVUPS(src, v)
+		VFMADD231PS(v, v, acc[k])
+		VANDPS(v, absMask, v)
+		VMAXPS(v, m[k/2], m[k/2])
+	}
+	groups := GP64()
+	MOVQ(n, groups)
+	SHRQ(U8(5), groups)
+	JZ(LabelRef("i16Norm_rest"))
 	Label("i16Norm_loop")
-	v := YMM()
-	VMOVUPS(Mem{Base: xp}, v)
-	VFMADD231PS(v, v, acc)
-	VANDPS(v, absMask, v)
-	VMAXPS(v, m, m)
-	ADDQ(U8(32), xp)
-	DECQ(blocks)
+	for k := 0; k < 4; k++ {
+		block(Mem{Base: xp, Disp: 32 * k}, k)
+	}
+	ADDQ(U8(128), xp)
+	DECQ(groups)
 	JNZ(LabelRef("i16Norm_loop"))
+
+	// Up to three whole blocks of eight, into accumulators 0, 1, 2.
+	Label("i16Norm_rest")
+	rest := GP64()
+	MOVQ(n, rest)
+	ANDQ(U8(31), rest)
+	for k := 0; k < 3; k++ {
+		CMPQ(rest, U8(8*(k+1)))
+		JB(LabelRef("i16Norm_tail"))
+		block(Mem{Base: xp, Disp: 32 * k}, k)
+	}
+
 	Label("i16Norm_tail")
+	ANDQ(U8(24), rest) // whole blocks taken: their bytes are 4x that
+	SHLQ(U8(2), rest)
+	ADDQ(rest, xp)
 	ANDQ(U8(7), n)
 	JZ(LabelRef("i16Norm_reduce"))
 	mp := GP64()
@@ -251,14 +279,16 @@ func i16Norm(mask Mem) {
 	VMOVUPS(Mem{Base: mp}, mk)
 	t := YMM()
 	VMASKMOVPS(Mem{Base: xp}, mk, t)
-	VFMADD231PS(t, t, acc)
+	VFMADD231PS(t, t, acc[3])
 	VANDPS(t, absMask, t)
-	VMAXPS(t, m, m)
+	VMAXPS(t, m[1], m[1])
+
 	Label("i16Norm_reduce")
+	VMAXPS(m[1], m[0], m[0])
 	h := XMM()
-	VEXTRACTF128(U8(1), m, h)
+	VEXTRACTF128(U8(1), m[0], h)
 	l := XMM()
-	VMAXPS(h, m.AsX(), l)
+	VMAXPS(h, m[0].AsX(), l)
 	h2 := XMM()
 	VMOVHLPS(l, l, h2)
 	VMAXPS(h2, l, l)
@@ -266,10 +296,13 @@ func i16Norm(mask Mem) {
 	VMOVSHDUP(l, h1)
 	VMAXSS(h1, l, l)
 	Store(l, Return("m"))
+	VADDPS(acc[1], acc[0], acc[0])
+	VADDPS(acc[3], acc[2], acc[2])
+	VADDPS(acc[2], acc[0], acc[0])
 	sh := XMM()
-	VEXTRACTF128(U8(1), acc, sh)
+	VEXTRACTF128(U8(1), acc[0], sh)
 	sl := XMM()
-	VADDPS(sh, acc.AsX(), sl)
+	VADDPS(sh, acc[0].AsX(), sl)
 	s2 := XMM()
 	VMOVHLPS(sl, sl, s2)
 	VADDPS(s2, sl, sl)

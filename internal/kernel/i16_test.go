@@ -109,12 +109,15 @@ func TestQuantizeI16(t *testing.T) {
 		oldNorm, oldQuant := normMax, quant
 		normMax, quant = set.normMax, set.quant
 		for gname, g := range gens {
-			for _, n := range []int{1, 7, 8, 15, 16, 17, 33, 100, 2048} {
+			for _, n := range []int{1, 7, 8, 15, 16, 17, 31, 32, 33, 40, 48, 56, 63, 100, 2048, 2049} {
 				name := fmt.Sprintf("%s/%s/n=%d", set.name, gname, n)
 				x := make([]float32, n)
 				for i := range x {
 					x[i] = g(i)
 				}
+				wantMax, _ := normMaxGo(x)
+				gotMax, _ := set.normMax(x)
+				require.Equal(t, wantMax, gotMax, "%s: largest magnitude", name)
 				codes := make([]int16, n+1)
 				codes[n] = 77
 				inv, rho, l1, sq := QuantizeI16(x, codes)

@@ -11895,32 +11895,74 @@ TEXT ·i16Norm(SB), NOSPLIT, $0-40
 	VPBROADCASTD X0, Y0
 	VXORPS       Y1, Y1, Y1
 	VXORPS       Y2, Y2, Y2
+	VXORPS       Y3, Y3, Y3
+	VXORPS       Y4, Y4, Y4
+	VXORPS       Y5, Y5, Y5
+	VXORPS       Y6, Y6, Y6
 	MOVQ         CX, DX
-	SHRQ         $0x03, DX
-	JZ           i16Norm_tail
+	SHRQ         $0x05, DX
+	JZ           i16Norm_rest
 
 i16Norm_loop:
-	VMOVUPS     (AX), Y3
-	VFMADD231PS Y3, Y3, Y2
-	VANDPS      Y3, Y0, Y3
-	VMAXPS      Y3, Y1, Y1
-	ADDQ        $0x20, AX
+	VMOVUPS     (AX), Y7
+	VFMADD231PS Y7, Y7, Y3
+	VANDPS      Y7, Y0, Y7
+	VMAXPS      Y7, Y1, Y1
+	VMOVUPS     32(AX), Y7
+	VFMADD231PS Y7, Y7, Y4
+	VANDPS      Y7, Y0, Y7
+	VMAXPS      Y7, Y1, Y1
+	VMOVUPS     64(AX), Y7
+	VFMADD231PS Y7, Y7, Y5
+	VANDPS      Y7, Y0, Y7
+	VMAXPS      Y7, Y2, Y2
+	VMOVUPS     96(AX), Y7
+	VFMADD231PS Y7, Y7, Y6
+	VANDPS      Y7, Y0, Y7
+	VMAXPS      Y7, Y2, Y2
+	ADDQ        $0x80, AX
 	DECQ        DX
 	JNZ         i16Norm_loop
 
+i16Norm_rest:
+	MOVQ        CX, DX
+	ANDQ        $0x1f, DX
+	CMPQ        DX, $0x08
+	JB          i16Norm_tail
+	VMOVUPS     (AX), Y7
+	VFMADD231PS Y7, Y7, Y3
+	VANDPS      Y7, Y0, Y7
+	VMAXPS      Y7, Y1, Y1
+	CMPQ        DX, $0x10
+	JB          i16Norm_tail
+	VMOVUPS     32(AX), Y7
+	VFMADD231PS Y7, Y7, Y4
+	VANDPS      Y7, Y0, Y7
+	VMAXPS      Y7, Y1, Y1
+	CMPQ        DX, $0x18
+	JB          i16Norm_tail
+	VMOVUPS     64(AX), Y7
+	VFMADD231PS Y7, Y7, Y5
+	VANDPS      Y7, Y0, Y7
+	VMAXPS      Y7, Y2, Y2
+
 i16Norm_tail:
+	ANDQ        $0x18, DX
+	SHLQ        $0x02, DX
+	ADDQ        DX, AX
 	ANDQ        $0x07, CX
 	JZ          i16Norm_reduce
 	LEAQ        tailMask<>+32(SB), DX
 	SHLQ        $0x02, CX
 	SUBQ        CX, DX
-	VMOVUPS     (DX), Y3
-	VMASKMOVPS  (AX), Y3, Y3
-	VFMADD231PS Y3, Y3, Y2
-	VANDPS      Y3, Y0, Y3
-	VMAXPS      Y3, Y1, Y1
+	VMOVUPS     (DX), Y7
+	VMASKMOVPS  (AX), Y7, Y7
+	VFMADD231PS Y7, Y7, Y6
+	VANDPS      Y7, Y0, Y7
+	VMAXPS      Y7, Y2, Y2
 
 i16Norm_reduce:
+	VMAXPS       Y2, Y1, Y1
 	VEXTRACTF128 $0x01, Y1, X0
 	VMAXPS       X0, X1, X0
 	VMOVHLPS     X0, X0, X1
@@ -11928,8 +11970,11 @@ i16Norm_reduce:
 	VMOVSHDUP    X0, X1
 	VMAXSS       X1, X0, X0
 	MOVSS        X0, m+32(FP)
-	VEXTRACTF128 $0x01, Y2, X0
-	VADDPS       X0, X2, X0
+	VADDPS       Y4, Y3, Y3
+	VADDPS       Y6, Y5, Y5
+	VADDPS       Y5, Y3, Y3
+	VEXTRACTF128 $0x01, Y3, X0
+	VADDPS       X0, X3, X0
 	VMOVHLPS     X0, X0, X1
 	VADDPS       X1, X0, X0
 	VMOVSHDUP    X0, X1
