@@ -225,9 +225,11 @@ func (s *Store) addBatch(ctx context.Context, objs []*models.Object, ids []strin
 		}
 		var res []models.ObjectsGetResponse
 		err := s.do(ctx, "batch", func(ctx context.Context, n *node) error {
-			var err error
-			res, err = n.c.Batch().ObjectsBatcher().WithObjects(objs...).WithConsistencyLevel(string(s.cfg.write)).Do(ctx)
-			return err
+			return s.guardWrite(ctx, "batch", func(ctx context.Context) error {
+				var err error
+				res, err = n.c.Batch().ObjectsBatcher().WithObjects(objs...).WithConsistencyLevel(string(s.cfg.write)).Do(ctx)
+				return err
+			})
 		})
 		if err != nil {
 			return err
@@ -302,10 +304,12 @@ func (s *Store) removeBatch(ctx context.Context, ids []string, be *BatchError) e
 		where := filters.Where().WithPath([]string{"id"}).WithOperator(filters.ContainsAny).WithValueText(pending...)
 		var res *models.BatchDeleteResponse
 		err := s.do(ctx, "batch delete", func(ctx context.Context, n *node) error {
-			var err error
-			res, err = n.c.Batch().ObjectsBatchDeleter().WithClassName(s.t.Collection).WithWhere(where).
-				WithOutput("verbose").WithConsistencyLevel(string(s.cfg.write)).Do(ctx)
-			return err
+			return s.guardWrite(ctx, "batch delete", func(ctx context.Context) error {
+				var err error
+				res, err = n.c.Batch().ObjectsBatchDeleter().WithClassName(s.t.Collection).WithWhere(where).
+					WithOutput("verbose").WithConsistencyLevel(string(s.cfg.write)).Do(ctx)
+				return err
+			})
 		})
 		if err != nil {
 			return err

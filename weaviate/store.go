@@ -86,6 +86,8 @@ type Store struct {
 	info    map[string]string // cached store-level info
 	infoErr error             // the last failed SetInfo write, retried by Close
 	closed  bool
+
+	quorum quorumState // the cluster's nodes, for writes at QUORUM and ALL (quorum.go)
 }
 
 var _ pinrec.Store = (*Store)(nil)
@@ -117,6 +119,9 @@ func Open(ctx context.Context, rawURL string, opts ...Option) (*Store, error) {
 	}
 	if err := s.open(ctx); err != nil {
 		return nil, fmt.Errorf("open %s: %w", t, err)
+	}
+	if s.cfg.write != One && s.rf > 1 {
+		s.countNodes(ctx)
 	}
 	return s, nil
 }
