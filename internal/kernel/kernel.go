@@ -5,10 +5,15 @@
 // the CPU has AVX512F and AVX512VL); the purego build tag keeps the portable kernels everywhere.
 // Every distance pinrec computes comes from L2sqTile.
 //
+// QuantizeI16 and DotI16Tile (i16.go) give SearchBatch's first pass 16-bit integer codes and
+// their exact dot products: AVX2 (VPMADDWD) where the CPU has it, AVX-512BW where it also has
+// AVX512BW and AVX512VL, portable Go otherwise; I16Fast says whether assembly runs.
+//
 // The environment variable PINREC_KERNEL, read once at start-up, limits the choice: "avx2"
 // leaves out the AVX-512 kernels, "go" keeps the portable ones (for measurements and for
 // checking a result on slower paths). Results do not depend on it beyond the last bits of a
-// dot product, which SearchBatch only uses for bounds.
+// dot product, which SearchBatch only uses for bounds (the integer dot products are exact on
+// every set).
 package kernel
 
 import "fmt"
