@@ -25,6 +25,11 @@ import (
 // (a handful per query beyond k) are kept as candidates; after the scan, their distances are
 // computed by l2sqTile exactly as Search computes them and ranked the same way, so SearchBatch
 // returns exactly what Search would, at about half the arithmetic.
+//
+// Where kernel.I16Fast (see useI16), the dot products come instead from 16-bit integer codes of
+// the rows (quantised per block, in cache) and queries: kernel.DotI16Tile computes ΣXQ exactly,
+// twice the multiply-adds per instruction of float32, and i16Interval bounds the distance from
+// it, adding the codes' rounding error to the float32 errors above.
 var boundedMinQueries = 4 // a variable so that tests can take either path
 
 // i16Path chooses the first pass of the bounded path: 0 takes int16 codes where
