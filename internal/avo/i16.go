@@ -3,7 +3,8 @@ package main
 // The int16 kernels of SearchBatch's first pass: dot products of 16-bit codes, exact in
 // integers.
 //
-// i16R<r>Q<q> (AVX2, r <= 3, q <= 3) and i16x512R<r>Q<q> (AVX-512BW, r <= 4, q <= 6) compute
+// i16R<r>Q<q> (AVX2, r <= 3, q <= 3), i16x512R<r>Q<q> (AVX-512BW, r <= 4, q <= 6) and
+// i16vnniR<r>Q<q> (the same with AVX512_VNNI's VPDPWSSD, see i16VNNI) compute
 // out[j*os+i] (float64) = Σ_{t<n} x[i*xs+t] * q[j*qs+t] over int16 codes, or with add != 0 add
 // the sum to out. n is a multiple of 32 and at most 2048; every code is in [-2047, 2047].
 // VPMADDWD multiplies 16 (32) pairs and adds neighbours into 8 (16) int32 lanes, VPADDD
@@ -21,6 +22,7 @@ import (
 	"fmt"
 
 	. "github.com/mmcloughlin/avo/build"
+	"github.com/mmcloughlin/avo/ir"
 	. "github.com/mmcloughlin/avo/operand"
 	. "github.com/mmcloughlin/avo/reg"
 )
@@ -43,9 +45,33 @@ func genI16(mask Mem) {
 			i16Tile(r, q, true)
 		}
 	}
+	for r := 1; r <= i16x512Rows; r++ {
+		for q := 1; q <= i16x512Queries; q++ {
+			i16VNNI = true
+			i16Tile(r, q, true)
+			i16VNNI = false
+		}
+	}
 	i16Norm(mask)
 	i16Quant()
 	i16Prefetch()
+}
+
+// i16VNNI makes i16Tile generate i16vnniR<r>Q<q>: the AVX-512 tile with one VPDPWSSD
+// (AVX512_VNNI: multiply, add neighbours and accumulate, the same int32 sums) instead of
+// VPMADDWD + VPADDD.
+var i16VNNI = false
+
+// vpdpwssd emits VPDPWSSD b, a, acc (acc += pairwise products of a and b), which avo's
+// instruction table lacks; the Go assembler knows it.
+func vpdpwssd(b, a, acc Op) {
+	Instruction(&ir.Instruction{
+		Opcode:   "VPDPWSSD",
+		Operands: []Op{b, a, acc},
+		Inputs:   []Op{b, a, acc},
+		Outputs:  []Op{acc},
+		ISA:      []string{"AVX512_VNNI"},
+	})
 }
 
 func i16Tile(nr, nq int, wide bool) {
@@ -53,6 +79,9 @@ func i16Tile(nr, nq int, wide bool) {
 	step := 32 // bytes per load
 	if wide {
 		name = fmt.Sprintf("i16x512R%dQ%d", nr, nq)
+		if i16VNNI {
+			name = fmt.Sprintf("i16vnniR%dQ%d", nr, nq)
+		}
 		step = 64
 	}
 	TEXT(name, NOSPLIT, "func(x []int16, xs int, q []int16, qs int, n int, out []float64, os int, add int)")
@@ -128,13 +157,13 @@ func i16Tile(nr, nq int, wide bool) {
 			VMOVDQU(Mem{Base: xp[i], Index: off, Scale: 1}, xv)
 		}
 		for j := 0; j < nq; j++ {
+			if i16VNNI {
+				vpdpwssd(qv[j], xv, acc[i][j])
+				continue
+			}
 			t := vec()
 			VPMADDWD(qv[j], xv, t)
-			if wide {
-				VPADDD(t, acc[i][j], acc[i][j])
-			} else {
-				VPADDD(t, acc[i][j], acc[i][j])
-			}
+			VPADDD(t, acc[i][j], acc[i][j])
 		}
 	}
 	ADDQ(U8(step), off)

@@ -129,7 +129,8 @@ func dotTileAVX512(x []float32, nr, xs int, q []float32, nq, qs, n int, out []fl
 	}
 }
 
-// chooseI16 installs the int16 kernels the CPU runs, or the slower ones that limit names.
+// chooseI16 installs the int16 kernels the CPU runs, or the slower ones that limit names
+// ("avx512bw" also leaves out the AVX512_VNNI tiles).
 func chooseI16(limit string) {
 	DotI16Tile, normMax, quant, I16Fast, I16Name = dotI16TileGo, normMaxGo, quantGo, false, "go"
 	if limit == "go" || !cpu.X86.HasAVX2 {
@@ -140,6 +141,9 @@ func chooseI16(limit string) {
 		return
 	}
 	DotI16Tile, I16Name = dotI16TileAVX512, "avx512bw"
+	if limit != "avx512bw" && cpu.X86.HasAVX512VNNI {
+		DotI16Tile, I16Name = dotI16TileVNNI, "avx512vnni"
+	}
 }
 
 // i16Kernel is the shape of the generated int16 tiles.
@@ -166,6 +170,18 @@ func dotI16TileAVX2(x []int16, nr, xs int, q []int16, nq, qs, n int, out []float
 
 func dotI16TileAVX512(x []int16, nr, xs int, q []int16, nq, qs, n int, out []float64, os int, next []float32) {
 	i16Tiles(x, nr, xs, q, nq, qs, n, out, os, next, 4, 6, func(r, q int) i16Kernel { return i16x512Kernels[r-1][q-1] })
+}
+
+// i16vnniKernels[r-1][q-1] is the AVX512_VNNI int16 tile for r rows and q queries.
+var i16vnniKernels = [4][6]i16Kernel{
+	{i16vnniR1Q1, i16vnniR1Q2, i16vnniR1Q3, i16vnniR1Q4, i16vnniR1Q5, i16vnniR1Q6},
+	{i16vnniR2Q1, i16vnniR2Q2, i16vnniR2Q3, i16vnniR2Q4, i16vnniR2Q5, i16vnniR2Q6},
+	{i16vnniR3Q1, i16vnniR3Q2, i16vnniR3Q3, i16vnniR3Q4, i16vnniR3Q5, i16vnniR3Q6},
+	{i16vnniR4Q1, i16vnniR4Q2, i16vnniR4Q3, i16vnniR4Q4, i16vnniR4Q5, i16vnniR4Q6},
+}
+
+func dotI16TileVNNI(x []int16, nr, xs int, q []int16, nq, qs, n int, out []float64, os int, next []float32) {
+	i16Tiles(x, nr, xs, q, nq, qs, n, out, os, next, 4, 6, func(r, q int) i16Kernel { return i16vnniKernels[r-1][q-1] })
 }
 
 // prefetcher spreads the prefetching of a range over a number of steps.
@@ -246,6 +262,9 @@ func availableI16() []i16Set {
 		sets = append(sets, i16Set{"avx2", dotI16TileAVX2, normMaxAVX2, quantAVX2})
 		if cpu.X86.HasAVX512F && cpu.X86.HasAVX512BW && cpu.X86.HasAVX512VL {
 			sets = append(sets, i16Set{"avx512bw", dotI16TileAVX512, normMaxAVX2, quantAVX2})
+			if cpu.X86.HasAVX512VNNI {
+				sets = append(sets, i16Set{"avx512vnni", dotI16TileVNNI, normMaxAVX2, quantAVX2})
+			}
 		}
 	}
 	return sets

@@ -11885,6 +11885,4146 @@ i16x512R4Q6_add:
 	VZEROUPPER
 	RET
 
+// func i16vnniR1Q1(x []int16, xs int, q []int16, qs int, n int, out []float64, os int, add int)
+// Requires: AVX, AVX2, AVX512F, AVX512VL, AVX512_VNNI
+TEXT ·i16vnniR1Q1(SB), NOSPLIT, $0-112
+	MOVQ   xs+24(FP), AX
+	SHLQ   $0x01, AX
+	MOVQ   x_base+0(FP), AX
+	MOVQ   qs+56(FP), CX
+	SHLQ   $0x01, CX
+	MOVQ   q_base+32(FP), CX
+	MOVQ   n+64(FP), DX
+	VPXORD Z0, Z0, Z0
+	XORQ   BX, BX
+	SHRQ   $0x04, DX
+	SHRQ   $0x01, DX
+	TESTQ  DX, DX
+	JZ     i16vnniR1Q1_reduce
+
+i16vnniR1Q1_loop:
+	VMOVDQU64 (CX)(BX*1), Z1
+	VMOVDQU64 (AX)(BX*1), Z2
+	VPDPWSSD  Z1, Z2, Z0
+	ADDQ      $0x40, BX
+	DECQ      DX
+	JNZ       i16vnniR1Q1_loop
+
+i16vnniR1Q1_reduce:
+	MOVQ          out_base+72(FP), AX
+	MOVQ          os+96(FP), CX
+	SHLQ          $0x03, CX
+	VEXTRACTI64X4 $0x01, Z0, Y1
+	VPADDD        Y1, Y0, Y0
+	VEXTRACTI32X4 $0x01, Y0, X1
+	VPADDD        X1, X0, X0
+	VCVTDQ2PD     X0, Y0
+	VEXTRACTF32X4 $0x01, Y0, X1
+	VADDPD        X1, X0, X0
+	VPERMILPD     $0x01, X0, X1
+	VADDSD        X1, X0, X0
+	MOVQ          add+104(FP), CX
+	TESTQ         CX, CX
+	JNZ           i16vnniR1Q1_add
+	VMOVSD        X0, (AX)
+	VZEROUPPER
+	RET
+
+i16vnniR1Q1_add:
+	VADDSD (AX), X0, X0
+	VMOVSD X0, (AX)
+	VZEROUPPER
+	RET
+
+// func i16vnniR1Q2(x []int16, xs int, q []int16, qs int, n int, out []float64, os int, add int)
+// Requires: AVX, AVX2, AVX512F, AVX512VL, AVX512_VNNI
+TEXT ·i16vnniR1Q2(SB), NOSPLIT, $0-112
+	MOVQ   xs+24(FP), AX
+	SHLQ   $0x01, AX
+	MOVQ   x_base+0(FP), AX
+	MOVQ   qs+56(FP), CX
+	SHLQ   $0x01, CX
+	MOVQ   q_base+32(FP), DX
+	LEAQ   (DX)(CX*1), CX
+	MOVQ   n+64(FP), BX
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	XORQ   SI, SI
+	SHRQ   $0x04, BX
+	SHRQ   $0x01, BX
+	TESTQ  BX, BX
+	JZ     i16vnniR1Q2_reduce
+
+i16vnniR1Q2_loop:
+	VMOVDQU64 (DX)(SI*1), Z2
+	VMOVDQU64 (CX)(SI*1), Z3
+	VMOVDQU64 (AX)(SI*1), Z4
+	VPDPWSSD  Z2, Z4, Z0
+	VPDPWSSD  Z3, Z4, Z1
+	ADDQ      $0x40, SI
+	DECQ      BX
+	JNZ       i16vnniR1Q2_loop
+
+i16vnniR1Q2_reduce:
+	MOVQ          out_base+72(FP), AX
+	MOVQ          os+96(FP), CX
+	SHLQ          $0x03, CX
+	VEXTRACTI64X4 $0x01, Z0, Y2
+	VPADDD        Y2, Y0, Y0
+	VEXTRACTI32X4 $0x01, Y0, X2
+	VPADDD        X2, X0, X0
+	VCVTDQ2PD     X0, Y0
+	VEXTRACTF32X4 $0x01, Y0, X2
+	VADDPD        X2, X0, X0
+	VPERMILPD     $0x01, X0, X2
+	VADDSD        X2, X0, X0
+	VEXTRACTI64X4 $0x01, Z1, Y2
+	VPADDD        Y2, Y1, Y1
+	VEXTRACTI32X4 $0x01, Y1, X2
+	VPADDD        X2, X1, X1
+	VCVTDQ2PD     X1, Y1
+	VEXTRACTF32X4 $0x01, Y1, X2
+	VADDPD        X2, X1, X1
+	VPERMILPD     $0x01, X1, X2
+	VADDSD        X2, X1, X1
+	MOVQ          add+104(FP), DX
+	TESTQ         DX, DX
+	JNZ           i16vnniR1Q2_add
+	VMOVSD        X0, (AX)
+	ADDQ          CX, AX
+	VMOVSD        X1, (AX)
+	VZEROUPPER
+	RET
+
+i16vnniR1Q2_add:
+	VADDSD (AX), X0, X0
+	VMOVSD X0, (AX)
+	ADDQ   CX, AX
+	VADDSD (AX), X1, X1
+	VMOVSD X1, (AX)
+	VZEROUPPER
+	RET
+
+// func i16vnniR1Q3(x []int16, xs int, q []int16, qs int, n int, out []float64, os int, add int)
+// Requires: AVX, AVX2, AVX512F, AVX512VL, AVX512_VNNI
+TEXT ·i16vnniR1Q3(SB), NOSPLIT, $0-112
+	MOVQ   xs+24(FP), AX
+	SHLQ   $0x01, AX
+	MOVQ   x_base+0(FP), AX
+	MOVQ   qs+56(FP), CX
+	SHLQ   $0x01, CX
+	MOVQ   q_base+32(FP), DX
+	LEAQ   (DX)(CX*1), BX
+	LEAQ   (BX)(CX*1), CX
+	MOVQ   n+64(FP), SI
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	XORQ   DI, DI
+	SHRQ   $0x04, SI
+	SHRQ   $0x01, SI
+	TESTQ  SI, SI
+	JZ     i16vnniR1Q3_reduce
+
+i16vnniR1Q3_loop:
+	VMOVDQU64 (DX)(DI*1), Z3
+	VMOVDQU64 (BX)(DI*1), Z4
+	VMOVDQU64 (CX)(DI*1), Z5
+	VMOVDQU64 (AX)(DI*1), Z6
+	VPDPWSSD  Z3, Z6, Z0
+	VPDPWSSD  Z4, Z6, Z1
+	VPDPWSSD  Z5, Z6, Z2
+	ADDQ      $0x40, DI
+	DECQ      SI
+	JNZ       i16vnniR1Q3_loop
+
+i16vnniR1Q3_reduce:
+	MOVQ          out_base+72(FP), AX
+	MOVQ          os+96(FP), CX
+	SHLQ          $0x03, CX
+	VEXTRACTI64X4 $0x01, Z0, Y3
+	VPADDD        Y3, Y0, Y0
+	VEXTRACTI32X4 $0x01, Y0, X3
+	VPADDD        X3, X0, X0
+	VCVTDQ2PD     X0, Y0
+	VEXTRACTF32X4 $0x01, Y0, X3
+	VADDPD        X3, X0, X0
+	VPERMILPD     $0x01, X0, X3
+	VADDSD        X3, X0, X0
+	VEXTRACTI64X4 $0x01, Z1, Y3
+	VPADDD        Y3, Y1, Y1
+	VEXTRACTI32X4 $0x01, Y1, X3
+	VPADDD        X3, X1, X1
+	VCVTDQ2PD     X1, Y1
+	VEXTRACTF32X4 $0x01, Y1, X3
+	VADDPD        X3, X1, X1
+	VPERMILPD     $0x01, X1, X3
+	VADDSD        X3, X1, X1
+	VEXTRACTI64X4 $0x01, Z2, Y3
+	VPADDD        Y3, Y2, Y2
+	VEXTRACTI32X4 $0x01, Y2, X3
+	VPADDD        X3, X2, X2
+	VCVTDQ2PD     X2, Y2
+	VEXTRACTF32X4 $0x01, Y2, X3
+	VADDPD        X3, X2, X2
+	VPERMILPD     $0x01, X2, X3
+	VADDSD        X3, X2, X2
+	MOVQ          add+104(FP), DX
+	TESTQ         DX, DX
+	JNZ           i16vnniR1Q3_add
+	VMOVSD        X0, (AX)
+	ADDQ          CX, AX
+	VMOVSD        X1, (AX)
+	ADDQ          CX, AX
+	VMOVSD        X2, (AX)
+	VZEROUPPER
+	RET
+
+i16vnniR1Q3_add:
+	VADDSD (AX), X0, X0
+	VMOVSD X0, (AX)
+	ADDQ   CX, AX
+	VADDSD (AX), X1, X1
+	VMOVSD X1, (AX)
+	ADDQ   CX, AX
+	VADDSD (AX), X2, X2
+	VMOVSD X2, (AX)
+	VZEROUPPER
+	RET
+
+// func i16vnniR1Q4(x []int16, xs int, q []int16, qs int, n int, out []float64, os int, add int)
+// Requires: AVX, AVX2, AVX512F, AVX512VL, AVX512_VNNI
+TEXT ·i16vnniR1Q4(SB), NOSPLIT, $0-112
+	MOVQ   xs+24(FP), AX
+	SHLQ   $0x01, AX
+	MOVQ   x_base+0(FP), AX
+	MOVQ   qs+56(FP), CX
+	SHLQ   $0x01, CX
+	MOVQ   q_base+32(FP), DX
+	LEAQ   (DX)(CX*1), BX
+	LEAQ   (BX)(CX*1), SI
+	LEAQ   (SI)(CX*1), CX
+	MOVQ   n+64(FP), DI
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	XORQ   R8, R8
+	SHRQ   $0x04, DI
+	SHRQ   $0x01, DI
+	TESTQ  DI, DI
+	JZ     i16vnniR1Q4_reduce
+
+i16vnniR1Q4_loop:
+	VMOVDQU64 (DX)(R8*1), Z4
+	VMOVDQU64 (BX)(R8*1), Z5
+	VMOVDQU64 (SI)(R8*1), Z6
+	VMOVDQU64 (CX)(R8*1), Z7
+	VMOVDQU64 (AX)(R8*1), Z8
+	VPDPWSSD  Z4, Z8, Z0
+	VPDPWSSD  Z5, Z8, Z1
+	VPDPWSSD  Z6, Z8, Z2
+	VPDPWSSD  Z7, Z8, Z3
+	ADDQ      $0x40, R8
+	DECQ      DI
+	JNZ       i16vnniR1Q4_loop
+
+i16vnniR1Q4_reduce:
+	MOVQ          out_base+72(FP), AX
+	MOVQ          os+96(FP), CX
+	SHLQ          $0x03, CX
+	VEXTRACTI64X4 $0x01, Z0, Y4
+	VPADDD        Y4, Y0, Y0
+	VEXTRACTI32X4 $0x01, Y0, X4
+	VPADDD        X4, X0, X0
+	VCVTDQ2PD     X0, Y0
+	VEXTRACTF32X4 $0x01, Y0, X4
+	VADDPD        X4, X0, X0
+	VPERMILPD     $0x01, X0, X4
+	VADDSD        X4, X0, X0
+	VEXTRACTI64X4 $0x01, Z1, Y4
+	VPADDD        Y4, Y1, Y1
+	VEXTRACTI32X4 $0x01, Y1, X4
+	VPADDD        X4, X1, X1
+	VCVTDQ2PD     X1, Y1
+	VEXTRACTF32X4 $0x01, Y1, X4
+	VADDPD        X4, X1, X1
+	VPERMILPD     $0x01, X1, X4
+	VADDSD        X4, X1, X1
+	VEXTRACTI64X4 $0x01, Z2, Y4
+	VPADDD        Y4, Y2, Y2
+	VEXTRACTI32X4 $0x01, Y2, X4
+	VPADDD        X4, X2, X2
+	VCVTDQ2PD     X2, Y2
+	VEXTRACTF32X4 $0x01, Y2, X4
+	VADDPD        X4, X2, X2
+	VPERMILPD     $0x01, X2, X4
+	VADDSD        X4, X2, X2
+	VEXTRACTI64X4 $0x01, Z3, Y4
+	VPADDD        Y4, Y3, Y3
+	VEXTRACTI32X4 $0x01, Y3, X4
+	VPADDD        X4, X3, X3
+	VCVTDQ2PD     X3, Y3
+	VEXTRACTF32X4 $0x01, Y3, X4
+	VADDPD        X4, X3, X3
+	VPERMILPD     $0x01, X3, X4
+	VADDSD        X4, X3, X3
+	MOVQ          add+104(FP), DX
+	TESTQ         DX, DX
+	JNZ           i16vnniR1Q4_add
+	VMOVSD        X0, (AX)
+	ADDQ          CX, AX
+	VMOVSD        X1, (AX)
+	ADDQ          CX, AX
+	VMOVSD        X2, (AX)
+	ADDQ          CX, AX
+	VMOVSD        X3, (AX)
+	VZEROUPPER
+	RET
+
+i16vnniR1Q4_add:
+	VADDSD (AX), X0, X0
+	VMOVSD X0, (AX)
+	ADDQ   CX, AX
+	VADDSD (AX), X1, X1
+	VMOVSD X1, (AX)
+	ADDQ   CX, AX
+	VADDSD (AX), X2, X2
+	VMOVSD X2, (AX)
+	ADDQ   CX, AX
+	VADDSD (AX), X3, X3
+	VMOVSD X3, (AX)
+	VZEROUPPER
+	RET
+
+// func i16vnniR1Q5(x []int16, xs int, q []int16, qs int, n int, out []float64, os int, add int)
+// Requires: AVX, AVX2, AVX512F, AVX512VL, AVX512_VNNI
+TEXT ·i16vnniR1Q5(SB), NOSPLIT, $0-112
+	MOVQ   xs+24(FP), AX
+	SHLQ   $0x01, AX
+	MOVQ   x_base+0(FP), AX
+	MOVQ   qs+56(FP), CX
+	SHLQ   $0x01, CX
+	MOVQ   q_base+32(FP), DX
+	LEAQ   (DX)(CX*1), BX
+	LEAQ   (BX)(CX*1), SI
+	LEAQ   (SI)(CX*1), DI
+	LEAQ   (DI)(CX*1), CX
+	MOVQ   n+64(FP), R8
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	XORQ   R9, R9
+	SHRQ   $0x04, R8
+	SHRQ   $0x01, R8
+	TESTQ  R8, R8
+	JZ     i16vnniR1Q5_reduce
+
+i16vnniR1Q5_loop:
+	VMOVDQU64 (DX)(R9*1), Z5
+	VMOVDQU64 (BX)(R9*1), Z6
+	VMOVDQU64 (SI)(R9*1), Z7
+	VMOVDQU64 (DI)(R9*1), Z8
+	VMOVDQU64 (CX)(R9*1), Z9
+	VMOVDQU64 (AX)(R9*1), Z10
+	VPDPWSSD  Z5, Z10, Z0
+	VPDPWSSD  Z6, Z10, Z1
+	VPDPWSSD  Z7, Z10, Z2
+	VPDPWSSD  Z8, Z10, Z3
+	VPDPWSSD  Z9, Z10, Z4
+	ADDQ      $0x40, R9
+	DECQ      R8
+	JNZ       i16vnniR1Q5_loop
+
+i16vnniR1Q5_reduce:
+	MOVQ          out_base+72(FP), AX
+	MOVQ          os+96(FP), CX
+	SHLQ          $0x03, CX
+	VEXTRACTI64X4 $0x01, Z0, Y5
+	VPADDD        Y5, Y0, Y0
+	VEXTRACTI32X4 $0x01, Y0, X5
+	VPADDD        X5, X0, X0
+	VCVTDQ2PD     X0, Y0
+	VEXTRACTF32X4 $0x01, Y0, X5
+	VADDPD        X5, X0, X0
+	VPERMILPD     $0x01, X0, X5
+	VADDSD        X5, X0, X0
+	VEXTRACTI64X4 $0x01, Z1, Y5
+	VPADDD        Y5, Y1, Y1
+	VEXTRACTI32X4 $0x01, Y1, X5
+	VPADDD        X5, X1, X1
+	VCVTDQ2PD     X1, Y1
+	VEXTRACTF32X4 $0x01, Y1, X5
+	VADDPD        X5, X1, X1
+	VPERMILPD     $0x01, X1, X5
+	VADDSD        X5, X1, X1
+	VEXTRACTI64X4 $0x01, Z2, Y5
+	VPADDD        Y5, Y2, Y2
+	VEXTRACTI32X4 $0x01, Y2, X5
+	VPADDD        X5, X2, X2
+	VCVTDQ2PD     X2, Y2
+	VEXTRACTF32X4 $0x01, Y2, X5
+	VADDPD        X5, X2, X2
+	VPERMILPD     $0x01, X2, X5
+	VADDSD        X5, X2, X2
+	VEXTRACTI64X4 $0x01, Z3, Y5
+	VPADDD        Y5, Y3, Y3
+	VEXTRACTI32X4 $0x01, Y3, X5
+	VPADDD        X5, X3, X3
+	VCVTDQ2PD     X3, Y3
+	VEXTRACTF32X4 $0x01, Y3, X5
+	VADDPD        X5, X3, X3
+	VPERMILPD     $0x01, X3, X5
+	VADDSD        X5, X3, X3
+	VEXTRACTI64X4 $0x01, Z4, Y5
+	VPADDD        Y5, Y4, Y4
+	VEXTRACTI32X4 $0x01, Y4, X5
+	VPADDD        X5, X4, X4
+	VCVTDQ2PD     X4, Y4
+	VEXTRACTF32X4 $0x01, Y4, X5
+	VADDPD        X5, X4, X4
+	VPERMILPD     $0x01, X4, X5
+	VADDSD        X5, X4, X4
+	MOVQ          add+104(FP), DX
+	TESTQ         DX, DX
+	JNZ           i16vnniR1Q5_add
+	VMOVSD        X0, (AX)
+	ADDQ          CX, AX
+	VMOVSD        X1, (AX)
+	ADDQ          CX, AX
+	VMOVSD        X2, (AX)
+	ADDQ          CX, AX
+	VMOVSD        X3, (AX)
+	ADDQ          CX, AX
+	VMOVSD        X4, (AX)
+	VZEROUPPER
+	RET
+
+i16vnniR1Q5_add:
+	VADDSD (AX), X0, X0
+	VMOVSD X0, (AX)
+	ADDQ   CX, AX
+	VADDSD (AX), X1, X1
+	VMOVSD X1, (AX)
+	ADDQ   CX, AX
+	VADDSD (AX), X2, X2
+	VMOVSD X2, (AX)
+	ADDQ   CX, AX
+	VADDSD (AX), X3, X3
+	VMOVSD X3, (AX)
+	ADDQ   CX, AX
+	VADDSD (AX), X4, X4
+	VMOVSD X4, (AX)
+	VZEROUPPER
+	RET
+
+// func i16vnniR1Q6(x []int16, xs int, q []int16, qs int, n int, out []float64, os int, add int)
+// Requires: AVX, AVX2, AVX512F, AVX512VL, AVX512_VNNI
+TEXT ·i16vnniR1Q6(SB), NOSPLIT, $0-112
+	MOVQ   xs+24(FP), AX
+	SHLQ   $0x01, AX
+	MOVQ   x_base+0(FP), AX
+	MOVQ   qs+56(FP), CX
+	SHLQ   $0x01, CX
+	MOVQ   q_base+32(FP), DX
+	LEAQ   (DX)(CX*1), BX
+	LEAQ   (BX)(CX*1), SI
+	LEAQ   (SI)(CX*1), DI
+	LEAQ   (DI)(CX*1), R8
+	LEAQ   (R8)(CX*1), CX
+	MOVQ   n+64(FP), R9
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	XORQ   R10, R10
+	SHRQ   $0x04, R9
+	SHRQ   $0x01, R9
+	TESTQ  R9, R9
+	JZ     i16vnniR1Q6_reduce
+
+i16vnniR1Q6_loop:
+	VMOVDQU64 (DX)(R10*1), Z6
+	VMOVDQU64 (BX)(R10*1), Z7
+	VMOVDQU64 (SI)(R10*1), Z8
+	VMOVDQU64 (DI)(R10*1), Z9
+	VMOVDQU64 (R8)(R10*1), Z10
+	VMOVDQU64 (CX)(R10*1), Z11
+	VMOVDQU64 (AX)(R10*1), Z12
+	VPDPWSSD  Z6, Z12, Z0
+	VPDPWSSD  Z7, Z12, Z1
+	VPDPWSSD  Z8, Z12, Z2
+	VPDPWSSD  Z9, Z12, Z3
+	VPDPWSSD  Z10, Z12, Z4
+	VPDPWSSD  Z11, Z12, Z5
+	ADDQ      $0x40, R10
+	DECQ      R9
+	JNZ       i16vnniR1Q6_loop
+
+i16vnniR1Q6_reduce:
+	MOVQ          out_base+72(FP), AX
+	MOVQ          os+96(FP), CX
+	SHLQ          $0x03, CX
+	VEXTRACTI64X4 $0x01, Z0, Y6
+	VPADDD        Y6, Y0, Y0
+	VEXTRACTI32X4 $0x01, Y0, X6
+	VPADDD        X6, X0, X0
+	VCVTDQ2PD     X0, Y0
+	VEXTRACTF32X4 $0x01, Y0, X6
+	VADDPD        X6, X0, X0
+	VPERMILPD     $0x01, X0, X6
+	VADDSD        X6, X0, X0
+	VEXTRACTI64X4 $0x01, Z1, Y6
+	VPADDD        Y6, Y1, Y1
+	VEXTRACTI32X4 $0x01, Y1, X6
+	VPADDD        X6, X1, X1
+	VCVTDQ2PD     X1, Y1
+	VEXTRACTF32X4 $0x01, Y1, X6
+	VADDPD        X6, X1, X1
+	VPERMILPD     $0x01, X1, X6
+	VADDSD        X6, X1, X1
+	VEXTRACTI64X4 $0x01, Z2, Y6
+	VPADDD        Y6, Y2, Y2
+	VEXTRACTI32X4 $0x01, Y2, X6
+	VPADDD        X6, X2, X2
+	VCVTDQ2PD     X2, Y2
+	VEXTRACTF32X4 $0x01, Y2, X6
+	VADDPD        X6, X2, X2
+	VPERMILPD     $0x01, X2, X6
+	VADDSD        X6, X2, X2
+	VEXTRACTI64X4 $0x01, Z3, Y6
+	VPADDD        Y6, Y3, Y3
+	VEXTRACTI32X4 $0x01, Y3, X6
+	VPADDD        X6, X3, X3
+	VCVTDQ2PD     X3, Y3
+	VEXTRACTF32X4 $0x01, Y3, X6
+	VADDPD        X6, X3, X3
+	VPERMILPD     $0x01, X3, X6
+	VADDSD        X6, X3, X3
+	VEXTRACTI64X4 $0x01, Z4, Y6
+	VPADDD        Y6, Y4, Y4
+	VEXTRACTI32X4 $0x01, Y4, X6
+	VPADDD        X6, X4, X4
+	VCVTDQ2PD     X4, Y4
+	VEXTRACTF32X4 $0x01, Y4, X6
+	VADDPD        X6, X4, X4
+	VPERMILPD     $0x01, X4, X6
+	VADDSD        X6, X4, X4
+	VEXTRACTI64X4 $0x01, Z5, Y6
+	VPADDD        Y6, Y5, Y5
+	VEXTRACTI32X4 $0x01, Y5, X6
+	VPADDD        X6, X5, X5
+	VCVTDQ2PD     X5, Y5
+	VEXTRACTF32X4 $0x01, Y5, X6
+	VADDPD        X6, X5, X5
+	VPERMILPD     $0x01, X5, X6
+	VADDSD        X6, X5, X5
+	MOVQ          add+104(FP), DX
+	TESTQ         DX, DX
+	JNZ           i16vnniR1Q6_add
+	VMOVSD        X0, (AX)
+	ADDQ          CX, AX
+	VMOVSD        X1, (AX)
+	ADDQ          CX, AX
+	VMOVSD        X2, (AX)
+	ADDQ          CX, AX
+	VMOVSD        X3, (AX)
+	ADDQ          CX, AX
+	VMOVSD        X4, (AX)
+	ADDQ          CX, AX
+	VMOVSD        X5, (AX)
+	VZEROUPPER
+	RET
+
+i16vnniR1Q6_add:
+	VADDSD (AX), X0, X0
+	VMOVSD X0, (AX)
+	ADDQ   CX, AX
+	VADDSD (AX), X1, X1
+	VMOVSD X1, (AX)
+	ADDQ   CX, AX
+	VADDSD (AX), X2, X2
+	VMOVSD X2, (AX)
+	ADDQ   CX, AX
+	VADDSD (AX), X3, X3
+	VMOVSD X3, (AX)
+	ADDQ   CX, AX
+	VADDSD (AX), X4, X4
+	VMOVSD X4, (AX)
+	ADDQ   CX, AX
+	VADDSD (AX), X5, X5
+	VMOVSD X5, (AX)
+	VZEROUPPER
+	RET
+
+// func i16vnniR2Q1(x []int16, xs int, q []int16, qs int, n int, out []float64, os int, add int)
+// Requires: AVX, AVX2, AVX512F, AVX512VL, AVX512_VNNI
+TEXT ·i16vnniR2Q1(SB), NOSPLIT, $0-112
+	MOVQ   xs+24(FP), AX
+	SHLQ   $0x01, AX
+	MOVQ   x_base+0(FP), CX
+	LEAQ   (CX)(AX*1), AX
+	MOVQ   qs+56(FP), DX
+	SHLQ   $0x01, DX
+	MOVQ   q_base+32(FP), DX
+	MOVQ   n+64(FP), BX
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	XORQ   SI, SI
+	SHRQ   $0x04, BX
+	SHRQ   $0x01, BX
+	TESTQ  BX, BX
+	JZ     i16vnniR2Q1_reduce
+
+i16vnniR2Q1_loop:
+	VMOVDQU64 (DX)(SI*1), Z2
+	VMOVDQU64 (CX)(SI*1), Z3
+	VPDPWSSD  Z2, Z3, Z0
+	VMOVDQU64 (AX)(SI*1), Z3
+	VPDPWSSD  Z2, Z3, Z1
+	ADDQ      $0x40, SI
+	DECQ      BX
+	JNZ       i16vnniR2Q1_loop
+
+i16vnniR2Q1_reduce:
+	MOVQ          out_base+72(FP), AX
+	MOVQ          os+96(FP), CX
+	SHLQ          $0x03, CX
+	VEXTRACTI64X4 $0x01, Z0, Y2
+	VPADDD        Y2, Y0, Y0
+	VEXTRACTI32X4 $0x01, Y0, X2
+	VPADDD        X2, X0, X0
+	VCVTDQ2PD     X0, Y0
+	VEXTRACTF32X4 $0x01, Y0, X2
+	VADDPD        X2, X0, X0
+	VPERMILPD     $0x01, X0, X2
+	VADDSD        X2, X0, X0
+	VEXTRACTI64X4 $0x01, Z1, Y2
+	VPADDD        Y2, Y1, Y1
+	VEXTRACTI32X4 $0x01, Y1, X2
+	VPADDD        X2, X1, X1
+	VCVTDQ2PD     X1, Y1
+	VEXTRACTF32X4 $0x01, Y1, X2
+	VADDPD        X2, X1, X1
+	VPERMILPD     $0x01, X1, X2
+	VADDSD        X2, X1, X1
+	MOVQ          add+104(FP), CX
+	TESTQ         CX, CX
+	JNZ           i16vnniR2Q1_add
+	VMOVSD        X0, (AX)
+	VMOVSD        X1, 8(AX)
+	VZEROUPPER
+	RET
+
+i16vnniR2Q1_add:
+	VADDSD (AX), X0, X0
+	VMOVSD X0, (AX)
+	VADDSD 8(AX), X1, X1
+	VMOVSD X1, 8(AX)
+	VZEROUPPER
+	RET
+
+// func i16vnniR2Q2(x []int16, xs int, q []int16, qs int, n int, out []float64, os int, add int)
+// Requires: AVX, AVX2, AVX512F, AVX512VL, AVX512_VNNI
+TEXT ·i16vnniR2Q2(SB), NOSPLIT, $0-112
+	MOVQ   xs+24(FP), AX
+	SHLQ   $0x01, AX
+	MOVQ   x_base+0(FP), CX
+	LEAQ   (CX)(AX*1), AX
+	MOVQ   qs+56(FP), DX
+	SHLQ   $0x01, DX
+	MOVQ   q_base+32(FP), BX
+	LEAQ   (BX)(DX*1), DX
+	MOVQ   n+64(FP), SI
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	XORQ   DI, DI
+	SHRQ   $0x04, SI
+	SHRQ   $0x01, SI
+	TESTQ  SI, SI
+	JZ     i16vnniR2Q2_reduce
+
+i16vnniR2Q2_loop:
+	VMOVDQU64 (BX)(DI*1), Z4
+	VMOVDQU64 (DX)(DI*1), Z5
+	VMOVDQU64 (CX)(DI*1), Z6
+	VPDPWSSD  Z4, Z6, Z0
+	VPDPWSSD  Z5, Z6, Z1
+	VMOVDQU64 (AX)(DI*1), Z6
+	VPDPWSSD  Z4, Z6, Z2
+	VPDPWSSD  Z5, Z6, Z3
+	ADDQ      $0x40, DI
+	DECQ      SI
+	JNZ       i16vnniR2Q2_loop
+
+i16vnniR2Q2_reduce:
+	MOVQ          out_base+72(FP), AX
+	MOVQ          os+96(FP), CX
+	SHLQ          $0x03, CX
+	VEXTRACTI64X4 $0x01, Z0, Y4
+	VPADDD        Y4, Y0, Y0
+	VEXTRACTI32X4 $0x01, Y0, X4
+	VPADDD        X4, X0, X0
+	VCVTDQ2PD     X0, Y0
+	VEXTRACTF32X4 $0x01, Y0, X4
+	VADDPD        X4, X0, X0
+	VPERMILPD     $0x01, X0, X4
+	VADDSD        X4, X0, X0
+	VEXTRACTI64X4 $0x01, Z2, Y4
+	VPADDD        Y4, Y2, Y2
+	VEXTRACTI32X4 $0x01, Y2, X4
+	VPADDD        X4, X2, X2
+	VCVTDQ2PD     X2, Y2
+	VEXTRACTF32X4 $0x01, Y2, X4
+	VADDPD        X4, X2, X2
+	VPERMILPD     $0x01, X2, X4
+	VADDSD        X4, X2, X2
+	VEXTRACTI64X4 $0x01, Z1, Y4
+	VPADDD        Y4, Y1, Y1
+	VEXTRACTI32X4 $0x01, Y1, X4
+	VPADDD        X4, X1, X1
+	VCVTDQ2PD     X1, Y1
+	VEXTRACTF32X4 $0x01, Y1, X4
+	VADDPD        X4, X1, X1
+	VPERMILPD     $0x01, X1, X4
+	VADDSD        X4, X1, X1
+	VEXTRACTI64X4 $0x01, Z3, Y4
+	VPADDD        Y4, Y3, Y3
+	VEXTRACTI32X4 $0x01, Y3, X4
+	VPADDD        X4, X3, X3
+	VCVTDQ2PD     X3, Y3
+	VEXTRACTF32X4 $0x01, Y3, X4
+	VADDPD        X4, X3, X3
+	VPERMILPD     $0x01, X3, X4
+	VADDSD        X4, X3, X3
+	MOVQ          add+104(FP), DX
+	TESTQ         DX, DX
+	JNZ           i16vnniR2Q2_add
+	VMOVSD        X0, (AX)
+	VMOVSD        X2, 8(AX)
+	ADDQ          CX, AX
+	VMOVSD        X1, (AX)
+	VMOVSD        X3, 8(AX)
+	VZEROUPPER
+	RET
+
+i16vnniR2Q2_add:
+	VADDSD (AX), X0, X0
+	VMOVSD X0, (AX)
+	VADDSD 8(AX), X2, X2
+	VMOVSD X2, 8(AX)
+	ADDQ   CX, AX
+	VADDSD (AX), X1, X1
+	VMOVSD X1, (AX)
+	VADDSD 8(AX), X3, X3
+	VMOVSD X3, 8(AX)
+	VZEROUPPER
+	RET
+
+// func i16vnniR2Q3(x []int16, xs int, q []int16, qs int, n int, out []float64, os int, add int)
+// Requires: AVX, AVX2, AVX512F, AVX512VL, AVX512_VNNI
+TEXT ·i16vnniR2Q3(SB), NOSPLIT, $0-112
+	MOVQ   xs+24(FP), AX
+	SHLQ   $0x01, AX
+	MOVQ   x_base+0(FP), CX
+	LEAQ   (CX)(AX*1), AX
+	MOVQ   qs+56(FP), DX
+	SHLQ   $0x01, DX
+	MOVQ   q_base+32(FP), BX
+	LEAQ   (BX)(DX*1), SI
+	LEAQ   (SI)(DX*1), DX
+	MOVQ   n+64(FP), DI
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	XORQ   R8, R8
+	SHRQ   $0x04, DI
+	SHRQ   $0x01, DI
+	TESTQ  DI, DI
+	JZ     i16vnniR2Q3_reduce
+
+i16vnniR2Q3_loop:
+	VMOVDQU64 (BX)(R8*1), Z6
+	VMOVDQU64 (SI)(R8*1), Z7
+	VMOVDQU64 (DX)(R8*1), Z8
+	VMOVDQU64 (CX)(R8*1), Z9
+	VPDPWSSD  Z6, Z9, Z0
+	VPDPWSSD  Z7, Z9, Z1
+	VPDPWSSD  Z8, Z9, Z2
+	VMOVDQU64 (AX)(R8*1), Z9
+	VPDPWSSD  Z6, Z9, Z3
+	VPDPWSSD  Z7, Z9, Z4
+	VPDPWSSD  Z8, Z9, Z5
+	ADDQ      $0x40, R8
+	DECQ      DI
+	JNZ       i16vnniR2Q3_loop
+
+i16vnniR2Q3_reduce:
+	MOVQ          out_base+72(FP), AX
+	MOVQ          os+96(FP), CX
+	SHLQ          $0x03, CX
+	VEXTRACTI64X4 $0x01, Z0, Y6
+	VPADDD        Y6, Y0, Y0
+	VEXTRACTI32X4 $0x01, Y0, X6
+	VPADDD        X6, X0, X0
+	VCVTDQ2PD     X0, Y0
+	VEXTRACTF32X4 $0x01, Y0, X6
+	VADDPD        X6, X0, X0
+	VPERMILPD     $0x01, X0, X6
+	VADDSD        X6, X0, X0
+	VEXTRACTI64X4 $0x01, Z3, Y6
+	VPADDD        Y6, Y3, Y3
+	VEXTRACTI32X4 $0x01, Y3, X6
+	VPADDD        X6, X3, X3
+	VCVTDQ2PD     X3, Y3
+	VEXTRACTF32X4 $0x01, Y3, X6
+	VADDPD        X6, X3, X3
+	VPERMILPD     $0x01, X3, X6
+	VADDSD        X6, X3, X3
+	VEXTRACTI64X4 $0x01, Z1, Y6
+	VPADDD        Y6, Y1, Y1
+	VEXTRACTI32X4 $0x01, Y1, X6
+	VPADDD        X6, X1, X1
+	VCVTDQ2PD     X1, Y1
+	VEXTRACTF32X4 $0x01, Y1, X6
+	VADDPD        X6, X1, X1
+	VPERMILPD     $0x01, X1, X6
+	VADDSD        X6, X1, X1
+	VEXTRACTI64X4 $0x01, Z4, Y6
+	VPADDD        Y6, Y4, Y4
+	VEXTRACTI32X4 $0x01, Y4, X6
+	VPADDD        X6, X4, X4
+	VCVTDQ2PD     X4, Y4
+	VEXTRACTF32X4 $0x01, Y4, X6
+	VADDPD        X6, X4, X4
+	VPERMILPD     $0x01, X4, X6
+	VADDSD        X6, X4, X4
+	VEXTRACTI64X4 $0x01, Z2, Y6
+	VPADDD        Y6, Y2, Y2
+	VEXTRACTI32X4 $0x01, Y2, X6
+	VPADDD        X6, X2, X2
+	VCVTDQ2PD     X2, Y2
+	VEXTRACTF32X4 $0x01, Y2, X6
+	VADDPD        X6, X2, X2
+	VPERMILPD     $0x01, X2, X6
+	VADDSD        X6, X2, X2
+	VEXTRACTI64X4 $0x01, Z5, Y6
+	VPADDD        Y6, Y5, Y5
+	VEXTRACTI32X4 $0x01, Y5, X6
+	VPADDD        X6, X5, X5
+	VCVTDQ2PD     X5, Y5
+	VEXTRACTF32X4 $0x01, Y5, X6
+	VADDPD        X6, X5, X5
+	VPERMILPD     $0x01, X5, X6
+	VADDSD        X6, X5, X5
+	MOVQ          add+104(FP), DX
+	TESTQ         DX, DX
+	JNZ           i16vnniR2Q3_add
+	VMOVSD        X0, (AX)
+	VMOVSD        X3, 8(AX)
+	ADDQ          CX, AX
+	VMOVSD        X1, (AX)
+	VMOVSD        X4, 8(AX)
+	ADDQ          CX, AX
+	VMOVSD        X2, (AX)
+	VMOVSD        X5, 8(AX)
+	VZEROUPPER
+	RET
+
+i16vnniR2Q3_add:
+	VADDSD (AX), X0, X0
+	VMOVSD X0, (AX)
+	VADDSD 8(AX), X3, X3
+	VMOVSD X3, 8(AX)
+	ADDQ   CX, AX
+	VADDSD (AX), X1, X1
+	VMOVSD X1, (AX)
+	VADDSD 8(AX), X4, X4
+	VMOVSD X4, 8(AX)
+	ADDQ   CX, AX
+	VADDSD (AX), X2, X2
+	VMOVSD X2, (AX)
+	VADDSD 8(AX), X5, X5
+	VMOVSD X5, 8(AX)
+	VZEROUPPER
+	RET
+
+// func i16vnniR2Q4(x []int16, xs int, q []int16, qs int, n int, out []float64, os int, add int)
+// Requires: AVX, AVX2, AVX512F, AVX512VL, AVX512_VNNI
+TEXT ·i16vnniR2Q4(SB), NOSPLIT, $0-112
+	MOVQ   xs+24(FP), AX
+	SHLQ   $0x01, AX
+	MOVQ   x_base+0(FP), CX
+	LEAQ   (CX)(AX*1), AX
+	MOVQ   qs+56(FP), DX
+	SHLQ   $0x01, DX
+	MOVQ   q_base+32(FP), BX
+	LEAQ   (BX)(DX*1), SI
+	LEAQ   (SI)(DX*1), DI
+	LEAQ   (DI)(DX*1), DX
+	MOVQ   n+64(FP), R8
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	XORQ   R9, R9
+	SHRQ   $0x04, R8
+	SHRQ   $0x01, R8
+	TESTQ  R8, R8
+	JZ     i16vnniR2Q4_reduce
+
+i16vnniR2Q4_loop:
+	VMOVDQU64 (BX)(R9*1), Z8
+	VMOVDQU64 (SI)(R9*1), Z9
+	VMOVDQU64 (DI)(R9*1), Z10
+	VMOVDQU64 (DX)(R9*1), Z11
+	VMOVDQU64 (CX)(R9*1), Z12
+	VPDPWSSD  Z8, Z12, Z0
+	VPDPWSSD  Z9, Z12, Z1
+	VPDPWSSD  Z10, Z12, Z2
+	VPDPWSSD  Z11, Z12, Z3
+	VMOVDQU64 (AX)(R9*1), Z12
+	VPDPWSSD  Z8, Z12, Z4
+	VPDPWSSD  Z9, Z12, Z5
+	VPDPWSSD  Z10, Z12, Z6
+	VPDPWSSD  Z11, Z12, Z7
+	ADDQ      $0x40, R9
+	DECQ      R8
+	JNZ       i16vnniR2Q4_loop
+
+i16vnniR2Q4_reduce:
+	MOVQ          out_base+72(FP), AX
+	MOVQ          os+96(FP), CX
+	SHLQ          $0x03, CX
+	VEXTRACTI64X4 $0x01, Z0, Y8
+	VPADDD        Y8, Y0, Y0
+	VEXTRACTI32X4 $0x01, Y0, X8
+	VPADDD        X8, X0, X0
+	VCVTDQ2PD     X0, Y0
+	VEXTRACTF32X4 $0x01, Y0, X8
+	VADDPD        X8, X0, X0
+	VPERMILPD     $0x01, X0, X8
+	VADDSD        X8, X0, X0
+	VEXTRACTI64X4 $0x01, Z4, Y8
+	VPADDD        Y8, Y4, Y4
+	VEXTRACTI32X4 $0x01, Y4, X8
+	VPADDD        X8, X4, X4
+	VCVTDQ2PD     X4, Y4
+	VEXTRACTF32X4 $0x01, Y4, X8
+	VADDPD        X8, X4, X4
+	VPERMILPD     $0x01, X4, X8
+	VADDSD        X8, X4, X4
+	VEXTRACTI64X4 $0x01, Z1, Y8
+	VPADDD        Y8, Y1, Y1
+	VEXTRACTI32X4 $0x01, Y1, X8
+	VPADDD        X8, X1, X1
+	VCVTDQ2PD     X1, Y1
+	VEXTRACTF32X4 $0x01, Y1, X8
+	VADDPD        X8, X1, X1
+	VPERMILPD     $0x01, X1, X8
+	VADDSD        X8, X1, X1
+	VEXTRACTI64X4 $0x01, Z5, Y8
+	VPADDD        Y8, Y5, Y5
+	VEXTRACTI32X4 $0x01, Y5, X8
+	VPADDD        X8, X5, X5
+	VCVTDQ2PD     X5, Y5
+	VEXTRACTF32X4 $0x01, Y5, X8
+	VADDPD        X8, X5, X5
+	VPERMILPD     $0x01, X5, X8
+	VADDSD        X8, X5, X5
+	VEXTRACTI64X4 $0x01, Z2, Y8
+	VPADDD        Y8, Y2, Y2
+	VEXTRACTI32X4 $0x01, Y2, X8
+	VPADDD        X8, X2, X2
+	VCVTDQ2PD     X2, Y2
+	VEXTRACTF32X4 $0x01, Y2, X8
+	VADDPD        X8, X2, X2
+	VPERMILPD     $0x01, X2, X8
+	VADDSD        X8, X2, X2
+	VEXTRACTI64X4 $0x01, Z6, Y8
+	VPADDD        Y8, Y6, Y6
+	VEXTRACTI32X4 $0x01, Y6, X8
+	VPADDD        X8, X6, X6
+	VCVTDQ2PD     X6, Y6
+	VEXTRACTF32X4 $0x01, Y6, X8
+	VADDPD        X8, X6, X6
+	VPERMILPD     $0x01, X6, X8
+	VADDSD        X8, X6, X6
+	VEXTRACTI64X4 $0x01, Z3, Y8
+	VPADDD        Y8, Y3, Y3
+	VEXTRACTI32X4 $0x01, Y3, X8
+	VPADDD        X8, X3, X3
+	VCVTDQ2PD     X3, Y3
+	VEXTRACTF32X4 $0x01, Y3, X8
+	VADDPD        X8, X3, X3
+	VPERMILPD     $0x01, X3, X8
+	VADDSD        X8, X3, X3
+	VEXTRACTI64X4 $0x01, Z7, Y8
+	VPADDD        Y8, Y7, Y7
+	VEXTRACTI32X4 $0x01, Y7, X8
+	VPADDD        X8, X7, X7
+	VCVTDQ2PD     X7, Y7
+	VEXTRACTF32X4 $0x01, Y7, X8
+	VADDPD        X8, X7, X7
+	VPERMILPD     $0x01, X7, X8
+	VADDSD        X8, X7, X7
+	MOVQ          add+104(FP), DX
+	TESTQ         DX, DX
+	JNZ           i16vnniR2Q4_add
+	VMOVSD        X0, (AX)
+	VMOVSD        X4, 8(AX)
+	ADDQ          CX, AX
+	VMOVSD        X1, (AX)
+	VMOVSD        X5, 8(AX)
+	ADDQ          CX, AX
+	VMOVSD        X2, (AX)
+	VMOVSD        X6, 8(AX)
+	ADDQ          CX, AX
+	VMOVSD        X3, (AX)
+	VMOVSD        X7, 8(AX)
+	VZEROUPPER
+	RET
+
+i16vnniR2Q4_add:
+	VADDSD (AX), X0, X0
+	VMOVSD X0, (AX)
+	VADDSD 8(AX), X4, X4
+	VMOVSD X4, 8(AX)
+	ADDQ   CX, AX
+	VADDSD (AX), X1, X1
+	VMOVSD X1, (AX)
+	VADDSD 8(AX), X5, X5
+	VMOVSD X5, 8(AX)
+	ADDQ   CX, AX
+	VADDSD (AX), X2, X2
+	VMOVSD X2, (AX)
+	VADDSD 8(AX), X6, X6
+	VMOVSD X6, 8(AX)
+	ADDQ   CX, AX
+	VADDSD (AX), X3, X3
+	VMOVSD X3, (AX)
+	VADDSD 8(AX), X7, X7
+	VMOVSD X7, 8(AX)
+	VZEROUPPER
+	RET
+
+// func i16vnniR2Q5(x []int16, xs int, q []int16, qs int, n int, out []float64, os int, add int)
+// Requires: AVX, AVX2, AVX512F, AVX512VL, AVX512_VNNI
+TEXT ·i16vnniR2Q5(SB), NOSPLIT, $0-112
+	MOVQ   xs+24(FP), AX
+	SHLQ   $0x01, AX
+	MOVQ   x_base+0(FP), CX
+	LEAQ   (CX)(AX*1), AX
+	MOVQ   qs+56(FP), DX
+	SHLQ   $0x01, DX
+	MOVQ   q_base+32(FP), BX
+	LEAQ   (BX)(DX*1), SI
+	LEAQ   (SI)(DX*1), DI
+	LEAQ   (DI)(DX*1), R8
+	LEAQ   (R8)(DX*1), DX
+	MOVQ   n+64(FP), R9
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	XORQ   R10, R10
+	SHRQ   $0x04, R9
+	SHRQ   $0x01, R9
+	TESTQ  R9, R9
+	JZ     i16vnniR2Q5_reduce
+
+i16vnniR2Q5_loop:
+	VMOVDQU64 (BX)(R10*1), Z10
+	VMOVDQU64 (SI)(R10*1), Z11
+	VMOVDQU64 (DI)(R10*1), Z12
+	VMOVDQU64 (R8)(R10*1), Z13
+	VMOVDQU64 (DX)(R10*1), Z14
+	VMOVDQU64 (CX)(R10*1), Z15
+	VPDPWSSD  Z10, Z15, Z0
+	VPDPWSSD  Z11, Z15, Z1
+	VPDPWSSD  Z12, Z15, Z2
+	VPDPWSSD  Z13, Z15, Z3
+	VPDPWSSD  Z14, Z15, Z4
+	VMOVDQU64 (AX)(R10*1), Z15
+	VPDPWSSD  Z10, Z15, Z5
+	VPDPWSSD  Z11, Z15, Z6
+	VPDPWSSD  Z12, Z15, Z7
+	VPDPWSSD  Z13, Z15, Z8
+	VPDPWSSD  Z14, Z15, Z9
+	ADDQ      $0x40, R10
+	DECQ      R9
+	JNZ       i16vnniR2Q5_loop
+
+i16vnniR2Q5_reduce:
+	MOVQ          out_base+72(FP), AX
+	MOVQ          os+96(FP), CX
+	SHLQ          $0x03, CX
+	VEXTRACTI64X4 $0x01, Z0, Y10
+	VPADDD        Y10, Y0, Y0
+	VEXTRACTI32X4 $0x01, Y0, X10
+	VPADDD        X10, X0, X0
+	VCVTDQ2PD     X0, Y0
+	VEXTRACTF32X4 $0x01, Y0, X10
+	VADDPD        X10, X0, X0
+	VPERMILPD     $0x01, X0, X10
+	VADDSD        X10, X0, X0
+	VEXTRACTI64X4 $0x01, Z5, Y10
+	VPADDD        Y10, Y5, Y5
+	VEXTRACTI32X4 $0x01, Y5, X10
+	VPADDD        X10, X5, X5
+	VCVTDQ2PD     X5, Y5
+	VEXTRACTF32X4 $0x01, Y5, X10
+	VADDPD        X10, X5, X5
+	VPERMILPD     $0x01, X5, X10
+	VADDSD        X10, X5, X5
+	VEXTRACTI64X4 $0x01, Z1, Y10
+	VPADDD        Y10, Y1, Y1
+	VEXTRACTI32X4 $0x01, Y1, X10
+	VPADDD        X10, X1, X1
+	VCVTDQ2PD     X1, Y1
+	VEXTRACTF32X4 $0x01, Y1, X10
+	VADDPD        X10, X1, X1
+	VPERMILPD     $0x01, X1, X10
+	VADDSD        X10, X1, X1
+	VEXTRACTI64X4 $0x01, Z6, Y10
+	VPADDD        Y10, Y6, Y6
+	VEXTRACTI32X4 $0x01, Y6, X10
+	VPADDD        X10, X6, X6
+	VCVTDQ2PD     X6, Y6
+	VEXTRACTF32X4 $0x01, Y6, X10
+	VADDPD        X10, X6, X6
+	VPERMILPD     $0x01, X6, X10
+	VADDSD        X10, X6, X6
+	VEXTRACTI64X4 $0x01, Z2, Y10
+	VPADDD        Y10, Y2, Y2
+	VEXTRACTI32X4 $0x01, Y2, X10
+	VPADDD        X10, X2, X2
+	VCVTDQ2PD     X2, Y2
+	VEXTRACTF32X4 $0x01, Y2, X10
+	VADDPD        X10, X2, X2
+	VPERMILPD     $0x01, X2, X10
+	VADDSD        X10, X2, X2
+	VEXTRACTI64X4 $0x01, Z7, Y10
+	VPADDD        Y10, Y7, Y7
+	VEXTRACTI32X4 $0x01, Y7, X10
+	VPADDD        X10, X7, X7
+	VCVTDQ2PD     X7, Y7
+	VEXTRACTF32X4 $0x01, Y7, X10
+	VADDPD        X10, X7, X7
+	VPERMILPD     $0x01, X7, X10
+	VADDSD        X10, X7, X7
+	VEXTRACTI64X4 $0x01, Z3, Y10
+	VPADDD        Y10, Y3, Y3
+	VEXTRACTI32X4 $0x01, Y3, X10
+	VPADDD        X10, X3, X3
+	VCVTDQ2PD     X3, Y3
+	VEXTRACTF32X4 $0x01, Y3, X10
+	VADDPD        X10, X3, X3
+	VPERMILPD     $0x01, X3, X10
+	VADDSD        X10, X3, X3
+	VEXTRACTI64X4 $0x01, Z8, Y10
+	VPADDD        Y10, Y8, Y8
+	VEXTRACTI32X4 $0x01, Y8, X10
+	VPADDD        X10, X8, X8
+	VCVTDQ2PD     X8, Y8
+	VEXTRACTF32X4 $0x01, Y8, X10
+	VADDPD        X10, X8, X8
+	VPERMILPD     $0x01, X8, X10
+	VADDSD        X10, X8, X8
+	VEXTRACTI64X4 $0x01, Z4, Y10
+	VPADDD        Y10, Y4, Y4
+	VEXTRACTI32X4 $0x01, Y4, X10
+	VPADDD        X10, X4, X4
+	VCVTDQ2PD     X4, Y4
+	VEXTRACTF32X4 $0x01, Y4, X10
+	VADDPD        X10, X4, X4
+	VPERMILPD     $0x01, X4, X10
+	VADDSD        X10, X4, X4
+	VEXTRACTI64X4 $0x01, Z9, Y10
+	VPADDD        Y10, Y9, Y9
+	VEXTRACTI32X4 $0x01, Y9, X10
+	VPADDD        X10, X9, X9
+	VCVTDQ2PD     X9, Y9
+	VEXTRACTF32X4 $0x01, Y9, X10
+	VADDPD        X10, X9, X9
+	VPERMILPD     $0x01, X9, X10
+	VADDSD        X10, X9, X9
+	MOVQ          add+104(FP), DX
+	TESTQ         DX, DX
+	JNZ           i16vnniR2Q5_add
+	VMOVSD        X0, (AX)
+	VMOVSD        X5, 8(AX)
+	ADDQ          CX, AX
+	VMOVSD        X1, (AX)
+	VMOVSD        X6, 8(AX)
+	ADDQ          CX, AX
+	VMOVSD        X2, (AX)
+	VMOVSD        X7, 8(AX)
+	ADDQ          CX, AX
+	VMOVSD        X3, (AX)
+	VMOVSD        X8, 8(AX)
+	ADDQ          CX, AX
+	VMOVSD        X4, (AX)
+	VMOVSD        X9, 8(AX)
+	VZEROUPPER
+	RET
+
+i16vnniR2Q5_add:
+	VADDSD (AX), X0, X0
+	VMOVSD X0, (AX)
+	VADDSD 8(AX), X5, X5
+	VMOVSD X5, 8(AX)
+	ADDQ   CX, AX
+	VADDSD (AX), X1, X1
+	VMOVSD X1, (AX)
+	VADDSD 8(AX), X6, X6
+	VMOVSD X6, 8(AX)
+	ADDQ   CX, AX
+	VADDSD (AX), X2, X2
+	VMOVSD X2, (AX)
+	VADDSD 8(AX), X7, X7
+	VMOVSD X7, 8(AX)
+	ADDQ   CX, AX
+	VADDSD (AX), X3, X3
+	VMOVSD X3, (AX)
+	VADDSD 8(AX), X8, X8
+	VMOVSD X8, 8(AX)
+	ADDQ   CX, AX
+	VADDSD (AX), X4, X4
+	VMOVSD X4, (AX)
+	VADDSD 8(AX), X9, X9
+	VMOVSD X9, 8(AX)
+	VZEROUPPER
+	RET
+
+// func i16vnniR2Q6(x []int16, xs int, q []int16, qs int, n int, out []float64, os int, add int)
+// Requires: AVX, AVX2, AVX512F, AVX512VL, AVX512_VNNI
+TEXT ·i16vnniR2Q6(SB), NOSPLIT, $0-112
+	MOVQ   xs+24(FP), AX
+	SHLQ   $0x01, AX
+	MOVQ   x_base+0(FP), CX
+	LEAQ   (CX)(AX*1), AX
+	MOVQ   qs+56(FP), DX
+	SHLQ   $0x01, DX
+	MOVQ   q_base+32(FP), BX
+	LEAQ   (BX)(DX*1), SI
+	LEAQ   (SI)(DX*1), DI
+	LEAQ   (DI)(DX*1), R8
+	LEAQ   (R8)(DX*1), R9
+	LEAQ   (R9)(DX*1), DX
+	MOVQ   n+64(FP), R10
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+	XORQ   R11, R11
+	SHRQ   $0x04, R10
+	SHRQ   $0x01, R10
+	TESTQ  R10, R10
+	JZ     i16vnniR2Q6_reduce
+
+i16vnniR2Q6_loop:
+	VMOVDQU64 (BX)(R11*1), Z12
+	VMOVDQU64 (SI)(R11*1), Z13
+	VMOVDQU64 (DI)(R11*1), Z14
+	VMOVDQU64 (R8)(R11*1), Z15
+	VMOVDQU64 (R9)(R11*1), Z16
+	VMOVDQU64 (DX)(R11*1), Z17
+	VMOVDQU64 (CX)(R11*1), Z18
+	VPDPWSSD  Z12, Z18, Z0
+	VPDPWSSD  Z13, Z18, Z1
+	VPDPWSSD  Z14, Z18, Z2
+	VPDPWSSD  Z15, Z18, Z3
+	VPDPWSSD  Z16, Z18, Z4
+	VPDPWSSD  Z17, Z18, Z5
+	VMOVDQU64 (AX)(R11*1), Z18
+	VPDPWSSD  Z12, Z18, Z6
+	VPDPWSSD  Z13, Z18, Z7
+	VPDPWSSD  Z14, Z18, Z8
+	VPDPWSSD  Z15, Z18, Z9
+	VPDPWSSD  Z16, Z18, Z10
+	VPDPWSSD  Z17, Z18, Z11
+	ADDQ      $0x40, R11
+	DECQ      R10
+	JNZ       i16vnniR2Q6_loop
+
+i16vnniR2Q6_reduce:
+	MOVQ          out_base+72(FP), AX
+	MOVQ          os+96(FP), CX
+	SHLQ          $0x03, CX
+	VEXTRACTI64X4 $0x01, Z0, Y12
+	VPADDD        Y12, Y0, Y0
+	VEXTRACTI32X4 $0x01, Y0, X12
+	VPADDD        X12, X0, X0
+	VCVTDQ2PD     X0, Y0
+	VEXTRACTF32X4 $0x01, Y0, X12
+	VADDPD        X12, X0, X0
+	VPERMILPD     $0x01, X0, X12
+	VADDSD        X12, X0, X0
+	VEXTRACTI64X4 $0x01, Z6, Y12
+	VPADDD        Y12, Y6, Y6
+	VEXTRACTI32X4 $0x01, Y6, X12
+	VPADDD        X12, X6, X6
+	VCVTDQ2PD     X6, Y6
+	VEXTRACTF32X4 $0x01, Y6, X12
+	VADDPD        X12, X6, X6
+	VPERMILPD     $0x01, X6, X12
+	VADDSD        X12, X6, X6
+	VEXTRACTI64X4 $0x01, Z1, Y12
+	VPADDD        Y12, Y1, Y1
+	VEXTRACTI32X4 $0x01, Y1, X12
+	VPADDD        X12, X1, X1
+	VCVTDQ2PD     X1, Y1
+	VEXTRACTF32X4 $0x01, Y1, X12
+	VADDPD        X12, X1, X1
+	VPERMILPD     $0x01, X1, X12
+	VADDSD        X12, X1, X1
+	VEXTRACTI64X4 $0x01, Z7, Y12
+	VPADDD        Y12, Y7, Y7
+	VEXTRACTI32X4 $0x01, Y7, X12
+	VPADDD        X12, X7, X7
+	VCVTDQ2PD     X7, Y7
+	VEXTRACTF32X4 $0x01, Y7, X12
+	VADDPD        X12, X7, X7
+	VPERMILPD     $0x01, X7, X12
+	VADDSD        X12, X7, X7
+	VEXTRACTI64X4 $0x01, Z2, Y12
+	VPADDD        Y12, Y2, Y2
+	VEXTRACTI32X4 $0x01, Y2, X12
+	VPADDD        X12, X2, X2
+	VCVTDQ2PD     X2, Y2
+	VEXTRACTF32X4 $0x01, Y2, X12
+	VADDPD        X12, X2, X2
+	VPERMILPD     $0x01, X2, X12
+	VADDSD        X12, X2, X2
+	VEXTRACTI64X4 $0x01, Z8, Y12
+	VPADDD        Y12, Y8, Y8
+	VEXTRACTI32X4 $0x01, Y8, X12
+	VPADDD        X12, X8, X8
+	VCVTDQ2PD     X8, Y8
+	VEXTRACTF32X4 $0x01, Y8, X12
+	VADDPD        X12, X8, X8
+	VPERMILPD     $0x01, X8, X12
+	VADDSD        X12, X8, X8
+	VEXTRACTI64X4 $0x01, Z3, Y12
+	VPADDD        Y12, Y3, Y3
+	VEXTRACTI32X4 $0x01, Y3, X12
+	VPADDD        X12, X3, X3
+	VCVTDQ2PD     X3, Y3
+	VEXTRACTF32X4 $0x01, Y3, X12
+	VADDPD        X12, X3, X3
+	VPERMILPD     $0x01, X3, X12
+	VADDSD        X12, X3, X3
+	VEXTRACTI64X4 $0x01, Z9, Y12
+	VPADDD        Y12, Y9, Y9
+	VEXTRACTI32X4 $0x01, Y9, X12
+	VPADDD        X12, X9, X9
+	VCVTDQ2PD     X9, Y9
+	VEXTRACTF32X4 $0x01, Y9, X12
+	VADDPD        X12, X9, X9
+	VPERMILPD     $0x01, X9, X12
+	VADDSD        X12, X9, X9
+	VEXTRACTI64X4 $0x01, Z4, Y12
+	VPADDD        Y12, Y4, Y4
+	VEXTRACTI32X4 $0x01, Y4, X12
+	VPADDD        X12, X4, X4
+	VCVTDQ2PD     X4, Y4
+	VEXTRACTF32X4 $0x01, Y4, X12
+	VADDPD        X12, X4, X4
+	VPERMILPD     $0x01, X4, X12
+	VADDSD        X12, X4, X4
+	VEXTRACTI64X4 $0x01, Z10, Y12
+	VPADDD        Y12, Y10, Y10
+	VEXTRACTI32X4 $0x01, Y10, X12
+	VPADDD        X12, X10, X10
+	VCVTDQ2PD     X10, Y10
+	VEXTRACTF32X4 $0x01, Y10, X12
+	VADDPD        X12, X10, X10
+	VPERMILPD     $0x01, X10, X12
+	VADDSD        X12, X10, X10
+	VEXTRACTI64X4 $0x01, Z5, Y12
+	VPADDD        Y12, Y5, Y5
+	VEXTRACTI32X4 $0x01, Y5, X12
+	VPADDD        X12, X5, X5
+	VCVTDQ2PD     X5, Y5
+	VEXTRACTF32X4 $0x01, Y5, X12
+	VADDPD        X12, X5, X5
+	VPERMILPD     $0x01, X5, X12
+	VADDSD        X12, X5, X5
+	VEXTRACTI64X4 $0x01, Z11, Y12
+	VPADDD        Y12, Y11, Y11
+	VEXTRACTI32X4 $0x01, Y11, X12
+	VPADDD        X12, X11, X11
+	VCVTDQ2PD     X11, Y11
+	VEXTRACTF32X4 $0x01, Y11, X12
+	VADDPD        X12, X11, X11
+	VPERMILPD     $0x01, X11, X12
+	VADDSD        X12, X11, X11
+	MOVQ          add+104(FP), DX
+	TESTQ         DX, DX
+	JNZ           i16vnniR2Q6_add
+	VMOVSD        X0, (AX)
+	VMOVSD        X6, 8(AX)
+	ADDQ          CX, AX
+	VMOVSD        X1, (AX)
+	VMOVSD        X7, 8(AX)
+	ADDQ          CX, AX
+	VMOVSD        X2, (AX)
+	VMOVSD        X8, 8(AX)
+	ADDQ          CX, AX
+	VMOVSD        X3, (AX)
+	VMOVSD        X9, 8(AX)
+	ADDQ          CX, AX
+	VMOVSD        X4, (AX)
+	VMOVSD        X10, 8(AX)
+	ADDQ          CX, AX
+	VMOVSD        X5, (AX)
+	VMOVSD        X11, 8(AX)
+	VZEROUPPER
+	RET
+
+i16vnniR2Q6_add:
+	VADDSD (AX), X0, X0
+	VMOVSD X0, (AX)
+	VADDSD 8(AX), X6, X6
+	VMOVSD X6, 8(AX)
+	ADDQ   CX, AX
+	VADDSD (AX), X1, X1
+	VMOVSD X1, (AX)
+	VADDSD 8(AX), X7, X7
+	VMOVSD X7, 8(AX)
+	ADDQ   CX, AX
+	VADDSD (AX), X2, X2
+	VMOVSD X2, (AX)
+	VADDSD 8(AX), X8, X8
+	VMOVSD X8, 8(AX)
+	ADDQ   CX, AX
+	VADDSD (AX), X3, X3
+	VMOVSD X3, (AX)
+	VADDSD 8(AX), X9, X9
+	VMOVSD X9, 8(AX)
+	ADDQ   CX, AX
+	VADDSD (AX), X4, X4
+	VMOVSD X4, (AX)
+	VADDSD 8(AX), X10, X10
+	VMOVSD X10, 8(AX)
+	ADDQ   CX, AX
+	VADDSD (AX), X5, X5
+	VMOVSD X5, (AX)
+	VADDSD 8(AX), X11, X11
+	VMOVSD X11, 8(AX)
+	VZEROUPPER
+	RET
+
+// func i16vnniR3Q1(x []int16, xs int, q []int16, qs int, n int, out []float64, os int, add int)
+// Requires: AVX, AVX2, AVX512F, AVX512VL, AVX512_VNNI
+TEXT ·i16vnniR3Q1(SB), NOSPLIT, $0-112
+	MOVQ   xs+24(FP), AX
+	SHLQ   $0x01, AX
+	MOVQ   x_base+0(FP), CX
+	LEAQ   (CX)(AX*1), DX
+	LEAQ   (DX)(AX*1), AX
+	MOVQ   qs+56(FP), BX
+	SHLQ   $0x01, BX
+	MOVQ   q_base+32(FP), BX
+	MOVQ   n+64(FP), SI
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	XORQ   DI, DI
+	SHRQ   $0x04, SI
+	SHRQ   $0x01, SI
+	TESTQ  SI, SI
+	JZ     i16vnniR3Q1_reduce
+
+i16vnniR3Q1_loop:
+	VMOVDQU64 (BX)(DI*1), Z3
+	VMOVDQU64 (CX)(DI*1), Z4
+	VPDPWSSD  Z3, Z4, Z0
+	VMOVDQU64 (DX)(DI*1), Z4
+	VPDPWSSD  Z3, Z4, Z1
+	VMOVDQU64 (AX)(DI*1), Z4
+	VPDPWSSD  Z3, Z4, Z2
+	ADDQ      $0x40, DI
+	DECQ      SI
+	JNZ       i16vnniR3Q1_loop
+
+i16vnniR3Q1_reduce:
+	MOVQ          out_base+72(FP), AX
+	MOVQ          os+96(FP), CX
+	SHLQ          $0x03, CX
+	VEXTRACTI64X4 $0x01, Z0, Y3
+	VPADDD        Y3, Y0, Y0
+	VEXTRACTI32X4 $0x01, Y0, X3
+	VPADDD        X3, X0, X0
+	VCVTDQ2PD     X0, Y0
+	VEXTRACTF32X4 $0x01, Y0, X3
+	VADDPD        X3, X0, X0
+	VPERMILPD     $0x01, X0, X3
+	VADDSD        X3, X0, X0
+	VEXTRACTI64X4 $0x01, Z1, Y3
+	VPADDD        Y3, Y1, Y1
+	VEXTRACTI32X4 $0x01, Y1, X3
+	VPADDD        X3, X1, X1
+	VCVTDQ2PD     X1, Y1
+	VEXTRACTF32X4 $0x01, Y1, X3
+	VADDPD        X3, X1, X1
+	VPERMILPD     $0x01, X1, X3
+	VADDSD        X3, X1, X1
+	VEXTRACTI64X4 $0x01, Z2, Y3
+	VPADDD        Y3, Y2, Y2
+	VEXTRACTI32X4 $0x01, Y2, X3
+	VPADDD        X3, X2, X2
+	VCVTDQ2PD     X2, Y2
+	VEXTRACTF32X4 $0x01, Y2, X3
+	VADDPD        X3, X2, X2
+	VPERMILPD     $0x01, X2, X3
+	VADDSD        X3, X2, X2
+	MOVQ          add+104(FP), CX
+	TESTQ         CX, CX
+	JNZ           i16vnniR3Q1_add
+	VMOVSD        X0, (AX)
+	VMOVSD        X1, 8(AX)
+	VMOVSD        X2, 16(AX)
+	VZEROUPPER
+	RET
+
+i16vnniR3Q1_add:
+	VADDSD (AX), X0, X0
+	VMOVSD X0, (AX)
+	VADDSD 8(AX), X1, X1
+	VMOVSD X1, 8(AX)
+	VADDSD 16(AX), X2, X2
+	VMOVSD X2, 16(AX)
+	VZEROUPPER
+	RET
+
+// func i16vnniR3Q2(x []int16, xs int, q []int16, qs int, n int, out []float64, os int, add int)
+// Requires: AVX, AVX2, AVX512F, AVX512VL, AVX512_VNNI
+TEXT ·i16vnniR3Q2(SB), NOSPLIT, $0-112
+	MOVQ   xs+24(FP), AX
+	SHLQ   $0x01, AX
+	MOVQ   x_base+0(FP), CX
+	LEAQ   (CX)(AX*1), DX
+	LEAQ   (DX)(AX*1), AX
+	MOVQ   qs+56(FP), BX
+	SHLQ   $0x01, BX
+	MOVQ   q_base+32(FP), SI
+	LEAQ   (SI)(BX*1), BX
+	MOVQ   n+64(FP), DI
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	XORQ   R8, R8
+	SHRQ   $0x04, DI
+	SHRQ   $0x01, DI
+	TESTQ  DI, DI
+	JZ     i16vnniR3Q2_reduce
+
+i16vnniR3Q2_loop:
+	VMOVDQU64 (SI)(R8*1), Z6
+	VMOVDQU64 (BX)(R8*1), Z7
+	VMOVDQU64 (CX)(R8*1), Z8
+	VPDPWSSD  Z6, Z8, Z0
+	VPDPWSSD  Z7, Z8, Z1
+	VMOVDQU64 (DX)(R8*1), Z8
+	VPDPWSSD  Z6, Z8, Z2
+	VPDPWSSD  Z7, Z8, Z3
+	VMOVDQU64 (AX)(R8*1), Z8
+	VPDPWSSD  Z6, Z8, Z4
+	VPDPWSSD  Z7, Z8, Z5
+	ADDQ      $0x40, R8
+	DECQ      DI
+	JNZ       i16vnniR3Q2_loop
+
+i16vnniR3Q2_reduce:
+	MOVQ          out_base+72(FP), AX
+	MOVQ          os+96(FP), CX
+	SHLQ          $0x03, CX
+	VEXTRACTI64X4 $0x01, Z0, Y6
+	VPADDD        Y6, Y0, Y0
+	VEXTRACTI32X4 $0x01, Y0, X6
+	VPADDD        X6, X0, X0
+	VCVTDQ2PD     X0, Y0
+	VEXTRACTF32X4 $0x01, Y0, X6
+	VADDPD        X6, X0, X0
+	VPERMILPD     $0x01, X0, X6
+	VADDSD        X6, X0, X0
+	VEXTRACTI64X4 $0x01, Z2, Y6
+	VPADDD        Y6, Y2, Y2
+	VEXTRACTI32X4 $0x01, Y2, X6
+	VPADDD        X6, X2, X2
+	VCVTDQ2PD     X2, Y2
+	VEXTRACTF32X4 $0x01, Y2, X6
+	VADDPD        X6, X2, X2
+	VPERMILPD     $0x01, X2, X6
+	VADDSD        X6, X2, X2
+	VEXTRACTI64X4 $0x01, Z4, Y6
+	VPADDD        Y6, Y4, Y4
+	VEXTRACTI32X4 $0x01, Y4, X6
+	VPADDD        X6, X4, X4
+	VCVTDQ2PD     X4, Y4
+	VEXTRACTF32X4 $0x01, Y4, X6
+	VADDPD        X6, X4, X4
+	VPERMILPD     $0x01, X4, X6
+	VADDSD        X6, X4, X4
+	VEXTRACTI64X4 $0x01, Z1, Y6
+	VPADDD        Y6, Y1, Y1
+	VEXTRACTI32X4 $0x01, Y1, X6
+	VPADDD        X6, X1, X1
+	VCVTDQ2PD     X1, Y1
+	VEXTRACTF32X4 $0x01, Y1, X6
+	VADDPD        X6, X1, X1
+	VPERMILPD     $0x01, X1, X6
+	VADDSD        X6, X1, X1
+	VEXTRACTI64X4 $0x01, Z3, Y6
+	VPADDD        Y6, Y3, Y3
+	VEXTRACTI32X4 $0x01, Y3, X6
+	VPADDD        X6, X3, X3
+	VCVTDQ2PD     X3, Y3
+	VEXTRACTF32X4 $0x01, Y3, X6
+	VADDPD        X6, X3, X3
+	VPERMILPD     $0x01, X3, X6
+	VADDSD        X6, X3, X3
+	VEXTRACTI64X4 $0x01, Z5, Y6
+	VPADDD        Y6, Y5, Y5
+	VEXTRACTI32X4 $0x01, Y5, X6
+	VPADDD        X6, X5, X5
+	VCVTDQ2PD     X5, Y5
+	VEXTRACTF32X4 $0x01, Y5, X6
+	VADDPD        X6, X5, X5
+	VPERMILPD     $0x01, X5, X6
+	VADDSD        X6, X5, X5
+	MOVQ          add+104(FP), DX
+	TESTQ         DX, DX
+	JNZ           i16vnniR3Q2_add
+	VMOVSD        X0, (AX)
+	VMOVSD        X2, 8(AX)
+	VMOVSD        X4, 16(AX)
+	ADDQ          CX, AX
+	VMOVSD        X1, (AX)
+	VMOVSD        X3, 8(AX)
+	VMOVSD        X5, 16(AX)
+	VZEROUPPER
+	RET
+
+i16vnniR3Q2_add:
+	VADDSD (AX), X0, X0
+	VMOVSD X0, (AX)
+	VADDSD 8(AX), X2, X2
+	VMOVSD X2, 8(AX)
+	VADDSD 16(AX), X4, X4
+	VMOVSD X4, 16(AX)
+	ADDQ   CX, AX
+	VADDSD (AX), X1, X1
+	VMOVSD X1, (AX)
+	VADDSD 8(AX), X3, X3
+	VMOVSD X3, 8(AX)
+	VADDSD 16(AX), X5, X5
+	VMOVSD X5, 16(AX)
+	VZEROUPPER
+	RET
+
+// func i16vnniR3Q3(x []int16, xs int, q []int16, qs int, n int, out []float64, os int, add int)
+// Requires: AVX, AVX2, AVX512F, AVX512VL, AVX512_VNNI
+TEXT ·i16vnniR3Q3(SB), NOSPLIT, $0-112
+	MOVQ   xs+24(FP), AX
+	SHLQ   $0x01, AX
+	MOVQ   x_base+0(FP), CX
+	LEAQ   (CX)(AX*1), DX
+	LEAQ   (DX)(AX*1), AX
+	MOVQ   qs+56(FP), BX
+	SHLQ   $0x01, BX
+	MOVQ   q_base+32(FP), SI
+	LEAQ   (SI)(BX*1), DI
+	LEAQ   (DI)(BX*1), BX
+	MOVQ   n+64(FP), R8
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	VPXORD Z8, Z8, Z8
+	XORQ   R9, R9
+	SHRQ   $0x04, R8
+	SHRQ   $0x01, R8
+	TESTQ  R8, R8
+	JZ     i16vnniR3Q3_reduce
+
+i16vnniR3Q3_loop:
+	VMOVDQU64 (SI)(R9*1), Z9
+	VMOVDQU64 (DI)(R9*1), Z10
+	VMOVDQU64 (BX)(R9*1), Z11
+	VMOVDQU64 (CX)(R9*1), Z12
+	VPDPWSSD  Z9, Z12, Z0
+	VPDPWSSD  Z10, Z12, Z1
+	VPDPWSSD  Z11, Z12, Z2
+	VMOVDQU64 (DX)(R9*1), Z12
+	VPDPWSSD  Z9, Z12, Z3
+	VPDPWSSD  Z10, Z12, Z4
+	VPDPWSSD  Z11, Z12, Z5
+	VMOVDQU64 (AX)(R9*1), Z12
+	VPDPWSSD  Z9, Z12, Z6
+	VPDPWSSD  Z10, Z12, Z7
+	VPDPWSSD  Z11, Z12, Z8
+	ADDQ      $0x40, R9
+	DECQ      R8
+	JNZ       i16vnniR3Q3_loop
+
+i16vnniR3Q3_reduce:
+	MOVQ          out_base+72(FP), AX
+	MOVQ          os+96(FP), CX
+	SHLQ          $0x03, CX
+	VEXTRACTI64X4 $0x01, Z0, Y9
+	VPADDD        Y9, Y0, Y0
+	VEXTRACTI32X4 $0x01, Y0, X9
+	VPADDD        X9, X0, X0
+	VCVTDQ2PD     X0, Y0
+	VEXTRACTF32X4 $0x01, Y0, X9
+	VADDPD        X9, X0, X0
+	VPERMILPD     $0x01, X0, X9
+	VADDSD        X9, X0, X0
+	VEXTRACTI64X4 $0x01, Z3, Y9
+	VPADDD        Y9, Y3, Y3
+	VEXTRACTI32X4 $0x01, Y3, X9
+	VPADDD        X9, X3, X3
+	VCVTDQ2PD     X3, Y3
+	VEXTRACTF32X4 $0x01, Y3, X9
+	VADDPD        X9, X3, X3
+	VPERMILPD     $0x01, X3, X9
+	VADDSD        X9, X3, X3
+	VEXTRACTI64X4 $0x01, Z6, Y9
+	VPADDD        Y9, Y6, Y6
+	VEXTRACTI32X4 $0x01, Y6, X9
+	VPADDD        X9, X6, X6
+	VCVTDQ2PD     X6, Y6
+	VEXTRACTF32X4 $0x01, Y6, X9
+	VADDPD        X9, X6, X6
+	VPERMILPD     $0x01, X6, X9
+	VADDSD        X9, X6, X6
+	VEXTRACTI64X4 $0x01, Z1, Y9
+	VPADDD        Y9, Y1, Y1
+	VEXTRACTI32X4 $0x01, Y1, X9
+	VPADDD        X9, X1, X1
+	VCVTDQ2PD     X1, Y1
+	VEXTRACTF32X4 $0x01, Y1, X9
+	VADDPD        X9, X1, X1
+	VPERMILPD     $0x01, X1, X9
+	VADDSD        X9, X1, X1
+	VEXTRACTI64X4 $0x01, Z4, Y9
+	VPADDD        Y9, Y4, Y4
+	VEXTRACTI32X4 $0x01, Y4, X9
+	VPADDD        X9, X4, X4
+	VCVTDQ2PD     X4, Y4
+	VEXTRACTF32X4 $0x01, Y4, X9
+	VADDPD        X9, X4, X4
+	VPERMILPD     $0x01, X4, X9
+	VADDSD        X9, X4, X4
+	VEXTRACTI64X4 $0x01, Z7, Y9
+	VPADDD        Y9, Y7, Y7
+	VEXTRACTI32X4 $0x01, Y7, X9
+	VPADDD        X9, X7, X7
+	VCVTDQ2PD     X7, Y7
+	VEXTRACTF32X4 $0x01, Y7, X9
+	VADDPD        X9, X7, X7
+	VPERMILPD     $0x01, X7, X9
+	VADDSD        X9, X7, X7
+	VEXTRACTI64X4 $0x01, Z2, Y9
+	VPADDD        Y9, Y2, Y2
+	VEXTRACTI32X4 $0x01, Y2, X9
+	VPADDD        X9, X2, X2
+	VCVTDQ2PD     X2, Y2
+	VEXTRACTF32X4 $0x01, Y2, X9
+	VADDPD        X9, X2, X2
+	VPERMILPD     $0x01, X2, X9
+	VADDSD        X9, X2, X2
+	VEXTRACTI64X4 $0x01, Z5, Y9
+	VPADDD        Y9, Y5, Y5
+	VEXTRACTI32X4 $0x01, Y5, X9
+	VPADDD        X9, X5, X5
+	VCVTDQ2PD     X5, Y5
+	VEXTRACTF32X4 $0x01, Y5, X9
+	VADDPD        X9, X5, X5
+	VPERMILPD     $0x01, X5, X9
+	VADDSD        X9, X5, X5
+	VEXTRACTI64X4 $0x01, Z8, Y9
+	VPADDD        Y9, Y8, Y8
+	VEXTRACTI32X4 $0x01, Y8, X9
+	VPADDD        X9, X8, X8
+	VCVTDQ2PD     X8, Y8
+	VEXTRACTF32X4 $0x01, Y8, X9
+	VADDPD        X9, X8, X8
+	VPERMILPD     $0x01, X8, X9
+	VADDSD        X9, X8, X8
+	MOVQ          add+104(FP), DX
+	TESTQ         DX, DX
+	JNZ           i16vnniR3Q3_add
+	VMOVSD        X0, (AX)
+	VMOVSD        X3, 8(AX)
+	VMOVSD        X6, 16(AX)
+	ADDQ          CX, AX
+	VMOVSD        X1, (AX)
+	VMOVSD        X4, 8(AX)
+	VMOVSD        X7, 16(AX)
+	ADDQ          CX, AX
+	VMOVSD        X2, (AX)
+	VMOVSD        X5, 8(AX)
+	VMOVSD        X8, 16(AX)
+	VZEROUPPER
+	RET
+
+i16vnniR3Q3_add:
+	VADDSD (AX), X0, X0
+	VMOVSD X0, (AX)
+	VADDSD 8(AX), X3, X3
+	VMOVSD X3, 8(AX)
+	VADDSD 16(AX), X6, X6
+	VMOVSD X6, 16(AX)
+	ADDQ   CX, AX
+	VADDSD (AX), X1, X1
+	VMOVSD X1, (AX)
+	VADDSD 8(AX), X4, X4
+	VMOVSD X4, 8(AX)
+	VADDSD 16(AX), X7, X7
+	VMOVSD X7, 16(AX)
+	ADDQ   CX, AX
+	VADDSD (AX), X2, X2
+	VMOVSD X2, (AX)
+	VADDSD 8(AX), X5, X5
+	VMOVSD X5, 8(AX)
+	VADDSD 16(AX), X8, X8
+	VMOVSD X8, 16(AX)
+	VZEROUPPER
+	RET
+
+// func i16vnniR3Q4(x []int16, xs int, q []int16, qs int, n int, out []float64, os int, add int)
+// Requires: AVX, AVX2, AVX512F, AVX512VL, AVX512_VNNI
+TEXT ·i16vnniR3Q4(SB), NOSPLIT, $0-112
+	MOVQ   xs+24(FP), AX
+	SHLQ   $0x01, AX
+	MOVQ   x_base+0(FP), CX
+	LEAQ   (CX)(AX*1), DX
+	LEAQ   (DX)(AX*1), AX
+	MOVQ   qs+56(FP), BX
+	SHLQ   $0x01, BX
+	MOVQ   q_base+32(FP), SI
+	LEAQ   (SI)(BX*1), DI
+	LEAQ   (DI)(BX*1), R8
+	LEAQ   (R8)(BX*1), BX
+	MOVQ   n+64(FP), R9
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+	XORQ   R10, R10
+	SHRQ   $0x04, R9
+	SHRQ   $0x01, R9
+	TESTQ  R9, R9
+	JZ     i16vnniR3Q4_reduce
+
+i16vnniR3Q4_loop:
+	VMOVDQU64 (SI)(R10*1), Z12
+	VMOVDQU64 (DI)(R10*1), Z13
+	VMOVDQU64 (R8)(R10*1), Z14
+	VMOVDQU64 (BX)(R10*1), Z15
+	VMOVDQU64 (CX)(R10*1), Z16
+	VPDPWSSD  Z12, Z16, Z0
+	VPDPWSSD  Z13, Z16, Z1
+	VPDPWSSD  Z14, Z16, Z2
+	VPDPWSSD  Z15, Z16, Z3
+	VMOVDQU64 (DX)(R10*1), Z16
+	VPDPWSSD  Z12, Z16, Z4
+	VPDPWSSD  Z13, Z16, Z5
+	VPDPWSSD  Z14, Z16, Z6
+	VPDPWSSD  Z15, Z16, Z7
+	VMOVDQU64 (AX)(R10*1), Z16
+	VPDPWSSD  Z12, Z16, Z8
+	VPDPWSSD  Z13, Z16, Z9
+	VPDPWSSD  Z14, Z16, Z10
+	VPDPWSSD  Z15, Z16, Z11
+	ADDQ      $0x40, R10
+	DECQ      R9
+	JNZ       i16vnniR3Q4_loop
+
+i16vnniR3Q4_reduce:
+	MOVQ          out_base+72(FP), AX
+	MOVQ          os+96(FP), CX
+	SHLQ          $0x03, CX
+	VEXTRACTI64X4 $0x01, Z0, Y12
+	VPADDD        Y12, Y0, Y0
+	VEXTRACTI32X4 $0x01, Y0, X12
+	VPADDD        X12, X0, X0
+	VCVTDQ2PD     X0, Y0
+	VEXTRACTF32X4 $0x01, Y0, X12
+	VADDPD        X12, X0, X0
+	VPERMILPD     $0x01, X0, X12
+	VADDSD        X12, X0, X0
+	VEXTRACTI64X4 $0x01, Z4, Y12
+	VPADDD        Y12, Y4, Y4
+	VEXTRACTI32X4 $0x01, Y4, X12
+	VPADDD        X12, X4, X4
+	VCVTDQ2PD     X4, Y4
+	VEXTRACTF32X4 $0x01, Y4, X12
+	VADDPD        X12, X4, X4
+	VPERMILPD     $0x01, X4, X12
+	VADDSD        X12, X4, X4
+	VEXTRACTI64X4 $0x01, Z8, Y12
+	VPADDD        Y12, Y8, Y8
+	VEXTRACTI32X4 $0x01, Y8, X12
+	VPADDD        X12, X8, X8
+	VCVTDQ2PD     X8, Y8
+	VEXTRACTF32X4 $0x01, Y8, X12
+	VADDPD        X12, X8, X8
+	VPERMILPD     $0x01, X8, X12
+	VADDSD        X12, X8, X8
+	VEXTRACTI64X4 $0x01, Z1, Y12
+	VPADDD        Y12, Y1, Y1
+	VEXTRACTI32X4 $0x01, Y1, X12
+	VPADDD        X12, X1, X1
+	VCVTDQ2PD     X1, Y1
+	VEXTRACTF32X4 $0x01, Y1, X12
+	VADDPD        X12, X1, X1
+	VPERMILPD     $0x01, X1, X12
+	VADDSD        X12, X1, X1
+	VEXTRACTI64X4 $0x01, Z5, Y12
+	VPADDD        Y12, Y5, Y5
+	VEXTRACTI32X4 $0x01, Y5, X12
+	VPADDD        X12, X5, X5
+	VCVTDQ2PD     X5, Y5
+	VEXTRACTF32X4 $0x01, Y5, X12
+	VADDPD        X12, X5, X5
+	VPERMILPD     $0x01, X5, X12
+	VADDSD        X12, X5, X5
+	VEXTRACTI64X4 $0x01, Z9, Y12
+	VPADDD        Y12, Y9, Y9
+	VEXTRACTI32X4 $0x01, Y9, X12
+	VPADDD        X12, X9, X9
+	VCVTDQ2PD     X9, Y9
+	VEXTRACTF32X4 $0x01, Y9, X12
+	VADDPD        X12, X9, X9
+	VPERMILPD     $0x01, X9, X12
+	VADDSD        X12, X9, X9
+	VEXTRACTI64X4 $0x01, Z2, Y12
+	VPADDD        Y12, Y2, Y2
+	VEXTRACTI32X4 $0x01, Y2, X12
+	VPADDD        X12, X2, X2
+	VCVTDQ2PD     X2, Y2
+	VEXTRACTF32X4 $0x01, Y2, X12
+	VADDPD        X12, X2, X2
+	VPERMILPD     $0x01, X2, X12
+	VADDSD        X12, X2, X2
+	VEXTRACTI64X4 $0x01, Z6, Y12
+	VPADDD        Y12, Y6, Y6
+	VEXTRACTI32X4 $0x01, Y6, X12
+	VPADDD        X12, X6, X6
+	VCVTDQ2PD     X6, Y6
+	VEXTRACTF32X4 $0x01, Y6, X12
+	VADDPD        X12, X6, X6
+	VPERMILPD     $0x01, X6, X12
+	VADDSD        X12, X6, X6
+	VEXTRACTI64X4 $0x01, Z10, Y12
+	VPADDD        Y12, Y10, Y10
+	VEXTRACTI32X4 $0x01, Y10, X12
+	VPADDD        X12, X10, X10
+	VCVTDQ2PD     X10, Y10
+	VEXTRACTF32X4 $0x01, Y10, X12
+	VADDPD        X12, X10, X10
+	VPERMILPD     $0x01, X10, X12
+	VADDSD        X12, X10, X10
+	VEXTRACTI64X4 $0x01, Z3, Y12
+	VPADDD        Y12, Y3, Y3
+	VEXTRACTI32X4 $0x01, Y3, X12
+	VPADDD        X12, X3, X3
+	VCVTDQ2PD     X3, Y3
+	VEXTRACTF32X4 $0x01, Y3, X12
+	VADDPD        X12, X3, X3
+	VPERMILPD     $0x01, X3, X12
+	VADDSD        X12, X3, X3
+	VEXTRACTI64X4 $0x01, Z7, Y12
+	VPADDD        Y12, Y7, Y7
+	VEXTRACTI32X4 $0x01, Y7, X12
+	VPADDD        X12, X7, X7
+	VCVTDQ2PD     X7, Y7
+	VEXTRACTF32X4 $0x01, Y7, X12
+	VADDPD        X12, X7, X7
+	VPERMILPD     $0x01, X7, X12
+	VADDSD        X12, X7, X7
+	VEXTRACTI64X4 $0x01, Z11, Y12
+	VPADDD        Y12, Y11, Y11
+	VEXTRACTI32X4 $0x01, Y11, X12
+	VPADDD        X12, X11, X11
+	VCVTDQ2PD     X11, Y11
+	VEXTRACTF32X4 $0x01, Y11, X12
+	VADDPD        X12, X11, X11
+	VPERMILPD     $0x01, X11, X12
+	VADDSD        X12, X11, X11
+	MOVQ          add+104(FP), DX
+	TESTQ         DX, DX
+	JNZ           i16vnniR3Q4_add
+	VMOVSD        X0, (AX)
+	VMOVSD        X4, 8(AX)
+	VMOVSD        X8, 16(AX)
+	ADDQ          CX, AX
+	VMOVSD        X1, (AX)
+	VMOVSD        X5, 8(AX)
+	VMOVSD        X9, 16(AX)
+	ADDQ          CX, AX
+	VMOVSD        X2, (AX)
+	VMOVSD        X6, 8(AX)
+	VMOVSD        X10, 16(AX)
+	ADDQ          CX, AX
+	VMOVSD        X3, (AX)
+	VMOVSD        X7, 8(AX)
+	VMOVSD        X11, 16(AX)
+	VZEROUPPER
+	RET
+
+i16vnniR3Q4_add:
+	VADDSD (AX), X0, X0
+	VMOVSD X0, (AX)
+	VADDSD 8(AX), X4, X4
+	VMOVSD X4, 8(AX)
+	VADDSD 16(AX), X8, X8
+	VMOVSD X8, 16(AX)
+	ADDQ   CX, AX
+	VADDSD (AX), X1, X1
+	VMOVSD X1, (AX)
+	VADDSD 8(AX), X5, X5
+	VMOVSD X5, 8(AX)
+	VADDSD 16(AX), X9, X9
+	VMOVSD X9, 16(AX)
+	ADDQ   CX, AX
+	VADDSD (AX), X2, X2
+	VMOVSD X2, (AX)
+	VADDSD 8(AX), X6, X6
+	VMOVSD X6, 8(AX)
+	VADDSD 16(AX), X10, X10
+	VMOVSD X10, 16(AX)
+	ADDQ   CX, AX
+	VADDSD (AX), X3, X3
+	VMOVSD X3, (AX)
+	VADDSD 8(AX), X7, X7
+	VMOVSD X7, 8(AX)
+	VADDSD 16(AX), X11, X11
+	VMOVSD X11, 16(AX)
+	VZEROUPPER
+	RET
+
+// func i16vnniR3Q5(x []int16, xs int, q []int16, qs int, n int, out []float64, os int, add int)
+// Requires: AVX, AVX2, AVX512F, AVX512VL, AVX512_VNNI
+TEXT ·i16vnniR3Q5(SB), NOSPLIT, $0-112
+	MOVQ   xs+24(FP), AX
+	SHLQ   $0x01, AX
+	MOVQ   x_base+0(FP), CX
+	LEAQ   (CX)(AX*1), DX
+	LEAQ   (DX)(AX*1), AX
+	MOVQ   qs+56(FP), BX
+	SHLQ   $0x01, BX
+	MOVQ   q_base+32(FP), SI
+	LEAQ   (SI)(BX*1), DI
+	LEAQ   (DI)(BX*1), R8
+	LEAQ   (R8)(BX*1), R9
+	LEAQ   (R9)(BX*1), BX
+	MOVQ   n+64(FP), R10
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+	VPXORD Z12, Z12, Z12
+	VPXORD Z13, Z13, Z13
+	VPXORD Z14, Z14, Z14
+	XORQ   R11, R11
+	SHRQ   $0x04, R10
+	SHRQ   $0x01, R10
+	TESTQ  R10, R10
+	JZ     i16vnniR3Q5_reduce
+
+i16vnniR3Q5_loop:
+	VMOVDQU64 (SI)(R11*1), Z15
+	VMOVDQU64 (DI)(R11*1), Z16
+	VMOVDQU64 (R8)(R11*1), Z17
+	VMOVDQU64 (R9)(R11*1), Z18
+	VMOVDQU64 (BX)(R11*1), Z19
+	VMOVDQU64 (CX)(R11*1), Z20
+	VPDPWSSD  Z15, Z20, Z0
+	VPDPWSSD  Z16, Z20, Z1
+	VPDPWSSD  Z17, Z20, Z2
+	VPDPWSSD  Z18, Z20, Z3
+	VPDPWSSD  Z19, Z20, Z4
+	VMOVDQU64 (DX)(R11*1), Z20
+	VPDPWSSD  Z15, Z20, Z5
+	VPDPWSSD  Z16, Z20, Z6
+	VPDPWSSD  Z17, Z20, Z7
+	VPDPWSSD  Z18, Z20, Z8
+	VPDPWSSD  Z19, Z20, Z9
+	VMOVDQU64 (AX)(R11*1), Z20
+	VPDPWSSD  Z15, Z20, Z10
+	VPDPWSSD  Z16, Z20, Z11
+	VPDPWSSD  Z17, Z20, Z12
+	VPDPWSSD  Z18, Z20, Z13
+	VPDPWSSD  Z19, Z20, Z14
+	ADDQ      $0x40, R11
+	DECQ      R10
+	JNZ       i16vnniR3Q5_loop
+
+i16vnniR3Q5_reduce:
+	MOVQ          out_base+72(FP), AX
+	MOVQ          os+96(FP), CX
+	SHLQ          $0x03, CX
+	VEXTRACTI64X4 $0x01, Z0, Y15
+	VPADDD        Y15, Y0, Y0
+	VEXTRACTI32X4 $0x01, Y0, X15
+	VPADDD        X15, X0, X0
+	VCVTDQ2PD     X0, Y0
+	VEXTRACTF32X4 $0x01, Y0, X15
+	VADDPD        X15, X0, X0
+	VPERMILPD     $0x01, X0, X15
+	VADDSD        X15, X0, X0
+	VEXTRACTI64X4 $0x01, Z5, Y15
+	VPADDD        Y15, Y5, Y5
+	VEXTRACTI32X4 $0x01, Y5, X15
+	VPADDD        X15, X5, X5
+	VCVTDQ2PD     X5, Y5
+	VEXTRACTF32X4 $0x01, Y5, X15
+	VADDPD        X15, X5, X5
+	VPERMILPD     $0x01, X5, X15
+	VADDSD        X15, X5, X5
+	VEXTRACTI64X4 $0x01, Z10, Y15
+	VPADDD        Y15, Y10, Y10
+	VEXTRACTI32X4 $0x01, Y10, X15
+	VPADDD        X15, X10, X10
+	VCVTDQ2PD     X10, Y10
+	VEXTRACTF32X4 $0x01, Y10, X15
+	VADDPD        X15, X10, X10
+	VPERMILPD     $0x01, X10, X15
+	VADDSD        X15, X10, X10
+	VEXTRACTI64X4 $0x01, Z1, Y15
+	VPADDD        Y15, Y1, Y1
+	VEXTRACTI32X4 $0x01, Y1, X15
+	VPADDD        X15, X1, X1
+	VCVTDQ2PD     X1, Y1
+	VEXTRACTF32X4 $0x01, Y1, X15
+	VADDPD        X15, X1, X1
+	VPERMILPD     $0x01, X1, X15
+	VADDSD        X15, X1, X1
+	VEXTRACTI64X4 $0x01, Z6, Y15
+	VPADDD        Y15, Y6, Y6
+	VEXTRACTI32X4 $0x01, Y6, X15
+	VPADDD        X15, X6, X6
+	VCVTDQ2PD     X6, Y6
+	VEXTRACTF32X4 $0x01, Y6, X15
+	VADDPD        X15, X6, X6
+	VPERMILPD     $0x01, X6, X15
+	VADDSD        X15, X6, X6
+	VEXTRACTI64X4 $0x01, Z11, Y15
+	VPADDD        Y15, Y11, Y11
+	VEXTRACTI32X4 $0x01, Y11, X15
+	VPADDD        X15, X11, X11
+	VCVTDQ2PD     X11, Y11
+	VEXTRACTF32X4 $0x01, Y11, X15
+	VADDPD        X15, X11, X11
+	VPERMILPD     $0x01, X11, X15
+	VADDSD        X15, X11, X11
+	VEXTRACTI64X4 $0x01, Z2, Y15
+	VPADDD        Y15, Y2, Y2
+	VEXTRACTI32X4 $0x01, Y2, X15
+	VPADDD        X15, X2, X2
+	VCVTDQ2PD     X2, Y2
+	VEXTRACTF32X4 $0x01, Y2, X15
+	VADDPD        X15, X2, X2
+	VPERMILPD     $0x01, X2, X15
+	VADDSD        X15, X2, X2
+	VEXTRACTI64X4 $0x01, Z7, Y15
+	VPADDD        Y15, Y7, Y7
+	VEXTRACTI32X4 $0x01, Y7, X15
+	VPADDD        X15, X7, X7
+	VCVTDQ2PD     X7, Y7
+	VEXTRACTF32X4 $0x01, Y7, X15
+	VADDPD        X15, X7, X7
+	VPERMILPD     $0x01, X7, X15
+	VADDSD        X15, X7, X7
+	VEXTRACTI64X4 $0x01, Z12, Y15
+	VPADDD        Y15, Y12, Y12
+	VEXTRACTI32X4 $0x01, Y12, X15
+	VPADDD        X15, X12, X12
+	VCVTDQ2PD     X12, Y12
+	VEXTRACTF32X4 $0x01, Y12, X15
+	VADDPD        X15, X12, X12
+	VPERMILPD     $0x01, X12, X15
+	VADDSD        X15, X12, X12
+	VEXTRACTI64X4 $0x01, Z3, Y15
+	VPADDD        Y15, Y3, Y3
+	VEXTRACTI32X4 $0x01, Y3, X15
+	VPADDD        X15, X3, X3
+	VCVTDQ2PD     X3, Y3
+	VEXTRACTF32X4 $0x01, Y3, X15
+	VADDPD        X15, X3, X3
+	VPERMILPD     $0x01, X3, X15
+	VADDSD        X15, X3, X3
+	VEXTRACTI64X4 $0x01, Z8, Y15
+	VPADDD        Y15, Y8, Y8
+	VEXTRACTI32X4 $0x01, Y8, X15
+	VPADDD        X15, X8, X8
+	VCVTDQ2PD     X8, Y8
+	VEXTRACTF32X4 $0x01, Y8, X15
+	VADDPD        X15, X8, X8
+	VPERMILPD     $0x01, X8, X15
+	VADDSD        X15, X8, X8
+	VEXTRACTI64X4 $0x01, Z13, Y15
+	VPADDD        Y15, Y13, Y13
+	VEXTRACTI32X4 $0x01, Y13, X15
+	VPADDD        X15, X13, X13
+	VCVTDQ2PD     X13, Y13
+	VEXTRACTF32X4 $0x01, Y13, X15
+	VADDPD        X15, X13, X13
+	VPERMILPD     $0x01, X13, X15
+	VADDSD        X15, X13, X13
+	VEXTRACTI64X4 $0x01, Z4, Y15
+	VPADDD        Y15, Y4, Y4
+	VEXTRACTI32X4 $0x01, Y4, X15
+	VPADDD        X15, X4, X4
+	VCVTDQ2PD     X4, Y4
+	VEXTRACTF32X4 $0x01, Y4, X15
+	VADDPD        X15, X4, X4
+	VPERMILPD     $0x01, X4, X15
+	VADDSD        X15, X4, X4
+	VEXTRACTI64X4 $0x01, Z9, Y15
+	VPADDD        Y15, Y9, Y9
+	VEXTRACTI32X4 $0x01, Y9, X15
+	VPADDD        X15, X9, X9
+	VCVTDQ2PD     X9, Y9
+	VEXTRACTF32X4 $0x01, Y9, X15
+	VADDPD        X15, X9, X9
+	VPERMILPD     $0x01, X9, X15
+	VADDSD        X15, X9, X9
+	VEXTRACTI64X4 $0x01, Z14, Y15
+	VPADDD        Y15, Y14, Y14
+	VEXTRACTI32X4 $0x01, Y14, X15
+	VPADDD        X15, X14, X14
+	VCVTDQ2PD     X14, Y14
+	VEXTRACTF32X4 $0x01, Y14, X15
+	VADDPD        X15, X14, X14
+	VPERMILPD     $0x01, X14, X15
+	VADDSD        X15, X14, X14
+	MOVQ          add+104(FP), DX
+	TESTQ         DX, DX
+	JNZ           i16vnniR3Q5_add
+	VMOVSD        X0, (AX)
+	VMOVSD        X5, 8(AX)
+	VMOVSD        X10, 16(AX)
+	ADDQ          CX, AX
+	VMOVSD        X1, (AX)
+	VMOVSD        X6, 8(AX)
+	VMOVSD        X11, 16(AX)
+	ADDQ          CX, AX
+	VMOVSD        X2, (AX)
+	VMOVSD        X7, 8(AX)
+	VMOVSD        X12, 16(AX)
+	ADDQ          CX, AX
+	VMOVSD        X3, (AX)
+	VMOVSD        X8, 8(AX)
+	VMOVSD        X13, 16(AX)
+	ADDQ          CX, AX
+	VMOVSD        X4, (AX)
+	VMOVSD        X9, 8(AX)
+	VMOVSD        X14, 16(AX)
+	VZEROUPPER
+	RET
+
+i16vnniR3Q5_add:
+	VADDSD (AX), X0, X0
+	VMOVSD X0, (AX)
+	VADDSD 8(AX), X5, X5
+	VMOVSD X5, 8(AX)
+	VADDSD 16(AX), X10, X10
+	VMOVSD X10, 16(AX)
+	ADDQ   CX, AX
+	VADDSD (AX), X1, X1
+	VMOVSD X1, (AX)
+	VADDSD 8(AX), X6, X6
+	VMOVSD X6, 8(AX)
+	VADDSD 16(AX), X11, X11
+	VMOVSD X11, 16(AX)
+	ADDQ   CX, AX
+	VADDSD (AX), X2, X2
+	VMOVSD X2, (AX)
+	VADDSD 8(AX), X7, X7
+	VMOVSD X7, 8(AX)
+	VADDSD 16(AX), X12, X12
+	VMOVSD X12, 16(AX)
+	ADDQ   CX, AX
+	VADDSD (AX), X3, X3
+	VMOVSD X3, (AX)
+	VADDSD 8(AX), X8, X8
+	VMOVSD X8, 8(AX)
+	VADDSD 16(AX), X13, X13
+	VMOVSD X13, 16(AX)
+	ADDQ   CX, AX
+	VADDSD (AX), X4, X4
+	VMOVSD X4, (AX)
+	VADDSD 8(AX), X9, X9
+	VMOVSD X9, 8(AX)
+	VADDSD 16(AX), X14, X14
+	VMOVSD X14, 16(AX)
+	VZEROUPPER
+	RET
+
+// func i16vnniR3Q6(x []int16, xs int, q []int16, qs int, n int, out []float64, os int, add int)
+// Requires: AVX, AVX2, AVX512F, AVX512VL, AVX512_VNNI
+TEXT ·i16vnniR3Q6(SB), NOSPLIT, $0-112
+	MOVQ   xs+24(FP), AX
+	SHLQ   $0x01, AX
+	MOVQ   x_base+0(FP), CX
+	LEAQ   (CX)(AX*1), DX
+	LEAQ   (DX)(AX*1), AX
+	MOVQ   qs+56(FP), BX
+	SHLQ   $0x01, BX
+	MOVQ   q_base+32(FP), SI
+	LEAQ   (SI)(BX*1), DI
+	LEAQ   (DI)(BX*1), R8
+	LEAQ   (R8)(BX*1), R9
+	LEAQ   (R9)(BX*1), R10
+	LEAQ   (R10)(BX*1), BX
+	MOVQ   n+64(FP), R11
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+	VPXORD Z12, Z12, Z12
+	VPXORD Z13, Z13, Z13
+	VPXORD Z14, Z14, Z14
+	VPXORD Z15, Z15, Z15
+	VPXORD Z16, Z16, Z16
+	VPXORD Z17, Z17, Z17
+	XORQ   R12, R12
+	SHRQ   $0x04, R11
+	SHRQ   $0x01, R11
+	TESTQ  R11, R11
+	JZ     i16vnniR3Q6_reduce
+
+i16vnniR3Q6_loop:
+	VMOVDQU64 (SI)(R12*1), Z18
+	VMOVDQU64 (DI)(R12*1), Z19
+	VMOVDQU64 (R8)(R12*1), Z20
+	VMOVDQU64 (R9)(R12*1), Z21
+	VMOVDQU64 (R10)(R12*1), Z22
+	VMOVDQU64 (BX)(R12*1), Z23
+	VMOVDQU64 (CX)(R12*1), Z24
+	VPDPWSSD  Z18, Z24, Z0
+	VPDPWSSD  Z19, Z24, Z1
+	VPDPWSSD  Z20, Z24, Z2
+	VPDPWSSD  Z21, Z24, Z3
+	VPDPWSSD  Z22, Z24, Z4
+	VPDPWSSD  Z23, Z24, Z5
+	VMOVDQU64 (DX)(R12*1), Z24
+	VPDPWSSD  Z18, Z24, Z6
+	VPDPWSSD  Z19, Z24, Z7
+	VPDPWSSD  Z20, Z24, Z8
+	VPDPWSSD  Z21, Z24, Z9
+	VPDPWSSD  Z22, Z24, Z10
+	VPDPWSSD  Z23, Z24, Z11
+	VMOVDQU64 (AX)(R12*1), Z24
+	VPDPWSSD  Z18, Z24, Z12
+	VPDPWSSD  Z19, Z24, Z13
+	VPDPWSSD  Z20, Z24, Z14
+	VPDPWSSD  Z21, Z24, Z15
+	VPDPWSSD  Z22, Z24, Z16
+	VPDPWSSD  Z23, Z24, Z17
+	ADDQ      $0x40, R12
+	DECQ      R11
+	JNZ       i16vnniR3Q6_loop
+
+i16vnniR3Q6_reduce:
+	MOVQ          out_base+72(FP), AX
+	MOVQ          os+96(FP), CX
+	SHLQ          $0x03, CX
+	VEXTRACTI64X4 $0x01, Z0, Y18
+	VPADDD        Y18, Y0, Y0
+	VEXTRACTI32X4 $0x01, Y0, X18
+	VPADDD        X18, X0, X0
+	VCVTDQ2PD     X0, Y0
+	VEXTRACTF32X4 $0x01, Y0, X18
+	VADDPD        X18, X0, X0
+	VPERMILPD     $0x01, X0, X18
+	VADDSD        X18, X0, X0
+	VEXTRACTI64X4 $0x01, Z6, Y18
+	VPADDD        Y18, Y6, Y6
+	VEXTRACTI32X4 $0x01, Y6, X18
+	VPADDD        X18, X6, X6
+	VCVTDQ2PD     X6, Y6
+	VEXTRACTF32X4 $0x01, Y6, X18
+	VADDPD        X18, X6, X6
+	VPERMILPD     $0x01, X6, X18
+	VADDSD        X18, X6, X6
+	VEXTRACTI64X4 $0x01, Z12, Y18
+	VPADDD        Y18, Y12, Y12
+	VEXTRACTI32X4 $0x01, Y12, X18
+	VPADDD        X18, X12, X12
+	VCVTDQ2PD     X12, Y12
+	VEXTRACTF32X4 $0x01, Y12, X18
+	VADDPD        X18, X12, X12
+	VPERMILPD     $0x01, X12, X18
+	VADDSD        X18, X12, X12
+	VEXTRACTI64X4 $0x01, Z1, Y18
+	VPADDD        Y18, Y1, Y1
+	VEXTRACTI32X4 $0x01, Y1, X18
+	VPADDD        X18, X1, X1
+	VCVTDQ2PD     X1, Y1
+	VEXTRACTF32X4 $0x01, Y1, X18
+	VADDPD        X18, X1, X1
+	VPERMILPD     $0x01, X1, X18
+	VADDSD        X18, X1, X1
+	VEXTRACTI64X4 $0x01, Z7, Y18
+	VPADDD        Y18, Y7, Y7
+	VEXTRACTI32X4 $0x01, Y7, X18
+	VPADDD        X18, X7, X7
+	VCVTDQ2PD     X7, Y7
+	VEXTRACTF32X4 $0x01, Y7, X18
+	VADDPD        X18, X7, X7
+	VPERMILPD     $0x01, X7, X18
+	VADDSD        X18, X7, X7
+	VEXTRACTI64X4 $0x01, Z13, Y18
+	VPADDD        Y18, Y13, Y13
+	VEXTRACTI32X4 $0x01, Y13, X18
+	VPADDD        X18, X13, X13
+	VCVTDQ2PD     X13, Y13
+	VEXTRACTF32X4 $0x01, Y13, X18
+	VADDPD        X18, X13, X13
+	VPERMILPD     $0x01, X13, X18
+	VADDSD        X18, X13, X13
+	VEXTRACTI64X4 $0x01, Z2, Y18
+	VPADDD        Y18, Y2, Y2
+	VEXTRACTI32X4 $0x01, Y2, X18
+	VPADDD        X18, X2, X2
+	VCVTDQ2PD     X2, Y2
+	VEXTRACTF32X4 $0x01, Y2, X18
+	VADDPD        X18, X2, X2
+	VPERMILPD     $0x01, X2, X18
+	VADDSD        X18, X2, X2
+	VEXTRACTI64X4 $0x01, Z8, Y18
+	VPADDD        Y18, Y8, Y8
+	VEXTRACTI32X4 $0x01, Y8, X18
+	VPADDD        X18, X8, X8
+	VCVTDQ2PD     X8, Y8
+	VEXTRACTF32X4 $0x01, Y8, X18
+	VADDPD        X18, X8, X8
+	VPERMILPD     $0x01, X8, X18
+	VADDSD        X18, X8, X8
+	VEXTRACTI64X4 $0x01, Z14, Y18
+	VPADDD        Y18, Y14, Y14
+	VEXTRACTI32X4 $0x01, Y14, X18
+	VPADDD        X18, X14, X14
+	VCVTDQ2PD     X14, Y14
+	VEXTRACTF32X4 $0x01, Y14, X18
+	VADDPD        X18, X14, X14
+	VPERMILPD     $0x01, X14, X18
+	VADDSD        X18, X14, X14
+	VEXTRACTI64X4 $0x01, Z3, Y18
+	VPADDD        Y18, Y3, Y3
+	VEXTRACTI32X4 $0x01, Y3, X18
+	VPADDD        X18, X3, X3
+	VCVTDQ2PD     X3, Y3
+	VEXTRACTF32X4 $0x01, Y3, X18
+	VADDPD        X18, X3, X3
+	VPERMILPD     $0x01, X3, X18
+	VADDSD        X18, X3, X3
+	VEXTRACTI64X4 $0x01, Z9, Y18
+	VPADDD        Y18, Y9, Y9
+	VEXTRACTI32X4 $0x01, Y9, X18
+	VPADDD        X18, X9, X9
+	VCVTDQ2PD     X9, Y9
+	VEXTRACTF32X4 $0x01, Y9, X18
+	VADDPD        X18, X9, X9
+	VPERMILPD     $0x01, X9, X18
+	VADDSD        X18, X9, X9
+	VEXTRACTI64X4 $0x01, Z15, Y18
+	VPADDD        Y18, Y15, Y15
+	VEXTRACTI32X4 $0x01, Y15, X18
+	VPADDD        X18, X15, X15
+	VCVTDQ2PD     X15, Y15
+	VEXTRACTF32X4 $0x01, Y15, X18
+	VADDPD        X18, X15, X15
+	VPERMILPD     $0x01, X15, X18
+	VADDSD        X18, X15, X15
+	VEXTRACTI64X4 $0x01, Z4, Y18
+	VPADDD        Y18, Y4, Y4
+	VEXTRACTI32X4 $0x01, Y4, X18
+	VPADDD        X18, X4, X4
+	VCVTDQ2PD     X4, Y4
+	VEXTRACTF32X4 $0x01, Y4, X18
+	VADDPD        X18, X4, X4
+	VPERMILPD     $0x01, X4, X18
+	VADDSD        X18, X4, X4
+	VEXTRACTI64X4 $0x01, Z10, Y18
+	VPADDD        Y18, Y10, Y10
+	VEXTRACTI32X4 $0x01, Y10, X18
+	VPADDD        X18, X10, X10
+	VCVTDQ2PD     X10, Y10
+	VEXTRACTF32X4 $0x01, Y10, X18
+	VADDPD        X18, X10, X10
+	VPERMILPD     $0x01, X10, X18
+	VADDSD        X18, X10, X10
+	VEXTRACTI64X4 $0x01, Z16, Y18
+	VPADDD        Y18, Y16, Y16
+	VEXTRACTI32X4 $0x01, Y16, X18
+	VPADDD        X18, X16, X16
+	VCVTDQ2PD     X16, Y16
+	VEXTRACTF32X4 $0x01, Y16, X18
+	VADDPD        X18, X16, X16
+	VPERMILPD     $0x01, X16, X18
+	VADDSD        X18, X16, X16
+	VEXTRACTI64X4 $0x01, Z5, Y18
+	VPADDD        Y18, Y5, Y5
+	VEXTRACTI32X4 $0x01, Y5, X18
+	VPADDD        X18, X5, X5
+	VCVTDQ2PD     X5, Y5
+	VEXTRACTF32X4 $0x01, Y5, X18
+	VADDPD        X18, X5, X5
+	VPERMILPD     $0x01, X5, X18
+	VADDSD        X18, X5, X5
+	VEXTRACTI64X4 $0x01, Z11, Y18
+	VPADDD        Y18, Y11, Y11
+	VEXTRACTI32X4 $0x01, Y11, X18
+	VPADDD        X18, X11, X11
+	VCVTDQ2PD     X11, Y11
+	VEXTRACTF32X4 $0x01, Y11, X18
+	VADDPD        X18, X11, X11
+	VPERMILPD     $0x01, X11, X18
+	VADDSD        X18, X11, X11
+	VEXTRACTI64X4 $0x01, Z17, Y18
+	VPADDD        Y18, Y17, Y17
+	VEXTRACTI32X4 $0x01, Y17, X18
+	VPADDD        X18, X17, X17
+	VCVTDQ2PD     X17, Y17
+	VEXTRACTF32X4 $0x01, Y17, X18
+	VADDPD        X18, X17, X17
+	VPERMILPD     $0x01, X17, X18
+	VADDSD        X18, X17, X17
+	MOVQ          add+104(FP), DX
+	TESTQ         DX, DX
+	JNZ           i16vnniR3Q6_add
+	VMOVSD        X0, (AX)
+	VMOVSD        X6, 8(AX)
+	VMOVSD        X12, 16(AX)
+	ADDQ          CX, AX
+	VMOVSD        X1, (AX)
+	VMOVSD        X7, 8(AX)
+	VMOVSD        X13, 16(AX)
+	ADDQ          CX, AX
+	VMOVSD        X2, (AX)
+	VMOVSD        X8, 8(AX)
+	VMOVSD        X14, 16(AX)
+	ADDQ          CX, AX
+	VMOVSD        X3, (AX)
+	VMOVSD        X9, 8(AX)
+	VMOVSD        X15, 16(AX)
+	ADDQ          CX, AX
+	VMOVSD        X4, (AX)
+	VMOVSD        X10, 8(AX)
+	VMOVSD        X16, 16(AX)
+	ADDQ          CX, AX
+	VMOVSD        X5, (AX)
+	VMOVSD        X11, 8(AX)
+	VMOVSD        X17, 16(AX)
+	VZEROUPPER
+	RET
+
+i16vnniR3Q6_add:
+	VADDSD (AX), X0, X0
+	VMOVSD X0, (AX)
+	VADDSD 8(AX), X6, X6
+	VMOVSD X6, 8(AX)
+	VADDSD 16(AX), X12, X12
+	VMOVSD X12, 16(AX)
+	ADDQ   CX, AX
+	VADDSD (AX), X1, X1
+	VMOVSD X1, (AX)
+	VADDSD 8(AX), X7, X7
+	VMOVSD X7, 8(AX)
+	VADDSD 16(AX), X13, X13
+	VMOVSD X13, 16(AX)
+	ADDQ   CX, AX
+	VADDSD (AX), X2, X2
+	VMOVSD X2, (AX)
+	VADDSD 8(AX), X8, X8
+	VMOVSD X8, 8(AX)
+	VADDSD 16(AX), X14, X14
+	VMOVSD X14, 16(AX)
+	ADDQ   CX, AX
+	VADDSD (AX), X3, X3
+	VMOVSD X3, (AX)
+	VADDSD 8(AX), X9, X9
+	VMOVSD X9, 8(AX)
+	VADDSD 16(AX), X15, X15
+	VMOVSD X15, 16(AX)
+	ADDQ   CX, AX
+	VADDSD (AX), X4, X4
+	VMOVSD X4, (AX)
+	VADDSD 8(AX), X10, X10
+	VMOVSD X10, 8(AX)
+	VADDSD 16(AX), X16, X16
+	VMOVSD X16, 16(AX)
+	ADDQ   CX, AX
+	VADDSD (AX), X5, X5
+	VMOVSD X5, (AX)
+	VADDSD 8(AX), X11, X11
+	VMOVSD X11, 8(AX)
+	VADDSD 16(AX), X17, X17
+	VMOVSD X17, 16(AX)
+	VZEROUPPER
+	RET
+
+// func i16vnniR4Q1(x []int16, xs int, q []int16, qs int, n int, out []float64, os int, add int)
+// Requires: AVX, AVX2, AVX512F, AVX512VL, AVX512_VNNI
+TEXT ·i16vnniR4Q1(SB), NOSPLIT, $0-112
+	MOVQ   xs+24(FP), AX
+	SHLQ   $0x01, AX
+	MOVQ   x_base+0(FP), CX
+	LEAQ   (CX)(AX*1), DX
+	LEAQ   (DX)(AX*1), BX
+	LEAQ   (BX)(AX*1), AX
+	MOVQ   qs+56(FP), SI
+	SHLQ   $0x01, SI
+	MOVQ   q_base+32(FP), SI
+	MOVQ   n+64(FP), DI
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	XORQ   R8, R8
+	SHRQ   $0x04, DI
+	SHRQ   $0x01, DI
+	TESTQ  DI, DI
+	JZ     i16vnniR4Q1_reduce
+
+i16vnniR4Q1_loop:
+	VMOVDQU64 (SI)(R8*1), Z4
+	VMOVDQU64 (CX)(R8*1), Z5
+	VPDPWSSD  Z4, Z5, Z0
+	VMOVDQU64 (DX)(R8*1), Z5
+	VPDPWSSD  Z4, Z5, Z1
+	VMOVDQU64 (BX)(R8*1), Z5
+	VPDPWSSD  Z4, Z5, Z2
+	VMOVDQU64 (AX)(R8*1), Z5
+	VPDPWSSD  Z4, Z5, Z3
+	ADDQ      $0x40, R8
+	DECQ      DI
+	JNZ       i16vnniR4Q1_loop
+
+i16vnniR4Q1_reduce:
+	MOVQ          out_base+72(FP), AX
+	MOVQ          os+96(FP), CX
+	SHLQ          $0x03, CX
+	VEXTRACTI64X4 $0x01, Z0, Y4
+	VPADDD        Y4, Y0, Y0
+	VEXTRACTI32X4 $0x01, Y0, X4
+	VPADDD        X4, X0, X0
+	VCVTDQ2PD     X0, Y0
+	VEXTRACTF32X4 $0x01, Y0, X4
+	VADDPD        X4, X0, X0
+	VPERMILPD     $0x01, X0, X4
+	VADDSD        X4, X0, X0
+	VEXTRACTI64X4 $0x01, Z1, Y4
+	VPADDD        Y4, Y1, Y1
+	VEXTRACTI32X4 $0x01, Y1, X4
+	VPADDD        X4, X1, X1
+	VCVTDQ2PD     X1, Y1
+	VEXTRACTF32X4 $0x01, Y1, X4
+	VADDPD        X4, X1, X1
+	VPERMILPD     $0x01, X1, X4
+	VADDSD        X4, X1, X1
+	VEXTRACTI64X4 $0x01, Z2, Y4
+	VPADDD        Y4, Y2, Y2
+	VEXTRACTI32X4 $0x01, Y2, X4
+	VPADDD        X4, X2, X2
+	VCVTDQ2PD     X2, Y2
+	VEXTRACTF32X4 $0x01, Y2, X4
+	VADDPD        X4, X2, X2
+	VPERMILPD     $0x01, X2, X4
+	VADDSD        X4, X2, X2
+	VEXTRACTI64X4 $0x01, Z3, Y4
+	VPADDD        Y4, Y3, Y3
+	VEXTRACTI32X4 $0x01, Y3, X4
+	VPADDD        X4, X3, X3
+	VCVTDQ2PD     X3, Y3
+	VEXTRACTF32X4 $0x01, Y3, X4
+	VADDPD        X4, X3, X3
+	VPERMILPD     $0x01, X3, X4
+	VADDSD        X4, X3, X3
+	MOVQ          add+104(FP), CX
+	TESTQ         CX, CX
+	JNZ           i16vnniR4Q1_add
+	VMOVSD        X0, (AX)
+	VMOVSD        X1, 8(AX)
+	VMOVSD        X2, 16(AX)
+	VMOVSD        X3, 24(AX)
+	VZEROUPPER
+	RET
+
+i16vnniR4Q1_add:
+	VADDSD (AX), X0, X0
+	VMOVSD X0, (AX)
+	VADDSD 8(AX), X1, X1
+	VMOVSD X1, 8(AX)
+	VADDSD 16(AX), X2, X2
+	VMOVSD X2, 16(AX)
+	VADDSD 24(AX), X3, X3
+	VMOVSD X3, 24(AX)
+	VZEROUPPER
+	RET
+
+// func i16vnniR4Q2(x []int16, xs int, q []int16, qs int, n int, out []float64, os int, add int)
+// Requires: AVX, AVX2, AVX512F, AVX512VL, AVX512_VNNI
+TEXT ·i16vnniR4Q2(SB), NOSPLIT, $0-112
+	MOVQ   xs+24(FP), AX
+	SHLQ   $0x01, AX
+	MOVQ   x_base+0(FP), CX
+	LEAQ   (CX)(AX*1), DX
+	LEAQ   (DX)(AX*1), BX
+	LEAQ   (BX)(AX*1), AX
+	MOVQ   qs+56(FP), SI
+	SHLQ   $0x01, SI
+	MOVQ   q_base+32(FP), DI
+	LEAQ   (DI)(SI*1), SI
+	MOVQ   n+64(FP), R8
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	XORQ   R9, R9
+	SHRQ   $0x04, R8
+	SHRQ   $0x01, R8
+	TESTQ  R8, R8
+	JZ     i16vnniR4Q2_reduce
+
+i16vnniR4Q2_loop:
+	VMOVDQU64 (DI)(R9*1), Z8
+	VMOVDQU64 (SI)(R9*1), Z9
+	VMOVDQU64 (CX)(R9*1), Z10
+	VPDPWSSD  Z8, Z10, Z0
+	VPDPWSSD  Z9, Z10, Z1
+	VMOVDQU64 (DX)(R9*1), Z10
+	VPDPWSSD  Z8, Z10, Z2
+	VPDPWSSD  Z9, Z10, Z3
+	VMOVDQU64 (BX)(R9*1), Z10
+	VPDPWSSD  Z8, Z10, Z4
+	VPDPWSSD  Z9, Z10, Z5
+	VMOVDQU64 (AX)(R9*1), Z10
+	VPDPWSSD  Z8, Z10, Z6
+	VPDPWSSD  Z9, Z10, Z7
+	ADDQ      $0x40, R9
+	DECQ      R8
+	JNZ       i16vnniR4Q2_loop
+
+i16vnniR4Q2_reduce:
+	MOVQ          out_base+72(FP), AX
+	MOVQ          os+96(FP), CX
+	SHLQ          $0x03, CX
+	VEXTRACTI64X4 $0x01, Z0, Y8
+	VPADDD        Y8, Y0, Y0
+	VEXTRACTI32X4 $0x01, Y0, X8
+	VPADDD        X8, X0, X0
+	VCVTDQ2PD     X0, Y0
+	VEXTRACTF32X4 $0x01, Y0, X8
+	VADDPD        X8, X0, X0
+	VPERMILPD     $0x01, X0, X8
+	VADDSD        X8, X0, X0
+	VEXTRACTI64X4 $0x01, Z2, Y8
+	VPADDD        Y8, Y2, Y2
+	VEXTRACTI32X4 $0x01, Y2, X8
+	VPADDD        X8, X2, X2
+	VCVTDQ2PD     X2, Y2
+	VEXTRACTF32X4 $0x01, Y2, X8
+	VADDPD        X8, X2, X2
+	VPERMILPD     $0x01, X2, X8
+	VADDSD        X8, X2, X2
+	VEXTRACTI64X4 $0x01, Z4, Y8
+	VPADDD        Y8, Y4, Y4
+	VEXTRACTI32X4 $0x01, Y4, X8
+	VPADDD        X8, X4, X4
+	VCVTDQ2PD     X4, Y4
+	VEXTRACTF32X4 $0x01, Y4, X8
+	VADDPD        X8, X4, X4
+	VPERMILPD     $0x01, X4, X8
+	VADDSD        X8, X4, X4
+	VEXTRACTI64X4 $0x01, Z6, Y8
+	VPADDD        Y8, Y6, Y6
+	VEXTRACTI32X4 $0x01, Y6, X8
+	VPADDD        X8, X6, X6
+	VCVTDQ2PD     X6, Y6
+	VEXTRACTF32X4 $0x01, Y6, X8
+	VADDPD        X8, X6, X6
+	VPERMILPD     $0x01, X6, X8
+	VADDSD        X8, X6, X6
+	VEXTRACTI64X4 $0x01, Z1, Y8
+	VPADDD        Y8, Y1, Y1
+	VEXTRACTI32X4 $0x01, Y1, X8
+	VPADDD        X8, X1, X1
+	VCVTDQ2PD     X1, Y1
+	VEXTRACTF32X4 $0x01, Y1, X8
+	VADDPD        X8, X1, X1
+	VPERMILPD     $0x01, X1, X8
+	VADDSD        X8, X1, X1
+	VEXTRACTI64X4 $0x01, Z3, Y8
+	VPADDD        Y8, Y3, Y3
+	VEXTRACTI32X4 $0x01, Y3, X8
+	VPADDD        X8, X3, X3
+	VCVTDQ2PD     X3, Y3
+	VEXTRACTF32X4 $0x01, Y3, X8
+	VADDPD        X8, X3, X3
+	VPERMILPD     $0x01, X3, X8
+	VADDSD        X8, X3, X3
+	VEXTRACTI64X4 $0x01, Z5, Y8
+	VPADDD        Y8, Y5, Y5
+	VEXTRACTI32X4 $0x01, Y5, X8
+	VPADDD        X8, X5, X5
+	VCVTDQ2PD     X5, Y5
+	VEXTRACTF32X4 $0x01, Y5, X8
+	VADDPD        X8, X5, X5
+	VPERMILPD     $0x01, X5, X8
+	VADDSD        X8, X5, X5
+	VEXTRACTI64X4 $0x01, Z7, Y8
+	VPADDD        Y8, Y7, Y7
+	VEXTRACTI32X4 $0x01, Y7, X8
+	VPADDD        X8, X7, X7
+	VCVTDQ2PD     X7, Y7
+	VEXTRACTF32X4 $0x01, Y7, X8
+	VADDPD        X8, X7, X7
+	VPERMILPD     $0x01, X7, X8
+	VADDSD        X8, X7, X7
+	MOVQ          add+104(FP), DX
+	TESTQ         DX, DX
+	JNZ           i16vnniR4Q2_add
+	VMOVSD        X0, (AX)
+	VMOVSD        X2, 8(AX)
+	VMOVSD        X4, 16(AX)
+	VMOVSD        X6, 24(AX)
+	ADDQ          CX, AX
+	VMOVSD        X1, (AX)
+	VMOVSD        X3, 8(AX)
+	VMOVSD        X5, 16(AX)
+	VMOVSD        X7, 24(AX)
+	VZEROUPPER
+	RET
+
+i16vnniR4Q2_add:
+	VADDSD (AX), X0, X0
+	VMOVSD X0, (AX)
+	VADDSD 8(AX), X2, X2
+	VMOVSD X2, 8(AX)
+	VADDSD 16(AX), X4, X4
+	VMOVSD X4, 16(AX)
+	VADDSD 24(AX), X6, X6
+	VMOVSD X6, 24(AX)
+	ADDQ   CX, AX
+	VADDSD (AX), X1, X1
+	VMOVSD X1, (AX)
+	VADDSD 8(AX), X3, X3
+	VMOVSD X3, 8(AX)
+	VADDSD 16(AX), X5, X5
+	VMOVSD X5, 16(AX)
+	VADDSD 24(AX), X7, X7
+	VMOVSD X7, 24(AX)
+	VZEROUPPER
+	RET
+
+// func i16vnniR4Q3(x []int16, xs int, q []int16, qs int, n int, out []float64, os int, add int)
+// Requires: AVX, AVX2, AVX512F, AVX512VL, AVX512_VNNI
+TEXT ·i16vnniR4Q3(SB), NOSPLIT, $0-112
+	MOVQ   xs+24(FP), AX
+	SHLQ   $0x01, AX
+	MOVQ   x_base+0(FP), CX
+	LEAQ   (CX)(AX*1), DX
+	LEAQ   (DX)(AX*1), BX
+	LEAQ   (BX)(AX*1), AX
+	MOVQ   qs+56(FP), SI
+	SHLQ   $0x01, SI
+	MOVQ   q_base+32(FP), DI
+	LEAQ   (DI)(SI*1), R8
+	LEAQ   (R8)(SI*1), SI
+	MOVQ   n+64(FP), R9
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+	XORQ   R10, R10
+	SHRQ   $0x04, R9
+	SHRQ   $0x01, R9
+	TESTQ  R9, R9
+	JZ     i16vnniR4Q3_reduce
+
+i16vnniR4Q3_loop:
+	VMOVDQU64 (DI)(R10*1), Z12
+	VMOVDQU64 (R8)(R10*1), Z13
+	VMOVDQU64 (SI)(R10*1), Z14
+	VMOVDQU64 (CX)(R10*1), Z15
+	VPDPWSSD  Z12, Z15, Z0
+	VPDPWSSD  Z13, Z15, Z1
+	VPDPWSSD  Z14, Z15, Z2
+	VMOVDQU64 (DX)(R10*1), Z15
+	VPDPWSSD  Z12, Z15, Z3
+	VPDPWSSD  Z13, Z15, Z4
+	VPDPWSSD  Z14, Z15, Z5
+	VMOVDQU64 (BX)(R10*1), Z15
+	VPDPWSSD  Z12, Z15, Z6
+	VPDPWSSD  Z13, Z15, Z7
+	VPDPWSSD  Z14, Z15, Z8
+	VMOVDQU64 (AX)(R10*1), Z15
+	VPDPWSSD  Z12, Z15, Z9
+	VPDPWSSD  Z13, Z15, Z10
+	VPDPWSSD  Z14, Z15, Z11
+	ADDQ      $0x40, R10
+	DECQ      R9
+	JNZ       i16vnniR4Q3_loop
+
+i16vnniR4Q3_reduce:
+	MOVQ          out_base+72(FP), AX
+	MOVQ          os+96(FP), CX
+	SHLQ          $0x03, CX
+	VEXTRACTI64X4 $0x01, Z0, Y12
+	VPADDD        Y12, Y0, Y0
+	VEXTRACTI32X4 $0x01, Y0, X12
+	VPADDD        X12, X0, X0
+	VCVTDQ2PD     X0, Y0
+	VEXTRACTF32X4 $0x01, Y0, X12
+	VADDPD        X12, X0, X0
+	VPERMILPD     $0x01, X0, X12
+	VADDSD        X12, X0, X0
+	VEXTRACTI64X4 $0x01, Z3, Y12
+	VPADDD        Y12, Y3, Y3
+	VEXTRACTI32X4 $0x01, Y3, X12
+	VPADDD        X12, X3, X3
+	VCVTDQ2PD     X3, Y3
+	VEXTRACTF32X4 $0x01, Y3, X12
+	VADDPD        X12, X3, X3
+	VPERMILPD     $0x01, X3, X12
+	VADDSD        X12, X3, X3
+	VEXTRACTI64X4 $0x01, Z6, Y12
+	VPADDD        Y12, Y6, Y6
+	VEXTRACTI32X4 $0x01, Y6, X12
+	VPADDD        X12, X6, X6
+	VCVTDQ2PD     X6, Y6
+	VEXTRACTF32X4 $0x01, Y6, X12
+	VADDPD        X12, X6, X6
+	VPERMILPD     $0x01, X6, X12
+	VADDSD        X12, X6, X6
+	VEXTRACTI64X4 $0x01, Z9, Y12
+	VPADDD        Y12, Y9, Y9
+	VEXTRACTI32X4 $0x01, Y9, X12
+	VPADDD        X12, X9, X9
+	VCVTDQ2PD     X9, Y9
+	VEXTRACTF32X4 $0x01, Y9, X12
+	VADDPD        X12, X9, X9
+	VPERMILPD     $0x01, X9, X12
+	VADDSD        X12, X9, X9
+	VEXTRACTI64X4 $0x01, Z1, Y12
+	VPADDD        Y12, Y1, Y1
+	VEXTRACTI32X4 $0x01, Y1, X12
+	VPADDD        X12, X1, X1
+	VCVTDQ2PD     X1, Y1
+	VEXTRACTF32X4 $0x01, Y1, X12
+	VADDPD        X12, X1, X1
+	VPERMILPD     $0x01, X1, X12
+	VADDSD        X12, X1, X1
+	VEXTRACTI64X4 $0x01, Z4, Y12
+	VPADDD        Y12, Y4, Y4
+	VEXTRACTI32X4 $0x01, Y4, X12
+	VPADDD        X12, X4, X4
+	VCVTDQ2PD     X4, Y4
+	VEXTRACTF32X4 $0x01, Y4, X12
+	VADDPD        X12, X4, X4
+	VPERMILPD     $0x01, X4, X12
+	VADDSD        X12, X4, X4
+	VEXTRACTI64X4 $0x01, Z7, Y12
+	VPADDD        Y12, Y7, Y7
+	VEXTRACTI32X4 $0x01, Y7, X12
+	VPADDD        X12, X7, X7
+	VCVTDQ2PD     X7, Y7
+	VEXTRACTF32X4 $0x01, Y7, X12
+	VADDPD        X12, X7, X7
+	VPERMILPD     $0x01, X7, X12
+	VADDSD        X12, X7, X7
+	VEXTRACTI64X4 $0x01, Z10, Y12
+	VPADDD        Y12, Y10, Y10
+	VEXTRACTI32X4 $0x01, Y10, X12
+	VPADDD        X12, X10, X10
+	VCVTDQ2PD     X10, Y10
+	VEXTRACTF32X4 $0x01, Y10, X12
+	VADDPD        X12, X10, X10
+	VPERMILPD     $0x01, X10, X12
+	VADDSD        X12, X10, X10
+	VEXTRACTI64X4 $0x01, Z2, Y12
+	VPADDD        Y12, Y2, Y2
+	VEXTRACTI32X4 $0x01, Y2, X12
+	VPADDD        X12, X2, X2
+	VCVTDQ2PD     X2, Y2
+	VEXTRACTF32X4 $0x01, Y2, X12
+	VADDPD        X12, X2, X2
+	VPERMILPD     $0x01, X2, X12
+	VADDSD        X12, X2, X2
+	VEXTRACTI64X4 $0x01, Z5, Y12
+	VPADDD        Y12, Y5, Y5
+	VEXTRACTI32X4 $0x01, Y5, X12
+	VPADDD        X12, X5, X5
+	VCVTDQ2PD     X5, Y5
+	VEXTRACTF32X4 $0x01, Y5, X12
+	VADDPD        X12, X5, X5
+	VPERMILPD     $0x01, X5, X12
+	VADDSD        X12, X5, X5
+	VEXTRACTI64X4 $0x01, Z8, Y12
+	VPADDD        Y12, Y8, Y8
+	VEXTRACTI32X4 $0x01, Y8, X12
+	VPADDD        X12, X8, X8
+	VCVTDQ2PD     X8, Y8
+	VEXTRACTF32X4 $0x01, Y8, X12
+	VADDPD        X12, X8, X8
+	VPERMILPD     $0x01, X8, X12
+	VADDSD        X12, X8, X8
+	VEXTRACTI64X4 $0x01, Z11, Y12
+	VPADDD        Y12, Y11, Y11
+	VEXTRACTI32X4 $0x01, Y11, X12
+	VPADDD        X12, X11, X11
+	VCVTDQ2PD     X11, Y11
+	VEXTRACTF32X4 $0x01, Y11, X12
+	VADDPD        X12, X11, X11
+	VPERMILPD     $0x01, X11, X12
+	VADDSD        X12, X11, X11
+	MOVQ          add+104(FP), DX
+	TESTQ         DX, DX
+	JNZ           i16vnniR4Q3_add
+	VMOVSD        X0, (AX)
+	VMOVSD        X3, 8(AX)
+	VMOVSD        X6, 16(AX)
+	VMOVSD        X9, 24(AX)
+	ADDQ          CX, AX
+	VMOVSD        X1, (AX)
+	VMOVSD        X4, 8(AX)
+	VMOVSD        X7, 16(AX)
+	VMOVSD        X10, 24(AX)
+	ADDQ          CX, AX
+	VMOVSD        X2, (AX)
+	VMOVSD        X5, 8(AX)
+	VMOVSD        X8, 16(AX)
+	VMOVSD        X11, 24(AX)
+	VZEROUPPER
+	RET
+
+i16vnniR4Q3_add:
+	VADDSD (AX), X0, X0
+	VMOVSD X0, (AX)
+	VADDSD 8(AX), X3, X3
+	VMOVSD X3, 8(AX)
+	VADDSD 16(AX), X6, X6
+	VMOVSD X6, 16(AX)
+	VADDSD 24(AX), X9, X9
+	VMOVSD X9, 24(AX)
+	ADDQ   CX, AX
+	VADDSD (AX), X1, X1
+	VMOVSD X1, (AX)
+	VADDSD 8(AX), X4, X4
+	VMOVSD X4, 8(AX)
+	VADDSD 16(AX), X7, X7
+	VMOVSD X7, 16(AX)
+	VADDSD 24(AX), X10, X10
+	VMOVSD X10, 24(AX)
+	ADDQ   CX, AX
+	VADDSD (AX), X2, X2
+	VMOVSD X2, (AX)
+	VADDSD 8(AX), X5, X5
+	VMOVSD X5, 8(AX)
+	VADDSD 16(AX), X8, X8
+	VMOVSD X8, 16(AX)
+	VADDSD 24(AX), X11, X11
+	VMOVSD X11, 24(AX)
+	VZEROUPPER
+	RET
+
+// func i16vnniR4Q4(x []int16, xs int, q []int16, qs int, n int, out []float64, os int, add int)
+// Requires: AVX, AVX2, AVX512F, AVX512VL, AVX512_VNNI
+TEXT ·i16vnniR4Q4(SB), NOSPLIT, $0-112
+	MOVQ   xs+24(FP), AX
+	SHLQ   $0x01, AX
+	MOVQ   x_base+0(FP), CX
+	LEAQ   (CX)(AX*1), DX
+	LEAQ   (DX)(AX*1), BX
+	LEAQ   (BX)(AX*1), AX
+	MOVQ   qs+56(FP), SI
+	SHLQ   $0x01, SI
+	MOVQ   q_base+32(FP), DI
+	LEAQ   (DI)(SI*1), R8
+	LEAQ   (R8)(SI*1), R9
+	LEAQ   (R9)(SI*1), SI
+	MOVQ   n+64(FP), R10
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+	VPXORD Z12, Z12, Z12
+	VPXORD Z13, Z13, Z13
+	VPXORD Z14, Z14, Z14
+	VPXORD Z15, Z15, Z15
+	XORQ   R11, R11
+	SHRQ   $0x04, R10
+	SHRQ   $0x01, R10
+	TESTQ  R10, R10
+	JZ     i16vnniR4Q4_reduce
+
+i16vnniR4Q4_loop:
+	VMOVDQU64 (DI)(R11*1), Z16
+	VMOVDQU64 (R8)(R11*1), Z17
+	VMOVDQU64 (R9)(R11*1), Z18
+	VMOVDQU64 (SI)(R11*1), Z19
+	VMOVDQU64 (CX)(R11*1), Z20
+	VPDPWSSD  Z16, Z20, Z0
+	VPDPWSSD  Z17, Z20, Z1
+	VPDPWSSD  Z18, Z20, Z2
+	VPDPWSSD  Z19, Z20, Z3
+	VMOVDQU64 (DX)(R11*1), Z20
+	VPDPWSSD  Z16, Z20, Z4
+	VPDPWSSD  Z17, Z20, Z5
+	VPDPWSSD  Z18, Z20, Z6
+	VPDPWSSD  Z19, Z20, Z7
+	VMOVDQU64 (BX)(R11*1), Z20
+	VPDPWSSD  Z16, Z20, Z8
+	VPDPWSSD  Z17, Z20, Z9
+	VPDPWSSD  Z18, Z20, Z10
+	VPDPWSSD  Z19, Z20, Z11
+	VMOVDQU64 (AX)(R11*1), Z20
+	VPDPWSSD  Z16, Z20, Z12
+	VPDPWSSD  Z17, Z20, Z13
+	VPDPWSSD  Z18, Z20, Z14
+	VPDPWSSD  Z19, Z20, Z15
+	ADDQ      $0x40, R11
+	DECQ      R10
+	JNZ       i16vnniR4Q4_loop
+
+i16vnniR4Q4_reduce:
+	MOVQ          out_base+72(FP), AX
+	MOVQ          os+96(FP), CX
+	SHLQ          $0x03, CX
+	VEXTRACTI64X4 $0x01, Z0, Y16
+	VPADDD        Y16, Y0, Y0
+	VEXTRACTI32X4 $0x01, Y0, X16
+	VPADDD        X16, X0, X0
+	VCVTDQ2PD     X0, Y0
+	VEXTRACTF32X4 $0x01, Y0, X16
+	VADDPD        X16, X0, X0
+	VPERMILPD     $0x01, X0, X16
+	VADDSD        X16, X0, X0
+	VEXTRACTI64X4 $0x01, Z4, Y16
+	VPADDD        Y16, Y4, Y4
+	VEXTRACTI32X4 $0x01, Y4, X16
+	VPADDD        X16, X4, X4
+	VCVTDQ2PD     X4, Y4
+	VEXTRACTF32X4 $0x01, Y4, X16
+	VADDPD        X16, X4, X4
+	VPERMILPD     $0x01, X4, X16
+	VADDSD        X16, X4, X4
+	VEXTRACTI64X4 $0x01, Z8, Y16
+	VPADDD        Y16, Y8, Y8
+	VEXTRACTI32X4 $0x01, Y8, X16
+	VPADDD        X16, X8, X8
+	VCVTDQ2PD     X8, Y8
+	VEXTRACTF32X4 $0x01, Y8, X16
+	VADDPD        X16, X8, X8
+	VPERMILPD     $0x01, X8, X16
+	VADDSD        X16, X8, X8
+	VEXTRACTI64X4 $0x01, Z12, Y16
+	VPADDD        Y16, Y12, Y12
+	VEXTRACTI32X4 $0x01, Y12, X16
+	VPADDD        X16, X12, X12
+	VCVTDQ2PD     X12, Y12
+	VEXTRACTF32X4 $0x01, Y12, X16
+	VADDPD        X16, X12, X12
+	VPERMILPD     $0x01, X12, X16
+	VADDSD        X16, X12, X12
+	VEXTRACTI64X4 $0x01, Z1, Y16
+	VPADDD        Y16, Y1, Y1
+	VEXTRACTI32X4 $0x01, Y1, X16
+	VPADDD        X16, X1, X1
+	VCVTDQ2PD     X1, Y1
+	VEXTRACTF32X4 $0x01, Y1, X16
+	VADDPD        X16, X1, X1
+	VPERMILPD     $0x01, X1, X16
+	VADDSD        X16, X1, X1
+	VEXTRACTI64X4 $0x01, Z5, Y16
+	VPADDD        Y16, Y5, Y5
+	VEXTRACTI32X4 $0x01, Y5, X16
+	VPADDD        X16, X5, X5
+	VCVTDQ2PD     X5, Y5
+	VEXTRACTF32X4 $0x01, Y5, X16
+	VADDPD        X16, X5, X5
+	VPERMILPD     $0x01, X5, X16
+	VADDSD        X16, X5, X5
+	VEXTRACTI64X4 $0x01, Z9, Y16
+	VPADDD        Y16, Y9, Y9
+	VEXTRACTI32X4 $0x01, Y9, X16
+	VPADDD        X16, X9, X9
+	VCVTDQ2PD     X9, Y9
+	VEXTRACTF32X4 $0x01, Y9, X16
+	VADDPD        X16, X9, X9
+	VPERMILPD     $0x01, X9, X16
+	VADDSD        X16, X9, X9
+	VEXTRACTI64X4 $0x01, Z13, Y16
+	VPADDD        Y16, Y13, Y13
+	VEXTRACTI32X4 $0x01, Y13, X16
+	VPADDD        X16, X13, X13
+	VCVTDQ2PD     X13, Y13
+	VEXTRACTF32X4 $0x01, Y13, X16
+	VADDPD        X16, X13, X13
+	VPERMILPD     $0x01, X13, X16
+	VADDSD        X16, X13, X13
+	VEXTRACTI64X4 $0x01, Z2, Y16
+	VPADDD        Y16, Y2, Y2
+	VEXTRACTI32X4 $0x01, Y2, X16
+	VPADDD        X16, X2, X2
+	VCVTDQ2PD     X2, Y2
+	VEXTRACTF32X4 $0x01, Y2, X16
+	VADDPD        X16, X2, X2
+	VPERMILPD     $0x01, X2, X16
+	VADDSD        X16, X2, X2
+	VEXTRACTI64X4 $0x01, Z6, Y16
+	VPADDD        Y16, Y6, Y6
+	VEXTRACTI32X4 $0x01, Y6, X16
+	VPADDD        X16, X6, X6
+	VCVTDQ2PD     X6, Y6
+	VEXTRACTF32X4 $0x01, Y6, X16
+	VADDPD        X16, X6, X6
+	VPERMILPD     $0x01, X6, X16
+	VADDSD        X16, X6, X6
+	VEXTRACTI64X4 $0x01, Z10, Y16
+	VPADDD        Y16, Y10, Y10
+	VEXTRACTI32X4 $0x01, Y10, X16
+	VPADDD        X16, X10, X10
+	VCVTDQ2PD     X10, Y10
+	VEXTRACTF32X4 $0x01, Y10, X16
+	VADDPD        X16, X10, X10
+	VPERMILPD     $0x01, X10, X16
+	VADDSD        X16, X10, X10
+	VEXTRACTI64X4 $0x01, Z14, Y16
+	VPADDD        Y16, Y14, Y14
+	VEXTRACTI32X4 $0x01, Y14, X16
+	VPADDD        X16, X14, X14
+	VCVTDQ2PD     X14, Y14
+	VEXTRACTF32X4 $0x01, Y14, X16
+	VADDPD        X16, X14, X14
+	VPERMILPD     $0x01, X14, X16
+	VADDSD        X16, X14, X14
+	VEXTRACTI64X4 $0x01, Z3, Y16
+	VPADDD        Y16, Y3, Y3
+	VEXTRACTI32X4 $0x01, Y3, X16
+	VPADDD        X16, X3, X3
+	VCVTDQ2PD     X3, Y3
+	VEXTRACTF32X4 $0x01, Y3, X16
+	VADDPD        X16, X3, X3
+	VPERMILPD     $0x01, X3, X16
+	VADDSD        X16, X3, X3
+	VEXTRACTI64X4 $0x01, Z7, Y16
+	VPADDD        Y16, Y7, Y7
+	VEXTRACTI32X4 $0x01, Y7, X16
+	VPADDD        X16, X7, X7
+	VCVTDQ2PD     X7, Y7
+	VEXTRACTF32X4 $0x01, Y7, X16
+	VADDPD        X16, X7, X7
+	VPERMILPD     $0x01, X7, X16
+	VADDSD        X16, X7, X7
+	VEXTRACTI64X4 $0x01, Z11, Y16
+	VPADDD        Y16, Y11, Y11
+	VEXTRACTI32X4 $0x01, Y11, X16
+	VPADDD        X16, X11, X11
+	VCVTDQ2PD     X11, Y11
+	VEXTRACTF32X4 $0x01, Y11, X16
+	VADDPD        X16, X11, X11
+	VPERMILPD     $0x01, X11, X16
+	VADDSD        X16, X11, X11
+	VEXTRACTI64X4 $0x01, Z15, Y16
+	VPADDD        Y16, Y15, Y15
+	VEXTRACTI32X4 $0x01, Y15, X16
+	VPADDD        X16, X15, X15
+	VCVTDQ2PD     X15, Y15
+	VEXTRACTF32X4 $0x01, Y15, X16
+	VADDPD        X16, X15, X15
+	VPERMILPD     $0x01, X15, X16
+	VADDSD        X16, X15, X15
+	MOVQ          add+104(FP), DX
+	TESTQ         DX, DX
+	JNZ           i16vnniR4Q4_add
+	VMOVSD        X0, (AX)
+	VMOVSD        X4, 8(AX)
+	VMOVSD        X8, 16(AX)
+	VMOVSD        X12, 24(AX)
+	ADDQ          CX, AX
+	VMOVSD        X1, (AX)
+	VMOVSD        X5, 8(AX)
+	VMOVSD        X9, 16(AX)
+	VMOVSD        X13, 24(AX)
+	ADDQ          CX, AX
+	VMOVSD        X2, (AX)
+	VMOVSD        X6, 8(AX)
+	VMOVSD        X10, 16(AX)
+	VMOVSD        X14, 24(AX)
+	ADDQ          CX, AX
+	VMOVSD        X3, (AX)
+	VMOVSD        X7, 8(AX)
+	VMOVSD        X11, 16(AX)
+	VMOVSD        X15, 24(AX)
+	VZEROUPPER
+	RET
+
+i16vnniR4Q4_add:
+	VADDSD (AX), X0, X0
+	VMOVSD X0, (AX)
+	VADDSD 8(AX), X4, X4
+	VMOVSD X4, 8(AX)
+	VADDSD 16(AX), X8, X8
+	VMOVSD X8, 16(AX)
+	VADDSD 24(AX), X12, X12
+	VMOVSD X12, 24(AX)
+	ADDQ   CX, AX
+	VADDSD (AX), X1, X1
+	VMOVSD X1, (AX)
+	VADDSD 8(AX), X5, X5
+	VMOVSD X5, 8(AX)
+	VADDSD 16(AX), X9, X9
+	VMOVSD X9, 16(AX)
+	VADDSD 24(AX), X13, X13
+	VMOVSD X13, 24(AX)
+	ADDQ   CX, AX
+	VADDSD (AX), X2, X2
+	VMOVSD X2, (AX)
+	VADDSD 8(AX), X6, X6
+	VMOVSD X6, 8(AX)
+	VADDSD 16(AX), X10, X10
+	VMOVSD X10, 16(AX)
+	VADDSD 24(AX), X14, X14
+	VMOVSD X14, 24(AX)
+	ADDQ   CX, AX
+	VADDSD (AX), X3, X3
+	VMOVSD X3, (AX)
+	VADDSD 8(AX), X7, X7
+	VMOVSD X7, 8(AX)
+	VADDSD 16(AX), X11, X11
+	VMOVSD X11, 16(AX)
+	VADDSD 24(AX), X15, X15
+	VMOVSD X15, 24(AX)
+	VZEROUPPER
+	RET
+
+// func i16vnniR4Q5(x []int16, xs int, q []int16, qs int, n int, out []float64, os int, add int)
+// Requires: AVX, AVX2, AVX512F, AVX512VL, AVX512_VNNI
+TEXT ·i16vnniR4Q5(SB), NOSPLIT, $0-112
+	MOVQ   xs+24(FP), AX
+	SHLQ   $0x01, AX
+	MOVQ   x_base+0(FP), CX
+	LEAQ   (CX)(AX*1), DX
+	LEAQ   (DX)(AX*1), BX
+	LEAQ   (BX)(AX*1), AX
+	MOVQ   qs+56(FP), SI
+	SHLQ   $0x01, SI
+	MOVQ   q_base+32(FP), DI
+	LEAQ   (DI)(SI*1), R8
+	LEAQ   (R8)(SI*1), R9
+	LEAQ   (R9)(SI*1), R10
+	LEAQ   (R10)(SI*1), SI
+	MOVQ   n+64(FP), R11
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+	VPXORD Z12, Z12, Z12
+	VPXORD Z13, Z13, Z13
+	VPXORD Z14, Z14, Z14
+	VPXORD Z15, Z15, Z15
+	VPXORD Z16, Z16, Z16
+	VPXORD Z17, Z17, Z17
+	VPXORD Z18, Z18, Z18
+	VPXORD Z19, Z19, Z19
+	XORQ   R12, R12
+	SHRQ   $0x04, R11
+	SHRQ   $0x01, R11
+	TESTQ  R11, R11
+	JZ     i16vnniR4Q5_reduce
+
+i16vnniR4Q5_loop:
+	VMOVDQU64 (DI)(R12*1), Z20
+	VMOVDQU64 (R8)(R12*1), Z21
+	VMOVDQU64 (R9)(R12*1), Z22
+	VMOVDQU64 (R10)(R12*1), Z23
+	VMOVDQU64 (SI)(R12*1), Z24
+	VMOVDQU64 (CX)(R12*1), Z25
+	VPDPWSSD  Z20, Z25, Z0
+	VPDPWSSD  Z21, Z25, Z1
+	VPDPWSSD  Z22, Z25, Z2
+	VPDPWSSD  Z23, Z25, Z3
+	VPDPWSSD  Z24, Z25, Z4
+	VMOVDQU64 (DX)(R12*1), Z25
+	VPDPWSSD  Z20, Z25, Z5
+	VPDPWSSD  Z21, Z25, Z6
+	VPDPWSSD  Z22, Z25, Z7
+	VPDPWSSD  Z23, Z25, Z8
+	VPDPWSSD  Z24, Z25, Z9
+	VMOVDQU64 (BX)(R12*1), Z25
+	VPDPWSSD  Z20, Z25, Z10
+	VPDPWSSD  Z21, Z25, Z11
+	VPDPWSSD  Z22, Z25, Z12
+	VPDPWSSD  Z23, Z25, Z13
+	VPDPWSSD  Z24, Z25, Z14
+	VMOVDQU64 (AX)(R12*1), Z25
+	VPDPWSSD  Z20, Z25, Z15
+	VPDPWSSD  Z21, Z25, Z16
+	VPDPWSSD  Z22, Z25, Z17
+	VPDPWSSD  Z23, Z25, Z18
+	VPDPWSSD  Z24, Z25, Z19
+	ADDQ      $0x40, R12
+	DECQ      R11
+	JNZ       i16vnniR4Q5_loop
+
+i16vnniR4Q5_reduce:
+	MOVQ          out_base+72(FP), AX
+	MOVQ          os+96(FP), CX
+	SHLQ          $0x03, CX
+	VEXTRACTI64X4 $0x01, Z0, Y20
+	VPADDD        Y20, Y0, Y0
+	VEXTRACTI32X4 $0x01, Y0, X20
+	VPADDD        X20, X0, X0
+	VCVTDQ2PD     X0, Y0
+	VEXTRACTF32X4 $0x01, Y0, X20
+	VADDPD        X20, X0, X0
+	VPERMILPD     $0x01, X0, X20
+	VADDSD        X20, X0, X0
+	VEXTRACTI64X4 $0x01, Z5, Y20
+	VPADDD        Y20, Y5, Y5
+	VEXTRACTI32X4 $0x01, Y5, X20
+	VPADDD        X20, X5, X5
+	VCVTDQ2PD     X5, Y5
+	VEXTRACTF32X4 $0x01, Y5, X20
+	VADDPD        X20, X5, X5
+	VPERMILPD     $0x01, X5, X20
+	VADDSD        X20, X5, X5
+	VEXTRACTI64X4 $0x01, Z10, Y20
+	VPADDD        Y20, Y10, Y10
+	VEXTRACTI32X4 $0x01, Y10, X20
+	VPADDD        X20, X10, X10
+	VCVTDQ2PD     X10, Y10
+	VEXTRACTF32X4 $0x01, Y10, X20
+	VADDPD        X20, X10, X10
+	VPERMILPD     $0x01, X10, X20
+	VADDSD        X20, X10, X10
+	VEXTRACTI64X4 $0x01, Z15, Y20
+	VPADDD        Y20, Y15, Y15
+	VEXTRACTI32X4 $0x01, Y15, X20
+	VPADDD        X20, X15, X15
+	VCVTDQ2PD     X15, Y15
+	VEXTRACTF32X4 $0x01, Y15, X20
+	VADDPD        X20, X15, X15
+	VPERMILPD     $0x01, X15, X20
+	VADDSD        X20, X15, X15
+	VEXTRACTI64X4 $0x01, Z1, Y20
+	VPADDD        Y20, Y1, Y1
+	VEXTRACTI32X4 $0x01, Y1, X20
+	VPADDD        X20, X1, X1
+	VCVTDQ2PD     X1, Y1
+	VEXTRACTF32X4 $0x01, Y1, X20
+	VADDPD        X20, X1, X1
+	VPERMILPD     $0x01, X1, X20
+	VADDSD        X20, X1, X1
+	VEXTRACTI64X4 $0x01, Z6, Y20
+	VPADDD        Y20, Y6, Y6
+	VEXTRACTI32X4 $0x01, Y6, X20
+	VPADDD        X20, X6, X6
+	VCVTDQ2PD     X6, Y6
+	VEXTRACTF32X4 $0x01, Y6, X20
+	VADDPD        X20, X6, X6
+	VPERMILPD     $0x01, X6, X20
+	VADDSD        X20, X6, X6
+	VEXTRACTI64X4 $0x01, Z11, Y20
+	VPADDD        Y20, Y11, Y11
+	VEXTRACTI32X4 $0x01, Y11, X20
+	VPADDD        X20, X11, X11
+	VCVTDQ2PD     X11, Y11
+	VEXTRACTF32X4 $0x01, Y11, X20
+	VADDPD        X20, X11, X11
+	VPERMILPD     $0x01, X11, X20
+	VADDSD        X20, X11, X11
+	VEXTRACTI64X4 $0x01, Z16, Y20
+	VPADDD        Y20, Y16, Y16
+	VEXTRACTI32X4 $0x01, Y16, X20
+	VPADDD        X20, X16, X16
+	VCVTDQ2PD     X16, Y16
+	VEXTRACTF32X4 $0x01, Y16, X20
+	VADDPD        X20, X16, X16
+	VPERMILPD     $0x01, X16, X20
+	VADDSD        X20, X16, X16
+	VEXTRACTI64X4 $0x01, Z2, Y20
+	VPADDD        Y20, Y2, Y2
+	VEXTRACTI32X4 $0x01, Y2, X20
+	VPADDD        X20, X2, X2
+	VCVTDQ2PD     X2, Y2
+	VEXTRACTF32X4 $0x01, Y2, X20
+	VADDPD        X20, X2, X2
+	VPERMILPD     $0x01, X2, X20
+	VADDSD        X20, X2, X2
+	VEXTRACTI64X4 $0x01, Z7, Y20
+	VPADDD        Y20, Y7, Y7
+	VEXTRACTI32X4 $0x01, Y7, X20
+	VPADDD        X20, X7, X7
+	VCVTDQ2PD     X7, Y7
+	VEXTRACTF32X4 $0x01, Y7, X20
+	VADDPD        X20, X7, X7
+	VPERMILPD     $0x01, X7, X20
+	VADDSD        X20, X7, X7
+	VEXTRACTI64X4 $0x01, Z12, Y20
+	VPADDD        Y20, Y12, Y12
+	VEXTRACTI32X4 $0x01, Y12, X20
+	VPADDD        X20, X12, X12
+	VCVTDQ2PD     X12, Y12
+	VEXTRACTF32X4 $0x01, Y12, X20
+	VADDPD        X20, X12, X12
+	VPERMILPD     $0x01, X12, X20
+	VADDSD        X20, X12, X12
+	VEXTRACTI64X4 $0x01, Z17, Y20
+	VPADDD        Y20, Y17, Y17
+	VEXTRACTI32X4 $0x01, Y17, X20
+	VPADDD        X20, X17, X17
+	VCVTDQ2PD     X17, Y17
+	VEXTRACTF32X4 $0x01, Y17, X20
+	VADDPD        X20, X17, X17
+	VPERMILPD     $0x01, X17, X20
+	VADDSD        X20, X17, X17
+	VEXTRACTI64X4 $0x01, Z3, Y20
+	VPADDD        Y20, Y3, Y3
+	VEXTRACTI32X4 $0x01, Y3, X20
+	VPADDD        X20, X3, X3
+	VCVTDQ2PD     X3, Y3
+	VEXTRACTF32X4 $0x01, Y3, X20
+	VADDPD        X20, X3, X3
+	VPERMILPD     $0x01, X3, X20
+	VADDSD        X20, X3, X3
+	VEXTRACTI64X4 $0x01, Z8, Y20
+	VPADDD        Y20, Y8, Y8
+	VEXTRACTI32X4 $0x01, Y8, X20
+	VPADDD        X20, X8, X8
+	VCVTDQ2PD     X8, Y8
+	VEXTRACTF32X4 $0x01, Y8, X20
+	VADDPD        X20, X8, X8
+	VPERMILPD     $0x01, X8, X20
+	VADDSD        X20, X8, X8
+	VEXTRACTI64X4 $0x01, Z13, Y20
+	VPADDD        Y20, Y13, Y13
+	VEXTRACTI32X4 $0x01, Y13, X20
+	VPADDD        X20, X13, X13
+	VCVTDQ2PD     X13, Y13
+	VEXTRACTF32X4 $0x01, Y13, X20
+	VADDPD        X20, X13, X13
+	VPERMILPD     $0x01, X13, X20
+	VADDSD        X20, X13, X13
+	VEXTRACTI64X4 $0x01, Z18, Y20
+	VPADDD        Y20, Y18, Y18
+	VEXTRACTI32X4 $0x01, Y18, X20
+	VPADDD        X20, X18, X18
+	VCVTDQ2PD     X18, Y18
+	VEXTRACTF32X4 $0x01, Y18, X20
+	VADDPD        X20, X18, X18
+	VPERMILPD     $0x01, X18, X20
+	VADDSD        X20, X18, X18
+	VEXTRACTI64X4 $0x01, Z4, Y20
+	VPADDD        Y20, Y4, Y4
+	VEXTRACTI32X4 $0x01, Y4, X20
+	VPADDD        X20, X4, X4
+	VCVTDQ2PD     X4, Y4
+	VEXTRACTF32X4 $0x01, Y4, X20
+	VADDPD        X20, X4, X4
+	VPERMILPD     $0x01, X4, X20
+	VADDSD        X20, X4, X4
+	VEXTRACTI64X4 $0x01, Z9, Y20
+	VPADDD        Y20, Y9, Y9
+	VEXTRACTI32X4 $0x01, Y9, X20
+	VPADDD        X20, X9, X9
+	VCVTDQ2PD     X9, Y9
+	VEXTRACTF32X4 $0x01, Y9, X20
+	VADDPD        X20, X9, X9
+	VPERMILPD     $0x01, X9, X20
+	VADDSD        X20, X9, X9
+	VEXTRACTI64X4 $0x01, Z14, Y20
+	VPADDD        Y20, Y14, Y14
+	VEXTRACTI32X4 $0x01, Y14, X20
+	VPADDD        X20, X14, X14
+	VCVTDQ2PD     X14, Y14
+	VEXTRACTF32X4 $0x01, Y14, X20
+	VADDPD        X20, X14, X14
+	VPERMILPD     $0x01, X14, X20
+	VADDSD        X20, X14, X14
+	VEXTRACTI64X4 $0x01, Z19, Y20
+	VPADDD        Y20, Y19, Y19
+	VEXTRACTI32X4 $0x01, Y19, X20
+	VPADDD        X20, X19, X19
+	VCVTDQ2PD     X19, Y19
+	VEXTRACTF32X4 $0x01, Y19, X20
+	VADDPD        X20, X19, X19
+	VPERMILPD     $0x01, X19, X20
+	VADDSD        X20, X19, X19
+	MOVQ          add+104(FP), DX
+	TESTQ         DX, DX
+	JNZ           i16vnniR4Q5_add
+	VMOVSD        X0, (AX)
+	VMOVSD        X5, 8(AX)
+	VMOVSD        X10, 16(AX)
+	VMOVSD        X15, 24(AX)
+	ADDQ          CX, AX
+	VMOVSD        X1, (AX)
+	VMOVSD        X6, 8(AX)
+	VMOVSD        X11, 16(AX)
+	VMOVSD        X16, 24(AX)
+	ADDQ          CX, AX
+	VMOVSD        X2, (AX)
+	VMOVSD        X7, 8(AX)
+	VMOVSD        X12, 16(AX)
+	VMOVSD        X17, 24(AX)
+	ADDQ          CX, AX
+	VMOVSD        X3, (AX)
+	VMOVSD        X8, 8(AX)
+	VMOVSD        X13, 16(AX)
+	VMOVSD        X18, 24(AX)
+	ADDQ          CX, AX
+	VMOVSD        X4, (AX)
+	VMOVSD        X9, 8(AX)
+	VMOVSD        X14, 16(AX)
+	VMOVSD        X19, 24(AX)
+	VZEROUPPER
+	RET
+
+i16vnniR4Q5_add:
+	VADDSD (AX), X0, X0
+	VMOVSD X0, (AX)
+	VADDSD 8(AX), X5, X5
+	VMOVSD X5, 8(AX)
+	VADDSD 16(AX), X10, X10
+	VMOVSD X10, 16(AX)
+	VADDSD 24(AX), X15, X15
+	VMOVSD X15, 24(AX)
+	ADDQ   CX, AX
+	VADDSD (AX), X1, X1
+	VMOVSD X1, (AX)
+	VADDSD 8(AX), X6, X6
+	VMOVSD X6, 8(AX)
+	VADDSD 16(AX), X11, X11
+	VMOVSD X11, 16(AX)
+	VADDSD 24(AX), X16, X16
+	VMOVSD X16, 24(AX)
+	ADDQ   CX, AX
+	VADDSD (AX), X2, X2
+	VMOVSD X2, (AX)
+	VADDSD 8(AX), X7, X7
+	VMOVSD X7, 8(AX)
+	VADDSD 16(AX), X12, X12
+	VMOVSD X12, 16(AX)
+	VADDSD 24(AX), X17, X17
+	VMOVSD X17, 24(AX)
+	ADDQ   CX, AX
+	VADDSD (AX), X3, X3
+	VMOVSD X3, (AX)
+	VADDSD 8(AX), X8, X8
+	VMOVSD X8, 8(AX)
+	VADDSD 16(AX), X13, X13
+	VMOVSD X13, 16(AX)
+	VADDSD 24(AX), X18, X18
+	VMOVSD X18, 24(AX)
+	ADDQ   CX, AX
+	VADDSD (AX), X4, X4
+	VMOVSD X4, (AX)
+	VADDSD 8(AX), X9, X9
+	VMOVSD X9, 8(AX)
+	VADDSD 16(AX), X14, X14
+	VMOVSD X14, 16(AX)
+	VADDSD 24(AX), X19, X19
+	VMOVSD X19, 24(AX)
+	VZEROUPPER
+	RET
+
+// func i16vnniR4Q6(x []int16, xs int, q []int16, qs int, n int, out []float64, os int, add int)
+// Requires: AVX, AVX2, AVX512F, AVX512VL, AVX512_VNNI
+TEXT ·i16vnniR4Q6(SB), NOSPLIT, $0-112
+	MOVQ   xs+24(FP), AX
+	SHLQ   $0x01, AX
+	MOVQ   x_base+0(FP), CX
+	LEAQ   (CX)(AX*1), DX
+	LEAQ   (DX)(AX*1), BX
+	LEAQ   (BX)(AX*1), AX
+	MOVQ   qs+56(FP), SI
+	SHLQ   $0x01, SI
+	MOVQ   q_base+32(FP), DI
+	LEAQ   (DI)(SI*1), R8
+	LEAQ   (R8)(SI*1), R9
+	LEAQ   (R9)(SI*1), R10
+	LEAQ   (R10)(SI*1), R11
+	LEAQ   (R11)(SI*1), SI
+	MOVQ   n+64(FP), R12
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+	VPXORD Z12, Z12, Z12
+	VPXORD Z13, Z13, Z13
+	VPXORD Z14, Z14, Z14
+	VPXORD Z15, Z15, Z15
+	VPXORD Z16, Z16, Z16
+	VPXORD Z17, Z17, Z17
+	VPXORD Z18, Z18, Z18
+	VPXORD Z19, Z19, Z19
+	VPXORD Z20, Z20, Z20
+	VPXORD Z21, Z21, Z21
+	VPXORD Z22, Z22, Z22
+	VPXORD Z23, Z23, Z23
+	XORQ   R13, R13
+	SHRQ   $0x04, R12
+	SHRQ   $0x01, R12
+	TESTQ  R12, R12
+	JZ     i16vnniR4Q6_reduce
+
+i16vnniR4Q6_loop:
+	VMOVDQU64 (DI)(R13*1), Z24
+	VMOVDQU64 (R8)(R13*1), Z25
+	VMOVDQU64 (R9)(R13*1), Z26
+	VMOVDQU64 (R10)(R13*1), Z27
+	VMOVDQU64 (R11)(R13*1), Z28
+	VMOVDQU64 (SI)(R13*1), Z29
+	VMOVDQU64 (CX)(R13*1), Z30
+	VPDPWSSD  Z24, Z30, Z0
+	VPDPWSSD  Z25, Z30, Z1
+	VPDPWSSD  Z26, Z30, Z2
+	VPDPWSSD  Z27, Z30, Z3
+	VPDPWSSD  Z28, Z30, Z4
+	VPDPWSSD  Z29, Z30, Z5
+	VMOVDQU64 (DX)(R13*1), Z30
+	VPDPWSSD  Z24, Z30, Z6
+	VPDPWSSD  Z25, Z30, Z7
+	VPDPWSSD  Z26, Z30, Z8
+	VPDPWSSD  Z27, Z30, Z9
+	VPDPWSSD  Z28, Z30, Z10
+	VPDPWSSD  Z29, Z30, Z11
+	VMOVDQU64 (BX)(R13*1), Z30
+	VPDPWSSD  Z24, Z30, Z12
+	VPDPWSSD  Z25, Z30, Z13
+	VPDPWSSD  Z26, Z30, Z14
+	VPDPWSSD  Z27, Z30, Z15
+	VPDPWSSD  Z28, Z30, Z16
+	VPDPWSSD  Z29, Z30, Z17
+	VMOVDQU64 (AX)(R13*1), Z30
+	VPDPWSSD  Z24, Z30, Z18
+	VPDPWSSD  Z25, Z30, Z19
+	VPDPWSSD  Z26, Z30, Z20
+	VPDPWSSD  Z27, Z30, Z21
+	VPDPWSSD  Z28, Z30, Z22
+	VPDPWSSD  Z29, Z30, Z23
+	ADDQ      $0x40, R13
+	DECQ      R12
+	JNZ       i16vnniR4Q6_loop
+
+i16vnniR4Q6_reduce:
+	MOVQ          out_base+72(FP), AX
+	MOVQ          os+96(FP), CX
+	SHLQ          $0x03, CX
+	VEXTRACTI64X4 $0x01, Z0, Y24
+	VPADDD        Y24, Y0, Y0
+	VEXTRACTI32X4 $0x01, Y0, X24
+	VPADDD        X24, X0, X0
+	VCVTDQ2PD     X0, Y0
+	VEXTRACTF32X4 $0x01, Y0, X24
+	VADDPD        X24, X0, X0
+	VPERMILPD     $0x01, X0, X24
+	VADDSD        X24, X0, X0
+	VEXTRACTI64X4 $0x01, Z6, Y24
+	VPADDD        Y24, Y6, Y6
+	VEXTRACTI32X4 $0x01, Y6, X24
+	VPADDD        X24, X6, X6
+	VCVTDQ2PD     X6, Y6
+	VEXTRACTF32X4 $0x01, Y6, X24
+	VADDPD        X24, X6, X6
+	VPERMILPD     $0x01, X6, X24
+	VADDSD        X24, X6, X6
+	VEXTRACTI64X4 $0x01, Z12, Y24
+	VPADDD        Y24, Y12, Y12
+	VEXTRACTI32X4 $0x01, Y12, X24
+	VPADDD        X24, X12, X12
+	VCVTDQ2PD     X12, Y12
+	VEXTRACTF32X4 $0x01, Y12, X24
+	VADDPD        X24, X12, X12
+	VPERMILPD     $0x01, X12, X24
+	VADDSD        X24, X12, X12
+	VEXTRACTI64X4 $0x01, Z18, Y24
+	VPADDD        Y24, Y18, Y18
+	VEXTRACTI32X4 $0x01, Y18, X24
+	VPADDD        X24, X18, X18
+	VCVTDQ2PD     X18, Y18
+	VEXTRACTF32X4 $0x01, Y18, X24
+	VADDPD        X24, X18, X18
+	VPERMILPD     $0x01, X18, X24
+	VADDSD        X24, X18, X18
+	VEXTRACTI64X4 $0x01, Z1, Y24
+	VPADDD        Y24, Y1, Y1
+	VEXTRACTI32X4 $0x01, Y1, X24
+	VPADDD        X24, X1, X1
+	VCVTDQ2PD     X1, Y1
+	VEXTRACTF32X4 $0x01, Y1, X24
+	VADDPD        X24, X1, X1
+	VPERMILPD     $0x01, X1, X24
+	VADDSD        X24, X1, X1
+	VEXTRACTI64X4 $0x01, Z7, Y24
+	VPADDD        Y24, Y7, Y7
+	VEXTRACTI32X4 $0x01, Y7, X24
+	VPADDD        X24, X7, X7
+	VCVTDQ2PD     X7, Y7
+	VEXTRACTF32X4 $0x01, Y7, X24
+	VADDPD        X24, X7, X7
+	VPERMILPD     $0x01, X7, X24
+	VADDSD        X24, X7, X7
+	VEXTRACTI64X4 $0x01, Z13, Y24
+	VPADDD        Y24, Y13, Y13
+	VEXTRACTI32X4 $0x01, Y13, X24
+	VPADDD        X24, X13, X13
+	VCVTDQ2PD     X13, Y13
+	VEXTRACTF32X4 $0x01, Y13, X24
+	VADDPD        X24, X13, X13
+	VPERMILPD     $0x01, X13, X24
+	VADDSD        X24, X13, X13
+	VEXTRACTI64X4 $0x01, Z19, Y24
+	VPADDD        Y24, Y19, Y19
+	VEXTRACTI32X4 $0x01, Y19, X24
+	VPADDD        X24, X19, X19
+	VCVTDQ2PD     X19, Y19
+	VEXTRACTF32X4 $0x01, Y19, X24
+	VADDPD        X24, X19, X19
+	VPERMILPD     $0x01, X19, X24
+	VADDSD        X24, X19, X19
+	VEXTRACTI64X4 $0x01, Z2, Y24
+	VPADDD        Y24, Y2, Y2
+	VEXTRACTI32X4 $0x01, Y2, X24
+	VPADDD        X24, X2, X2
+	VCVTDQ2PD     X2, Y2
+	VEXTRACTF32X4 $0x01, Y2, X24
+	VADDPD        X24, X2, X2
+	VPERMILPD     $0x01, X2, X24
+	VADDSD        X24, X2, X2
+	VEXTRACTI64X4 $0x01, Z8, Y24
+	VPADDD        Y24, Y8, Y8
+	VEXTRACTI32X4 $0x01, Y8, X24
+	VPADDD        X24, X8, X8
+	VCVTDQ2PD     X8, Y8
+	VEXTRACTF32X4 $0x01, Y8, X24
+	VADDPD        X24, X8, X8
+	VPERMILPD     $0x01, X8, X24
+	VADDSD        X24, X8, X8
+	VEXTRACTI64X4 $0x01, Z14, Y24
+	VPADDD        Y24, Y14, Y14
+	VEXTRACTI32X4 $0x01, Y14, X24
+	VPADDD        X24, X14, X14
+	VCVTDQ2PD     X14, Y14
+	VEXTRACTF32X4 $0x01, Y14, X24
+	VADDPD        X24, X14, X14
+	VPERMILPD     $0x01, X14, X24
+	VADDSD        X24, X14, X14
+	VEXTRACTI64X4 $0x01, Z20, Y24
+	VPADDD        Y24, Y20, Y20
+	VEXTRACTI32X4 $0x01, Y20, X24
+	VPADDD        X24, X20, X20
+	VCVTDQ2PD     X20, Y20
+	VEXTRACTF32X4 $0x01, Y20, X24
+	VADDPD        X24, X20, X20
+	VPERMILPD     $0x01, X20, X24
+	VADDSD        X24, X20, X20
+	VEXTRACTI64X4 $0x01, Z3, Y24
+	VPADDD        Y24, Y3, Y3
+	VEXTRACTI32X4 $0x01, Y3, X24
+	VPADDD        X24, X3, X3
+	VCVTDQ2PD     X3, Y3
+	VEXTRACTF32X4 $0x01, Y3, X24
+	VADDPD        X24, X3, X3
+	VPERMILPD     $0x01, X3, X24
+	VADDSD        X24, X3, X3
+	VEXTRACTI64X4 $0x01, Z9, Y24
+	VPADDD        Y24, Y9, Y9
+	VEXTRACTI32X4 $0x01, Y9, X24
+	VPADDD        X24, X9, X9
+	VCVTDQ2PD     X9, Y9
+	VEXTRACTF32X4 $0x01, Y9, X24
+	VADDPD        X24, X9, X9
+	VPERMILPD     $0x01, X9, X24
+	VADDSD        X24, X9, X9
+	VEXTRACTI64X4 $0x01, Z15, Y24
+	VPADDD        Y24, Y15, Y15
+	VEXTRACTI32X4 $0x01, Y15, X24
+	VPADDD        X24, X15, X15
+	VCVTDQ2PD     X15, Y15
+	VEXTRACTF32X4 $0x01, Y15, X24
+	VADDPD        X24, X15, X15
+	VPERMILPD     $0x01, X15, X24
+	VADDSD        X24, X15, X15
+	VEXTRACTI64X4 $0x01, Z21, Y24
+	VPADDD        Y24, Y21, Y21
+	VEXTRACTI32X4 $0x01, Y21, X24
+	VPADDD        X24, X21, X21
+	VCVTDQ2PD     X21, Y21
+	VEXTRACTF32X4 $0x01, Y21, X24
+	VADDPD        X24, X21, X21
+	VPERMILPD     $0x01, X21, X24
+	VADDSD        X24, X21, X21
+	VEXTRACTI64X4 $0x01, Z4, Y24
+	VPADDD        Y24, Y4, Y4
+	VEXTRACTI32X4 $0x01, Y4, X24
+	VPADDD        X24, X4, X4
+	VCVTDQ2PD     X4, Y4
+	VEXTRACTF32X4 $0x01, Y4, X24
+	VADDPD        X24, X4, X4
+	VPERMILPD     $0x01, X4, X24
+	VADDSD        X24, X4, X4
+	VEXTRACTI64X4 $0x01, Z10, Y24
+	VPADDD        Y24, Y10, Y10
+	VEXTRACTI32X4 $0x01, Y10, X24
+	VPADDD        X24, X10, X10
+	VCVTDQ2PD     X10, Y10
+	VEXTRACTF32X4 $0x01, Y10, X24
+	VADDPD        X24, X10, X10
+	VPERMILPD     $0x01, X10, X24
+	VADDSD        X24, X10, X10
+	VEXTRACTI64X4 $0x01, Z16, Y24
+	VPADDD        Y24, Y16, Y16
+	VEXTRACTI32X4 $0x01, Y16, X24
+	VPADDD        X24, X16, X16
+	VCVTDQ2PD     X16, Y16
+	VEXTRACTF32X4 $0x01, Y16, X24
+	VADDPD        X24, X16, X16
+	VPERMILPD     $0x01, X16, X24
+	VADDSD        X24, X16, X16
+	VEXTRACTI64X4 $0x01, Z22, Y24
+	VPADDD        Y24, Y22, Y22
+	VEXTRACTI32X4 $0x01, Y22, X24
+	VPADDD        X24, X22, X22
+	VCVTDQ2PD     X22, Y22
+	VEXTRACTF32X4 $0x01, Y22, X24
+	VADDPD        X24, X22, X22
+	VPERMILPD     $0x01, X22, X24
+	VADDSD        X24, X22, X22
+	VEXTRACTI64X4 $0x01, Z5, Y24
+	VPADDD        Y24, Y5, Y5
+	VEXTRACTI32X4 $0x01, Y5, X24
+	VPADDD        X24, X5, X5
+	VCVTDQ2PD     X5, Y5
+	VEXTRACTF32X4 $0x01, Y5, X24
+	VADDPD        X24, X5, X5
+	VPERMILPD     $0x01, X5, X24
+	VADDSD        X24, X5, X5
+	VEXTRACTI64X4 $0x01, Z11, Y24
+	VPADDD        Y24, Y11, Y11
+	VEXTRACTI32X4 $0x01, Y11, X24
+	VPADDD        X24, X11, X11
+	VCVTDQ2PD     X11, Y11
+	VEXTRACTF32X4 $0x01, Y11, X24
+	VADDPD        X24, X11, X11
+	VPERMILPD     $0x01, X11, X24
+	VADDSD        X24, X11, X11
+	VEXTRACTI64X4 $0x01, Z17, Y24
+	VPADDD        Y24, Y17, Y17
+	VEXTRACTI32X4 $0x01, Y17, X24
+	VPADDD        X24, X17, X17
+	VCVTDQ2PD     X17, Y17
+	VEXTRACTF32X4 $0x01, Y17, X24
+	VADDPD        X24, X17, X17
+	VPERMILPD     $0x01, X17, X24
+	VADDSD        X24, X17, X17
+	VEXTRACTI64X4 $0x01, Z23, Y24
+	VPADDD        Y24, Y23, Y23
+	VEXTRACTI32X4 $0x01, Y23, X24
+	VPADDD        X24, X23, X23
+	VCVTDQ2PD     X23, Y23
+	VEXTRACTF32X4 $0x01, Y23, X24
+	VADDPD        X24, X23, X23
+	VPERMILPD     $0x01, X23, X24
+	VADDSD        X24, X23, X23
+	MOVQ          add+104(FP), DX
+	TESTQ         DX, DX
+	JNZ           i16vnniR4Q6_add
+	VMOVSD        X0, (AX)
+	VMOVSD        X6, 8(AX)
+	VMOVSD        X12, 16(AX)
+	VMOVSD        X18, 24(AX)
+	ADDQ          CX, AX
+	VMOVSD        X1, (AX)
+	VMOVSD        X7, 8(AX)
+	VMOVSD        X13, 16(AX)
+	VMOVSD        X19, 24(AX)
+	ADDQ          CX, AX
+	VMOVSD        X2, (AX)
+	VMOVSD        X8, 8(AX)
+	VMOVSD        X14, 16(AX)
+	VMOVSD        X20, 24(AX)
+	ADDQ          CX, AX
+	VMOVSD        X3, (AX)
+	VMOVSD        X9, 8(AX)
+	VMOVSD        X15, 16(AX)
+	VMOVSD        X21, 24(AX)
+	ADDQ          CX, AX
+	VMOVSD        X4, (AX)
+	VMOVSD        X10, 8(AX)
+	VMOVSD        X16, 16(AX)
+	VMOVSD        X22, 24(AX)
+	ADDQ          CX, AX
+	VMOVSD        X5, (AX)
+	VMOVSD        X11, 8(AX)
+	VMOVSD        X17, 16(AX)
+	VMOVSD        X23, 24(AX)
+	VZEROUPPER
+	RET
+
+i16vnniR4Q6_add:
+	VADDSD (AX), X0, X0
+	VMOVSD X0, (AX)
+	VADDSD 8(AX), X6, X6
+	VMOVSD X6, 8(AX)
+	VADDSD 16(AX), X12, X12
+	VMOVSD X12, 16(AX)
+	VADDSD 24(AX), X18, X18
+	VMOVSD X18, 24(AX)
+	ADDQ   CX, AX
+	VADDSD (AX), X1, X1
+	VMOVSD X1, (AX)
+	VADDSD 8(AX), X7, X7
+	VMOVSD X7, 8(AX)
+	VADDSD 16(AX), X13, X13
+	VMOVSD X13, 16(AX)
+	VADDSD 24(AX), X19, X19
+	VMOVSD X19, 24(AX)
+	ADDQ   CX, AX
+	VADDSD (AX), X2, X2
+	VMOVSD X2, (AX)
+	VADDSD 8(AX), X8, X8
+	VMOVSD X8, 8(AX)
+	VADDSD 16(AX), X14, X14
+	VMOVSD X14, 16(AX)
+	VADDSD 24(AX), X20, X20
+	VMOVSD X20, 24(AX)
+	ADDQ   CX, AX
+	VADDSD (AX), X3, X3
+	VMOVSD X3, (AX)
+	VADDSD 8(AX), X9, X9
+	VMOVSD X9, 8(AX)
+	VADDSD 16(AX), X15, X15
+	VMOVSD X15, 16(AX)
+	VADDSD 24(AX), X21, X21
+	VMOVSD X21, 24(AX)
+	ADDQ   CX, AX
+	VADDSD (AX), X4, X4
+	VMOVSD X4, (AX)
+	VADDSD 8(AX), X10, X10
+	VMOVSD X10, 8(AX)
+	VADDSD 16(AX), X16, X16
+	VMOVSD X16, 16(AX)
+	VADDSD 24(AX), X22, X22
+	VMOVSD X22, 24(AX)
+	ADDQ   CX, AX
+	VADDSD (AX), X5, X5
+	VMOVSD X5, (AX)
+	VADDSD 8(AX), X11, X11
+	VMOVSD X11, 8(AX)
+	VADDSD 16(AX), X17, X17
+	VMOVSD X17, 16(AX)
+	VADDSD 24(AX), X23, X23
+	VMOVSD X23, 24(AX)
+	VZEROUPPER
+	RET
+
 // func i16Norm(x []float32, n int) (m float32, s float32)
 // Requires: AVX, AVX2, FMA3, SSE, SSE2
 TEXT ·i16Norm(SB), NOSPLIT, $0-40

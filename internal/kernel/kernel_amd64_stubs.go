@@ -389,6 +389,126 @@ func i16x512R4Q5(x []int16, xs int, q []int16, qs int, n int, out []float64, os 
 // codes are in [-2047, 2047]. The caller guarantees that every element it reads or writes is in bounds.
 func i16x512R4Q6(x []int16, xs int, q []int16, qs int, n int, out []float64, os int, add int)
 
+// i16vnniR1Q1 computes out[j*os+i] = Σ_{t<n} x[i*xs+t] * q[j*qs+t] for i < 1, j < 1,
+// exactly, or with add != 0 adds the sum to out[j*os+i]. n is a multiple of 32, at most 2048;
+// codes are in [-2047, 2047]. The caller guarantees that every element it reads or writes is in bounds.
+func i16vnniR1Q1(x []int16, xs int, q []int16, qs int, n int, out []float64, os int, add int)
+
+// i16vnniR1Q2 computes out[j*os+i] = Σ_{t<n} x[i*xs+t] * q[j*qs+t] for i < 1, j < 2,
+// exactly, or with add != 0 adds the sum to out[j*os+i]. n is a multiple of 32, at most 2048;
+// codes are in [-2047, 2047]. The caller guarantees that every element it reads or writes is in bounds.
+func i16vnniR1Q2(x []int16, xs int, q []int16, qs int, n int, out []float64, os int, add int)
+
+// i16vnniR1Q3 computes out[j*os+i] = Σ_{t<n} x[i*xs+t] * q[j*qs+t] for i < 1, j < 3,
+// exactly, or with add != 0 adds the sum to out[j*os+i]. n is a multiple of 32, at most 2048;
+// codes are in [-2047, 2047]. The caller guarantees that every element it reads or writes is in bounds.
+func i16vnniR1Q3(x []int16, xs int, q []int16, qs int, n int, out []float64, os int, add int)
+
+// i16vnniR1Q4 computes out[j*os+i] = Σ_{t<n} x[i*xs+t] * q[j*qs+t] for i < 1, j < 4,
+// exactly, or with add != 0 adds the sum to out[j*os+i]. n is a multiple of 32, at most 2048;
+// codes are in [-2047, 2047]. The caller guarantees that every element it reads or writes is in bounds.
+func i16vnniR1Q4(x []int16, xs int, q []int16, qs int, n int, out []float64, os int, add int)
+
+// i16vnniR1Q5 computes out[j*os+i] = Σ_{t<n} x[i*xs+t] * q[j*qs+t] for i < 1, j < 5,
+// exactly, or with add != 0 adds the sum to out[j*os+i]. n is a multiple of 32, at most 2048;
+// codes are in [-2047, 2047]. The caller guarantees that every element it reads or writes is in bounds.
+func i16vnniR1Q5(x []int16, xs int, q []int16, qs int, n int, out []float64, os int, add int)
+
+// i16vnniR1Q6 computes out[j*os+i] = Σ_{t<n} x[i*xs+t] * q[j*qs+t] for i < 1, j < 6,
+// exactly, or with add != 0 adds the sum to out[j*os+i]. n is a multiple of 32, at most 2048;
+// codes are in [-2047, 2047]. The caller guarantees that every element it reads or writes is in bounds.
+func i16vnniR1Q6(x []int16, xs int, q []int16, qs int, n int, out []float64, os int, add int)
+
+// i16vnniR2Q1 computes out[j*os+i] = Σ_{t<n} x[i*xs+t] * q[j*qs+t] for i < 2, j < 1,
+// exactly, or with add != 0 adds the sum to out[j*os+i]. n is a multiple of 32, at most 2048;
+// codes are in [-2047, 2047]. The caller guarantees that every element it reads or writes is in bounds.
+func i16vnniR2Q1(x []int16, xs int, q []int16, qs int, n int, out []float64, os int, add int)
+
+// i16vnniR2Q2 computes out[j*os+i] = Σ_{t<n} x[i*xs+t] * q[j*qs+t] for i < 2, j < 2,
+// exactly, or with add != 0 adds the sum to out[j*os+i]. n is a multiple of 32, at most 2048;
+// codes are in [-2047, 2047]. The caller guarantees that every element it reads or writes is in bounds.
+func i16vnniR2Q2(x []int16, xs int, q []int16, qs int, n int, out []float64, os int, add int)
+
+// i16vnniR2Q3 computes out[j*os+i] = Σ_{t<n} x[i*xs+t] * q[j*qs+t] for i < 2, j < 3,
+// exactly, or with add != 0 adds the sum to out[j*os+i]. n is a multiple of 32, at most 2048;
+// codes are in [-2047, 2047]. The caller guarantees that every element it reads or writes is in bounds.
+func i16vnniR2Q3(x []int16, xs int, q []int16, qs int, n int, out []float64, os int, add int)
+
+// i16vnniR2Q4 computes out[j*os+i] = Σ_{t<n} x[i*xs+t] * q[j*qs+t] for i < 2, j < 4,
+// exactly, or with add != 0 adds the sum to out[j*os+i]. n is a multiple of 32, at most 2048;
+// codes are in [-2047, 2047]. The caller guarantees that every element it reads or writes is in bounds.
+func i16vnniR2Q4(x []int16, xs int, q []int16, qs int, n int, out []float64, os int, add int)
+
+// i16vnniR2Q5 computes out[j*os+i] = Σ_{t<n} x[i*xs+t] * q[j*qs+t] for i < 2, j < 5,
+// exactly, or with add != 0 adds the sum to out[j*os+i]. n is a multiple of 32, at most 2048;
+// codes are in [-2047, 2047]. The caller guarantees that every element it reads or writes is in bounds.
+func i16vnniR2Q5(x []int16, xs int, q []int16, qs int, n int, out []float64, os int, add int)
+
+// i16vnniR2Q6 computes out[j*os+i] = Σ_{t<n} x[i*xs+t] * q[j*qs+t] for i < 2, j < 6,
+// exactly, or with add != 0 adds the sum to out[j*os+i]. n is a multiple of 32, at most 2048;
+// codes are in [-2047, 2047]. The caller guarantees that every element it reads or writes is in bounds.
+func i16vnniR2Q6(x []int16, xs int, q []int16, qs int, n int, out []float64, os int, add int)
+
+// i16vnniR3Q1 computes out[j*os+i] = Σ_{t<n} x[i*xs+t] * q[j*qs+t] for i < 3, j < 1,
+// exactly, or with add != 0 adds the sum to out[j*os+i]. n is a multiple of 32, at most 2048;
+// codes are in [-2047, 2047]. The caller guarantees that every element it reads or writes is in bounds.
+func i16vnniR3Q1(x []int16, xs int, q []int16, qs int, n int, out []float64, os int, add int)
+
+// i16vnniR3Q2 computes out[j*os+i] = Σ_{t<n} x[i*xs+t] * q[j*qs+t] for i < 3, j < 2,
+// exactly, or with add != 0 adds the sum to out[j*os+i]. n is a multiple of 32, at most 2048;
+// codes are in [-2047, 2047]. The caller guarantees that every element it reads or writes is in bounds.
+func i16vnniR3Q2(x []int16, xs int, q []int16, qs int, n int, out []float64, os int, add int)
+
+// i16vnniR3Q3 computes out[j*os+i] = Σ_{t<n} x[i*xs+t] * q[j*qs+t] for i < 3, j < 3,
+// exactly, or with add != 0 adds the sum to out[j*os+i]. n is a multiple of 32, at most 2048;
+// codes are in [-2047, 2047]. The caller guarantees that every element it reads or writes is in bounds.
+func i16vnniR3Q3(x []int16, xs int, q []int16, qs int, n int, out []float64, os int, add int)
+
+// i16vnniR3Q4 computes out[j*os+i] = Σ_{t<n} x[i*xs+t] * q[j*qs+t] for i < 3, j < 4,
+// exactly, or with add != 0 adds the sum to out[j*os+i]. n is a multiple of 32, at most 2048;
+// codes are in [-2047, 2047]. The caller guarantees that every element it reads or writes is in bounds.
+func i16vnniR3Q4(x []int16, xs int, q []int16, qs int, n int, out []float64, os int, add int)
+
+// i16vnniR3Q5 computes out[j*os+i] = Σ_{t<n} x[i*xs+t] * q[j*qs+t] for i < 3, j < 5,
+// exactly, or with add != 0 adds the sum to out[j*os+i]. n is a multiple of 32, at most 2048;
+// codes are in [-2047, 2047]. The caller guarantees that every element it reads or writes is in bounds.
+func i16vnniR3Q5(x []int16, xs int, q []int16, qs int, n int, out []float64, os int, add int)
+
+// i16vnniR3Q6 computes out[j*os+i] = Σ_{t<n} x[i*xs+t] * q[j*qs+t] for i < 3, j < 6,
+// exactly, or with add != 0 adds the sum to out[j*os+i]. n is a multiple of 32, at most 2048;
+// codes are in [-2047, 2047]. The caller guarantees that every element it reads or writes is in bounds.
+func i16vnniR3Q6(x []int16, xs int, q []int16, qs int, n int, out []float64, os int, add int)
+
+// i16vnniR4Q1 computes out[j*os+i] = Σ_{t<n} x[i*xs+t] * q[j*qs+t] for i < 4, j < 1,
+// exactly, or with add != 0 adds the sum to out[j*os+i]. n is a multiple of 32, at most 2048;
+// codes are in [-2047, 2047]. The caller guarantees that every element it reads or writes is in bounds.
+func i16vnniR4Q1(x []int16, xs int, q []int16, qs int, n int, out []float64, os int, add int)
+
+// i16vnniR4Q2 computes out[j*os+i] = Σ_{t<n} x[i*xs+t] * q[j*qs+t] for i < 4, j < 2,
+// exactly, or with add != 0 adds the sum to out[j*os+i]. n is a multiple of 32, at most 2048;
+// codes are in [-2047, 2047]. The caller guarantees that every element it reads or writes is in bounds.
+func i16vnniR4Q2(x []int16, xs int, q []int16, qs int, n int, out []float64, os int, add int)
+
+// i16vnniR4Q3 computes out[j*os+i] = Σ_{t<n} x[i*xs+t] * q[j*qs+t] for i < 4, j < 3,
+// exactly, or with add != 0 adds the sum to out[j*os+i]. n is a multiple of 32, at most 2048;
+// codes are in [-2047, 2047]. The caller guarantees that every element it reads or writes is in bounds.
+func i16vnniR4Q3(x []int16, xs int, q []int16, qs int, n int, out []float64, os int, add int)
+
+// i16vnniR4Q4 computes out[j*os+i] = Σ_{t<n} x[i*xs+t] * q[j*qs+t] for i < 4, j < 4,
+// exactly, or with add != 0 adds the sum to out[j*os+i]. n is a multiple of 32, at most 2048;
+// codes are in [-2047, 2047]. The caller guarantees that every element it reads or writes is in bounds.
+func i16vnniR4Q4(x []int16, xs int, q []int16, qs int, n int, out []float64, os int, add int)
+
+// i16vnniR4Q5 computes out[j*os+i] = Σ_{t<n} x[i*xs+t] * q[j*qs+t] for i < 4, j < 5,
+// exactly, or with add != 0 adds the sum to out[j*os+i]. n is a multiple of 32, at most 2048;
+// codes are in [-2047, 2047]. The caller guarantees that every element it reads or writes is in bounds.
+func i16vnniR4Q5(x []int16, xs int, q []int16, qs int, n int, out []float64, os int, add int)
+
+// i16vnniR4Q6 computes out[j*os+i] = Σ_{t<n} x[i*xs+t] * q[j*qs+t] for i < 4, j < 6,
+// exactly, or with add != 0 adds the sum to out[j*os+i]. n is a multiple of 32, at most 2048;
+// codes are in [-2047, 2047]. The caller guarantees that every element it reads or writes is in bounds.
+func i16vnniR4Q6(x []int16, xs int, q []int16, qs int, n int, out []float64, os int, add int)
+
 // i16Norm returns max |x[t]| and Σ x[t]² for t < n, in one pass.
 // The caller guarantees that x holds n elements.
 func i16Norm(x []float32, n int) (m float32, s float32)
