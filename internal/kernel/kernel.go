@@ -7,7 +7,8 @@
 //
 // QuantizeI16 and DotI16Tile (i16.go) give SearchBatch's first pass 16-bit integer codes and
 // their exact dot products: AVX2 (VPMADDWD) where the CPU has it, AVX-512BW where it also has
-// AVX512BW and AVX512VL, portable Go otherwise; I16Fast says whether assembly runs.
+// AVX512BW and AVX512VL (VPDPWSSD where it has AVX512_VNNI too), portable Go otherwise;
+// I16Fast says whether assembly runs. PINREC_KERNEL=avx512bw leaves out the VNNI tiles.
 //
 // The environment variable PINREC_KERNEL, read once at start-up, limits the choice: "avx2"
 // leaves out the AVX-512 kernels, "go" keeps the portable ones (for measurements and for
