@@ -46,8 +46,8 @@ func useI16(dim int) bool {
 }
 
 // i16Codes are the int16 codes of some vectors (see kernel.QuantizeI16): vector i at
-// codes[i*stride:], zero-padded to a multiple of kernel.I16Align; inv[i] and rho[i] its scale
-// and rounding bound, l1[i] the sum of its codes' magnitudes, scale[i] = 1/inv[i].
+// codes[i*stride:], zero-padded to a multiple of kernel.I16Align; scale[i] = 1/inv for its
+// scale inv, rho[i] its rounding bound, l1[i] the sum of its codes' magnitudes.
 type i16Codes struct {
 	codes  []int16
 	stride int
