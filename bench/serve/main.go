@@ -41,7 +41,26 @@ func main() {
 	uploadSize := flag.Int64("upload-size", 31_000_000, "bytes per upload in the memory phase")
 	slots := flag.Int("upload-slots", 0, "the server's concurrent uploads (serve's default: its GOMAXPROCS), for the goal line")
 	limit := flag.Int64("upload-limit", 32<<20, "the server's upload size limit in bytes, for the goal line")
+	prepAnn := flag.String("prepare-ann", "", "approximate-index phase: write an hnsw index `file` (from -ann-dir, else -ann-n synthetic vectors) and exit")
+	annDir := flag.String("ann-dir", "", "bench-ann folder (exact.idx, ann.idx) that -prepare-ann combines")
+	annN := flag.Int("ann-n", 100000, "synthetic items -prepare-ann builds without -ann-dir")
+	modelDir := flag.String("model", "models/resnet50", "model folder whose metadata -prepare-ann stamps on the index")
+	serveAnn := flag.String("serve-ann", "", "approximate-index phase: serve this hnsw index `file` with -bin, time its start and its similar answers, and exit")
+	bin := flag.String("bin", "bin/pinrec", "the pinrec command -serve-ann runs")
 	flag.Parse()
+	if *prepAnn != "" || *serveAnn != "" {
+		var err error
+		if *prepAnn != "" {
+			err = prepareANN(*prepAnn, *annDir, *modelDir, *annN, *seed)
+		} else {
+			err = serveANN(*bin, *serveAnn, *clients, *duration, *k, *seed)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "benchserve:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if err := run(*base, *clients, *duration, *k, *queries, *mix, *seed); err != nil {
 		fmt.Fprintln(os.Stderr, "benchserve:", err)
 		os.Exit(1)
@@ -152,7 +171,10 @@ func run(base string, clients int, duration time.Duration, k int, queryDir, mix 
 }
 
 // allIDs pages through /api/items.
-func allIDs(hc *http.Client, base string) ([]string, error) {
+func allIDs(hc *http.Client, base string) ([]string, error) { return allIDsUpTo(hc, base, 0) }
+
+// allIDsUpTo lists the server's item IDs, stopping after limit of them (0: all).
+func allIDsUpTo(hc *http.Client, base string, limit int) ([]string, error) {
 	var ids []string
 	for off := 0; ; off += 500 {
 		resp, err := hc.Get(fmt.Sprintf("%s/api/items?offset=%d&limit=500", base, off))
@@ -173,7 +195,7 @@ func allIDs(hc *http.Client, base string) ([]string, error) {
 		for _, it := range page.Items {
 			ids = append(ids, it.ID)
 		}
-		if len(page.Items) == 0 || len(ids) >= page.Total {
+		if len(page.Items) == 0 || len(ids) >= page.Total || (limit > 0 && len(ids) >= limit) {
 			break
 		}
 	}

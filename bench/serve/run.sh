@@ -14,6 +14,21 @@
 # upload slots x the 32 MiB limit).
 #
 #   CLIENTS=8 DURATION=20s MIX=similar=6,query=2,image=2 STUFF_PAGES=1000 PER_CLASS=1000 make bench-serve
+#
+# With BENCH_ANN_N, BENCH_ANN_DIR or BENCH_ANN_FILE set it runs the approximate-index phase
+# instead: `pinrec serve` on an hnsw index file, timed from the process's start to its first
+# answer to GET /api/similar (serve_ann_start_s), then CLIENTS (default 4) clients sending
+# only similar requests (k=20) for DURATION (serve_ann_similar_p50_ms, _p99_ms). The file is
+#   BENCH_ANN_FILE  an hnsw index made by `pinrec build-ann` (served as it is), or
+#   BENCH_ANN_DIR   a bench-ann data folder kept by BENCH_KEEP=1 (exact.idx + ann.idx: the
+#                   graph as bench-ann built and calibrated it), or
+#   BENCH_ANN_N     that many synthetic CNN-shaped vectors (internal/synth) of the model's
+#                   dimension, built with ann.Build's defaults on 2 workers,
+# the last two combined into $out/ann-*.idx (reused when present) with the model's metadata,
+# which serve checks (it loads the model, as for any index, to embed uploads).
+#
+#   BENCH_ANN_N=100000 make bench-serve
+#   BENCH_ANN_DIR=/big/tmp/pinrec-bench-ann.XXXXXX/synth make bench-serve
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -25,6 +40,25 @@ duration=${DURATION:-20s}
 mix=${MIX:-similar=6,query=2,image=2}
 [ -x "$bin" ] || { echo "bench-serve: $bin is missing: run make build" >&2; exit 1; }
 mkdir -p "$out"
+
+if [ -n "${BENCH_ANN_N:-}${BENCH_ANN_DIR:-}${BENCH_ANN_FILE:-}" ]; then
+  echo "bench-serve (approximate index) on $(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //'), $(nproc) cores"
+  go build -o "$out/benchserve" ./bench/serve
+  file=${BENCH_ANN_FILE:-}
+  if [ -z "$file" ]; then
+    if [ -n "${BENCH_ANN_DIR:-}" ]; then
+      file=$out/ann-$(basename "$(dirname "$BENCH_ANN_DIR")")-$(basename "$BENCH_ANN_DIR").idx
+      [ -s "$file" ] || "$out/benchserve" -prepare-ann "$file" -ann-dir "$BENCH_ANN_DIR" -model "${PINREC_MODEL:-models/resnet50}"
+    else
+      file=$out/ann-synth-$BENCH_ANN_N.idx
+      [ -s "$file" ] || "$out/benchserve" -prepare-ann "$file" -ann-n "$BENCH_ANN_N" -model "${PINREC_MODEL:-models/resnet50}"
+    fi
+  fi
+  echo "== pinrec serve -index $file; load: $(uptime | sed 's/.*load average/load average/')"
+  "$out/benchserve" -serve-ann "$file" -bin "$bin" -clients "${CLIENTS:-4}" -duration "$duration"
+  echo "load after: $(uptime | sed 's/.*load average/load average/')"
+  exit 0
+fi
 
 rm -rf "$out/images" "$out/pixels.pinrec"
 echo "== ${PER_CLASS:-1000} Fashion-MNIST test images per class -> $out/images, 50 train images -> $out/queries"
