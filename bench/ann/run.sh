@@ -15,6 +15,8 @@
 #
 # BENCH_FAISS: the FAISS factory strings built, separated by ';' (default "HNSW32,Flat;HNSW32,SQ8");
 # BENCH_NO_PEERS=1 leaves hnswlib and usearch out (the 1M run takes hours with every peer).
+# BENCH_KEEP=1 keeps each data set's folder (pinrec's exact.idx and ann.idx, not the raw vectors)
+# for bench-serve's approximate-index phase (BENCH_ANN_DIR, see bench/serve/run.sh).
 # BENCH_EF: efSearch values swept; BENCH_M, BENCH_EFC, BENCH_CODEC, BENCH_TARGET: pinrec's graph
 # and target recall; BENCH_RERANK: candidates re-ranked exactly (0: max(2k, min(ef, 4k))).
 #
@@ -27,7 +29,7 @@ cd "$(dirname "$0")/../.."
 PY=${PINREC_PYTHON:-.venv/bin/python}
 EF=${BENCH_EF:-16,24,32,48,64,96,128,192,256}
 root=$(mktemp -d "${BENCH_TMP:-${TMPDIR:-/tmp}}/pinrec-bench-ann.XXXXXX")
-trap 'rm -rf "$root"' EXIT
+trap '[ -n "${BENCH_KEEP:-}" ] || rm -rf "$root"' EXIT
 CGO_ENABLED=0 go build -o "$root/benchann" ./bench/ann
 
 one() {
@@ -64,7 +66,12 @@ one() {
 	fi
 	"$root/benchann" report -dir "$tmp"
 	echo "load after: $(uptime)"
-	rm -rf "$tmp"
+	if [ -n "${BENCH_KEEP:-}" ]; then
+		rm -f "$tmp/base.f32"
+		echo "bench-ann $data: BENCH_KEEP: kept $tmp (exact.idx, ann.idx); BENCH_ANN_DIR=$tmp make bench-serve serves it" >&2
+	else
+		rm -rf "$tmp"
+	fi
 }
 
 for data in ${BENCH_DATA:-fashion synth}; do
