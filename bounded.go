@@ -46,14 +46,15 @@ func useI16(dim int) bool {
 }
 
 // i16Codes are the int16 codes of some vectors (see kernel.QuantizeI16): vector i at
-// codes[i*stride:], zero-padded to a multiple of kernel.I16Align; scale[i] = 1/inv for its
-// scale inv, rho[i] its rounding bound, l1[i] the sum of its codes' magnitudes.
+// codes[i*stride:], zero-padded to a multiple of kernel.I16Align. For its scale inv, its
+// rounding bound rho and the sum l1 of its codes' magnitudes, with scale = 1/inv, it keeps the
+// terms i16Interval takes: scale2[i] = 2·scale, rs[i] = rho·scale, ls[i] = l1·scale.
 type i16Codes struct {
 	codes  []int16
 	stride int
-	rho    []float64
-	l1     []float64
-	scale  []float64
+	scale2 []float64 // 2·scale
+	rs     []float64 // rho·scale
+	ls     []float64 // l1·scale
 }
 
 // i16Len is the length of a vector's codes: dim rounded up to kernel.I16Align.
@@ -68,9 +69,9 @@ func newI16Codes(n, dim int) *i16Codes {
 	return &i16Codes{
 		codes:  make([]int16, n*stride),
 		stride: stride,
-		rho:    make([]float64, n),
-		l1:     make([]float64, n),
-		scale:  make([]float64, n),
+		scale2: make([]float64, n),
+		rs:     make([]float64, n),
+		ls:     make([]float64, n),
 	}
 }
 
@@ -79,7 +80,8 @@ func newI16Codes(n, dim int) *i16Codes {
 // never writes it.
 func (c *i16Codes) set(i int, v []float32) float32 {
 	inv, rho, l1, sq := kernel.QuantizeI16(v, c.codes[i*c.stride:i*c.stride+len(v)])
-	c.rho[i], c.l1[i], c.scale[i] = rho, float64(l1), 1/float64(inv)
+	scale := 1 / float64(inv)
+	c.scale2[i], c.rs[i], c.ls[i] = 2*scale, rho*scale, float64(l1)*scale
 	return sq
 }
 
@@ -105,19 +107,27 @@ func boundedI16ErrFactor(dim int) float64 {
 }
 
 // i16Interval returns the interval [a-e, a+e] in which L2sqTile's distance between x and q
-// lies, from sum = |x|²+|q|² (float32 kernel values), the exact code dot product dot = ΣXQ, the
-// product sc of the scales 1/inv_x and 1/inv_q, each vector's rounding bound and codes'
-// magnitude sum, the dimension and c16 = boundedI16ErrFactor(dim). With x[t] = (X[t]+r[t])/inv_x
-// and q[t] = (Q[t]+s[t])/inv_q (|r[t]| <= rx, |s[t]| <= rq, kernel.QuantizeI16),
+// lies, from sum = |x|²+|q|² (float32 kernel values), the exact code dot product dot = ΣXQ,
+// x's terms 2·sx, rx·sx and L1(X)·sx (i16Codes: sx = 1/inv_x, rx its rounding bound, L1(X)
+// the sum of its codes' magnitudes), q's scale sq and term rq·sq, cq = L1(Q)·sq + dim·rq·sq,
+// and c16 = boundedI16ErrFactor(dim). With x[t] = (X[t]+r[t])·sx and q[t] = (Q[t]+s[t])·sq
+// (|r[t]| <= rx, |s[t]| <= rq, kernel.QuantizeI16),
 //
-//	x·q = (ΣXQ + Σr·Q + ΣX·s + Σr·s)·sc, so |x·q - ΣXQ·sc| <= (rx·L1(Q) + rq·L1(X) + dim·rx·rq)·sc = E,
+//	x·q = (ΣXQ + Σr·Q + ΣX·s + Σr·s)·sx·sq, so
+//	|x·q - ΣXQ·sx·sq| <= (rx·L1(Q) + rq·L1(X) + dim·rx·rq)·sx·sq = (rx·sx)·cq + (L1(X)·sx)·(rq·sq) = E,
 //
-// and a = sum - 2·ΣXQ·sc is within 2E + 4γ(m)·sum of the distance (see boundedI16ErrFactor).
-// E gets a relative margin of 2⁻²⁰ for its own float64 roundings.
-func i16Interval(sum, dot, sc, rx, xl1, rq, ql1, dim, c16 float64) (lower, upper float64) {
-	a := sum - 2*dot*sc
-	e := c16*sum + 2*(1+0x1p-20)*(rx*ql1+rq*xl1+dim*rx*rq)*sc + 1e-30
+// and a = sum - 2·ΣXQ·sx·sq is within 2E + 4γ(m)·sum of the distance (see
+// boundedI16ErrFactor). E gets a relative margin of 2⁻²⁰ for its own float64 roundings.
+func i16Interval(sum, dot, x2, xr, xl, sq, qr, cq, c16 float64) (lower, upper float64) {
+	a := sum - dot*x2*sq
+	e := c16*sum + 2*(1+0x1p-20)*(xr*cq+xl*qr) + 1e-30
 	return a - e, a + e
+}
+
+// i16QueryTerms returns the terms of query j that i16Interval takes: its scale sq, rq·sq, and
+// cq = L1(Q)·sq + dim·rq·sq.
+func (c *i16Codes) i16QueryTerms(j, dim int) (sq, qr, cq float64) {
+	return c.scale2[j] / 2, c.rs[j], c.ls[j] + float64(dim)*c.rs[j]
 }
 
 // boundedCand is a candidate row of the bounded path and the lower bound of its distance.
@@ -149,9 +159,15 @@ func (b *bounded) pushUpper(u float64) {
 
 // excluded reports whether a row with lower bound lower is farther than the k rows whose
 // upper bounds are at most t, by a margin that keeps their square roots apart too (so that no
-// tie in the reported distance can bring back an excluded row).
+// tie in the reported distance can bring back an excluded row): lower > cutoff(t).
 func excluded(lower, t float64) bool {
-	return lower > t+math.Abs(t)*(1.0/(1<<20))
+	return lower > cutoff(t)
+}
+
+// cutoff is the value above which excluded(lower, t) holds, for loops that test many rows
+// against one t.
+func cutoff(t float64) float64 {
+	return t + math.Abs(t)*(1.0/(1<<20))
 }
 
 // prune drops the candidates that the current threshold excludes.
@@ -182,7 +198,6 @@ func (ix *Index) scanBounded(ctx context.Context, packed []float32, qs int, qnor
 		dots = make([]float32, nq*bs)
 	}
 	n16 := i16Len(dim)
-	fdim := float64(dim)
 	xnorms := make([]float32, bs)
 	zero := make([]float32, dim)
 	var verdict []uint8
@@ -233,16 +248,16 @@ func (ix *Index) scanBounded(ctx context.Context, packed []float32, qs int, qnor
 		}
 		for j := range st {
 			s := &st[j]
-			t := s.threshold()
+			cut := cutoff(s.threshold())
 			qn := float64(qnorms[j])
 			var dj []float32
 			var dj64 []float64
-			var qrho, ql1, qscale float64
+			var sq, qr, cq float64
 			if exact || xc == nil {
 				dj = dots[j*bs : j*bs+nb]
 			} else {
 				dj64 = dots64[j*bs : j*bs+nb]
-				qrho, ql1, qscale = qc.rho[j], qc.l1[j], qc.scale[j]
+				sq, qr, cq = qc.i16QueryTerms(j, dim)
 			}
 			for i := range nb {
 				var lower, upper float64
@@ -250,8 +265,8 @@ func (ix *Index) scanBounded(ctx context.Context, packed []float32, qs int, qnor
 				case exact:
 					lower, upper = float64(dj[i]), float64(dj[i])
 				case dj64 != nil:
-					lower, upper = i16Interval(float64(xnorms[i])+qn, dj64[i], xc.scale[i]*qscale,
-						xc.rho[i], xc.l1[i], qrho, ql1, fdim, c16)
+					lower, upper = i16Interval(float64(xnorms[i])+qn, dj64[i], xc.scale2[i], xc.rs[i], xc.ls[i],
+						sq, qr, cq, c16)
 				default:
 					p := dj[i]
 					sum := float64(xnorms[i]) + qn
@@ -259,7 +274,7 @@ func (ix *Index) scanBounded(ctx context.Context, packed []float32, qs int, qnor
 					e := c*sum + 1e-30
 					lower, upper = a-e, a+e
 				}
-				if excluded(lower, t) {
+				if lower > cut { // excluded(lower, s.threshold())
 					continue
 				}
 				row := b + i
@@ -278,7 +293,7 @@ func (ix *Index) scanBounded(ctx context.Context, packed []float32, qs int, qnor
 					}
 				}
 				s.pushUpper(upper)
-				t = s.threshold()
+				cut = cutoff(s.threshold())
 				s.cands = append(s.cands, boundedCand{lower: lower, row: row})
 				if len(s.cands) >= 2*k+64 {
 					s.prune()

@@ -156,9 +156,9 @@ func TestI16IntervalHolds(t *testing.T) {
 			widths := 0.0
 			for j := range n {
 				for i := range n {
+					sq, qr, cq := codes.i16QueryTerms(j, dim)
 					lower, upper := i16Interval(float64(norms[i])+float64(norms[j]), dots[j*n+i],
-						codes.scale[i]*codes.scale[j], codes.rho[i], codes.l1[i], codes.rho[j], codes.l1[j],
-						float64(dim), c16)
+						codes.scale2[i], codes.rs[i], codes.ls[i], sq, qr, cq, c16)
 					var d [1]float32
 					l2sqTile(vecs[i], 1, dim, vecs[j], 1, dim, dim, d[:], 1)
 					require.LessOrEqual(t, lower, float64(d[0]), "%s/%s: pair (%d, %d)", name, set.name, i, j)
