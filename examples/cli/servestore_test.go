@@ -1,0 +1,166 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"log"
+	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"pinrec"
+	"pinrec/ann"
+)
+
+// servedFile saves an index of n random vectors (seeded) at path, flat or hnsw.
+func servedFile(t *testing.T, path, kind string, n int, seed uint64) *pinrec.Index {
+	t.Helper()
+	ix, err := pinrec.NewIndex(32)
+	require.NoError(t, err)
+	r := rand.New(rand.NewPCG(seed, 3))
+	for i := range n {
+		v := make([]float32, 32)
+		for j := range v {
+			v[j] = float32(r.NormFloat64())
+		}
+		require.NoError(t, ix.Add(pinrec.Item{ID: fmt.Sprintf("p%03d", i), Vector: v}))
+	}
+	if kind == pinrec.KindFlat {
+		require.NoError(t, ix.Save(path))
+		return ix
+	}
+	a, err := ann.Build(context.Background(), ix)
+	require.NoError(t, err)
+	require.NoError(t, a.Save(path))
+	return ix
+}
+
+// rewriteInPlace writes b over path as cp does: the same file, truncated, then written.
+func rewriteInPlace(t *testing.T, path string, b []byte) {
+	t.Helper()
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_TRUNC, 0)
+	require.NoError(t, err)
+	_, err = f.Write(b)
+	require.NoError(t, err)
+	require.NoError(t, f.Close())
+}
+
+// TestServedIndexChangedInPlace: a served index whose file is truncated in place answers from
+// memory (flat) or refuses with errIndexChanged naming the file (hnsw, mapped: the fault of
+// reading a page cut off the file is recovered, not fatal); the watcher then reloads the file
+// once it is whole again, and answers match an exact search of it.
+func TestServedIndexChangedInPlace(t *testing.T) {
+	old := watchEvery
+	watchEvery = 10 * time.Millisecond
+	t.Cleanup(func() { watchEvery = old })
+	for _, kind := range []string{pinrec.KindFlat, ann.Kind} {
+		t.Run(kind, func(t *testing.T) {
+			dir := t.TempDir()
+			path := filepath.Join(dir, "pins.idx")
+			exact := servedFile(t, path, kind, 200, 1)
+			other := filepath.Join(dir, "other.idx")
+			exactOther := servedFile(t, other, kind, 200, 2)
+			next, err := os.ReadFile(other)
+			require.NoError(t, err)
+
+			ix, err := openServed(path, true)
+			require.NoError(t, err)
+			assert.Equal(t, kind != pinrec.KindFlat, ix.mapped)
+			var logs bytes.Buffer
+			var logMu sync.Mutex
+			rh := &reloadingHandler{path: path, logger: log.New(lockedBuffer{&logs, &logMu}, "", 0),
+				check: func(*servedIndex) error { return nil },
+				build: func(ix *servedIndex) (http.Handler, error) {
+					return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+						res, err := ix.Similar(r.Context(), r.URL.Query().Get("id"), 5)
+						if err != nil {
+							http.Error(w, err.Error(), http.StatusInternalServerError)
+							return
+						}
+						for _, x := range res {
+							fmt.Fprintln(w, x.ID)
+						}
+					}), nil
+				}}
+			h, err := rh.build(ix)
+			require.NoError(t, err)
+			rh.live.Store(&liveIndex{ix: ix, h: h})
+			ctx, cancel := context.WithCancel(context.Background())
+			defer func() { cancel(); rh.current().Close() }()
+
+			want := func(src *pinrec.Index, id string) string {
+				res, err := src.Similar(context.Background(), id, 5)
+				require.NoError(t, err)
+				var b strings.Builder
+				for _, x := range res {
+					fmt.Fprintln(&b, x.ID)
+				}
+				return b.String()
+			}
+			ask := func(id string) (int, string) {
+				rec := httptest.NewRecorder()
+				rh.ServeHTTP(rec, httptest.NewRequest("GET", "/?id="+id, nil))
+				return rec.Code, rec.Body.String()
+			}
+			code, body := ask("p001")
+			require.Equal(t, http.StatusOK, code, body)
+			require.Equal(t, want(exact, "p001"), body)
+
+			// Truncated to its header: before the watcher runs, the searches see it.
+			require.NoError(t, os.Truncate(path, 4096))
+			for i, id := range []string{"p002", "p003", "p004"} {
+				code, body = ask(id)
+				if i == 0 && kind != pinrec.KindFlat {
+					// The first read of a page cut off the file faulted, and serve lived.
+					assert.Contains(t, body, "reading its memory-mapped vectors faulted")
+				}
+				if kind == pinrec.KindFlat {
+					assert.Equal(t, http.StatusOK, code, body)
+					assert.Equal(t, want(exact, id), body)
+				} else {
+					assert.GreaterOrEqual(t, code, 500, body)
+					assert.Contains(t, body, path)
+					assert.Contains(t, body, "changed on disk")
+				}
+			}
+			go rh.watchIndex(ctx)
+			// Then the other index, written in place; the watcher loads it when it is whole.
+			rewriteInPlace(t, path, next)
+			var got string
+			for range 500 {
+				if code, got = ask("p005"); code == http.StatusOK && got == want(exactOther, "p005") {
+					break
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+			assert.Equal(t, want(exactOther, "p005"), got)
+			assert.False(t, rh.current().mapped, "a reloaded index is read into memory")
+			logMu.Lock()
+			defer logMu.Unlock()
+			assert.Contains(t, logs.String(), "pinrec serve: index "+path+" changed on disk")
+			assert.Contains(t, logs.String(), "pinrec serve: reloaded index "+path+": 200 items")
+		})
+	}
+}
+
+// lockedBuffer is a bytes.Buffer safe for the watcher's logger and the test.
+type lockedBuffer struct {
+	b  *bytes.Buffer
+	mu *sync.Mutex
+}
+
+func (l lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
