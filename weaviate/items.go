@@ -247,6 +247,16 @@ func (s *Store) addBatch(ctx context.Context, objs []*models.Object, ids []strin
 				be.Failed = append(be.Failed, ItemError{ID: ids[i], Err: err})
 			}
 		}
+		// Items refused for want of replicas ("cannot reach enough replicas") while the
+		// level cannot be reached end now, with the error that says so (quorum.go).
+		if len(retryIDs) > 0 && s.cfg.write != One {
+			if qerr := s.quorumDown(ctx, "batch"); qerr != nil {
+				for _, id := range retryIDs {
+					be.Failed = append(be.Failed, ItemError{ID: id, Err: qerr})
+				}
+				retryObjs, retryIDs = nil, nil
+			}
+		}
 		objs, ids = retryObjs, retryIDs
 	}
 	return nil
@@ -331,6 +341,15 @@ func (s *Store) removeBatch(ctx context.Context, ids []string, be *BatchError) e
 					matched[u] = true
 					be.Failed = append(be.Failed, ItemError{ID: byUUID[u], Err: err})
 				}
+			}
+		}
+		if len(retry) > 0 && s.cfg.write != One {
+			if qerr := s.quorumDown(ctx, "batch delete"); qerr != nil {
+				for _, u := range retry {
+					matched[u] = true
+					be.Failed = append(be.Failed, ItemError{ID: byUUID[u], Err: qerr})
+				}
+				retry = nil
 			}
 		}
 		pending = retry
