@@ -240,6 +240,10 @@ func search(dir string, d int, efs []int, nlat, rerank int) {
 	runtime.GC()
 	debug.FreeOSMemory()
 	resident := rssAnon() - before
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	log.Printf("loaded: resident anonymous %.1f MB over the process before loading; Go heap in use %.1f MB, runtime total from the OS %.1f MB; index by count %s bytes",
+		float64(resident)/1e6, float64(ms.HeapInuse)/1e6, float64(ms.Sys)/1e6, a.Stats()["memory_bytes"])
 	qs := readRows(filepath.Join(dir, "queries.f32"), 0, nq, d)
 	queries := make([][]float32, nq)
 	for i := range queries {
