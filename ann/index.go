@@ -230,6 +230,9 @@ func Build(ctx context.Context, ix *pinrec.Index, opts ...Option) (*Index, error
 			return nil, fmt.Errorf("ann: build: %w", err)
 		}
 	}
+	// Many identical vectors can leave nodes that no path from the entry point reaches
+	// (compact.go); link them in.
+	a.g.relinkUnreachable()
 	return a, nil
 }
 
