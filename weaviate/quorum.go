@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"regexp"
 	"slices"
@@ -35,6 +36,7 @@ const quorumProbeTimeout = 2 * time.Second
 type quorumState struct {
 	mu        sync.Mutex
 	nodes     int       // nodes in the cluster when last seen all healthy; 0 while unknown
+	names     []string  // their names
 	downUntil time.Time // a write before this asks first
 }
 
@@ -94,9 +96,10 @@ func (s *Store) countNodes(ctx context.Context) {
 				healthy++
 			}
 		}
-		if healthy == len(st) {
+		if healthy == len(st) && len(st) >= s.quorum.nodes {
 			s.quorum.mu.Lock()
-			s.quorum.nodes = max(s.quorum.nodes, len(st))
+			s.quorum.nodes = len(st)
+			s.quorum.names = slices.Sorted(maps.Keys(st))
 			s.quorum.mu.Unlock()
 		}
 		return
@@ -122,7 +125,7 @@ func (s *Store) needed() (need, rf int) {
 func (s *Store) quorumDown(ctx context.Context, op string) error {
 	need, rf := s.needed()
 	s.quorum.mu.Lock()
-	total := s.quorum.nodes
+	total, names := s.quorum.nodes, s.quorum.names
 	s.quorum.mu.Unlock()
 	if need <= 1 || total == 0 {
 		return nil
@@ -139,6 +142,8 @@ func (s *Store) quorumDown(ctx context.Context, op string) error {
 		st, unreachable, err := listNodes(ctx, n.host)
 		switch {
 		case err == nil:
+			// The node's own view: a node it does not list, or not as healthy, is one it
+			// cannot write a replica to.
 			healthy := 0
 			for name, v := range st {
 				if v == "HEALTHY" {
@@ -149,6 +154,14 @@ func (s *Store) quorumDown(ctx context.Context, op string) error {
 			}
 			if healthy >= need {
 				return nil
+			}
+			for _, name := range names {
+				if _, listed := st[name]; !listed {
+					down[name] = true
+				}
+			}
+			for len(down) < total-healthy { // unnamed: more nodes than the names known
+				down[fmt.Sprintf("node %d", len(down)+1)] = true
 			}
 			asked = n.host
 		case len(unreachable) > 0:

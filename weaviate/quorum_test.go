@@ -23,6 +23,10 @@ func fakeNodes(t *testing.T, down ...string) *httptest.Server {
 			http.NotFound(w, r)
 			return
 		}
+		if len(down) == 1 && down[0] == "listed-alone" { // the dead nodes left the membership
+			fmt.Fprint(w, `{"nodes":[{"name":"weaviate-0","status":"HEALTHY"}]}`)
+			return
+		}
 		if len(down) > 0 {
 			n := down[int(turn.Add(1))%len(down)]
 			w.WriteHeader(http.StatusInternalServerError)
@@ -40,6 +44,9 @@ func quorumStore(host string, level Consistency, rf, nodes int) *Store {
 	s.cfg.write = level
 	s.nodes = []*node{{host: host}}
 	s.quorum.nodes = nodes
+	if nodes == 3 {
+		s.quorum.names = []string{"weaviate-0", "weaviate-1", "weaviate-2"}
+	}
 	return s
 }
 
@@ -56,6 +63,7 @@ func TestQuorumDown(t *testing.T) {
 		{"two down, QUORUM not reachable", Quorum, []string{"weaviate-1", "weaviate-2"}, 3, true},
 		{"one down, ALL not reachable", All, []string{"weaviate-2"}, 3, true},
 		{"two down, ONE asks nothing", One, []string{"weaviate-1", "weaviate-2"}, 3, false},
+		{"two left the listing, QUORUM not reachable", Quorum, []string{"listed-alone"}, 3, true},
 		{"cluster size unknown: no refusal", Quorum, []string{"weaviate-1", "weaviate-2"}, 0, false},
 		{"two down of five: QUORUM of 3 may still be up", Quorum, []string{"weaviate-1", "weaviate-2"}, 5, false},
 	}
@@ -70,7 +78,11 @@ func TestQuorumDown(t *testing.T) {
 			}
 			require.ErrorIs(t, err, ErrQuorumUnreachable)
 			msg := err.Error()
-			for _, want := range append([]string{string(c.level), "replicas", "not acknowledged"}, c.down...) {
+			names := c.down
+			if names[0] == "listed-alone" {
+				names = []string{"weaviate-1", "weaviate-2"}
+			}
+			for _, want := range append([]string{string(c.level), "replicas", "not acknowledged"}, names...) {
 				assert.Contains(t, msg, want)
 			}
 		})

@@ -271,11 +271,13 @@ func twoKilledTrial(t *testing.T, i int) row {
 	for b := range writes {
 		start := time.Now()
 		err := writer.AddContext(ctx, during[b*5:(b+1)*5]...)
-		if took := time.Since(start); b == 0 {
+		took := time.Since(start)
+		if b == 0 {
 			firstTook = took
 		} else {
 			restTook = max(restTook, took)
 		}
+		t.Logf("QUORUM write %d with 2 of 3 nodes down: %.2f s: %v", b, took.Seconds(), err)
 		switch {
 		case err == nil:
 			wAcked += 5
