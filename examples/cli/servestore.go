@@ -101,6 +101,9 @@ func openServed(path string, mmap bool) (*servedIndex, error) {
 		s.store, err = pinrec.Open(path)
 	}
 	if err != nil {
+		if s.store != nil { // opened, but the file changed meanwhile
+			s.store.Close()
+		}
 		f.Close()
 		return nil, err
 	}
