@@ -594,7 +594,7 @@ func (a *Index) Stats() map[string]string {
 		s["deleted_nodes"] = strconv.Itoa(a.g.n - len(a.node))
 		s["levels"] = strconv.Itoa(a.g.top + 1)
 		s["memory_bytes"] = strconv.FormatInt(a.memoryBytes(), 10)
-		s["code_bytes"] = strconv.Itoa(a.g.cs)
+		s["code_bytes"] = strconv.Itoa(a.g.cd.codeSize())
 	}
 	return s
 }
