@@ -167,11 +167,14 @@ func (c *codec) prepare(x []float32, q *query) {
 		clear(q.qi)
 		return
 	}
-	scale := amax / float32(sq8.MaxQuery(c.pdim))
-	inv := 1 / scale
 	lim := float32(sq8.MaxQuery(c.pdim))
+	scale := amax / lim
+	inv := lim / amax
+	// Rounded half up through an offset that makes every value positive, so that the
+	// conversion's truncation floors: |v·inv| <= lim (up to rounding) < 32768.
+	qi := q.qi[:c.pdim]
 	for t, v := range a[:c.pdim] {
-		q.qi[t] = int16(min(lim, max(-lim, float32(math.Round(float64(v*inv))))))
+		qi[t] = int16(int32(min(lim, max(-lim, v*inv))+32768.5) - 32768)
 	}
 	q.qs = 2 * scale
 }
