@@ -33,6 +33,10 @@ func TestMarshalRoundTrip(t *testing.T) {
 			delete(sb, "memory_bytes")
 			assert.Equal(t, sa, sb)
 			assert.Equal(t, data, b.Marshal(), "marshal(unmarshal(x)) == x")
+			// The norms after the codes in RAM (not in the file) are recomputed on load to the
+			// same bytes the inserts wrote.
+			assert.Equal(t, a.g.cs, b.g.cs)
+			assert.Equal(t, a.g.codes[:a.g.n*a.g.cs], b.g.codes[:b.g.n*b.g.cs], "codes and norms")
 			for _, q := range qs {
 				ra, err := a.Search(context.Background(), q, 5)
 				require.NoError(t, err)
