@@ -1,4 +1,5 @@
-// Command sq8 generates the AVX2+FMA code-distance kernels of package pinrec/internal/sq8
+// Command sq8 generates the AVX2+FMA and AVX-512BW code-distance kernels of package
+// pinrec/internal/sq8 (the integer dotU8 kernels and l2SQ8PairAVX512 are in dot.go)
 // (../../sq8/kernel_amd64.s and ../../sq8/kernel_amd64_stubs.go). Run it through `go generate`
 // in internal/sq8; the directive is in internal/sq8/kernel_amd64.go.
 //
