@@ -163,8 +163,10 @@ func (g *graph) reachable() []bool {
 // such node u it searches the reachable part for u's nearest nodes (on code distances), links
 // the nearest one with room (or, all being full, the nearest, in place of its farthest link
 // w, which u then links to) to u, and gives u's free places to the nearest ones. Everything u
-// leads to becomes reachable with it. A replaced link can cut off w's part of the graph; the
-// passes repeat until none is cut off (at most 8). The graph has no dead nodes.
+// leads to becomes reachable with it. Then, the other way round, every node from which no
+// level-0 path leads back to the entry point (see untrap) links to its nearest node that does.
+// A replaced link can cut off its target; the passes repeat until nothing changes (at most 8).
+// The graph has no dead nodes.
 func (g *graph) relinkUnreachable() {
 	for pass := 0; pass < 8; pass++ {
 		seen := g.reachable()
@@ -190,10 +192,83 @@ func (g *graph) relinkUnreachable() {
 				}
 			}
 		}
+		// The other way round: nodes from which no level-0 path leads back to the entry point
+		// (a group of identical vectors whose lists hold only each other) trap a search that
+		// enters the level-0 walk there. Each such node links to its nearest node that leads
+		// back, in place of its farthest link when full.
+		fixed += g.untrap()
 		if fixed == 0 {
 			return
 		}
 	}
+}
+
+// leadsBack marks the nodes from which a level-0 path reaches the entry point.
+func (g *graph) leadsBack() []bool {
+	ok := make([]bool, g.n)
+	if g.entry == none {
+		return ok
+	}
+	ok[g.entry] = true
+	for changed := true; changed; {
+		changed = false
+		for x := 0; x < g.n; x++ {
+			if ok[x] {
+				continue
+			}
+			ln := g.links(uint32(x), 0)
+			for _, y := range ln[1 : 1+ln[0]] {
+				if ok[y] {
+					ok[x], changed = true, true
+					break
+				}
+			}
+		}
+	}
+	return ok
+}
+
+// untrap links each node that does not lead back to the entry point to its nearest node that
+// does, and returns how many it linked.
+func (g *graph) untrap() int {
+	ok := g.leadsBack()
+	all := make([]bool, g.n)
+	for i := range all {
+		all[i] = true
+	}
+	fixed := 0
+	for x := 0; x < g.n; x++ {
+		if ok[x] {
+			continue
+		}
+		cx := g.code(uint32(x))
+		var v uint32 = none
+		for _, c := range g.nearestCodes(cx, max(g.efc, g.m0), all) {
+			if ok[c.node] && c.node != uint32(x) {
+				v = c.node
+				break
+			}
+		}
+		if v == none {
+			v = g.entry
+		}
+		ln := g.links(uint32(x), 0)
+		if int(ln[0]) < g.m0 {
+			ln[1+ln[0]] = v
+			ln[0]++
+		} else {
+			far, farD := 1, float32(-1)
+			for j, y := range ln[1 : 1+ln[0]] {
+				if d := g.cd.distCodes(cx, g.code(y)); d > farD {
+					far, farD = 1+j, d
+				}
+			}
+			ln[far] = v
+		}
+		ok[x] = true
+		fixed++
+	}
+	return fixed
 }
 
 // relink links the unreachable node u into the reachable part of the graph (seen) at level 0.
