@@ -90,6 +90,9 @@ func keepPrevious(path string) (string, error) {
 		os.Remove(tmp)
 		return "", fmt.Errorf("keep the index before the sync as %s: %w", prev, err)
 	}
+	// When prev already was a link to the same file (a sync killed before its first save kept
+	// it), rename does nothing and leaves tmp (POSIX): remove it.
+	os.Remove(tmp)
 	return prev, nil
 }
 
