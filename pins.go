@@ -221,8 +221,10 @@ func andFilter(a, b func(string, map[string]string) bool) func(string, map[strin
 	return func(id string, meta map[string]string) bool { return a(id, meta) && b(id, meta) }
 }
 
-// collectPins over-fetches raw results (4k, then doubling) until k pins are found or the
-// searcher has no more.
+// collectPins fetches raw results until k pins are found or the searcher has no more: first
+// k+k/4+4 (enough when few hits are region items, and an approximate index searches no wider
+// than it must), then 4 times as many each time (the hits of an index with regions are mostly
+// region items).
 func collectPins(k, total int, fetch func(n int) ([]Result, error)) ([]Result, error) {
 	if k < 1 {
 		_, err := fetch(k) // the searcher's own error for a bad k
@@ -231,7 +233,7 @@ func collectPins(k, total int, fetch func(n int) ([]Result, error)) ([]Result, e
 		}
 		return nil, err
 	}
-	n := 4 * k
+	n := k + k/4 + 4
 	for {
 		raw, err := fetch(n)
 		if err != nil {
@@ -241,6 +243,6 @@ func collectPins(k, total int, fetch func(n int) ([]Result, error)) ([]Result, e
 		if len(pins) >= k || len(raw) < n || n >= total {
 			return pins, nil
 		}
-		n *= 2
+		n *= 4
 	}
 }
