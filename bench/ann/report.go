@@ -80,6 +80,8 @@ func report(dir string, n, d int) {
 	var cj struct {
 		FilteredRecall     float64 `json:"filtered_recall"`
 		FilteredLatencyS   float64 `json:"filtered_latency_s"`
+		FilteredMetaRecall float64 `json:"filtered_meta_recall"`
+		FilteredMetaS      float64 `json:"filtered_meta_latency_s"`
 		UnfilteredLatencyS float64 `json:"unfiltered_latency_s"`
 		RecallBefore       float64 `json:"recall_before"`
 		RecallAfter        float64 `json:"recall_after"`
@@ -166,6 +168,11 @@ func report(dir string, n, d int) {
 	fmt.Printf("ann_churn_recall_drop=%.4f\n", cj.RecallBefore-cj.RecallAfter)
 	fmt.Printf("ann_filtered_recall_at_10=%.4f\n", cj.FilteredRecall)
 	fmt.Printf("ann_filtered_latency_ratio=%.3f\n", cj.FilteredLatencyS/cj.UnfilteredLatencyS)
+	if cj.FilteredMetaS > 0 {
+		// The same 1% as a metadata match (pinrec.WithMeta: inverted lists, no call per item).
+		fmt.Printf("ann_filtered_meta_recall_at_10=%.4f\n", cj.FilteredMetaRecall)
+		fmt.Printf("ann_filtered_meta_latency_ratio=%.3f\n", cj.FilteredMetaS/cj.UnfilteredLatencyS)
+	}
 	fmt.Printf("ann_speedup_vs_exact=%.1f\n", gt.ExactSingleS/def.LatencyS)
 }
 
