@@ -18,7 +18,7 @@ import (
 //
 // The error wraps [ErrBadK], [ErrDimMismatch] or [ErrNonFinite] for a bad query,
 // [ErrIndexClosed], or ctx's error when ctx ended.
-func (ix *Index) SearchAmong(ctx context.Context, query []float32, ids []string, k int, opts ...SearchOption) ([]Result, error) {
+func (ix *Index) SearchAmong(ctx context.Context, query []float32, ids []string, k int, opts ...SearchOption) (_ []Result, err error) {
 	if k < 1 {
 		return nil, fmt.Errorf("search among: k=%d: %w", k, ErrBadK)
 	}
@@ -28,6 +28,8 @@ func (ix *Index) SearchAmong(ctx context.Context, query []float32, ids []string,
 	keep := NewSearchParams(opts...).keeper()
 	ix.mu.RLock()
 	defer ix.mu.RUnlock()
+	g := ix.guardFaults() // a mapped file truncated: an error, not SIGBUS
+	defer g.end(&err)
 	if err := ix.usable("search among"); err != nil {
 		return nil, err
 	}

@@ -80,7 +80,8 @@ func WithCapacity(n int) IndexOption {
 //
 // Errors wrap the package's sentinels, which callers test with [errors.Is]: [ErrDimMismatch],
 // [ErrNonFinite], [ErrBadK], [ErrNotFound], [ErrEmptyIndex], [ErrEmptyID], [ErrReadOnly],
-// [ErrIndexClosed] (and [ErrBadDim] from [NewIndex]). No method panics on bad input.
+// [ErrIndexClosed], [ErrFileChanged] (a mapped file truncated in place), and [ErrBadDim] from
+// [NewIndex]. No method panics on bad input.
 //
 // An Index loaded with [WithMmap] is read-only: Add and Remove return [ErrReadOnly], and
 // [Index.Close] releases the mapping, after which methods return [ErrIndexClosed]. Close is a
@@ -322,9 +323,11 @@ func (ix *Index) Remove(ids ...string) error {
 }
 
 // Get returns a copy of the item with the given ID, or an error wrapping [ErrNotFound].
-func (ix *Index) Get(id string) (Item, error) {
+func (ix *Index) Get(id string) (_ Item, err error) {
 	ix.mu.RLock()
 	defer ix.mu.RUnlock()
+	g := ix.guardFaults() // a mapped file truncated: an error, not SIGBUS
+	defer g.end(&err)
 	if err := ix.usable("get"); err != nil {
 		return Item{}, err
 	}

@@ -29,7 +29,9 @@ type loadConfig struct {
 // the operating system pages the vectors in and out as searches touch them, so an index larger
 // than RAM still works. The index is read-only ([Index.Add] and [Index.Remove] return
 // [ErrReadOnly]); [Index.Close] releases the mapping, and the file must not be truncated or
-// rewritten in place while mapped ([Index.Save] replaces files by rename, which is safe).
+// rewritten in place while mapped ([Index.Save] replaces files by rename, which is safe). If
+// it is truncated anyway, Load and the methods that read the vectors return an error wrapping
+// [ErrFileChanged] instead of ending the process with SIGBUS.
 //
 // By default the whole file is verified against its checksum while opening, which reads every
 // page once (at page-cache or disk speed) and leaves the vectors cached for the first search,
@@ -102,21 +104,35 @@ func load(path string, cfg loadConfig) (*Index, Extension, error) {
 	}
 	size := fi.Size()
 	if cfg.mmap && size >= headerSize {
-		m, err := fsio.Map(f, size)
-		if err != nil {
-			return nil, Extension{}, err
-		}
-		ix, ext, err := indexFromBytes(m.Data(), cfg, m)
-		if err != nil {
-			m.Close()
-			return nil, Extension{}, err
-		}
-		if ix.mapping != nil {
-			releaseWhenUnreachable(ix, m)
-		}
-		return ix, ext, nil
+		return loadMapped(f, path, size, cfg)
 	}
 	return readIndex(f, f, size, cfg)
+}
+
+// loadMapped maps size bytes of f, the file at path, and decodes them. A fault while reading
+// the mapping (the file was truncated after its size was read) is an error wrapping
+// [ErrFileChanged], on every goroutine that reads it.
+func loadMapped(f *os.File, path string, size int64, cfg loadConfig) (*Index, Extension, error) {
+	m, err := fsio.Map(f, size)
+	if err != nil {
+		return nil, Extension{}, err
+	}
+	mf := &mappedFile{Mapping: m, path: path}
+	var ix *Index
+	var ext Extension
+	err = withFaultsAsErrors(func() error {
+		var err error
+		ix, ext, err = indexFromBytes(m.Data(), cfg, mf)
+		return err
+	})
+	if err != nil {
+		m.Close()
+		return nil, Extension{}, err
+	}
+	if ix.mapping != nil {
+		releaseWhenUnreachable(ix, m)
+	}
+	return ix, ext, nil
 }
 
 // releaseWhenUnreachable closes m if ix is dropped without Close: a safety net, not a
@@ -296,7 +312,7 @@ func buildIndex(h fileHeader, m decodedMeta, vectors []float32) *Index {
 // big-endian; IDs and metadata are copied to the heap, so they stay valid after the mapping is
 // released. A non-nil mapping makes the index read-only and, unless the index does not need it
 // (then it is closed at once, and ix.mapping is nil), is closed by [Index.Close].
-func indexFromBytes(data []byte, cfg loadConfig, mapping *fsio.Mapping) (*Index, Extension, error) {
+func indexFromBytes(data []byte, cfg loadConfig, mapping *mappedFile) (*Index, Extension, error) {
 	size := int64(len(data))
 	h, err := parseHeader(data[:min(len(data), headerSize)], size)
 	if err != nil {
@@ -352,7 +368,7 @@ func indexFromBytes(data []byte, cfg loadConfig, mapping *fsio.Mapping) (*Index,
 			// Nothing has read the vectors: read them ahead at disk speed while the first
 			// search starts (its own page faults read a little at a time).
 			ix.mapping = mapping
-			go mapping.ReadAhead(h.vecOff, h.vecLen(), prefetchWindow)
+			go mapping.ReadAhead(h.vecOff, h.vecLen(), prefetchWindow) // survives faults
 		default:
 			ix.mapping = mapping
 		}

@@ -20,8 +20,6 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-
-	"pinrec/internal/fsio"
 )
 
 func TestLoadErrorsNameTheFile(t *testing.T) {
@@ -104,8 +102,9 @@ func TestLoadMmapDroppedWithoutClose(t *testing.T) {
 	require.NoError(t, persistIndex(t, 10, 8, 1).Save(path))
 	ix, err := Load(path, WithMmap())
 	require.NoError(t, err)
-	m, ok := ix.mapping.(*fsio.Mapping)
+	mf, ok := ix.mapping.(*mappedFile)
 	require.True(t, ok)
+	m := mf.Mapping
 	ix = nil
 	for range 50 {
 		runtime.GC()

@@ -115,7 +115,7 @@ func (ix *Index) CountMatching(opts ...SearchOption) (n int, ok bool) {
 // selected item (once per item without WithMeta). The results are those of Search with the
 // same options: the k nearest that pass, nearest first, ties in insertion order, exact
 // distances. Without a filter it is Search. Errors are those of Search.
-func (ix *Index) SearchFiltered(ctx context.Context, query []float32, k int, opts ...SearchOption) ([]Result, error) {
+func (ix *Index) SearchFiltered(ctx context.Context, query []float32, k int, opts ...SearchOption) (_ []Result, err error) {
 	p := NewSearchParams(opts...)
 	if p.Filter == nil && p.Match == nil {
 		return ix.Search(ctx, query, k, opts...)
@@ -128,6 +128,8 @@ func (ix *Index) SearchFiltered(ctx context.Context, query []float32, k int, opt
 	}
 	ix.mu.RLock()
 	defer ix.mu.RUnlock()
+	g := ix.guardFaults() // a mapped file truncated: an error, not SIGBUS
+	defer g.end(&err)
 	if err := ix.usable("search filtered"); err != nil {
 		return nil, err
 	}

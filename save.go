@@ -66,7 +66,9 @@ type writeHinter interface {
 
 // writeTo encodes the index to w in layout l, with extension data ext (len(ext) ==
 // l.extLen). The caller holds ix.mu.
-func (ix *Index) writeTo(w io.Writer, l fileLayout, ext []byte) (int64, error) {
+func (ix *Index) writeTo(w io.Writer, l fileLayout, ext []byte) (_ int64, err error) {
+	g := ix.guardFaults() // a mapped file truncated: an error, not SIGBUS
+	defer g.end(&err)
 	if ix.dim < 1 {
 		return 0, fmt.Errorf("a zero Index has no dimension before its first Add: %w", ErrBadDim)
 	}

@@ -6,6 +6,7 @@ import (
 	"maps"
 	"math"
 	"runtime"
+	"runtime/debug"
 	"slices"
 	"sync"
 )
@@ -116,7 +117,9 @@ var minWorkFloats = 1 << 18 // a variable so that tests can split small indexes
 
 // search scans the whole index for each query and returns the k nearest rows, leaving out
 // row skip (-1 for none). The caller holds mu for reading and has validated the queries.
-func (ix *Index) search(ctx context.Context, queries [][]float32, k int, skip int, opts []SearchOption) ([][]Result, error) {
+func (ix *Index) search(ctx context.Context, queries [][]float32, k int, skip int, opts []SearchOption) (_ [][]Result, err error) {
+	g := ix.guardFaults() // a mapped file truncated under the scan: an error, not SIGBUS
+	defer g.end(&err)
 	params := NewSearchParams(opts...)
 	keep := params.keeper()
 	n, dim, nq := len(ix.ids), ix.dim, len(queries)
@@ -184,15 +187,23 @@ func (ix *Index) search(ctx context.Context, queries [][]float32, k int, skip in
 	bounds := make([][]bounded, workers)
 	errs := make([]error, workers)
 	panics := make([]any, workers)
+	file, mapped := ix.mappedPath()
 	var wg sync.WaitGroup
 	for w := range workers {
 		lo, hi := w*per, min(n, (w+1)*per)
 		run := func() {
 			defer func() {
 				if p := recover(); p != nil {
-					panics[w] = p
+					if isFault(p) && mapped {
+						errs[w] = faultError(file, p) // the file was truncated while mapped
+					} else {
+						panics[w] = p
+					}
 				}
 			}()
+			if mapped {
+				defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+			}
 			if qnorms != nil {
 				bounds[w], errs[w] = ix.scanBounded(ctx, packed, qs, qnorms, qc, k, lo, hi, skip, keep)
 			} else {

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"runtime"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"unsafe"
@@ -111,6 +112,18 @@ func scanBlock(n int64, dim int, verify bool, chunk func(off int64, n int) ([]by
 			break // rounding to whole chunks left nothing for the last parts
 		}
 		wg.Go(func() {
+			// A fault on a mapping whose file was truncated: an error, not the end of the
+			// process (other panics go on).
+			defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+			defer func() {
+				if r := recover(); r != nil {
+					if !isFault(r) {
+						panic(r)
+					}
+					errs[p] = faultError("", r)
+					failed.Store(true)
+				}
+			}()
 			var crc uint32
 			if prefetch != nil {
 				prefetch(lo, min(2*prefetchWindow, hi-lo))

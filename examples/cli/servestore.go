@@ -156,6 +156,10 @@ func (s *servedIndex) guard(op func() error) (err error) {
 		}
 	}()
 	err = op()
+	if errors.Is(err, pinrec.ErrFileChanged) { // a fault the library turned into an error
+		s.markBroken(fmt.Sprintf("reading its memory-mapped vectors faulted (%v)", err))
+		return s.changedError()
+	}
 	if s.f != nil {
 		if fi, serr := s.f.Stat(); serr != nil || !s.state.same(stateOf(fi)) {
 			s.markBroken("its size or modification time changed")

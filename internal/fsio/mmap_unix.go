@@ -5,6 +5,7 @@ package fsio
 import (
 	"fmt"
 	"os"
+	"runtime/debug"
 	"sync"
 
 	"golang.org/x/sys/unix"
@@ -52,17 +53,33 @@ func (m *Mapping) Close() error {
 
 // ReadAhead asks the kernel to read [off, off+n) of the mapping in, window bytes at a time, in
 // the background of the caller (run it in its own goroutine). It stops when the mapping is
-// closed.
+// closed, and, rather than end the process, on a memory fault (the file was truncated while
+// mapped; madvise itself reads nothing, so this is a safety net).
 func (m *Mapping) ReadAhead(off, n, window int64) {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer func() {
+		if p := recover(); p != nil {
+			if _, fault := p.(interface{ Addr() uintptr }); !fault {
+				panic(p)
+			}
+		}
+	}()
 	for lo := off; lo < off+n; lo += window {
-		m.mu.Lock()
-		if m.data == nil {
-			m.mu.Unlock()
+		if !m.prefetch(lo, min(lo+window, off+n)) {
 			return
 		}
-		PrefetchMapped(m.data[lo:min(lo+window, off+n)])
-		m.mu.Unlock()
 	}
+}
+
+// prefetch calls PrefetchMapped on [lo, hi) of the mapping, and reports false if it is closed.
+func (m *Mapping) prefetch(lo, hi int64) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.data == nil {
+		return false
+	}
+	PrefetchMapped(m.data[lo:hi])
+	return true
 }
 
 // PrefetchMapped asks the kernel to start reading the pages of b (part of a mapping) in, so
