@@ -40,7 +40,7 @@ func (ix *Index) SearchAmong(ctx context.Context, query []float32, ids []string,
 	all := make([]cand, 0, len(ids))
 	var sq [1]float32
 	for _, id := range ids {
-		r, ok := ix.pos[id]
+		r, ok := ix.pos.Get(id, ix.ids)
 		if !ok {
 			continue
 		}

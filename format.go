@@ -13,6 +13,7 @@ import (
 	"unsafe"
 
 	"pinrec/internal/crc32c"
+	"pinrec/internal/idtable"
 )
 
 // FormatVersion is the version of the index file format that [Index.Save],
@@ -298,7 +299,7 @@ type decodedMeta struct {
 	info map[string]string
 	ids  []string
 	meta []map[string]string
-	pos  map[string]int
+	pos  idtable.Table
 }
 
 // metaReader reads the metadata section. Its buffer is owned by the decoder and never modified,
@@ -383,8 +384,8 @@ func parseMeta(buf []byte, count int) (decodedMeta, error) {
 		info: r.strMap(""),
 		ids:  make([]string, count),
 		meta: make([]map[string]string, count),
-		pos:  make(map[string]int, count),
 	}
+	d.pos.Reset(count)
 	for i := 0; i < count && r.err == nil; i++ {
 		id := r.str()
 		if r.err != nil {
@@ -394,12 +395,12 @@ func parseMeta(buf []byte, count int) (decodedMeta, error) {
 			r.fail("row %d: empty id", i)
 			break
 		}
-		d.pos[id] = i
-		if len(d.pos) != i+1 {
+		d.ids[i] = id
+		if !d.pos.Add(id, i, d.ids) {
+			d.ids[i] = ""
 			r.fail("row %d: duplicate id %q", i, id)
 			break
 		}
-		d.ids[i] = id
 		d.meta[i] = r.strMap(id)
 	}
 	if r.err == nil && r.off != len(buf) {

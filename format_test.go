@@ -81,9 +81,11 @@ func requireSameIndex(t *testing.T, want, got *Index) {
 			require.Failf(t, "vectors differ", "value %d: want %v got %v", i, want.vectors[i], got.vectors[i])
 		}
 	}
-	require.Len(t, got.pos, len(want.ids))
+	require.Equal(t, len(want.ids), got.pos.Len())
 	for i, id := range want.ids {
-		require.Equal(t, i, got.pos[id])
+		r, ok := got.pos.Get(id, got.ids)
+		require.True(t, ok, id)
+		require.Equal(t, i, r)
 	}
 }
 

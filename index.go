@@ -8,6 +8,8 @@ import (
 	"math"
 	"slices"
 	"sync"
+
+	"pinrec/internal/idtable"
 )
 
 // Errors returned by [Index] methods. They are wrapped with the operation (and the item ID
@@ -116,8 +118,9 @@ type Index struct {
 	// are owned by the index: copied on the way in and out, never shared with callers.
 	meta []map[string]string
 
-	// pos maps each ID to its row: pos[ids[i]] == i, len(pos) == len(ids).
-	pos map[string]int
+	// pos maps each ID to its row: pos.Get(ids[i], ids) == i, pos.Len() == len(ids). It holds
+	// only row numbers (about 8 bytes a row against 45 for a map at a million rows).
+	pos idtable.Table
 
 	// info is index-level metadata (model, weights source, ...); may be nil when empty.
 	info map[string]string
@@ -149,12 +152,12 @@ func NewIndex(dim int, opts ...IndexOption) (*Index, error) {
 			o(&cfg)
 		}
 	}
-	ix := &Index{dim: dim, pos: make(map[string]int)}
+	ix := &Index{dim: dim}
 	if cfg.capacity > 0 && cfg.capacity <= math.MaxInt/dim {
 		ix.vectors = make([]float32, 0, cfg.capacity*dim)
 		ix.ids = make([]string, 0, cfg.capacity)
 		ix.meta = make([]map[string]string, 0, cfg.capacity)
-		ix.pos = make(map[string]int, cfg.capacity)
+		ix.pos.Reset(cfg.capacity)
 	}
 	return ix, nil
 }
@@ -217,12 +220,9 @@ func (ix *Index) Add(items ...Item) error {
 	} else if ix.dim != dim { // a concurrent first Add fixed another dimension
 		return fmt.Errorf("add %q: length %d, index dimension %d: %w", items[0].ID, dim, ix.dim, ErrDimMismatch)
 	}
-	if ix.pos == nil {
-		ix.pos = make(map[string]int)
-	}
 	fresh := 0
 	for i := range items {
-		if _, ok := ix.pos[items[i].ID]; !ok {
+		if _, ok := ix.pos.Get(items[i].ID, ix.ids); !ok {
 			fresh++ // may count a repeated new ID twice: only used to reserve room
 		}
 	}
@@ -233,13 +233,13 @@ func (ix *Index) Add(items ...Item) error {
 		if len(it.Meta) > 0 {
 			m = maps.Clone(it.Meta)
 		}
-		if r, ok := ix.pos[it.ID]; ok {
+		if r, ok := ix.pos.Get(it.ID, ix.ids); ok {
 			copy(ix.vectors[r*dim:(r+1)*dim], it.Vector)
 			ix.meta[r] = m
 			continue
 		}
-		ix.pos[it.ID] = len(ix.ids)
 		ix.ids = append(ix.ids, it.ID)
+		ix.pos.Add(it.ID, len(ix.ids)-1, ix.ids)
 		ix.meta = append(ix.meta, m)
 		ix.vectors = append(ix.vectors, it.Vector...)
 	}
@@ -287,7 +287,7 @@ func (ix *Index) Remove(ids ...string) error {
 	}
 	drop := make(map[int]bool, len(ids))
 	for _, id := range ids {
-		r, ok := ix.pos[id]
+		r, ok := ix.pos.Get(id, ix.ids)
 		if !ok {
 			return fmt.Errorf("remove %q: %w", id, ErrNotFound)
 		}
@@ -297,14 +297,14 @@ func (ix *Index) Remove(ids ...string) error {
 	w := 0
 	for r := range ix.ids {
 		if drop[r] {
-			delete(ix.pos, ix.ids[r])
+			ix.pos.Delete(ix.ids[r], ix.ids)
 			continue
 		}
 		if w != r {
 			copy(ix.vectors[w*dim:(w+1)*dim], ix.vectors[r*dim:(r+1)*dim])
 			ix.ids[w] = ix.ids[r]
 			ix.meta[w] = ix.meta[r]
-			ix.pos[ix.ids[w]] = w
+			ix.pos.Move(ix.ids[w], r, w, ix.ids)
 		}
 		w++
 	}
@@ -331,7 +331,7 @@ func (ix *Index) Get(id string) (_ Item, err error) {
 	if err := ix.usable("get"); err != nil {
 		return Item{}, err
 	}
-	r, ok := ix.pos[id]
+	r, ok := ix.pos.Get(id, ix.ids)
 	if !ok {
 		return Item{}, fmt.Errorf("get %q: %w", id, ErrNotFound)
 	}
@@ -346,7 +346,7 @@ func (ix *Index) Get(id string) (_ Item, err error) {
 func (ix *Index) Has(id string) bool {
 	ix.mu.RLock()
 	defer ix.mu.RUnlock()
-	_, ok := ix.pos[id]
+	_, ok := ix.pos.Get(id, ix.ids)
 	return ok && !ix.closed
 }
 
@@ -417,7 +417,7 @@ func (ix *Index) Close() error {
 	ix.vectors = nil
 	ix.ids = nil
 	ix.meta = nil
-	ix.pos = nil
+	ix.pos = idtable.Table{}
 	if err := m.Close(); err != nil {
 		return fmt.Errorf("close index: %w", err)
 	}
@@ -431,15 +431,15 @@ func (ix *Index) checkLayout() error {
 		return fmt.Errorf("dimension %d: %w", ix.dim, ErrBadDim)
 	}
 	n := len(ix.ids)
-	if len(ix.vectors) != n*ix.dim || len(ix.meta) != n || len(ix.pos) != n {
+	if len(ix.vectors) != n*ix.dim || len(ix.meta) != n || ix.pos.Len() != n {
 		return fmt.Errorf("%d ids, %d metadata, %d positions, %d values for dimension %d: inconsistent layout",
-			n, len(ix.meta), len(ix.pos), len(ix.vectors), ix.dim)
+			n, len(ix.meta), ix.pos.Len(), len(ix.vectors), ix.dim)
 	}
 	for i, id := range ix.ids {
 		if id == "" {
 			return fmt.Errorf("row %d: %w", i, ErrEmptyID)
 		}
-		if r, ok := ix.pos[id]; !ok || r != i {
+		if r, ok := ix.pos.Get(id, ix.ids); !ok || r != i {
 			return fmt.Errorf("row %d: id %q duplicated or not indexed", i, id)
 		}
 	}

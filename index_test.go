@@ -10,6 +10,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"pinrec/internal/idtable"
 )
 
 func TestIndexNew(t *testing.T) {
@@ -182,7 +184,7 @@ func TestIndexReadOnly(t *testing.T) {
 		vectors:  []float32{0, 0, 3, 4},
 		ids:      []string{"o", "p"},
 		meta:     []map[string]string{nil, {"k": "v"}},
-		pos:      map[string]int{"o": 0, "p": 1},
+		pos:      tableOf("o", "p"),
 		mapping:  m,
 		readOnly: true,
 	}
@@ -216,7 +218,7 @@ func TestIndexReadOnly(t *testing.T) {
 func TestIndexCheckLayout(t *testing.T) {
 	good := func() *Index {
 		return &Index{dim: 1, vectors: []float32{1, 2}, ids: []string{"a", "b"},
-			meta: make([]map[string]string, 2), pos: map[string]int{"a": 0, "b": 1}}
+			meta: make([]map[string]string, 2), pos: tableOf("a", "b")}
 	}
 	require.NoError(t, good().checkLayout())
 	for _, tc := range []struct {
@@ -226,9 +228,10 @@ func TestIndexCheckLayout(t *testing.T) {
 		{"zero dim", func(ix *Index) { ix.dim = 0 }},
 		{"short vectors", func(ix *Index) { ix.vectors = ix.vectors[:1] }},
 		{"short meta", func(ix *Index) { ix.meta = ix.meta[:1] }},
-		{"wrong pos", func(ix *Index) { ix.pos["a"] = 1 }},
-		{"duplicate id", func(ix *Index) { ix.ids[1] = "a"; ix.pos = map[string]int{"a": 0, "x": 1} }},
-		{"empty id", func(ix *Index) { ix.ids[0] = ""; ix.pos = map[string]int{"": 0, "b": 1} }},
+		{"wrong pos", func(ix *Index) { ix.pos.Move("a", 0, 1, ix.ids) }},
+		{"duplicate id", func(ix *Index) { ix.pos = tableOf("a", "x"); ix.ids[1] = "a" }},
+		{"empty id", func(ix *Index) { ix.pos = tableOf("", "b"); ix.ids[0] = "" }},
+		{"missing id", func(ix *Index) { ix.pos.Delete("b", ix.ids) }},
 		{"NaN", func(ix *Index) { ix.vectors[1] = float32(math.NaN()) }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -237,4 +240,13 @@ func TestIndexCheckLayout(t *testing.T) {
 			require.Error(t, ix.checkLayout())
 		})
 	}
+}
+
+// tableOf returns the position table of ids (ids[i] at i).
+func tableOf(ids ...string) idtable.Table {
+	var t idtable.Table
+	for i, id := range ids {
+		t.Add(id, i, ids)
+	}
+	return t
 }

@@ -11,7 +11,7 @@ func (ix *Index) Passes(opts ...SearchOption) func(id string) bool {
 	return func(id string) bool {
 		ix.mu.RLock()
 		defer ix.mu.RUnlock()
-		r, ok := ix.pos[id]
+		r, ok := ix.pos.Get(id, ix.ids)
 		if !ok || ix.closed {
 			return false
 		}

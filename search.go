@@ -85,7 +85,7 @@ func (ix *Index) Similar(ctx context.Context, id string, k int, opts ...SearchOp
 	if err := ix.usable("similar"); err != nil {
 		return nil, err
 	}
-	r, ok := ix.pos[id]
+	r, ok := ix.pos.Get(id, ix.ids)
 	if !ok {
 		return nil, fmt.Errorf("similar %q: %w", id, ErrNotFound)
 	}

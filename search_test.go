@@ -117,7 +117,9 @@ func checkAgainstOracle(t *testing.T, ix *Index, vecs [][]float32, q []float32, 
 	for i := 1; i < len(res); i++ {
 		require.LessOrEqual(t, res[i-1].Distance, res[i].Distance)
 		if res[i-1].Distance == res[i].Distance {
-			require.Less(t, ix.pos[res[i-1].ID], ix.pos[res[i].ID], "equal distances in insertion order")
+			a, _ := ix.pos.Get(res[i-1].ID, ix.ids)
+			b, _ := ix.pos.Get(res[i].ID, ix.ids)
+			require.Less(t, a, b, "equal distances in insertion order")
 		}
 	}
 	return nearTies
