@@ -141,27 +141,8 @@ func (ix *Index) SearchFiltered(ctx context.Context, query []float32, k int, opt
 	}
 	// The rows that pass, then their distances: the filter loop stays tight.
 	var rows []uint32
-	if p.Match != nil {
-		rows = ix.matchRows(p.Match)
-		if f := p.Filter; f != nil {
-			kept := rows[:0:0]
-			for _, r := range rows {
-				if f(ix.ids[r], ix.meta[r]) {
-					kept = append(kept, r)
-				}
-			}
-			rows = kept
-		}
-	} else {
-		f := p.Filter
-		for r, id := range ix.ids {
-			if r%16384 == 16383 && ctx.Err() != nil {
-				return nil, fmt.Errorf("search filtered: %w", ctx.Err())
-			}
-			if f(id, ix.meta[r]) {
-				rows = append(rows, uint32(r))
-			}
-		}
+	if err := ix.eachMatching(ctx, p, func(r int) { rows = append(rows, uint32(r)) }); err != nil {
+		return nil, fmt.Errorf("search filtered: %w", err)
 	}
 	dim := ix.dim
 	t := topK[cand]{k: k}
@@ -183,4 +164,73 @@ func (ix *Index) SearchFiltered(ctx context.Context, query []float32, k int, opt
 		res[i] = Result{ID: ix.ids[c.row], Distance: c.d, Meta: maps.Clone(ix.meta[c.row])}
 	}
 	return res, nil
+}
+
+// EachMatching calls fn with the row of each item that passes the filter options of opts
+// ([WithFilter], [WithMeta]; the others are ignored), rows ascending, where an item's row is
+// its position in [Index.IDs]; with no filter option, every row. [WithMeta] options select
+// from the inverted lists of metadata values (see [Index.SearchFiltered]); a [WithFilter]
+// function is then called once per selected item (once per item without WithMeta), in a
+// tight loop on the caller's goroutine, so a panic in it reaches the caller.
+//
+// Approximate indexes (package ann) use it to score the items that pass on their own
+// compressed vectors. The rows stay valid while the index does not change. fn runs under the
+// index's read lock: it must not call ix.
+//
+// The error wraps [ErrIndexClosed], or the context's error when ctx ends (checked every
+// 16,384 items); then fn has seen some of the rows.
+func (ix *Index) EachMatching(ctx context.Context, fn func(row int), opts ...SearchOption) (err error) {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("each matching: %w", err)
+	}
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	g := ix.guardFaults() // a mapped file truncated: an error, not SIGBUS
+	defer g.end(&err)
+	if err := ix.usable("each matching"); err != nil {
+		return err
+	}
+	if err := ix.eachMatching(ctx, NewSearchParams(opts...), fn); err != nil {
+		return fmt.Errorf("each matching: %w", err)
+	}
+	return nil
+}
+
+// eachMatching is EachMatching under ix.mu.
+func (ix *Index) eachMatching(ctx context.Context, p SearchParams, fn func(row int)) error {
+	if p.Match != nil {
+		f := p.Filter
+		for i, r := range ix.matchRows(p.Match) {
+			if f != nil && i%16384 == 16383 && ctx.Err() != nil {
+				return ctx.Err()
+			}
+			if f == nil || f(ix.ids[r], ix.meta[r]) {
+				fn(int(r))
+			}
+		}
+		return nil
+	}
+	f := p.Filter
+	if f == nil {
+		for r := range ix.ids {
+			fn(r)
+		}
+		return nil
+	}
+	// In blocks of 16,384 rows between context checks; ids and meta resliced to the block so
+	// that the loop has no bounds checks.
+	for lo := 0; lo < len(ix.ids); lo += 16384 {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		hi := min(lo+16384, len(ix.ids))
+		ids, meta := ix.ids[lo:hi], ix.meta[lo:hi]
+		meta = meta[:len(ids)]
+		for i, id := range ids {
+			if f(id, meta[i]) {
+				fn(lo + i)
+			}
+		}
+	}
+	return nil
 }

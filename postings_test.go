@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"path/filepath"
 	"strconv"
 	"testing"
 
@@ -59,6 +60,19 @@ func checkFiltered(t *testing.T, ix *Index, q []float32, k int, opts ...SearchOp
 		}
 	}
 	assert.Equal(t, brute, ix.Matching(opts...))
+	ids := ix.IDs()
+	var each []string
+	last := -1
+	require.NoError(t, ix.EachMatching(context.Background(), func(r int) {
+		assert.Greater(t, r, last, "rows ascending")
+		last = r
+		each = append(each, ids[r])
+	}, opts...))
+	if len(brute) == 0 {
+		assert.Empty(t, each)
+	} else {
+		assert.Equal(t, brute, each)
+	}
 	if c, ok := ix.CountMatching(opts...); p.Filter == nil && p.Match != nil {
 		assert.True(t, ok)
 		assert.Equal(t, len(brute), c)
@@ -142,6 +156,52 @@ func TestSearchFiltered(t *testing.T) {
 	require.NoError(t, err)
 	_, err = empty.SearchFiltered(context.Background(), query(), 3, WithMeta("colour", "red"))
 	assert.ErrorIs(t, err, ErrEmptyIndex)
+}
+
+// TestEachMatchingErrors: EachMatching stops with the context's error, once ctx ends before
+// or during the filter's pass (which checks it every 16,384 items); on a closed index it
+// (a mapped one) returns ErrIndexClosed; a panic in the filter reaches the caller, and the index stays
+// usable.
+func TestEachMatchingErrors(t *testing.T) {
+	const d = 2
+	ix, err := NewIndex(d)
+	require.NoError(t, err)
+	items := make([]Item, 40000)
+	for i := range items {
+		items[i] = Item{ID: fmt.Sprint("p", i), Vector: []float32{float32(i), 1}}
+	}
+	require.NoError(t, ix.Add(items...))
+	count := func(int) {}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	assert.ErrorIs(t, ix.EachMatching(ctx, count), context.Canceled)
+	ctx, cancel = context.WithCancel(context.Background())
+	calls := 0
+	stop := WithFilter(func(string, map[string]string) bool {
+		calls++
+		if calls == 100 {
+			cancel()
+		}
+		return true
+	})
+	assert.ErrorIs(t, ix.EachMatching(ctx, count, stop), context.Canceled)
+	assert.Equal(t, 16384, calls, "stopped at the first check after the cancel")
+	boom := WithFilter(func(id string, _ map[string]string) bool {
+		if id == "p30000" {
+			panic("boom")
+		}
+		return false
+	})
+	assert.PanicsWithValue(t, "boom", func() { _ = ix.EachMatching(context.Background(), count, boom) })
+	rows := 0
+	require.NoError(t, ix.EachMatching(context.Background(), func(int) { rows++ }))
+	assert.Equal(t, len(items), rows, "no filter: every row")
+	path := filepath.Join(t.TempDir(), "ix")
+	require.NoError(t, ix.Save(path))
+	mapped, err := Load(path, WithMmap())
+	require.NoError(t, err)
+	require.NoError(t, mapped.Close())
+	assert.ErrorIs(t, mapped.EachMatching(context.Background(), count), ErrIndexClosed)
 }
 
 // TestSearchFilteredConcurrent runs filtered searches (which build the inverted lists) while
