@@ -23,6 +23,29 @@ func BenchmarkCalibrate(b *testing.B) {
 	}
 }
 
+// Collapse of 48 results (what a similar page of 20 collapses) at 2048 dimensions, few of
+// them near-duplicates: the comparisons are the cost.
+func BenchmarkCollapse(b *testing.B) {
+	p := plant(1, 2000, 2048, 100, 20, 4)
+	ix := exactIndex(b, p.items)
+	q := p.items[0].Vector
+	res, err := ix.Search(context.Background(), q, 48)
+	if err != nil {
+		b.Fatal(err)
+	}
+	t, err := Calibrate(context.Background(), ix, WithSample(500))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		if _, err := Collapse(ix, res, t.Threshold); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
 func BenchmarkFind(b *testing.B) {
 	for _, n := range []int{2000, 10000} {
 		b.Run(fmt.Sprintf("n=%d/d=512", n), func(b *testing.B) {

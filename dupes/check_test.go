@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"math"
+	"math/rand/v2"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -225,4 +226,26 @@ func TestCollapser(t *testing.T) {
 	cancel()
 	_, _, err = c(ctx, nil)
 	assert.ErrorIs(t, err, context.Canceled)
+}
+
+// within must decide as the float64 distance does, on every side of the threshold: at the
+// pair's own distance, one float32 step either side, and far from it.
+func TestWithinMatchesDistance(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 11))
+	for _, n := range []int{0, 1, 3, 8, 17, 64, 67, 511, 2048} {
+		for trial := range 40 {
+			a, b := make([]float32, n), make([]float32, n)
+			for i := range a {
+				a[i] = rng.Float32() * 4
+				b[i] = a[i]
+				if trial%4 != 0 { // every fourth pair is a copy
+					b[i] += float32(rng.NormFloat64()) * float32(trial) / 40
+				}
+			}
+			d := distance(a, b)
+			for _, th := range []float32{0, d, math.Nextafter32(d, 0), math.Nextafter32(d, math.MaxFloat32), d * 0.999, d * 1.001, d / 2, d * 2} {
+				assert.Equal(t, d <= th, within(a, b, th), "n=%d trial %d: distance %v, threshold %v", n, trial, d, th)
+			}
+		}
+	}
 }
