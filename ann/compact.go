@@ -101,10 +101,7 @@ func (a *Index) compact() {
 		}
 		j := renum[i]
 		lvl := int(g.levels[i])
-		ng.levels[j] = uint8(lvl)
-		if lvl > 0 {
-			ng.upper[j] = make([]uint32, lvl*(g.m+1))
-		}
+		ng.setLevel(j, lvl)
 		copy(ng.code(j), g.code(uint32(i)))
 		for l := 0; l <= lvl; l++ {
 			src, dst := g.links(uint32(i), l), ng.links(j, l)

@@ -101,8 +101,10 @@ func (a *Index) marshal() []byte {
 		u32(v)
 	}
 	for i := 0; i < g.n; i++ {
-		for _, v := range g.upper[i] {
-			u32(v)
+		if l := int(g.levels[i]); l > 0 {
+			for _, v := range g.upper[g.upperOff[i]:][:l*(g.m+1)] {
+				u32(v)
+			}
 		}
 	}
 	switch {
@@ -296,9 +298,10 @@ func unmarshal(data []byte, ix *pinrec.Index, opts []Option) (*Index, error) {
 			if u == nil {
 				return nil, d.err
 			}
-			g.upper[i] = make([]uint32, l*(m+1))
-			for j := range g.upper[i] {
-				g.upper[i][j] = binary.LittleEndian.Uint32(u[4*j:])
+			g.setLevel(uint32(i), l)
+			dst := g.upper[g.upperOff[i]:][:l*(m+1)]
+			for j := range dst {
+				dst[j] = binary.LittleEndian.Uint32(u[4*j:])
 			}
 		}
 	}

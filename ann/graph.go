@@ -14,7 +14,8 @@ import (
 // the norm the integer distance needs: see codec.blockSize) is codes[i*cs:(i+1)*cs].
 //
 // Level 0 keeps up to m0 = 2m neighbours per node in one flat block (links0, stride m0+1:
-// the count, then the neighbours); the upper levels keep up to m in per-node blocks.
+// the count, then the neighbours); the upper levels keep up to m in blocks of m+1 in one flat
+// slab (upper), node i's from upperOff[i].
 // Deleted nodes stay in the graph as waypoints (their codes too): searches walk through them
 // but never return them, so removing any node, the entry point included, leaves the graph
 // connected as it was.
@@ -33,7 +34,11 @@ type graph struct {
 	n      int
 	levels []uint8
 	links0 []uint32
-	upper  [][]uint32 // upper[i]: level(i) blocks of m+1, level 1 first
+	// upper holds the blocks of m+1 of the upper levels: node i with levels[i] > 0 has its
+	// levels[i] blocks, level 1 first, at upper[upperOff[i]:]. One slab and an offset cost 4
+	// bytes a node against 24 for a slice a node (most nodes have no upper level).
+	upperOff []uint32
+	upper    []uint32
 	codes  []byte
 	dead   []bool
 
@@ -86,8 +91,19 @@ func (g *graph) links(i uint32, l int) []uint32 {
 		s := int(i) * (g.m0 + 1)
 		return g.links0[s : s+g.m0+1]
 	}
-	s := (l - 1) * (g.m + 1)
-	return g.upper[i][s : s+g.m+1]
+	s := int(g.upperOff[i]) + (l-1)*(g.m+1)
+	return g.upper[s : s+g.m+1]
+}
+
+// setLevel gives node i the level lvl and empty lists on its upper levels. Only while no
+// insert runs: it may move the upper slab.
+func (g *graph) setLevel(i uint32, lvl int) {
+	g.levels[i] = uint8(lvl)
+	g.upperOff[i] = 0
+	if lvl > 0 {
+		g.upperOff[i] = uint32(len(g.upper))
+		g.upper = append(g.upper, make([]uint32, lvl*(g.m+1))...)
+	}
 }
 
 // grow makes room for n nodes in total. Only while no insert runs.
@@ -99,13 +115,13 @@ func (g *graph) grow(n int) {
 		c := max(n, cap(g.levels)+cap(g.levels)/4)
 		g.levels = append(make([]uint8, 0, c), g.levels...)
 		g.links0 = append(make([]uint32, 0, c*(g.m0+1)), g.links0...)
-		g.upper = append(make([][]uint32, 0, c), g.upper...)
+		g.upperOff = append(make([]uint32, 0, c), g.upperOff...)
 		g.codes = append(make([]byte, 0, c*g.cs), g.codes...)
 		g.dead = append(make([]bool, 0, c), g.dead...)
 	}
 	g.levels = g.levels[:n]
 	g.links0 = g.links0[:n*(g.m0+1)]
-	g.upper = g.upper[:n]
+	g.upperOff = g.upperOff[:n]
 	g.codes = g.codes[:n*g.cs]
 	g.dead = g.dead[:n]
 	if len(g.locks) < n {

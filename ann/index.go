@@ -273,12 +273,7 @@ func (a *Index) insertRows(ctx context.Context, ids []string, vecs [][]float32, 
 	g.grow(g.n + len(ids))
 	for j, id := range ids {
 		i := first + uint32(j)
-		lvl := g.randomLevel(a.rng)
-		g.levels[i] = uint8(lvl)
-		g.upper[i] = nil
-		if lvl > 0 {
-			g.upper[i] = make([]uint32, lvl*(g.m+1))
-		}
+		g.setLevel(i, g.randomLevel(a.rng))
 		g.links(i, 0)[0] = 0
 		g.dead[i] = false
 		a.ids = append(a.ids, id)
@@ -603,10 +598,7 @@ func (a *Index) Stats() map[string]string {
 func (a *Index) memoryBytes() int64 {
 	g := a.g
 	b := int64(cap(g.codes)) + 4*int64(cap(g.links0)) + int64(cap(g.levels)) + int64(cap(g.dead)) +
-		24*int64(cap(g.upper)) + 8*int64(len(g.locks)) + 16*int64(cap(a.ids))
-	for _, u := range g.upper {
-		b += 4 * int64(cap(u))
-	}
+		4*int64(cap(g.upperOff)) + 4*int64(cap(g.upper)) + 8*int64(len(g.locks)) + 16*int64(cap(a.ids))
 	c := g.cd
 	b += 4 * int64(len(c.mean)+len(c.proj)+len(c.lo)+len(c.step)+len(c.inv)+len(c.w))
 	b += int64(len(a.node)) * 48 // map entries (IDs' bytes are shared with the exact index)
