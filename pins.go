@@ -204,8 +204,13 @@ func SearchPins(ctx context.Context, s Searcher, query []float32, k int, opts ..
 }
 
 // SimilarPins is [SearchPins] for the pin with the given ID: the pin, and any hit on its own
-// regions, are left out.
+// regions, are left out. When s can say (it has a Has method, as every [Store] does) that the
+// pin has no region items (no RegionID(id, 0): they are numbered from 0, as [RegionItems]
+// makes them), no filter is added for them, so the search runs unfiltered.
 func SimilarPins(ctx context.Context, s Searcher, id string, k int, opts ...SearchOption) ([]Result, error) {
+	if h, ok := s.(interface{ Has(string) bool }); ok && !h.Has(RegionID(id, 0)) {
+		return collectPins(k, s.Len(), func(n int) ([]Result, error) { return s.Similar(ctx, id, n, opts...) })
+	}
 	notOwn := func(itemID string, meta map[string]string) bool {
 		p, ok := IsRegion(meta)
 		return !ok || p != id

@@ -393,7 +393,18 @@ func collapseOracle(ix *Index, q []float32, k int, skip string, keep func(meta m
 }
 
 func TestRegionCollapseMatchesOracle(t *testing.T) {
-	ix, _ := pinIndex(t, 60, 6, 16, 2)
+	ix, regions := pinIndex(t, 60, 6, 16, 2)
+	// SimilarPins searches unfiltered for a pin without regions: both kinds are asked.
+	withRegions, without := 0, 0
+	for qi := range 25 {
+		if len(regions[fmt.Sprintf("pin%03d.jpg", (qi*7)%60)]) > 0 {
+			withRegions++
+		} else {
+			without++
+		}
+	}
+	require.Positive(t, withRegions)
+	require.Positive(t, without)
 	ctx := context.Background()
 	r := rand.New(rand.NewPCG(3, 3))
 	keepGroup := func(meta map[string]string) bool { return meta["group"] != "1" }
