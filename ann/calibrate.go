@@ -110,7 +110,7 @@ func (a *Index) calibrate(ctx context.Context, held []string) error {
 		queries[i] = it.Vector
 		out[id] = true
 	}
-	k := min(calibrationK, len(a.node))
+	k := min(calibrationK, a.node.Len())
 	if k < 1 {
 		return nil
 	}
@@ -150,7 +150,7 @@ func (a *Index) calibrate(ctx context.Context, held []string) error {
 			bestEf, bestMean = ef, mean
 		}
 		// Reached with margin, or ef past the graph's size (more cannot find more).
-		if mean-2*se >= a.cfg.target || mean == 1 || ef >= len(a.node) {
+		if mean-2*se >= a.cfg.target || mean == 1 || ef >= a.node.Len() {
 			bestEf = ef
 			break
 		}
@@ -160,7 +160,7 @@ func (a *Index) calibrate(ctx context.Context, held []string) error {
 		return fmt.Errorf("calibrate: %w", err)
 	}
 	mean, _ := meanSE(per)
-	best := Calibration{Target: a.cfg.target, EfSearch: bestEf, Recall: mean, Queries: len(record), Items: len(a.node) + len(held)}
+	best := Calibration{Target: a.cfg.target, EfSearch: bestEf, Recall: mean, Queries: len(record), Items: a.node.Len() + len(held)}
 	a.cal = best
 	a.cfg.efs = best.EfSearch
 	return nil

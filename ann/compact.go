@@ -29,7 +29,7 @@ func (a *Index) compact() {
 	if g == nil {
 		return
 	}
-	if g.n == len(a.node) {
+	if g.n == a.node.Len() {
 		g.relinkUnreachable() // nothing to reclaim; the build may have left nodes cut off
 		return
 	}
@@ -79,7 +79,7 @@ func (a *Index) compact() {
 	}
 
 	// Renumber the live nodes into a fresh graph.
-	live := len(a.node)
+	live := a.node.Len()
 	renum := make([]uint32, g.n)
 	ng := newGraph(g.cd, g.m, g.efc)
 	ng.grow(live)
@@ -125,8 +125,9 @@ func (a *Index) compact() {
 	ng.relinkUnreachable()
 	a.g = ng
 	a.ids = ids
+	a.node.Reset(len(ids))
 	for j, id := range ids {
-		a.node[id] = uint32(j)
+		a.node.Add(id, j, ids)
 	}
 }
 

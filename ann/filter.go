@@ -62,7 +62,7 @@ func (a *Index) scanCheaper(c, ef int) bool {
 	if c <= ef {
 		return true
 	}
-	return 4*float64(c)*float64(c) < float64(ef)*float64(len(a.node))*float64(a.g.m0)
+	return 4*float64(c)*float64(c) < float64(ef)*float64(a.node.Len())*float64(a.g.m0)
 }
 
 // filterSample is the number of nodes walkTooLong tries the filter on.
@@ -93,6 +93,6 @@ func (a *Index) walkTooLong(keep func(uint32) bool, ef int) bool {
 	// s = (passed+1)/(tried+1), so that no passing node sampled is not read as none passing.
 	s := float64(passed+1) / float64(tried+1)
 	walk := float64(ef) * float64(g.m0) / s
-	scan := float64(len(a.node)) * (0.25 + 4*s)
+	scan := float64(a.node.Len()) * (0.25 + 4*s)
 	return walk > scan
 }

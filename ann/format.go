@@ -339,8 +339,9 @@ func unmarshal(data []byte, ix *pinrec.Index, opts []Option) (*Index, error) {
 		return nil, err
 	}
 	cfg.m, cfg.efc, cfg.codec = m, efc, cd.kind.String()
-	a := &Index{ix: ix, g: g, cfg: cfg, node: make(map[string]uint32, ix.Len()), ids: make([]string, n),
+	a := &Index{ix: ix, g: g, cfg: cfg, ids: make([]string, n),
 		rng: rand.New(rand.NewPCG(cfg.seed, uint64(n))), cal: cal}
+	a.node.Reset(ix.Len())
 	ids := ix.IDs()
 	for i := 0; i < n; i++ {
 		r := binary.LittleEndian.Uint32(rowsRaw[4*i:])
@@ -352,14 +353,13 @@ func unmarshal(data []byte, ix *pinrec.Index, opts []Option) (*Index, error) {
 			return nil, fmt.Errorf("node %d: row %d of %d: %w", i, r, len(ids), ErrCorrupt)
 		}
 		id := ids[r]
-		if _, dup := a.node[id]; dup {
+		a.ids[i] = id
+		if !a.node.Add(id, i, a.ids) {
 			return nil, fmt.Errorf("node %d: row %d used twice: %w", i, r, ErrCorrupt)
 		}
-		a.node[id] = uint32(i)
-		a.ids[i] = id
 	}
-	if len(a.node) != len(ids) {
-		return nil, fmt.Errorf("%d live nodes for %d items: %w", len(a.node), len(ids), ErrCorrupt)
+	if a.node.Len() != len(ids) {
+		return nil, fmt.Errorf("%d live nodes for %d items: %w", a.node.Len(), len(ids), ErrCorrupt)
 	}
 	if untrained {
 		a.g = nil // the first Add trains

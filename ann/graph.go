@@ -39,8 +39,8 @@ type graph struct {
 	// bytes a node against 24 for a slice a node (most nodes have no upper level).
 	upperOff []uint32
 	upper    []uint32
-	codes  []byte
-	dead   []bool
+	codes    []byte
+	dead     []bool
 
 	entry uint32 // none while the graph is empty
 	top   int    // level of entry

@@ -28,6 +28,7 @@ import (
 	"sync/atomic"
 
 	"pinrec"
+	"pinrec/internal/idtable"
 )
 
 // Errors of this package; test them with [errors.Is].
@@ -167,8 +168,8 @@ type Index struct {
 	g   *graph
 	cfg config
 
-	ids  []string          // ids[node]; "" for a deleted node
-	node map[string]uint32 // live ID -> node
+	ids  []string      // ids[node]; "" for a deleted node
+	node idtable.Table // live ID -> node, through ids (see nodeOf)
 	rng  *rand.Rand
 	cal  Calibration // what Build measured (Queries 0: nothing)
 
@@ -193,7 +194,7 @@ func New(dim int, opts ...Option) (*Index, error) {
 	if err != nil {
 		return nil, fmt.Errorf("ann: new: %w", err)
 	}
-	return &Index{ix: ix, cfg: cfg, node: make(map[string]uint32), rng: rand.New(rand.NewPCG(cfg.seed, 1))}, nil
+	return &Index{ix: ix, cfg: cfg, rng: rand.New(rand.NewPCG(cfg.seed, 1))}, nil
 }
 
 // Build indexes every item of ix, which the returned Index then owns and uses for its exact
@@ -204,7 +205,8 @@ func Build(ctx context.Context, ix *pinrec.Index, opts ...Option) (*Index, error
 	if err != nil {
 		return nil, fmt.Errorf("ann: build: %w", err)
 	}
-	a := &Index{ix: ix, cfg: cfg, node: make(map[string]uint32), rng: rand.New(rand.NewPCG(cfg.seed, 1))}
+	a := &Index{ix: ix, cfg: cfg, rng: rand.New(rand.NewPCG(cfg.seed, 1))}
+	a.node.Reset(ix.Len())
 	ids := ix.IDs()
 	if err := a.train(func(i int) ([]float32, error) {
 		it, err := ix.Get(ids[i])
@@ -277,11 +279,13 @@ func (a *Index) insertRows(ctx context.Context, ids []string, vecs [][]float32, 
 		g.links(i, 0)[0] = 0
 		g.dead[i] = false
 		a.ids = append(a.ids, id)
-		if old, ok := a.node[id]; ok {
+		if old, ok := a.nodeOf(id); ok {
 			g.dead[old] = true
+			a.node.Move(id, int(old), int(i), a.ids)
 			a.ids[old] = ""
+		} else {
+			a.node.Add(id, int(i), a.ids)
 		}
-		a.node[id] = i
 	}
 	var next, done atomic.Int64
 	var firstErr error
@@ -376,9 +380,15 @@ func (a *Index) Add(items ...pinrec.Item) error {
 // steady churn stays within twice its live size at an amortised cost of O(1) per removal.
 // The caller holds a.mu for writing.
 func (a *Index) compactIfMostlyDead() {
-	if a.g != nil && a.g.n-len(a.node) > len(a.node) {
+	if a.g != nil && a.g.n-a.node.Len() > a.node.Len() {
 		a.compact()
 	}
+}
+
+// nodeOf returns the node of a live ID. The caller holds mu.
+func (a *Index) nodeOf(id string) (uint32, bool) {
+	n, ok := a.node.Get(id, a.ids)
+	return uint32(n), ok
 }
 
 // Remove deletes the items with the given IDs. If any is unknown, nothing is removed and the
@@ -390,10 +400,10 @@ func (a *Index) Remove(ids ...string) error {
 		return fmt.Errorf("ann: %w", err)
 	}
 	for _, id := range ids {
-		if n, ok := a.node[id]; ok {
+		if n, ok := a.nodeOf(id); ok {
 			a.g.dead[n] = true
+			a.node.Delete(id, a.ids)
 			a.ids[n] = ""
-			delete(a.node, id)
 		}
 	}
 	a.compactIfMostlyDead()
@@ -446,7 +456,7 @@ func (a *Index) search(ctx context.Context, query []float32, k int, skip string,
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	live := len(a.node)
+	live := a.node.Len()
 	if live == 0 || a.g == nil {
 		return nil, fmt.Errorf("ann: search: %w", pinrec.ErrEmptyIndex)
 	}
@@ -573,7 +583,7 @@ func (a *Index) Stats() map[string]string {
 		"ef_construction": strconv.Itoa(a.cfg.efc),
 		"ef_search":       strconv.Itoa(a.cfg.efs),
 		"codec":           a.cfg.codec,
-		"items":           strconv.Itoa(len(a.node)),
+		"items":           strconv.Itoa(a.node.Len()),
 		"dim":             strconv.Itoa(a.ix.Dim()),
 		"vector_bytes":    strconv.FormatInt(int64(a.ix.Len())*int64(a.ix.Dim())*4, 10),
 	}
@@ -586,7 +596,7 @@ func (a *Index) Stats() map[string]string {
 	}
 	if a.g != nil {
 		s["nodes"] = strconv.Itoa(a.g.n)
-		s["deleted_nodes"] = strconv.Itoa(a.g.n - len(a.node))
+		s["deleted_nodes"] = strconv.Itoa(a.g.n - a.node.Len())
 		s["levels"] = strconv.Itoa(a.g.top + 1)
 		s["memory_bytes"] = strconv.FormatInt(a.memoryBytes(), 10)
 		s["code_bytes"] = strconv.Itoa(a.g.cd.codeSize())
@@ -601,6 +611,6 @@ func (a *Index) memoryBytes() int64 {
 		4*int64(cap(g.upperOff)) + 4*int64(cap(g.upper)) + 8*int64(len(g.locks)) + 16*int64(cap(a.ids))
 	c := g.cd
 	b += 4 * int64(len(c.mean)+len(c.proj)+len(c.lo)+len(c.step)+len(c.inv)+len(c.w))
-	b += int64(len(a.node)) * 48 // map entries (IDs' bytes are shared with the exact index)
+	b += a.node.Bytes() // IDs' bytes are shared with the exact index
 	return b
 }
