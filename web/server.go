@@ -196,27 +196,45 @@ func (r *recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
 
 // indexCategories reads every item's category once.
 func (s *Server) indexCategories() {
-	all := s.store.IDs()
-	s.catOf = make(map[string]string, len(all))
+	s.catOf = make(map[string]string, s.store.Len())
 	s.catIDs = map[string][]string{}
-	for _, id := range all {
-		var meta map[string]string
-		if it, err := s.store.Get(id); err == nil {
-			meta = it.Meta
-		}
+	visit := func(id string, meta map[string]string) {
 		if _, region := pinrec.IsRegion(meta); region {
-			continue
+			return
 		}
 		s.ids = append(s.ids, id)
 		c := categoryOf(id, meta)
 		s.catOf[id] = c
 		s.catIDs[c] = append(s.catIDs[c], id)
 	}
+	if m, ok := s.store.(metaLister); ok {
+		// Every item's metadata in the store's order, no vector copied (a million items:
+		// seconds and gigabytes of garbage less than a Get each).
+		m.Matching(pinrec.WithFilter(func(id string, meta map[string]string) bool {
+			visit(id, meta)
+			return false
+		}))
+	} else {
+		for _, id := range s.store.IDs() {
+			var meta map[string]string
+			if it, err := s.store.Get(id); err == nil {
+				meta = it.Meta
+			}
+			visit(id, meta)
+		}
+	}
 	for name, ids := range s.catIDs {
 		s.cats = append(s.cats, category{name, len(ids)})
 	}
 	sort.Slice(s.cats, func(i, j int) bool { return s.cats[i].Name < s.cats[j].Name })
 	s.mixed = roundRobin(s.cats, s.catIDs)
+}
+
+// metaLister is a Store that calls a filter with every item's metadata, in the store's order,
+// without copying vectors, as [pinrec.Index.Matching] does; New lists categories through it
+// when the store has it, else through a Get per item.
+type metaLister interface {
+	Matching(opts ...pinrec.SearchOption) []string
 }
 
 // categoryOf is an item's category: its "category" metadata, or else the folder of its ID

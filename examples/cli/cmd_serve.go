@@ -49,10 +49,15 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	// A flat index is read into memory; another kind (hnsw) is memory-mapped, for a fast
 	// start. Either way serve watches the file and reloads it when it changes (servestore.go).
+	began := time.Now()
+	phase := func(what string) {
+		fmt.Fprintf(stderr, "pinrec serve: %s (%.1f s after the start)\n", what, time.Since(began).Seconds())
+	}
 	ix, err := openServed(*indexPath, true)
 	if err != nil {
 		return err
 	}
+	phase("index opened")
 	enc, err := embedderFor(*indexPath, ix, *modelDir, *threads)
 	if err != nil {
 		ix.Close()
@@ -65,6 +70,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		ix.Close()
 		return fmt.Errorf("warming up the embedder: %w", err)
 	}
+	phase("model loaded")
 	rh := &reloadingHandler{path: *indexPath}
 	defer func() { rh.current().Close() }()
 	// Likes, saves and rank=hybrid through the engagement store next to the index (package engage).
@@ -114,6 +120,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		ix.Close()
 		return err
 	}
+	phase("pages set up")
 	rh.live.Store(&liveIndex{ix: ix, h: h})
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
@@ -122,6 +129,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	sigCtx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	go rh.watchIndex(sigCtx)
+	go rh.verifyLive() // a mapped index opened without reading its vectors (servestore.go)
 	fmt.Fprintf(stderr, "pinrec serve: %d items of %s on http://%s/ (Ctrl-C stops)\n", ix.Len(), *indexPath, ln.Addr())
 	go func() {
 		<-sigCtx.Done()

@@ -36,6 +36,12 @@ import (
 // alone; serve goes on answering from what it has (or 503) until the file changes again.
 // Files replaced by a rename (pinrec's own saves, mv) are picked up the same way; the old
 // mapping is never disturbed by a rename.
+//
+// A mapped index opens without reading its vectors (pinrec.WithoutVectorChecksum: at a million
+// 2048-d vectors the pass over 8 GB takes seconds), and serve verifies the file against its
+// checksum in the background once it listens (verify). Until then it answers from the file as
+// it is; if the file fails, serve logs it and answers 503 naming the file and the reason,
+// until the file is replaced by one that loads (the watcher reloads it, verifying it first).
 
 // watchEvery is how often serve looks at its index file.
 var watchEvery = 500 * time.Millisecond
@@ -43,6 +49,10 @@ var watchEvery = 500 * time.Millisecond
 // errIndexChanged is what an operation on a mapped index returns once the file changed
 // under it.
 var errIndexChanged = errors.New("changed on disk while served (overwritten or truncated in place)")
+
+// errIndexCorrupt is what an operation on a mapped index returns once the background check
+// found that its file does not match its checksum.
+var errIndexCorrupt = errors.New("is corrupt on disk (it does not match its checksum)")
 
 // fileState is what serve compares to see that a file changed.
 type fileState struct {
@@ -70,9 +80,17 @@ type servedIndex struct {
 	state  fileState // the file as it was loaded
 	loaded time.Time
 
-	mu     sync.RWMutex // operations hold it shared; Close exclusively
-	closed bool
-	broken atomic.Pointer[string] // why a mapped index stopped answering
+	mu       sync.RWMutex // operations hold it shared; Close exclusively
+	closed   bool
+	broken   atomic.Pointer[brokenState] // why a mapped index stopped answering
+	verified atomic.Bool                 // the file matched its checksum (always, unless mapped)
+}
+
+// brokenState is why a mapped index stopped answering: errIndexChanged or errIndexCorrupt,
+// and the details.
+type brokenState struct {
+	kind error
+	why  string
 }
 
 // openServed loads the index file at path: mapped when mmap is set and the file is not flat,
@@ -94,11 +112,12 @@ func openServed(path string, mmap bool) (*servedIndex, error) {
 	s := &servedIndex{path: path, mapped: mmap && kind != pinrec.KindFlat, f: f, state: stateOf(before), loaded: time.Now()}
 	if s.mapped {
 		err = s.guard(func() error {
-			s.store, err = pinrec.Open(path, pinrec.WithMmap())
+			s.store, err = pinrec.Open(path, pinrec.WithMmap(), pinrec.WithoutVectorChecksum())
 			return err
 		})
 	} else {
 		s.store, err = pinrec.Open(path)
+		s.verified.Store(true)
 	}
 	if err != nil {
 		if s.store != nil { // opened, but the file changed meanwhile
@@ -122,18 +141,59 @@ func openServed(path string, mmap bool) (*servedIndex, error) {
 // brokenWhy is why a mapped index stopped answering, or "".
 func (s *servedIndex) brokenWhy() string {
 	if p := s.broken.Load(); p != nil {
-		return *p
+		return p.why
 	}
 	return ""
 }
 
+// markBroken stops a mapped index answering because its file changed; the first reason stays.
 func (s *servedIndex) markBroken(why string) {
-	s.broken.CompareAndSwap(nil, &why)
+	s.broken.CompareAndSwap(nil, &brokenState{kind: errIndexChanged, why: why})
 }
 
-// changedError is the error of an operation refused because the file changed.
+// changedError is the error of an operation refused because the file changed or is corrupt.
 func (s *servedIndex) changedError() error {
-	return fmt.Errorf("index %s %w: %s; serve answers again once it holds a whole index", s.path, errIndexChanged, s.brokenWhy())
+	b := s.broken.Load()
+	if b == nil {
+		return nil
+	}
+	return fmt.Errorf("index %s %w: %s; serve answers again once it holds a whole index", s.path, b.kind, b.why)
+}
+
+// verify checks the file of a mapped index, opened without reading its vectors, against its
+// checksum (pinrec.Load without WithoutVectorChecksum reads all of it, on several goroutines),
+// once; on a mismatch the index stops answering (errIndexCorrupt) and verify returns the
+// error. It returns nil at once for an index read into memory (verified as it loaded), and
+// nil without a verdict when the file at the path is no longer the one mapped (the watcher
+// deals with that).
+func (s *servedIndex) verify() error {
+	if s.verified.Load() || s.brokenWhy() != "" {
+		return nil
+	}
+	unchanged := func() bool {
+		fi, err := os.Stat(s.path)
+		if err != nil || !s.state.same(stateOf(fi)) {
+			return false
+		}
+		fi, err = s.f.Stat()
+		return err == nil && s.state.same(stateOf(fi))
+	}
+	if !unchanged() {
+		return nil
+	}
+	ix, err := pinrec.Load(s.path, pinrec.WithMmap())
+	if err == nil {
+		ix.Close()
+	}
+	if !unchanged() { // what was read may not be what is mapped
+		return nil
+	}
+	if err != nil {
+		s.broken.CompareAndSwap(nil, &brokenState{kind: errIndexCorrupt, why: err.Error()})
+		return err
+	}
+	s.verified.Store(true)
+	return nil
 }
 
 // guard runs op; on a mapped index, a fault while reading the mapping, or a change of the
@@ -199,6 +259,34 @@ func (s *servedIndex) Get(id string) (it pinrec.Item, err error) {
 	return it, err
 }
 
+// Matching is [pinrec.Index.Matching] of the exact index under the store (an hnsw index's
+// too): IDs and metadata, no vector read, so it needs no guard. The web server lists every
+// item's metadata through it at start. A store of another kind answers through Get.
+func (s *servedIndex) Matching(opts ...pinrec.SearchOption) []string {
+	if ex := exactIndex(s.store); ex != nil {
+		return ex.Matching(opts...)
+	}
+	p := pinrec.NewSearchParams(opts...)
+	var out []string
+	for _, id := range s.store.IDs() {
+		if it, err := s.Get(id); err == nil && p.Keep(id, it.Meta) {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+// exactIndex is the exact index a store is, or holds (an hnsw index's), or nil.
+func exactIndex(st pinrec.Store) *pinrec.Index {
+	switch x := st.(type) {
+	case *pinrec.Index:
+		return x
+	case interface{ Exact() *pinrec.Index }:
+		return x.Exact()
+	}
+	return nil
+}
+
 // IDs, metadata and sizes are held in memory even for a mapped index.
 func (s *servedIndex) Len() int                       { return s.store.Len() }
 func (s *servedIndex) Dim() int                       { return s.store.Dim() }
@@ -254,6 +342,23 @@ func (rh *reloadingHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	l.h.ServeHTTP(w, r)
+}
+
+// verifyLive verifies the live index's file in the background (servedIndex.verify) and logs
+// the verdict: a corrupt file loudly, for serve then answers 503 until it is replaced.
+func (rh *reloadingHandler) verifyLive() {
+	ix := rh.current()
+	if ix.verified.Load() {
+		return
+	}
+	t := time.Now()
+	if err := ix.verify(); err != nil {
+		rh.logger.Printf("pinrec serve: ERROR: index %s %v (%v); answering 503 until the file is replaced by a whole index", rh.path, errIndexCorrupt, err)
+		return
+	}
+	if ix.verified.Load() {
+		rh.logger.Printf("pinrec serve: index %s matches its checksum (read in the background in %.1f s)", rh.path, time.Since(t).Seconds())
+	}
 }
 
 // watchIndex reloads the index file when it changes, until ctx ends; see the top of this file.

@@ -3,8 +3,10 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"fmt"
 	"log"
+	"math"
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
@@ -163,4 +165,114 @@ func (l lockedBuffer) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.Write(p)
+}
+
+// TestServedIndexVerifiesInBackground: a mapped index opens without reading its vectors and
+// answers; verify then reads the file against its checksum. A whole file stays served; a
+// file with one vector value changed on disk (still finite, so only the checksum tells) makes
+// the index answer 503 naming the file and errIndexCorrupt, and the log says so, until the file
+// is replaced by a whole one, which the watcher loads.
+func TestServedIndexVerifiesInBackground(t *testing.T) {
+	old := watchEvery
+	watchEvery = 10 * time.Millisecond
+	t.Cleanup(func() { watchEvery = old })
+	cases := []struct {
+		name    string
+		corrupt bool
+	}{
+		{"whole", false},
+		{"vector changed on disk", true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			path := filepath.Join(dir, "pins.idx")
+			exact := servedFile(t, path, ann.Kind, 200, 1)
+			whole, err := os.ReadFile(path)
+			require.NoError(t, err)
+			if tc.corrupt {
+				// The bytes of p007's vector, found in the file: its first value's low
+				// mantissa bit flipped.
+				it, err := exact.Get("p007")
+				require.NoError(t, err)
+				vb := make([]byte, 4*len(it.Vector))
+				for i, x := range it.Vector {
+					binary.LittleEndian.PutUint32(vb[4*i:], math.Float32bits(x))
+				}
+				at := bytes.Index(whole, vb)
+				require.Positive(t, at)
+				bad := bytes.Clone(whole)
+				bad[at] ^= 1
+				require.NoError(t, os.WriteFile(path, bad, 0o644))
+			}
+			ix, err := openServed(path, true)
+			require.NoError(t, err)
+			require.True(t, ix.mapped)
+			assert.False(t, ix.verified.Load(), "a mapped index opens without reading its vectors")
+			var logs bytes.Buffer
+			var logMu sync.Mutex
+			rh := &reloadingHandler{path: path, logger: log.New(lockedBuffer{&logs, &logMu}, "", 0),
+				check: func(*servedIndex) error { return nil },
+				build: func(ix *servedIndex) (http.Handler, error) {
+					return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+						res, err := ix.Similar(r.Context(), "p001", 5)
+						if err != nil {
+							http.Error(w, err.Error(), http.StatusInternalServerError)
+							return
+						}
+						for _, x := range res {
+							fmt.Fprintln(w, x.ID)
+						}
+					}), nil
+				}}
+			h, err := rh.build(ix)
+			require.NoError(t, err)
+			rh.live.Store(&liveIndex{ix: ix, h: h})
+			ask := func() (int, string) {
+				rec := httptest.NewRecorder()
+				rh.ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
+				return rec.Code, rec.Body.String()
+			}
+			code, body := ask()
+			require.Equal(t, http.StatusOK, code, "answers before the check: %s", body)
+
+			rh.verifyLive()
+			code, body = ask()
+			logMu.Lock()
+			logged := logs.String()
+			logMu.Unlock()
+			if !tc.corrupt {
+				assert.True(t, ix.verified.Load())
+				assert.Equal(t, http.StatusOK, code, body)
+				assert.Contains(t, logged, "pinrec serve: index "+path+" matches its checksum")
+				require.NoError(t, ix.Close())
+				return
+			}
+			assert.False(t, ix.verified.Load())
+			assert.Equal(t, http.StatusServiceUnavailable, code)
+			assert.Contains(t, body, path)
+			assert.Contains(t, body, errIndexCorrupt.Error())
+			assert.Contains(t, body, "checksum")
+			assert.ErrorIs(t, ix.changedError(), errIndexCorrupt)
+			_, err = ix.Get("p001")
+			assert.ErrorIs(t, err, errIndexCorrupt)
+			assert.Contains(t, logged, "pinrec serve: ERROR: index "+path+" "+errIndexCorrupt.Error())
+
+			// Replaced by the whole file (a rename, as pinrec's saves do): reloaded, answering.
+			ctx, cancel := context.WithCancel(context.Background())
+			defer func() { cancel(); rh.current().Close() }()
+			go rh.watchIndex(ctx)
+			tmp := filepath.Join(dir, "pins.idx.new")
+			require.NoError(t, os.WriteFile(tmp, whole, 0o644))
+			require.NoError(t, os.Rename(tmp, path))
+			for range 500 {
+				if code, body = ask(); code == http.StatusOK {
+					break
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+			assert.Equal(t, http.StatusOK, code, body)
+			assert.True(t, rh.current().verified.Load())
+		})
+	}
 }
