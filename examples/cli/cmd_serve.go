@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"image"
@@ -12,10 +13,11 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
-	"pinrec/dupes"
+	"pinrec"
 	"pinrec/engage"
 	"pinrec/web"
 )
@@ -50,27 +52,51 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	// A flat index is read into memory; another kind (hnsw) is memory-mapped, for a fast
 	// start. Either way serve watches the file and reloads it when it changes (servestore.go).
 	began := time.Now()
+	var phaseMu sync.Mutex // phases end on two goroutines
 	phase := func(what string) {
+		phaseMu.Lock()
+		defer phaseMu.Unlock()
 		fmt.Fprintf(stderr, "pinrec serve: %s (%.1f s after the start)\n", what, time.Since(began).Seconds())
 	}
-	ix, err := openServed(*indexPath, true)
-	if err != nil {
-		return err
+	// The index opens (a mapped one copies its graph into memory: seconds at a million
+	// items) while the model loads, chosen from the index's metadata, read first.
+	type opened struct {
+		ix  *servedIndex
+		err error
 	}
-	phase("index opened")
-	enc, err := embedderFor(*indexPath, ix, *modelDir, *threads)
-	if err != nil {
-		ix.Close()
-		return err
+	openc := make(chan opened, 1)
+	go func() {
+		ix, err := openServed(*indexPath, true)
+		if err == nil {
+			phase("index opened")
+		}
+		openc <- opened{ix, err}
+	}()
+	info, err := pinrec.ReadInfo(*indexPath)
+	var enc *pinrec.Embedder
+	if err == nil {
+		enc, err = embedderForInfo(*indexPath, info, *modelDir, *threads)
+	}
+	if err == nil {
+		// TensorFlow's first inference takes seconds (graph set-up): done now, not in the
+		// first upload or crop query.
+		if _, err = enc.Embed(ctx, image.NewGray(image.Rect(0, 0, 8, 8))); err != nil {
+			err = fmt.Errorf("warming up the embedder: %w", err)
+		}
+		phase("model loaded")
+	}
+	o := <-openc
+	if o.err != nil || err != nil {
+		if enc != nil {
+			enc.Close()
+		}
+		if o.ix != nil {
+			o.ix.Close()
+		}
+		return cmp.Or(o.err, err) // the index's own error first: it says more about the file
 	}
 	defer enc.Close()
-	// TensorFlow's first inference takes seconds (graph set-up): done now, not in the first
-	// upload or crop query.
-	if _, err := enc.Embed(ctx, image.NewGray(image.Rect(0, 0, 8, 8))); err != nil {
-		ix.Close()
-		return fmt.Errorf("warming up the embedder: %w", err)
-	}
-	phase("model loaded")
+	ix := o.ix
 	rh := &reloadingHandler{path: *indexPath}
 	defer func() { rh.current().Close() }()
 	// Likes, saves and rank=hybrid through the engagement store next to the index (package engage).
@@ -100,7 +126,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			return nil, err
 		}
 		return web.New(ix,
-			web.WithNearDuplicates(dupes.Collapser(ix, dupesCal.Threshold)),
+			web.WithNearDuplicates(ix.collapser(dupesCal.Threshold)),
 			web.WithEmbedder(enc),
 			web.WithImageLocator(func(id string, meta map[string]string) string { return servedPath(root, id, meta) }),
 			web.WithLogger(logger),

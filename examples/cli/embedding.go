@@ -149,7 +149,11 @@ func openEmbedder(kind, modelDir string, o embedderOptions) (*pinrec.Embedder, e
 // the model in modelDir, which must match the index. It reads the model's pinrec.json before
 // loading the network, so a mismatch is reported at once.
 func embedderFor(indexPath string, ix pinrec.Store, modelDir string, threads int) (*pinrec.Embedder, error) {
-	have := ix.Info()
+	return embedderForInfo(indexPath, ix.Info(), modelDir, threads)
+}
+
+// embedderForInfo is embedderFor for an index whose metadata is have (pinrec.ReadInfo).
+func embedderForInfo(indexPath string, have map[string]string, modelDir string, threads int) (*pinrec.Embedder, error) {
 	kind := embedModel
 	if have[infoEmbedding] == embedPixels {
 		kind = embedPixels

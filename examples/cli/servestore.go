@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"pinrec"
+	"pinrec/dupes"
+	"pinrec/web"
 )
 
 // What serve does when its index file changes on disk.
@@ -257,6 +259,17 @@ func (s *servedIndex) Similar(ctx context.Context, id string, k int, opts ...pin
 func (s *servedIndex) Get(id string) (it pinrec.Item, err error) {
 	err = s.read(func() error { it, err = s.store.Get(id); return err })
 	return it, err
+}
+
+// collapser is dupes.Collapser over the store under s, run as one guarded read: the file is
+// checked once for a whole result list instead of once for each result's vector (48 for a
+// page of 20).
+func (s *servedIndex) collapser(threshold float32) web.Collapser {
+	c := dupes.Collapser(s.store, threshold)
+	return func(ctx context.Context, results []pinrec.Result) (kept []pinrec.Result, hidden int, err error) {
+		err = s.read(func() error { kept, hidden, err = c(ctx, results); return err })
+		return kept, hidden, err
+	}
 }
 
 // Matching is [pinrec.Index.Matching] of the exact index under the store (an hnsw index's
