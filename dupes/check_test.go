@@ -92,37 +92,56 @@ func TestCollapse(t *testing.T) {
 		{"query", 0.6, []Option{WithQuery([]float32{0.8, 0})}, []string{"b", "c", "e"}, map[string][]string{"c": {"d"}}, []string{"a"}},
 		{"wide", 4.5, nil, []string{"a", "e"}, map[string][]string{"a": {"b", "c", "d"}}, nil},
 	}
+	// The index hands its vectors out through AppendVector; getOnly through Get alone.
+	sources := []struct {
+		name string
+		src  VectorSource
+	}{{"index", ix}, {"get", getOnly{ix}}}
 	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			c, err := Collapse(ix, r, tc.threshold, tc.opts...)
-			require.NoError(t, err)
-			var shown []string
-			hidden := map[string][]string{}
-			n := 0
-			for _, s := range c.Shown {
-				shown = append(shown, s.ID)
-				for _, h := range s.Hidden {
-					hidden[s.ID] = append(hidden[s.ID], h.ID)
-					n++
-				}
-			}
-			var ofq []string
-			for _, q := range c.OfQuery {
-				ofq = append(ofq, q.ID)
-			}
-			assert.Equal(t, tc.shown, shown)
-			if tc.hidden == nil {
-				tc.hidden = map[string][]string{}
-			}
-			assert.Equal(t, tc.hidden, hidden)
-			assert.Equal(t, tc.ofQuery, ofq)
-			assert.Equal(t, n+len(ofq), c.HiddenCount())
-			assert.Len(t, c.Results(2), min(2, len(shown)))
-			assert.Len(t, c.Truncate(1).Shown, 1)
-		})
+		for _, sc := range sources {
+			t.Run(tc.name+"/"+sc.name, func(t *testing.T) {
+				collapseCase(t, sc.src, r, tc.threshold, tc.opts, tc.shown, tc.hidden, tc.ofQuery)
+			})
+		}
 	}
 	_, err := Collapse(ix, res("nope"), 1)
 	assert.ErrorIs(t, err, pinrec.ErrNotFound)
+	_, err = Collapse(getOnly{ix}, res("nope"), 1)
+	assert.ErrorIs(t, err, pinrec.ErrNotFound)
+}
+
+// getOnly is a VectorSource with no other method.
+type getOnly struct{ ix *pinrec.Index }
+
+func (g getOnly) Get(id string) (pinrec.Item, error) { return g.ix.Get(id) }
+
+func collapseCase(t *testing.T, src VectorSource, r []pinrec.Result, threshold float32, opts []Option,
+	wantShown []string, wantHidden map[string][]string, wantOfQuery []string) {
+	c, err := Collapse(src, r, threshold, opts...)
+	require.NoError(t, err)
+	var shown []string
+	hidden := map[string][]string{}
+	n := 0
+	for _, s := range c.Shown {
+		shown = append(shown, s.ID)
+		for _, h := range s.Hidden {
+			hidden[s.ID] = append(hidden[s.ID], h.ID)
+			n++
+		}
+	}
+	var ofq []string
+	for _, q := range c.OfQuery {
+		ofq = append(ofq, q.ID)
+	}
+	assert.Equal(t, wantShown, shown)
+	if wantHidden == nil {
+		wantHidden = map[string][]string{}
+	}
+	assert.Equal(t, wantHidden, hidden)
+	assert.Equal(t, wantOfQuery, ofq)
+	assert.Equal(t, n+len(ofq), c.HiddenCount())
+	assert.Len(t, c.Results(2), min(2, len(shown)))
+	assert.Len(t, c.Truncate(1).Shown, 1)
 }
 
 func TestBadOptions(t *testing.T) {

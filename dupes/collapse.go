@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"sync"
 
 	"pinrec"
 	"pinrec/internal/sq8"
@@ -68,7 +69,8 @@ func (c Collapsed) Truncate(k int) Collapsed {
 // [WithQuery], a result within threshold of the query is hidden as a copy of the query
 // ([Collapsed.OfQuery]). Results are compared by their items' vectors, read from src (a
 // region hit is compared by its pin's vector, which has the result's ID). It costs one Get
-// per result and at most len(results) * shown distance computations.
+// per result (or, from a source with an AppendVector method as [pinrec.Index] has, one copy
+// of each vector into one buffer) and at most len(results) * shown distance computations.
 //
 // The error names a result whose vector cannot be read, or wraps [ErrBadOption] for a
 // negative or non-finite threshold.
@@ -79,29 +81,63 @@ func Collapse(src VectorSource, results []pinrec.Result, threshold float32, opts
 	}
 	out := Collapsed{Shown: make([]Shown, 0, len(results)), Threshold: threshold}
 	shownVecs := make([][]float32, 0, len(results))
-	for _, r := range results {
-		it, err := src.Get(r.ID)
-		if err != nil {
-			return Collapsed{}, fmt.Errorf("dupes: collapse: %w", err)
+	va, _ := src.(vectorAppender)
+	var buf []float32 // with va: the shown results' vectors, one after another
+	if d, ok := src.(interface{ Dim() int }); ok && va != nil {
+		p := vecBufs.Get().(*[]float32)
+		defer vecBufs.Put(p) // nothing returned refers to it
+		if n := max(d.Dim(), 0) * len(results); cap(*p) < n {
+			*p = make([]float32, 0, n)
 		}
-		if cfg.query != nil && len(cfg.query) == len(it.Vector) && within(cfg.query, it.Vector, threshold) {
+		buf = (*p)[:0]
+	}
+	for _, r := range results {
+		var vec []float32
+		if va != nil {
+			start := len(buf)
+			next, err := va.AppendVector(buf, r.ID)
+			if err != nil {
+				return Collapsed{}, fmt.Errorf("dupes: collapse: %w", err)
+			}
+			vec = next[start:len(next):len(next)]
+			buf = next[:start] // vec's place is taken below only when it is shown
+		} else {
+			it, err := src.Get(r.ID)
+			if err != nil {
+				return Collapsed{}, fmt.Errorf("dupes: collapse: %w", err)
+			}
+			vec = it.Vector
+		}
+		if cfg.query != nil && len(cfg.query) == len(vec) && within(cfg.query, vec, threshold) {
 			out.OfQuery = append(out.OfQuery, r)
 			continue
 		}
 		hidden := false
-		for i, v := range shownVecs {
-			if len(v) == len(it.Vector) && within(v, it.Vector, threshold) {
-				out.Shown[i].Hidden = append(out.Shown[i].Hidden, r)
+		for j, v := range shownVecs {
+			if len(v) == len(vec) && within(v, vec, threshold) {
+				out.Shown[j].Hidden = append(out.Shown[j].Hidden, r)
 				hidden = true
 				break
 			}
 		}
 		if !hidden {
 			out.Shown = append(out.Shown, Shown{Result: r})
-			shownVecs = append(shownVecs, it.Vector)
+			shownVecs = append(shownVecs, vec)
+			if va != nil {
+				buf = buf[:len(buf)+len(vec)]
+			}
 		}
 	}
 	return out, nil
+}
+
+// vecBufs are Collapse's vector buffers, reused: a page of 48 results at 2048-d is 384 KiB.
+var vecBufs = sync.Pool{New: func() any { return new([]float32) }}
+
+// vectorAppender is a VectorSource that copies a vector into a caller's buffer
+// ([pinrec.Index.AppendVector]): Collapse then reads all results' vectors into one.
+type vectorAppender interface {
+	AppendVector(dst []float32, id string) ([]float32, error)
 }
 
 // within reports whether distance(a, b) <= t, the same answer as that float64 loop, at the

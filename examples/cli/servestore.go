@@ -265,7 +265,11 @@ func (s *servedIndex) Get(id string) (it pinrec.Item, err error) {
 // checked once for a whole result list instead of once for each result's vector (48 for a
 // page of 20).
 func (s *servedIndex) collapser(threshold float32) web.Collapser {
-	c := dupes.Collapser(s.store, threshold)
+	var src dupes.VectorSource = s.store
+	if ex := exactIndex(s.store); ex != nil {
+		src = ex // its AppendVector reads vectors into one buffer instead of a Get each
+	}
+	c := dupes.Collapser(src, threshold)
 	return func(ctx context.Context, results []pinrec.Result) (kept []pinrec.Result, hidden int, err error) {
 		err = s.read(func() error { kept, hidden, err = c(ctx, results); return err })
 		return kept, hidden, err
