@@ -105,15 +105,75 @@ func TestIntegerDistance(t *testing.T) {
 					}
 				}
 			}
+			// distCodes weighs the squared code differences by w = step², or by the integer
+			// weights pws·pw when derive made them (within pairWeightError of w in total).
 			var want float64
+			var wsum, werr float64
 			for t2 := 0; t2 < c.pdim; t2++ {
-				e := float64(c.step[t2]) * (float64(blocks[0][t2]) - float64(blocks[1][t2]))
-				want += e * e
+				w := float64(c.step[t2]) * float64(c.step[t2])
+				if c.pw != nil {
+					wsum += w
+					werr += math.Abs(w - float64(c.pws)*float64(c.pw[t2]))
+					w = float64(c.pws) * float64(c.pw[t2])
+				}
+				e := float64(blocks[0][t2]) - float64(blocks[1][t2])
+				want += w * e * e
 			}
+			assert.LessOrEqual(t, werr, pairWeightError*wsum, "%s d=%d pair weights", kind, d)
 			if kind == kindPCASQ8 {
 				want += float64(residual(blocks[0][c.pdim:])) + float64(residual(blocks[1][c.pdim:]))
 			}
-			assert.InDelta(t, want, float64(c.distCodes(blocks[0], blocks[1])), 1e-4*want+1e-6, "%s d=%d distCodes", kind, d)
+			assert.InDelta(t, want, float64(c.distCodes(blocks[0], blocks[1])), 1e-4*want+1e-6, "%s d=%d distCodes (integer weights %v)", kind, d, c.pw != nil)
 		}
+	}
+}
+
+// TestPairWeights checks when derive keeps integer pair weights: steps of similar size (and a
+// constant dimension, whose step becomes 1) give weights within pairWeightError of step²
+// in total, and distCodes on them equals the integer sum times the scale; many weights that
+// round to nothing against the largest keep the float32 weights.
+func TestPairWeights(t *testing.T) {
+	cases := []struct {
+		name  string
+		steps []float32
+		ok    bool
+	}{
+		{"uniform", []float32{1, 1, 1, 1, 1, 1, 1, 1}, true},
+		{"similar", []float32{0.5, 0.7, 0.9, 1.1, 0.6, 0.8, 1.0, 1.2}, true},
+		{"constant dimension", []float32{0, 1, 0.9, 1.1, 1, 1, 1, 1}, true},
+		{"one large weight", []float32{100, 1, 1, 1, 1, 1, 1, 0.01}, true}, // the others' error is small in total
+		{"many small weights", []float32{1, 0.06, 0.06, 0.06, 0.06, 0.06, 0.06, 0.06}, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c := &codec{kind: kindSQ8, dim: len(tc.steps), pdim: len(tc.steps), lo: make([]float32, len(tc.steps)), step: append([]float32(nil), tc.steps...)}
+			c.derive()
+			require.Equal(t, tc.ok, c.pw != nil)
+			a := []byte{0, 255, 3, 200, 17, 90, 1, 128}
+			b := []byte{255, 0, 9, 100, 17, 33, 250, 127}
+			var exact, werr, wsum float64
+			for i := range a {
+				w := float64(c.w[i])
+				d := float64(a[i]) - float64(b[i])
+				exact += w * d * d
+				wsum += w
+				if c.pw != nil {
+					werr += math.Abs(w - float64(c.pws)*float64(c.pw[i]))
+				}
+			}
+			require.LessOrEqual(t, werr, pairWeightError*wsum)
+			got := float64(c.distCodes(a, b))
+			if c.pw == nil {
+				assert.InDelta(t, exact, got, 1e-5*exact)
+				return
+			}
+			var want int64
+			for i := range a {
+				d := int64(a[i]) - int64(b[i])
+				want += int64(c.pw[i]) * d * d
+			}
+			assert.InDelta(t, float64(c.pws)*float64(want), got, 1e-6*exact)
+			assert.InDelta(t, exact, got, pairWeightError*exact)
+		})
 	}
 }

@@ -145,3 +145,71 @@ func BenchmarkL2Pair(b *testing.B) {
 		}
 	}
 }
+
+// TestL2PairW16Sets runs every L2PairW16 kernel this CPU has against an int64 sum, for lengths
+// 0..67 and a few long ones at unaligned starts, with random codes and weights and with the
+// extreme case (differences of 255 at the largest weight MaxPairWeight allows), and with
+// nonzero guards after the end (a kernel that reads past its end adds to the sum).
+func TestL2PairW16Sets(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	lengths := []int{}
+	for n := 0; n <= 67; n++ {
+		lengths = append(lengths, n)
+	}
+	lengths = append(lengths, 127, 128, 129, 784, 2048, 2064, 4096, 5000)
+	for _, n := range lengths {
+		for off := 0; off < 4; off++ {
+			for _, extreme := range []bool{false, true} {
+				a := make([]byte, off+n+40)
+				b := make([]byte, off+n+40)
+				w := make([]int16, off+n+40)
+				for i := range w {
+					a[i], b[i], w[i] = 255, 0, 128
+				}
+				wmax := MaxPairWeight(n)
+				var ref int64
+				for i := 0; i < n; i++ {
+					j := off + i
+					if extreme {
+						a[j], b[j], w[j] = 255, 0, int16(wmax)
+						if i%2 == 1 {
+							a[j], b[j] = 0, 255
+						}
+					} else {
+						a[j], b[j], w[j] = byte(rng.IntN(256)), byte(rng.IntN(256)), int16(rng.IntN(wmax+1))
+					}
+					d := int64(a[j]) - int64(b[j])
+					ref += int64(w[j]) * d * d
+				}
+				for name, fn := range l2PairW16Sets() {
+					got := fn(a[off:off+n], b[off:off+n], w[off:off+n])
+					require.Equal(t, ref, got, "%s n=%d off=%d extreme=%v", name, n, off, extreme)
+				}
+				require.Equal(t, ref, L2PairW16(a[off:off+n], b[off:off+n], w[off:off+n]))
+			}
+		}
+	}
+	require.Panics(t, func() { L2PairW16(make([]byte, 4), make([]byte, 3), make([]int16, 4)) })
+	require.Equal(t, 128, MaxPairWeight(2048))
+	require.Equal(t, 128, MaxPairWeight(2064))
+	require.Equal(t, 64, MaxPairWeight(4096))
+}
+
+func BenchmarkL2PairW16(b *testing.B) {
+	for _, n := range []int{784, 2048} {
+		x := make([]byte, n)
+		y := make([]byte, n)
+		w := make([]int16, n)
+		for i := range x {
+			x[i], y[i], w[i] = byte(i), byte(3*i), int16(i%128)
+		}
+		for name, fn := range l2PairW16Sets() {
+			b.Run(fmt.Sprintf("%s/%d", name, n), func(b *testing.B) {
+				b.SetBytes(int64(n))
+				for b.Loop() {
+					fn(x, y, w)
+				}
+			})
+		}
+	}
+}

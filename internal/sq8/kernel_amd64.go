@@ -18,12 +18,14 @@ func init() {
 		l2F32 = l2F32Fast
 		dotF32 = dotF32Fast
 		dotU8 = dotU8Fast
+		l2PairW16 = l2PairW16Fast
 		kernelName = "avx2+fma"
 	}
 	if cpu.X86.HasAVX512F && cpu.X86.HasAVX512BW && cpu.X86.HasBMI2 && cpu.X86.HasAVX2 && cpu.X86.HasFMA &&
 		os.Getenv("PINREC_SQ8_AVX2") == "" {
 		dotU8 = dotU8Fast512
 		l2SQ8Pair = l2SQ8PairFast512
+		l2PairW16 = l2PairW16Fast512
 		kernelName = "avx2+fma+avx512bw"
 	}
 }
@@ -92,6 +94,31 @@ func l2SQ8PairFast512(a, b []byte, w []float32) float32 {
 func dotU8Fast512(q []int16, c []byte, pf []byte) int32 {
 	p, lines := prefetchArgs(pf)
 	return dotU8AVX512(q, c, len(c), p, lines)
+}
+
+func l2PairW16Fast(a, b []byte, w []int16) int64 {
+	n := len(a) &^ 15
+	s := l2PairW16AVX2(a, b, w, n)
+	if n < len(a) {
+		s += l2PairW16Go(a[n:], b[n:], w[n:])
+	}
+	return s
+}
+
+func l2PairW16Fast512(a, b []byte, w []int16) int64 {
+	return l2PairW16AVX512(a, b, w, len(a))
+}
+
+// l2PairW16Sets lists the L2PairW16 kernels this CPU can run, for the tests.
+func l2PairW16Sets() map[string]func(a, b []byte, w []int16) int64 {
+	s := map[string]func(a, b []byte, w []int16) int64{"go": l2PairW16Go}
+	if cpu.X86.HasAVX2 {
+		s["avx2"] = l2PairW16Fast
+	}
+	if cpu.X86.HasAVX512F && cpu.X86.HasAVX512BW && cpu.X86.HasBMI2 {
+		s["avx512bw"] = l2PairW16Fast512
+	}
+	return s
 }
 
 // dotU8Sets lists the DotU8 kernels this CPU can run, for the tests.

@@ -31,3 +31,11 @@ func dotU8AVX512(q []int16, c []byte, n int, pf *byte, lines int) int32
 // l2SQ8PairAVX512 returns Σ_{t<n} w[t]·(float32(a[t]) - float32(b[t]))² for any n.
 // The caller guarantees n <= len(a), len(b), len(w).
 func l2SQ8PairAVX512(a []byte, b []byte, w []float32, n int) float32
+
+// l2PairW16AVX2 returns Σ_{t<n} int64(w[t])·(a[t] - b[t])², n a multiple of 16. The caller
+// guarantees n <= len(a), len(b), len(w), 0 <= w[t] <= 128 and no int32 overflow in a lane.
+func l2PairW16AVX2(a []byte, b []byte, w []int16, n int) int64
+
+// l2PairW16AVX512 returns Σ_{t<n} int64(w[t])·(a[t] - b[t])² for any n. The caller
+// guarantees n <= len(a), len(b), len(w), 0 <= w[t] <= 128 and no int32 overflow in a lane.
+func l2PairW16AVX512(a []byte, b []byte, w []int16, n int) int64

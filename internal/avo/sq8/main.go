@@ -1,5 +1,6 @@
 // Command sq8 generates the AVX2+FMA and AVX-512BW code-distance kernels of package
-// pinrec/internal/sq8 (the integer dotU8 kernels and l2SQ8PairAVX512 are in dot.go)
+// pinrec/internal/sq8 (the integer dotU8 kernels and l2SQ8PairAVX512 are in dot.go, the
+// integer pair kernels l2PairW16 in pair.go)
 // (../../sq8/kernel_amd64.s and ../../sq8/kernel_amd64_stubs.go). Run it through `go generate`
 // in internal/sq8; the directive is in internal/sq8/kernel_amd64.go.
 //
@@ -29,6 +30,8 @@ func main() {
 	dotU8AVX2()
 	dotU8AVX512()
 	l2SQ8PairAVX512()
+	l2PairW16AVX2()
+	l2PairW16AVX512()
 	Generate()
 }
 
