@@ -123,6 +123,7 @@ func (a *Index) compact() {
 	}
 	ng.entry, ng.top = entry, top
 	ng.relinkUnreachable()
+	a.dropRowNodes()
 	a.g = ng
 	a.ids = ids
 	a.node.Reset(len(ids))

@@ -178,6 +178,8 @@ type Index struct {
 	// held: the items Build holds out of the graph while it calibrates, which are in the exact
 	// index but must not be found (nil otherwise).
 	held map[string]bool
+
+	rowNode rowNodeMap // the exact index's rows' nodes, for filtered scans (see rowNodes)
 }
 
 var _ pinrec.Store = (*Index)(nil)
@@ -270,6 +272,7 @@ type progress struct {
 // vecs, when not nil, holds their vectors (else they are read from ix). The caller holds
 // a.mu for writing, or owns a.
 func (a *Index) insertRows(ctx context.Context, ids []string, vecs [][]float32, prog progress) error {
+	a.dropRowNodes()
 	g := a.g
 	first := uint32(g.n)
 	g.grow(g.n + len(ids))
@@ -348,6 +351,7 @@ func (a *Index) Add(items ...pinrec.Item) error {
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	a.dropRowNodes()
 	// Within one call, a later item with the same ID wins.
 	last := make(map[string]int, len(items))
 	for i, it := range items {
@@ -396,6 +400,7 @@ func (a *Index) nodeOf(id string) (uint32, bool) {
 func (a *Index) Remove(ids ...string) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	a.dropRowNodes()
 	if err := a.ix.Remove(ids...); err != nil {
 		return fmt.Errorf("ann: %w", err)
 	}
