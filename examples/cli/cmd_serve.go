@@ -13,7 +13,6 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
@@ -52,25 +51,22 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	// A flat index is read into memory; another kind (hnsw) is memory-mapped, for a fast
 	// start. Either way serve watches the file and reloads it when it changes (servestore.go).
 	began := time.Now()
-	var phaseMu sync.Mutex // phases end on two goroutines
-	phase := func(what string) {
-		phaseMu.Lock()
-		defer phaseMu.Unlock()
-		fmt.Fprintf(stderr, "pinrec serve: %s (%.1f s after the start)\n", what, time.Since(began).Seconds())
+	phase := func(what string, at time.Duration) {
+		fmt.Fprintf(stderr, "pinrec serve: %s (%.1f s after the start)\n", what, at.Seconds())
 	}
 	// The index opens (a mapped one copies its graph into memory: seconds at a million
 	// items) while the model loads, chosen from the index's metadata, read first.
+	// (Phases are printed here, not on the other goroutine: loading the model silences
+	// stderr, TensorFlow's chatter.)
 	type opened struct {
 		ix  *servedIndex
 		err error
+		at  time.Duration
 	}
 	openc := make(chan opened, 1)
 	go func() {
 		ix, err := openServed(*indexPath, true)
-		if err == nil {
-			phase("index opened")
-		}
-		openc <- opened{ix, err}
+		openc <- opened{ix, err, time.Since(began)}
 	}()
 	info, err := pinrec.ReadInfo(*indexPath)
 	var enc *pinrec.Embedder
@@ -83,8 +79,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		if _, err = enc.Embed(ctx, image.NewGray(image.Rect(0, 0, 8, 8))); err != nil {
 			err = fmt.Errorf("warming up the embedder: %w", err)
 		}
-		phase("model loaded")
 	}
+	modelAt := time.Since(began)
 	o := <-openc
 	if o.err != nil || err != nil {
 		if enc != nil {
@@ -97,6 +93,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	defer enc.Close()
 	ix := o.ix
+	phase("index opened", o.at)
+	phase("model loaded", modelAt)
 	rh := &reloadingHandler{path: *indexPath}
 	defer func() { rh.current().Close() }()
 	// Likes, saves and rank=hybrid through the engagement store next to the index (package engage).
@@ -146,7 +144,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		ix.Close()
 		return err
 	}
-	phase("pages set up")
+	phase("pages set up", time.Since(began))
 	rh.live.Store(&liveIndex{ix: ix, h: h})
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {

@@ -163,8 +163,7 @@ func (s *servedIndex) changedError() error {
 }
 
 // verify checks the file of a mapped index, opened without reading its vectors, against its
-// checksum (pinrec.Load without WithoutVectorChecksum reads all of it, on several goroutines),
-// once; on a mismatch the index stops answering (errIndexCorrupt) and verify returns the
+// checksum (pinrec.VerifyFile: all of it, on the calling goroutine), once; on a mismatch the index stops answering (errIndexCorrupt) and verify returns the
 // error. It returns nil at once for an index read into memory (verified as it loaded), and
 // nil without a verdict when the file at the path is no longer the one mapped (the watcher
 // deals with that).
@@ -183,10 +182,7 @@ func (s *servedIndex) verify() error {
 	if !unchanged() {
 		return nil
 	}
-	ix, err := pinrec.Load(s.path, pinrec.WithMmap())
-	if err == nil {
-		ix.Close()
-	}
+	err := pinrec.VerifyFile(s.path)
 	if !unchanged() { // what was read may not be what is mapped
 		return nil
 	}
@@ -361,20 +357,23 @@ func (rh *reloadingHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	l.h.ServeHTTP(w, r)
 }
 
-// verifyLive verifies the live index's file in the background (servedIndex.verify) and logs
-// the verdict: a corrupt file loudly, for serve then answers 503 until it is replaced.
+// verifyLive verifies the live index's file in the background (servedIndex.verify), at the
+// lowest priority, and logs the verdict: a corrupt file loudly, for serve then answers 503
+// until it is replaced. The goroutine that runs it must end after it (atLowPriority).
 func (rh *reloadingHandler) verifyLive() {
 	ix := rh.current()
 	if ix.verified.Load() {
 		return
 	}
 	t := time.Now()
-	if err := ix.verify(); err != nil {
+	var err error
+	atLowPriority(func() { err = ix.verify() }) // the requests first: at a million, 8 GB to read
+	if err != nil {
 		rh.logger.Printf("pinrec serve: ERROR: index %s %v (%v); answering 503 until the file is replaced by a whole index", rh.path, errIndexCorrupt, err)
 		return
 	}
 	if ix.verified.Load() {
-		rh.logger.Printf("pinrec serve: index %s matches its checksum (read in the background in %.1f s)", rh.path, time.Since(t).Seconds())
+		rh.logger.Printf("pinrec serve: index %s matches its checksum (read in the background, at low priority, in %.1f s)", rh.path, time.Since(t).Seconds())
 	}
 }
 

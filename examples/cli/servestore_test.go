@@ -236,7 +236,9 @@ func TestServedIndexVerifiesInBackground(t *testing.T) {
 			code, body := ask()
 			require.Equal(t, http.StatusOK, code, "answers before the check: %s", body)
 
-			rh.verifyLive()
+			done := make(chan struct{})
+			go func() { rh.verifyLive(); close(done) }() // as serve runs it: on a goroutine of its own
+			<-done
 			code, body = ask()
 			logMu.Lock()
 			logged := logs.String()

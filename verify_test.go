@@ -1,0 +1,82 @@
+package pinrec
+
+import (
+	"encoding/binary"
+	"math"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// VerifyFile agrees with Load: nil for whole files (flat and extended), ErrChecksum for a
+// vector value or an extension byte changed on disk, ErrBadFormat for a truncated file; the
+// errors name the file.
+func TestVerifyFile(t *testing.T) {
+	dir := t.TempDir()
+	ix, err := NewIndex(4)
+	require.NoError(t, err)
+	for i := range 300 {
+		require.NoError(t, ix.Add(Item{ID: string(rune('a'+i%26)) + string(rune('0'+i/26)), Vector: []float32{float32(i), 1, 2, 3}}))
+	}
+	flat := filepath.Join(dir, "flat.idx")
+	require.NoError(t, ix.Save(flat))
+	ext := filepath.Join(dir, "ext.idx")
+	require.NoError(t, ix.SaveExtended(ext, Extension{Kind: "test-kind", Data: []byte("graph bytes")}))
+	whole, err := os.ReadFile(ext)
+	require.NoError(t, err)
+	write := func(name string, b []byte) string {
+		p := filepath.Join(dir, name)
+		require.NoError(t, os.WriteFile(p, b, 0o644))
+		return p
+	}
+	// The bytes of item 7's vector {7, 1, 2, 3}, found in the file.
+	vb := make([]byte, 16)
+	for i, x := range []float32{7, 1, 2, 3} {
+		binary.LittleEndian.PutUint32(vb[4*i:], math.Float32bits(x))
+	}
+	at := indexOf(whole, vb)
+	require.Positive(t, at)
+	vec := append([]byte(nil), whole...)
+	vec[at] ^= 1
+	extByte := append([]byte(nil), whole...)
+	extByte[len(extByte)-crcSize-3] ^= 1 // inside "graph bytes"
+
+	cases := []struct {
+		name string
+		path string
+		err  error
+	}{
+		{"flat", flat, nil},
+		{"extended", ext, nil},
+		{"vector changed", write("vec.idx", vec), ErrChecksum},
+		{"extension changed", write("ext-bad.idx", extByte), ErrChecksum},
+		{"truncated", write("short.idx", whole[:len(whole)-100]), ErrBadFormat},
+		{"missing", filepath.Join(dir, "none.idx"), os.ErrNotExist},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			err := VerifyFile(tc.path)
+			_, lerr := Load(tc.path)
+			if tc.err == nil {
+				require.NoError(t, err)
+				require.NoError(t, lerr)
+				return
+			}
+			require.ErrorIs(t, err, tc.err)
+			assert.Contains(t, err.Error(), tc.path)
+			assert.ErrorIs(t, lerr, tc.err, "Load agrees")
+		})
+	}
+}
+
+func indexOf(b, sub []byte) int {
+	for i := 0; i+len(sub) <= len(b); i++ {
+		if string(b[i:i+len(sub)]) == string(sub) {
+			return i
+		}
+	}
+	return -1
+}
