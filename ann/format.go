@@ -277,7 +277,6 @@ func unmarshal(data []byte, ix *pinrec.Index, opts []Option) (*Index, error) {
 		return nil, fmt.Errorf("entry %d top %d for %d nodes: %w", entry, top, n, ErrCorrupt)
 	}
 	g.grow(n)
-	g.locks = nil // only inserts lock nodes: the next Add's grow makes them
 	g.entry, g.top = entry, top
 	copy(g.levels, d.take(n, "levels"))
 	rowsRaw := d.take(4*n, "rows")

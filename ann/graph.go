@@ -45,15 +45,24 @@ type graph struct {
 	entry uint32 // none while the graph is empty
 	top   int    // level of entry
 
-	// locks[i] guards node i's neighbour lists while inserts run in parallel; entryMu guards
+	// lock(i) guards node i's neighbour lists while inserts run in parallel; entryMu guards
 	// entry and top then. Searches outside an insert hold the index's read lock instead and
 	// take neither.
-	locks   []sync.Mutex
+	locks   [lockStripes]sync.Mutex
 	entryMu sync.RWMutex
 
 	visited sync.Pool // *visitSet
 	queries sync.Pool // *query
 }
+
+// lockStripes is the number of node locks: node i takes lock i mod lockStripes. An insert
+// holds one node's lock at a time, so sharing them cannot deadlock, and with a few insert
+// goroutines two rarely want the same one; a lock per node cost 8 bytes a node (8 MB at a
+// million) for nothing more.
+const lockStripes = 4096
+
+// lock returns the lock of node i's neighbour lists.
+func (g *graph) lock(i uint32) *sync.Mutex { return &g.locks[i%lockStripes] }
 
 func newGraph(cd *codec, m, efc int) *graph {
 	return &graph{m: m, m0: 2 * m, efc: efc, ml: 1 / math.Log(float64(max(m, 2))), cd: cd,
@@ -124,10 +133,6 @@ func (g *graph) grow(n int) {
 	g.upperOff = g.upperOff[:n]
 	g.codes = g.codes[:n*g.cs]
 	g.dead = g.dead[:n]
-	if len(g.locks) < n {
-		// No lock is held between inserts. A loaded index has none until its first Add.
-		g.locks = make([]sync.Mutex, n+n/4)
-	}
 	g.n = n
 }
 
@@ -259,7 +264,7 @@ func (g *graph) greedy(q *query, ep item, l int, locked bool) item {
 	for changed := true; changed; {
 		changed = false
 		if locked {
-			g.locks[ep.node].Lock()
+			g.lock(ep.node).Lock()
 		}
 		ln := g.links(ep.node, l)
 		cnt := int(ln[0])
@@ -275,7 +280,7 @@ func (g *graph) greedy(q *query, ep item, l int, locked bool) item {
 			}
 		}
 		if locked {
-			g.locks[ep.node].Unlock()
+			g.lock(ep.node).Unlock()
 		}
 		if best.node != ep.node {
 			ep, changed = best, true
@@ -303,7 +308,7 @@ func (g *graph) searchLayer(q *query, ep item, ef, l int, locked bool, keep func
 			break
 		}
 		if locked {
-			g.locks[c.node].Lock()
+			g.lock(c.node).Lock()
 		}
 		// The unvisited neighbours first, then their distances, each call prefetching the
 		// block pfAhead neighbours on.
@@ -316,7 +321,7 @@ func (g *graph) searchLayer(q *query, ep item, ef, l int, locked bool, keep func
 			}
 		}
 		if locked {
-			g.locks[c.node].Unlock()
+			g.lock(c.node).Unlock()
 		}
 		for j := 0; j < min(pfAhead, len(nbs)); j++ {
 			g.prefetch(nbs[j])
@@ -451,13 +456,13 @@ func (g *graph) insert(i uint32, q *query, level int) {
 			mmax = g.m0
 		}
 		sel := g.selectFill(w, g.m, g.m)
-		g.locks[i].Lock()
+		g.lock(i).Lock()
 		ln := g.links(i, l)
 		ln[0] = uint32(len(sel))
 		for j, s := range sel {
 			ln[1+j] = s.node
 		}
-		g.locks[i].Unlock()
+		g.lock(i).Unlock()
 		for _, s := range sel {
 			g.link(s.node, i, s.d, l, mmax)
 		}
@@ -470,8 +475,8 @@ func (g *graph) insert(i uint32, q *query, level int) {
 // link adds node i (at distance d) to node e's list at level l, pruning it back to mmax
 // with the heuristic when full.
 func (g *graph) link(e, i uint32, d float32, l, mmax int) {
-	g.locks[e].Lock()
-	defer g.locks[e].Unlock()
+	g.lock(e).Lock()
+	defer g.lock(e).Unlock()
 	ln := g.links(e, l)
 	cnt := int(ln[0])
 	for _, x := range ln[1 : 1+cnt] {
@@ -484,10 +489,19 @@ func (g *graph) link(e, i uint32, d float32, l, mmax int) {
 		ln[0]++
 		return
 	}
+	// The neighbours' codes are not in cache (a search did not just read them): each
+	// distance asks for the code pfAhead neighbours on.
 	ce := g.code(e)
 	cands := make([]item, 0, cnt+1)
 	cands = append(cands, item{d, i})
-	for _, x := range ln[1 : 1+cnt] {
+	nbs := ln[1 : 1+cnt]
+	for j := 0; j < min(pfAhead, len(nbs)); j++ {
+		g.prefetch(nbs[j])
+	}
+	for j, x := range nbs {
+		if j+pfAhead < len(nbs) {
+			g.prefetch(nbs[j+pfAhead])
+		}
 		cands = append(cands, item{g.cd.distCodes(ce, g.code(x)), x})
 	}
 	sortItems(cands)
