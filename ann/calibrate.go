@@ -19,8 +19,9 @@ import (
 // efSearch, two thirds record its recall. It searches for each item of the first part with k=10 at growing efSearch (12, 16, 24, 32, 48,
 // ... up to 4096), against the exact top 10 among the items in the graph (the exact index,
 // held-out items excluded), and keeps the smallest efSearch whose mean recall@10 is at least
-// the target plus twice the standard error of that mean, so the index meets the target on
-// queries it has never seen with about 97% confidence. Then it searches for the items of the
+// the target plus a margin of two standard errors (of the difference between that mean and
+// the mean of as many fresh queries as the recording part has), so the index meets the target
+// on queries it has never seen, and its recorded recall shows it, with about 97% confidence. Then it searches for the items of the
 // second part once, at that efSearch, and records their mean recall@10; then it inserts the
 // held-out items. The recorded recall is not measured on the sample that chose efSearch:
 // stopping at the first efSearch that passes would bias it upwards on that sample. The
@@ -68,7 +69,12 @@ const (
 )
 
 // efLadder is the efSearch values the calibration tries, in order.
-var efLadder = []int{12, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512, 768, 1024, 1536, 2048, 3072, MaxEf}
+//
+// Steps of a third to a half up to 128, then of an eighth to a quarter: at a million items
+// recall@10 still rose from 0.937 to 0.949 to 0.964 between 192, 256 and 384, so steps of a
+// half there left the default either under the target or 0.014 over it at 17% more time.
+var efLadder = []int{12, 16, 24, 32, 48, 64, 96, 128, 160, 192, 224, 256, 320, 384, 448, 512, 640, 768, 896, 1024,
+	1280, 1536, 1792, 2048, 2560, 3072, 3584, MaxEf}
 
 // holdOut splits ids into the items the graph is built on first and min(6000, n/10) items
 // (at least 1 of 2 or more) held out for the calibration, drawn at random with seed. Both
@@ -149,8 +155,17 @@ func (a *Index) calibrate(ctx context.Context, held []string) error {
 		if mean > bestMean {
 			bestEf, bestMean = ef, mean
 		}
+		// The margin: two standard errors of the difference between this mean and the mean
+		// of as many fresh queries as the recording part has (their per-query spread is
+		// this sample's), so that the recorded recall, and a check on fresh queries of that
+		// size, come out at or above the target about 97% of the time, not only the
+		// expected recall.
+		margin := 2 * se
+		if len(choose) > 1 && len(record) > 0 && !a.cfg.efsSet {
+			margin = 2 * se * math.Sqrt(1+float64(len(choose))/float64(len(record)))
+		}
 		// Reached with margin, or ef past the graph's size (more cannot find more).
-		if mean-2*se >= a.cfg.target || mean == 1 || ef >= a.node.Len() {
+		if mean-margin >= a.cfg.target || mean == 1 || ef >= a.node.Len() {
 			bestEf = ef
 			break
 		}
