@@ -69,6 +69,9 @@ func (a *Index) scanFiltered(ctx context.Context, query []float32, k int, skip s
 	var ring [scanAhead]uint32
 	seen := 0
 	err := a.ix.EachMatching(ctx, func(row int) {
+		if row >= len(nodes) {
+			return
+		}
 		n := nodes[row]
 		if n == none || (skip != "" && a.ids[n] == skip) {
 			return
@@ -119,7 +122,8 @@ func (a *Index) filteredRerank(k int) int {
 func (a *Index) rowNodes() []uint32 {
 	a.rowNode.mu.Lock()
 	defer a.rowNode.mu.Unlock()
-	if a.rowNode.nodes == nil {
+	// A length that differs: the exact index was changed behind a's back (see Exact).
+	if a.rowNode.nodes == nil || len(a.rowNode.nodes) != a.ix.Len() {
 		a.rowNode.nodes = matchRowsToNodes(a.ix.IDs(), a.ids)
 	}
 	return a.rowNode.nodes
