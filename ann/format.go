@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"runtime"
+	"sync"
 
 	"pinrec"
 )
@@ -328,9 +330,13 @@ func unmarshal(data []byte, ix *pinrec.Index, opts []Option) (*Index, error) {
 		return nil, err
 	}
 	if !untrained {
-		for i := 0; i < n; i++ {
-			cd.setNorm(g.code(uint32(i)))
-		}
+		// The norms are not stored: computing them is the largest part of a load's CPU (2048
+		// multiplications a node), so every CPU takes a share.
+		parallelRange(n, func(lo, hi int) {
+			for i := lo; i < hi; i++ {
+				cd.setNorm(g.code(uint32(i)))
+			}
+		})
 	}
 
 	cfg, err := newConfig(append([]Option{WithM(m), WithEfConstruction(efc), WithEfSearch(efs), WithRerank(rerank)}, opts...))
@@ -403,4 +409,15 @@ func (g *graph) check() error {
 		}
 	}
 	return nil
+}
+
+// parallelRange calls fn on consecutive parts of [0, n) on up to GOMAXPROCS goroutines and
+// returns when all are done.
+func parallelRange(n int, fn func(lo, hi int)) {
+	w := min(runtime.GOMAXPROCS(0), max(1, n/4096))
+	var wg sync.WaitGroup
+	for k := range w {
+		wg.Go(func() { fn(k*n/w, (k+1)*n/w) })
+	}
+	wg.Wait()
 }
