@@ -184,19 +184,23 @@ type rowNodeMap struct {
 	nodes []uint32
 }
 
-// The costs that choose between the scan and the walk, in code distances (about 125 ns each
-// at d=2048, on an AMD EPYC, 200,000 items): the scan's code distance of a passing item costs 1
-// (prefetched, in item order) or scanPassFunc interleaved with the calls of a filter function,
-// and each such call about scanCall (a filter that parses a number from the ID: 6.75 ns); the
-// filtered walk visits about ef·2M/s links at walkLink each (dedup of visited nodes, the
-// filter's check per node included), s the share that passes. At 200,000 items (efSearch 64,
-// M=32) the walk took 3.2 ms CPU at s = 10% against 5.6 ms for the scan with a filter
-// function, and 2.5 ms for the scan of a metadata match; at 1% 24 ms against 1.7 and 0.24.
+// The costs that choose between the scan and the walk, in nanoseconds, fitted on an AMD EPYC
+// (d=2048: 200,000 items, efSearch 64, M=32; d=256: 20,000 items). A code distance of the scan
+// costs codeNs (the block prefetched, items in row order; 1.6 times that interleaved with the
+// calls of a filter function), and each call callNs (a filter that parses a number from the
+// ID: 6.75 ns); the filtered walk follows about ef·2M/s links (s the share that passes) at
+// linkNs each (many lead to nodes already visited; the filter's check of a node included).
+// At 200,000 x 2048 the walk took 3.2 ms CPU at s = 10% against 5.6 ms for the scan with a
+// filter function and 2.5 ms for the scan of a metadata match; at 1%, 24 ms against 1.7 and 0.24.
 const (
-	scanCall     = 0.055
+	callNs       = 7
 	scanPassFunc = 1.6
-	walkLink     = 0.6
 )
+
+// codeNs and linkNs are the costs of a code distance of the scan and of a link of the filtered
+// walk, for the graph's block size in bytes (2,052 at d=2048 with SQ8: 128 and 77 ns).
+func (g *graph) codeNs() float64 { return 15 + 0.055*float64(g.cs) }
+func (g *graph) linkNs() float64 { return 15 + 0.03*float64(g.cs) }
 
 // scanCheaper reports whether the scan of the c items that pass a metadata match (c code
 // distances) costs less than a filtered walk at ef (about ef·2M·live/c links).
@@ -204,7 +208,9 @@ func (a *Index) scanCheaper(c, ef int) bool {
 	if c <= ef {
 		return true
 	}
-	return float64(c)*float64(c) < walkLink*float64(ef)*float64(a.g.m0)*float64(a.node.Len())
+	g := a.g
+	walk := g.linkNs() * float64(ef) * float64(g.m0) * float64(a.node.Len()) / float64(c)
+	return float64(c)*g.codeNs() < walk
 }
 
 // filterSample is the number of nodes walkTooLong tries the filter on.
@@ -231,7 +237,8 @@ func (a *Index) walkTooLong(keep func(uint32) bool, ef int) bool {
 	}
 	// s = (passed+1)/(tried+1), so that no passing node sampled is not read as none passing.
 	s := float64(passed+1) / float64(tried+1)
-	walk := walkLink * float64(ef) * float64(g.m0) / s
-	scan := float64(a.node.Len()) * (scanCall + scanPassFunc*s)
+	walk := g.linkNs() * float64(ef) * float64(g.m0) / s
+	n := float64(a.node.Len())
+	scan := n*callNs + scanPassFunc*s*n*g.codeNs()
 	return walk > scan
 }
