@@ -617,5 +617,8 @@ func (a *Index) memoryBytes() int64 {
 	c := g.cd
 	b += 4 * int64(len(c.mean)+len(c.proj)+len(c.lo)+len(c.step)+len(c.inv)+len(c.w))
 	b += a.node.Bytes() // IDs' bytes are shared with the exact index
+	a.rowNode.mu.Lock()
+	b += 4 * int64(cap(a.rowNode.nodes)) // made by the first filtered scan after a change
+	a.rowNode.mu.Unlock()
 	return b
 }
