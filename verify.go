@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"time"
 )
 
 // VerifyFile checks the index file at path, of any kind, as [Load] does unless
@@ -12,16 +13,45 @@ import (
 // checksum. It reads the file once, in order, 1 MiB at a time on the calling goroutine, and
 // keeps nothing: a program that opened a large index with [WithMmap] and WithoutVectorChecksum
 // to answer sooner verifies the file with it afterwards, in the background, at the pace of
-// one core (Load's own pass uses several). Errors name the file and wrap the sentinels Load
-// documents ([ErrChecksum], [ErrBadFormat], ...).
-func VerifyFile(path string) error {
-	if err := verifyFile(path); err != nil {
+// one core (Load's own pass uses several), or less with [WithShare]. Errors name the file and
+// wrap the sentinels Load documents ([ErrChecksum], [ErrBadFormat], ...).
+func VerifyFile(path string, opts ...VerifyOption) error {
+	var c verifyConfig
+	for _, o := range opts {
+		if o != nil {
+			o(&c)
+		}
+	}
+	if err := verifyFile(path, c); err != nil {
 		return fmt.Errorf("verify %s: %w", path, err)
 	}
 	return nil
 }
 
-func verifyFile(path string) error {
+// VerifyOption configures [VerifyFile].
+type VerifyOption func(*verifyConfig)
+
+type verifyConfig struct {
+	share float64 // of one core's time; 0 or >= 1: all of it
+}
+
+// WithShare has [VerifyFile] take at most about share (0 < share < 1) of one core's time: after
+// each MiB it sleeps (1-share)/share times as long as the MiB took. A server verifying its
+// index in the background keeps the other cores', and most of this one's, time for requests.
+// (Lowering the OS priority of the verifying thread instead would not: a Go thread the OS
+// holds back keeps its share of GOMAXPROCS, which requests then wait for.)
+func WithShare(share float64) VerifyOption {
+	return func(c *verifyConfig) { c.share = share }
+}
+
+// pace sleeps after a chunk that took busy, so that the work takes about share of the time.
+func (c verifyConfig) pace(busy time.Duration) {
+	if c.share > 0 && c.share < 1 {
+		time.Sleep(time.Duration(float64(busy) * (1 - c.share) / c.share))
+	}
+}
+
+func verifyFile(path string, c verifyConfig) error {
 	f, err := os.Open(path)
 	if err != nil {
 		return err
@@ -53,7 +83,12 @@ func verifyFile(path string) error {
 		return err
 	}
 	buf := make([]byte, min(ioChunk, max(h.vecLen(), 1)))
+	last := time.Now()
 	vcrc, err := scanBlockSerial(h.vecLen(), h.dim, true, func(off int64, n int) ([]byte, error) {
+		if off > 0 { // the previous chunk is checked
+			c.pace(time.Since(last))
+			last = time.Now()
+		}
 		b := buf[:n]
 		if _, err := f.ReadAt(b, h.vecOff+off); err != nil {
 			return nil, eofAsTruncated(err, "vectors")

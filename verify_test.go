@@ -5,6 +5,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strconv"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -79,4 +80,37 @@ func indexOf(b, sub []byte) int {
 		}
 	}
 	return -1
+}
+
+// WithShare paces a file of several chunks and reaches the same verdicts: a whole file passes,
+// a value changed in the second MiB of vectors fails with ErrChecksum.
+func TestVerifyFileWithShare(t *testing.T) {
+	dir := t.TempDir()
+	const n, dim = 700, 512 // 1.4 MB of vectors: two chunks
+	ix, err := NewIndex(dim)
+	require.NoError(t, err)
+	for i := range n {
+		v := make([]float32, dim)
+		for j := range v {
+			v[j] = float32((i*31+j*7)%97) / 97
+		}
+		require.NoError(t, ix.Add(Item{ID: "p" + strconv.Itoa(i), Vector: v}))
+	}
+	path := filepath.Join(dir, "two.idx")
+	require.NoError(t, ix.Save(path))
+	whole, err := os.ReadFile(path)
+	require.NoError(t, err)
+	bad := append([]byte(nil), whole...)
+	bad[len(bad)-crcSize-4*dim*10] ^= 0x40 // a value of item n-10, in the second MiB of vectors
+	badPath := filepath.Join(dir, "bad.idx")
+	require.NoError(t, os.WriteFile(badPath, bad, 0o644))
+	for _, tc := range []struct {
+		name  string
+		share float64
+	}{{"half", 0.5}, {"all", 1}, {"zero means all", 0}} {
+		t.Run(tc.name, func(t *testing.T) {
+			require.NoError(t, VerifyFile(path, WithShare(tc.share)))
+			require.ErrorIs(t, VerifyFile(badPath, WithShare(tc.share)), ErrChecksum)
+		})
+	}
 }
