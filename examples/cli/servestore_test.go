@@ -61,6 +61,23 @@ func rewriteInPlace(t *testing.T, path string, b []byte) {
 // memory (flat) or refuses with errIndexChanged naming the file (hnsw, mapped: the fault of
 // reading a page cut off the file is recovered, not fatal); the watcher then reloads the file
 // once it is whole again, and answers match an exact search of it.
+// similarIDs builds a handler that answers the 5 items most similar to the request's pin
+// (id picks it), one ID a line, or 500 with the error.
+func similarIDs(id func(*http.Request) string) func(*servedIndex) (http.Handler, error) {
+	return func(ix *servedIndex) (http.Handler, error) {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			res, err := ix.Similar(r.Context(), id(r), 5)
+			if err != nil {
+				http.Error(w, err.Error(), http.StatusInternalServerError)
+				return
+			}
+			for _, x := range res {
+				fmt.Fprintln(w, x.ID)
+			}
+		}), nil
+	}
+}
+
 func TestServedIndexChangedInPlace(t *testing.T) {
 	old := watchEvery
 	watchEvery = 10 * time.Millisecond
@@ -82,18 +99,7 @@ func TestServedIndexChangedInPlace(t *testing.T) {
 			var logMu sync.Mutex
 			rh := &reloadingHandler{path: path, logger: log.New(lockedBuffer{&logs, &logMu}, "", 0),
 				check: func(*servedIndex) error { return nil },
-				build: func(ix *servedIndex) (http.Handler, error) {
-					return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-						res, err := ix.Similar(r.Context(), r.URL.Query().Get("id"), 5)
-						if err != nil {
-							http.Error(w, err.Error(), http.StatusInternalServerError)
-							return
-						}
-						for _, x := range res {
-							fmt.Fprintln(w, x.ID)
-						}
-					}), nil
-				}}
+				build: similarIDs(func(r *http.Request) string { return r.URL.Query().Get("id") })}
 			h, err := rh.build(ix)
 			require.NoError(t, err)
 			rh.live.Store(&liveIndex{ix: ix, h: h})
@@ -213,18 +219,7 @@ func TestServedIndexVerifiesInBackground(t *testing.T) {
 			var logMu sync.Mutex
 			rh := &reloadingHandler{path: path, logger: log.New(lockedBuffer{&logs, &logMu}, "", 0),
 				check: func(*servedIndex) error { return nil },
-				build: func(ix *servedIndex) (http.Handler, error) {
-					return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-						res, err := ix.Similar(r.Context(), "p001", 5)
-						if err != nil {
-							http.Error(w, err.Error(), http.StatusInternalServerError)
-							return
-						}
-						for _, x := range res {
-							fmt.Fprintln(w, x.ID)
-						}
-					}), nil
-				}}
+				build: similarIDs(func(*http.Request) string { return "p001" })}
 			h, err := rh.build(ix)
 			require.NoError(t, err)
 			rh.live.Store(&liveIndex{ix: ix, h: h})
