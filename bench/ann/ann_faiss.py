@@ -1,12 +1,13 @@
 """FAISS side of bench/ann/run.sh: IndexHNSWFlat(d, 32) and HNSW32,SQ8 on the benchmark's data.
 
-  bench_ann_faiss.py --dir D --ef 16,32,... --nlat 200 --threads 2
+  ann_faiss.py --dir D --ef 16,32,... --nlat 1000 --reps 3 --threads 2
 
 reads D/meta.json, D/base.f32 (memory-mapped), D/queries.f32 and D/gt.json (the exact top-10 of
 every query, from pinrec's exact index), builds each index with --threads threads (timed), and
-sweeps efSearch: recall@10 against gt.json, the latency of one query at a time on 1 thread
-(best of 3 over --nlat queries), and queries/s of single queries on 2 threads (faiss searches
-a batch in parallel over its queries; the batch is the --nlat queries). The indexes are built one
+sweeps efSearch: recall@10 of every query against gt.json, then the latency of one query at a
+time on 1 thread over the first --nlat queries and queries/s of single queries on 2 threads
+(faiss searches a batch in parallel over its queries; the batch is the --nlat queries), best of
+--reps passes over the sweep (see timed_passes). The indexes are built one
 after the other, each freed before the next. Writes D/faiss.json.
 
 Memory: resident anonymous bytes (RssAnon) after building, minus before: the index's own copy
@@ -30,11 +31,22 @@ def rss_anon():
     return -1
 
 
+def timed_passes(pts, reps, time_point):
+    """Times every sweep point once per pass, reps passes, odd passes in rising order of
+    efSearch and even ones falling; time_point keeps each point's best, so that a slow spell
+    of the machine costs one pass of some points, not every pass of one point (benchann
+    search times pinrec the same way)."""
+    for r in range(reps):
+        for p in pts if r % 2 == 0 else pts[::-1]:
+            time_point(p)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--dir", required=True)
     ap.add_argument("--ef", default="16,32,48,64,96,128,192,256")
-    ap.add_argument("--nlat", type=int, default=200)
+    ap.add_argument("--nlat", type=int, default=200, help="queries timed (the first ones)")
+    ap.add_argument("--reps", type=int, default=3, help="timed passes over the sweep; each point keeps its best")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--efc", type=int, default=40, help="efConstruction (FAISS's default is 40)")
     ap.add_argument("--indexes", default="HNSW32,Flat;HNSW32,SQ8",
@@ -65,27 +77,29 @@ def main():
         build_s = time.perf_counter() - t0
         mem = rss_anon() - before
         pts = []
+        faiss.omp_set_num_threads(a.threads)
         for ef in efs:
             index.hnsw.efSearch = ef
-            faiss.omp_set_num_threads(a.threads)
             _, ids = index.search(queries, 10)
             hit = sum(len(set(ids[i].tolist()) & set(gt[i])) for i in range(nq))
-            recall = hit / (10 * nq)
+            pts.append({"ef": ef, "recall": hit / (10 * nq), "latency_s": float("inf"), "qps2": 0.0})
+
+        def time_point(p):
+            index.hnsw.efSearch = p["ef"]
             faiss.omp_set_num_threads(1)
-            lat = float("inf")
-            for _ in range(3):
-                t0 = time.perf_counter()
-                for q in lat_q:
-                    index.search(q[None, :], 10)
-                lat = min(lat, (time.perf_counter() - t0) / len(lat_q))
+            t0 = time.perf_counter()
+            for q in lat_q:
+                index.search(q[None, :], 10)
+            p["latency_s"] = min(p["latency_s"], (time.perf_counter() - t0) / len(lat_q))
             faiss.omp_set_num_threads(2)
-            qps = 0.0
-            for _ in range(3):
-                t0 = time.perf_counter()
-                index.search(lat_q, 10)
-                qps = max(qps, len(lat_q) / (time.perf_counter() - t0))
-            pts.append({"ef": ef, "recall": recall, "latency_s": lat, "qps2": qps})
-            print(f"  faiss {name} ef {ef:4d}: recall@10 {recall:.4f}, {lat * 1e3:.3f} ms/query (1 thread), {qps:.0f} QPS (2 threads)", flush=True)
+            t0 = time.perf_counter()
+            index.search(lat_q, 10)
+            p["qps2"] = max(p["qps2"], len(lat_q) / (time.perf_counter() - t0))
+
+        timed_passes(pts, a.reps, time_point)
+        for p in pts:
+            print(f"  faiss {name} ef {p['ef']:4d}: recall@10 {p['recall']:.4f} ({nq} queries), {p['latency_s'] * 1e3:.3f} ms/query "
+                  f"(1 thread, best of {a.reps} passes over {len(lat_q)} queries), {p['qps2']:.0f} QPS (2 threads)", flush=True)
         out["indexes"].append({"name": name, "build_s": build_s, "rss_anon": mem, "points": pts})
         del index
     with open(os.path.join(a.dir, "faiss.json"), "w") as f:

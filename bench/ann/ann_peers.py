@@ -1,12 +1,13 @@
 """hnswlib and usearch side of bench/ann/run.sh, on the benchmark's data.
 
-  ann_peers.py --dir D --ef 16,32,... --nlat 200 --threads 2
+  ann_peers.py --dir D --ef 16,32,... --nlat 1000 --reps 3 --threads 2
 
 hnswlib 0.8.0 (L2, M=16 and M=32, ef_construction 200, its defaults otherwise) and, when the
 module imports, usearch (f16 vectors, M=16, expansion_add 128: the vectors are non-negative and
 unnormalised, which its i8 does not suit). Each is built with --threads threads (timed), then
-swept over efSearch: recall@10 against D/gt.json, the latency of one query at a time on 1
-thread (best of 3 over --nlat queries) and queries/s of single queries on 2 threads. Memory:
+swept over efSearch: recall@10 of every query against D/gt.json, then the latency of one query
+at a time on 1 thread over the first --nlat queries and queries/s of single queries on 2
+threads, best of --reps passes over the sweep (ann_faiss.timed_passes, as for FAISS and pinrec). Memory:
 resident anonymous bytes after building, minus before. Writes D/peers.json in faiss.json's form.
 """
 
@@ -17,30 +18,32 @@ import time
 
 import numpy as np
 
-from ann_faiss import rss_anon
+from ann_faiss import rss_anon, timed_passes
 
 
-def sweep(name, search, set_ef, queries, gt, efs, lat_q, threads):
-    pts = []
+def sweep(name, search, set_ef, queries, gt, efs, lat_q, threads, reps):
     nq = len(queries)
+    pts = []
     for ef in efs:
         set_ef(ef)
         ids = search(queries, threads)
         hit = sum(len(set(int(x) for x in ids[i]) & set(gt[i])) for i in range(nq))
-        recall = hit / (10 * nq)
-        lat = float("inf")
-        for _ in range(3):
-            t0 = time.perf_counter()
-            for q in lat_q:
-                search(q[None, :], 1)
-            lat = min(lat, (time.perf_counter() - t0) / len(lat_q))
-        qps = 0.0
-        for _ in range(3):
-            t0 = time.perf_counter()
-            search(lat_q, 2)
-            qps = max(qps, len(lat_q) / (time.perf_counter() - t0))
-        pts.append({"ef": ef, "recall": recall, "latency_s": lat, "qps2": qps})
-        print(f"  {name} ef {ef:4d}: recall@10 {recall:.4f}, {lat * 1e3:.3f} ms/query (1 thread), {qps:.0f} QPS (2 threads)", flush=True)
+        pts.append({"ef": ef, "recall": hit / (10 * nq), "latency_s": float("inf"), "qps2": 0.0})
+
+    def time_point(p):
+        set_ef(p["ef"])
+        t0 = time.perf_counter()
+        for q in lat_q:
+            search(q[None, :], 1)
+        p["latency_s"] = min(p["latency_s"], (time.perf_counter() - t0) / len(lat_q))
+        t0 = time.perf_counter()
+        search(lat_q, 2)
+        p["qps2"] = max(p["qps2"], len(lat_q) / (time.perf_counter() - t0))
+
+    timed_passes(pts, reps, time_point)
+    for p in pts:
+        print(f"  {name} ef {p['ef']:4d}: recall@10 {p['recall']:.4f} ({nq} queries), {p['latency_s'] * 1e3:.3f} ms/query "
+              f"(1 thread, best of {reps} passes over {len(lat_q)} queries), {p['qps2']:.0f} QPS (2 threads)", flush=True)
     return pts
 
 
@@ -48,7 +51,8 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--dir", required=True)
     ap.add_argument("--ef", default="16,32,48,64,96,128,192,256")
-    ap.add_argument("--nlat", type=int, default=200)
+    ap.add_argument("--nlat", type=int, default=200, help="queries timed (the first ones)")
+    ap.add_argument("--reps", type=int, default=3, help="timed passes over the sweep; each point keeps its best")
     ap.add_argument("--threads", type=int, default=2)
     a = ap.parse_args()
     meta = json.load(open(os.path.join(a.dir, "meta.json")))
@@ -74,7 +78,7 @@ def main():
             print(f"  {name}: {min(n, lo + step)}/{n}, {time.perf_counter() - t0:.0f} s", flush=True)
         build_s = time.perf_counter() - t0
         mem = rss_anon() - before
-        pts = sweep(name, lambda q, t: index.knn_query(q, k=10, num_threads=t)[0], index.set_ef, queries, gt, efs, lat_q, a.threads)
+        pts = sweep(name, lambda q, t: index.knn_query(q, k=10, num_threads=t)[0], index.set_ef, queries, gt, efs, lat_q, a.threads, a.reps)
         out["indexes"].append({"name": name, "build_s": build_s, "rss_anon": mem, "points": pts})
         del index
 
@@ -103,7 +107,7 @@ def main():
             m = index.search(q, 10, threads=t)
             return np.atleast_2d(m.keys)
 
-        pts = sweep(name, search, set_ef, queries, gt, efs, lat_q, a.threads)
+        pts = sweep(name, search, set_ef, queries, gt, efs, lat_q, a.threads, a.reps)
         out["indexes"].append({"name": name + f" ({usearch.__version__})", "build_s": build_s, "rss_anon": mem, "points": pts})
         del index
     with open(os.path.join(a.dir, "peers.json"), "w") as f:

@@ -6,8 +6,12 @@
 //	                                1-thread single-query time, from the index memory-mapped
 //	benchann build  -dir D ...      ann.Build on the mapped exact index (2 threads), saved as
 //	                                D/ann.idx; build time and resident memory in D/build.json
-//	benchann search -dir D -ef L    opens D/ann.idx mapped, sweeps efSearch: recall@10 against
-//	                                gt.json, 1-thread single-query latency, 2-thread QPS
+//	benchann search -dir D -ef L    opens D/ann.idx mapped, sweeps efSearch: recall@10 of every
+//	                                query against gt.json (and of the default search, with its
+//	                                standard error), then 1-thread single-query latency and
+//	                                2-thread QPS of the first -nlat queries, best of -reps passes
+//	benchann kscale -dir D -k L     recall@k and time of the default search and of -ef's values
+//	                                for each k of L (the default's scaling with k)
 //	benchann report -dir D          prints the table beside FAISS's (faiss.json) and the
 //	                                name=value lines
 //
@@ -54,8 +58,11 @@ func main() {
 	codec := fs.String("codec", ann.CodecSQ8, "codec")
 	threads := fs.Int("threads", 2, "build threads")
 	efList := fs.String("ef", "16,32,48,64,96,128,192,256", "efSearch values to sweep")
-	nlat := fs.Int("nlat", 200, "queries timed for latency and QPS")
+	nlat := fs.Int("nlat", 200, "queries timed for latency and QPS (the first ones)")
+	reps := fs.Int("reps", 3, "search: timed passes over the sweep; each point keeps its best")
 	rerank := fs.Int("rerank", 0, "search: candidates re-ranked exactly (0: the index's default, max(2k, min(ef, 4k)))")
+	kList := fs.String("k", "10,20,30", "kscale: the k of the searches")
+	nq := fs.Int("nq", 1000, "kscale: queries scored (the first ones)")
 	cpuprof := fs.String("cpuprofile", "", "write a CPU profile of the phase to this file")
 	check(fs.Parse(os.Args[2:]))
 	if *cpuprof != "" {
@@ -77,9 +84,11 @@ func main() {
 	case "build":
 		build(*dir, *m, *efc, *efs, *target, *codec, *threads)
 	case "search":
-		search(*dir, meta.D, parseInts(*efList), *nlat, *rerank)
+		search(*dir, meta.D, parseInts(*efList), *nlat, *reps, *rerank)
 	case "churn":
 		churn(*dir, meta.D, *nlat)
+	case "kscale":
+		kscale(*dir, meta.D, parseInts(*kList), parseInts(*efList), *nq, *nlat)
 	case "report":
 		report(*dir, meta.N, meta.D)
 	default:
@@ -210,8 +219,8 @@ type point struct {
 	Recall   float64 `json:"recall"`
 	LatencyS float64 `json:"latency_s"`
 	QPS2     float64 `json:"qps2"`
-	// CPUS is the thread's CPU time per query (best of 3), which a busy machine inflates
-	// less than LatencyS.
+	// CPUS is the thread's CPU time per query (best of the passes), which a busy machine
+	// inflates less than LatencyS.
 	CPUS float64 `json:"cpu_s,omitempty"`
 }
 
@@ -225,7 +234,54 @@ func threadCPU() float64 {
 	return float64(ru.Utime.Nano()+ru.Stime.Nano()) / 1e9
 }
 
-func search(dir string, d int, efs []int, nlat, rerank int) {
+// recallPer returns, per query, the share of its exact top 10 (gt) that a search with opts
+// finds, the queries split over two goroutines.
+func recallPer(a *ann.Index, queries [][]float32, gt [][]int, opts ...pinrec.SearchOption) []float64 {
+	ctx := context.Background()
+	per := make([]float64, len(queries))
+	var wg sync.WaitGroup
+	for w := range 2 {
+		wg.Go(func() {
+			for i := w; i < len(queries); i += 2 {
+				res, err := a.Search(ctx, queries[i], 10, opts...)
+				check(err)
+				hit := 0
+				for _, r := range res {
+					id, _ := strconv.Atoi(r.ID)
+					if slices.Contains(gt[i], id) {
+						hit++
+					}
+				}
+				per[i] = float64(hit) / float64(max(1, len(gt[i])))
+			}
+		})
+	}
+	wg.Wait()
+	return per
+}
+
+// meanSE returns the mean of x and its standard error.
+func meanSE(x []float64) (mean, se float64) {
+	for _, v := range x {
+		mean += v
+	}
+	mean /= float64(len(x))
+	if len(x) < 2 {
+		return mean, 0
+	}
+	var ss float64
+	for _, v := range x {
+		ss += (v - mean) * (v - mean)
+	}
+	return mean, math.Sqrt(ss / float64(len(x)-1) / float64(len(x)))
+}
+
+// search scores recall@10 on every query at every efSearch of efs (and the default search,
+// with no efSearch given), then times the first nlat queries at each efSearch in reps
+// passes: a pass times every point once (1 thread, then 2 threads), odd passes in rising
+// order of efSearch, even ones falling, and each point keeps its best pass, so that a slow
+// spell of the machine costs one pass of some points, not every pass of one point.
+func search(dir string, d int, efs []int, nlat, reps, rerank int) {
 	var gtf struct {
 		GT [][]int `json:"gt"`
 	}
@@ -250,38 +306,35 @@ func search(dir string, d int, efs []int, nlat, rerank int) {
 		queries[i] = qs[i*d : (i+1)*d]
 	}
 	ctx := context.Background()
-	var pts []point
-	defaultEf := a.Calibration().EfSearch
-	if defaultEf == 0 {
-		defaultEf, _ = strconv.Atoi(a.Stats()["ef_search"])
-	}
+	defaultEf, _ := strconv.Atoi(a.Stats()["ef_search"])
 	if !slices.Contains(efs, defaultEf) {
 		efs = append(efs, defaultEf)
 		slices.Sort(efs)
 	}
-	for _, ef := range efs {
-		opt := pinrec.WithEffort(ef)
-		hit := 0
-		for i, q := range queries {
-			res, err := a.Search(ctx, q, 10, opt)
-			check(err)
-			want := map[int]bool{}
-			for _, id := range gtf.GT[i] {
-				want[id] = true
+	// The default search: no efSearch given, as a user searches.
+	t0 := time.Now()
+	defPer := recallPer(a, queries, gtf.GT)
+	defRecall, defSE := meanSE(defPer)
+	log.Printf("  default search (efSearch %d for k=10): recall@10 %.4f, standard error %.4f, %d queries (%.0f s)", defaultEf, defRecall, defSE, nq, time.Since(t0).Seconds())
+	pts := make([]point, len(efs))
+	for i, ef := range efs {
+		t0 := time.Now()
+		per := recallPer(a, queries, gtf.GT, pinrec.WithEffort(ef))
+		pts[i] = point{Ef: ef, LatencyS: math.Inf(1), CPUS: math.Inf(1)}
+		pts[i].Recall, _ = meanSE(per)
+		log.Printf("  ef %4d: recall@10 %.4f on %d queries (%.0f s, 2 threads)", ef, pts[i].Recall, nq, time.Since(t0).Seconds())
+	}
+	lq := queries[:min(nlat, nq)]
+	for pass := range reps {
+		for j := range efs {
+			i := j
+			if pass%2 == 1 {
+				i = len(efs) - 1 - j
 			}
-			for _, r := range res {
-				id, _ := strconv.Atoi(r.ID)
-				if want[id] {
-					hit++
-				}
-			}
-		}
-		p := point{Ef: ef, Recall: float64(hit) / float64(10*nq)}
-		lq := queries[:min(nlat, nq)]
-		runtime.GOMAXPROCS(1)
-		p.LatencyS, p.CPUS = 1e9, 1e9
-		runtime.LockOSThread()
-		for rep := 0; rep < 3; rep++ {
+			p := &pts[i]
+			opt := pinrec.WithEffort(p.Ef)
+			runtime.GOMAXPROCS(1)
+			runtime.LockOSThread()
 			t0, c0 := time.Now(), threadCPU()
 			for _, q := range lq {
 				_, err := a.Search(ctx, q, 10, opt)
@@ -289,14 +342,11 @@ func search(dir string, d int, efs []int, nlat, rerank int) {
 			}
 			p.LatencyS = min(p.LatencyS, time.Since(t0).Seconds()/float64(len(lq)))
 			p.CPUS = min(p.CPUS, (threadCPU()-c0)/float64(len(lq)))
-		}
-		runtime.UnlockOSThread()
-		runtime.GOMAXPROCS(2)
-		best := 0.0
-		for rep := 0; rep < 3; rep++ {
-			t0 := time.Now()
+			runtime.UnlockOSThread()
+			runtime.GOMAXPROCS(2)
+			t0 = time.Now()
 			var wg sync.WaitGroup
-			for w := 0; w < 2; w++ {
+			for w := range 2 {
 				wg.Go(func() {
 					for i := w; i < len(lq); i += 2 {
 						_, err := a.Search(ctx, lq[i], 10, opt)
@@ -305,15 +355,26 @@ func search(dir string, d int, efs []int, nlat, rerank int) {
 				})
 			}
 			wg.Wait()
-			best = max(best, float64(len(lq))/time.Since(t0).Seconds())
+			p.QPS2 = max(p.QPS2, float64(len(lq))/time.Since(t0).Seconds())
 		}
-		p.QPS2 = best
-		pts = append(pts, p)
-		log.Printf("  ef %4d: recall@10 %.4f, %.3f ms/query (1 thread; CPU %.3f ms), %.0f QPS (2 threads)", ef, p.Recall, p.LatencyS*1e3, p.CPUS*1e3, p.QPS2)
+		log.Printf("  timing pass %d of %d done", pass+1, reps)
+	}
+	for _, p := range pts {
+		log.Printf("  ef %4d: recall@10 %.4f, %.3f ms/query (1 thread, best of %d passes over %d queries; CPU %.3f ms), %.0f QPS (2 threads)",
+			p.Ef, p.Recall, p.LatencyS*1e3, reps, len(lq), p.CPUS*1e3, p.QPS2)
 	}
 	writeJSON(filepath.Join(dir, "search.json"), map[string]any{"points": pts, "rss_anon_loaded": resident,
-		"default_ef": defaultEf})
+		"default_ef": defaultEf, "default_recall": defRecall, "default_recall_se": defSE, "queries": nq,
+		"timed_queries": len(lq), "passes": reps})
 }
+
+func atoi(s string) int {
+	v, err := strconv.Atoi(s)
+	check(err)
+	return v
+}
+
+func itoa(v int) string { return strconv.Itoa(v) }
 
 func writeJSON(path string, v any) {
 	b, err := json.MarshalIndent(v, "", " ")
