@@ -80,7 +80,7 @@ func TestSearchBatchAdversarial(t *testing.T) {
 	t.Cleanup(func() { kernel.Limit(os.Getenv("PINREC_KERNEL")) })
 	splitSmallScans(t)
 	seen := map[string]bool{}
-	for _, limit := range []string{"go", "avx2", ""} {
+	for _, limit := range []string{"go", "avx2", "avxvnni", "avx512bw", ""} {
 		name := kernel.Limit(limit)
 		if seen[name+kernel.I16Name] {
 			continue

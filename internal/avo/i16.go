@@ -52,6 +52,7 @@ func genI16(mask Mem) {
 			i16VNNI = false
 		}
 	}
+	genI16VEX()
 	i16Norm(mask)
 	i16Quant()
 	i16Prefetch()

@@ -67,7 +67,8 @@ var DotI16Tile = dotI16TileGo
 // codes only then: the portable code is slower than float32 dot products).
 var I16Fast = false
 
-// I16Name names the kernels DotI16Tile runs: "go", "avx2", "avx512bw" or "avx512vnni".
+// I16Name names the kernels DotI16Tile runs: "go", "avx2", "avxvnni", "avx512bw" or
+// "avx512vnni".
 var I16Name = "go"
 
 // normMax and quant are QuantizeI16's steps, chosen with the kernels.

@@ -23,7 +23,8 @@ func exactDot(x, q []int16) float64 {
 // chunks of 2048 and of 32 and 64 elements, against the exact integer sums: every length that
 // is a multiple of 32 up to 160 and 4096, every edge of the 3x3 and 4x6 tiles, codes at the
 // extremes (every product 2047², which would overflow any int32 lane summing more than 512),
-// guard values around the output.
+// rows and queries that start 1 or 7 codes (2 or 14 codes for queries) past an aligned address
+// with strides that are no multiple of 32 codes, and guard values around the output.
 func TestDotI16MatchesExact(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
 	fill := map[string]func(int) int16{
@@ -43,45 +44,50 @@ func TestDotI16MatchesExact(t *testing.T) {
 			for _, n := range []int{0, 32, 64, 96, 160, 2048, 4096} {
 				for _, sh := range tileShapes {
 					for fname, f := range fill {
-						if (n > 160 || chunk != 2048) && sh.nr*sh.nq > 30 {
-							continue
-						}
-						name := fmt.Sprintf("%s/chunk=%d/n=%d/%dx%d/%s", set.name, chunk, n, sh.nr, sh.nq, fname)
-						xs, qs, os := n+32, n+64, sh.nr+1
-						x := make([]int16, sh.nr*xs)
-						q := make([]int16, sh.nq*qs)
-						for i := range x {
-							x[i] = f(i)
-						}
-						for i := range q {
-							q[i] = f(i + 1)
-						}
-						if fname == "min" {
+						for _, off := range []int{0, 1, 7} {
+							if (n > 160 || chunk != 2048) && sh.nr*sh.nq > 30 {
+								continue
+							}
+							if off > 0 && (n > 160 || chunk != 2048 || fname != "random") {
+								continue
+							}
+							name := fmt.Sprintf("%s/chunk=%d/n=%d/%dx%d/%s/off=%d", set.name, chunk, n, sh.nr, sh.nq, fname, off)
+							xs, qs, os := n+32+off, n+64+2*off, sh.nr+1
+							x := make([]int16, sh.nr*xs+off)[off:] // rows and queries off codes past alignment
+							q := make([]int16, sh.nq*qs+2*off)[2*off:]
+							for i := range x {
+								x[i] = f(i)
+							}
 							for i := range q {
-								q[i] = I16Max
+								q[i] = f(i + 1)
 							}
-						}
-						out := make([]float64, sh.nq*os+1)
-						for i := range out {
-							out[i] = guard
-						}
-						old := i16Chunk
-						i16Chunk = chunk
-						next := make([]float32, 100*n+3) // prefetched, never read
-						set.dot(x, sh.nr, xs, q, sh.nq, qs, n, out, os, next)
-						i16Chunk = old
-						for j := 0; j < sh.nq; j++ {
-							for i := 0; i < os; i++ {
-								got := out[j*os+i]
-								if i >= sh.nr {
-									require.Equal(t, guard, got, "%s: out[%d] written", name, j*os+i)
-									continue
+							if fname == "min" {
+								for i := range q {
+									q[i] = I16Max
 								}
-								want := exactDot(x[i*xs:i*xs+n], q[j*qs:j*qs+n])
-								require.Equal(t, want, got, "%s: pair (%d, %d)", name, i, j)
 							}
+							out := make([]float64, sh.nq*os+1)
+							for i := range out {
+								out[i] = guard
+							}
+							old := i16Chunk
+							i16Chunk = chunk
+							next := make([]float32, 100*n+3) // prefetched, never read
+							set.dot(x, sh.nr, xs, q, sh.nq, qs, n, out, os, next)
+							i16Chunk = old
+							for j := 0; j < sh.nq; j++ {
+								for i := 0; i < os; i++ {
+									got := out[j*os+i]
+									if i >= sh.nr {
+										require.Equal(t, guard, got, "%s: out[%d] written", name, j*os+i)
+										continue
+									}
+									want := exactDot(x[i*xs:i*xs+n], q[j*qs:j*qs+n])
+									require.Equal(t, want, got, "%s: pair (%d, %d)", name, i, j)
+								}
+							}
+							require.Equal(t, guard, out[len(out)-1], name)
 						}
-						require.Equal(t, guard, out[len(out)-1], name)
 					}
 				}
 			}

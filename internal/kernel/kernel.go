@@ -6,12 +6,14 @@
 // Every distance pinrec computes comes from L2sqTile.
 //
 // QuantizeI16 and DotI16Tile (i16.go) give SearchBatch's first pass 16-bit integer codes and
-// their exact dot products: AVX2 (VPMADDWD) where the CPU has it, AVX-512BW where it also has
-// AVX512BW and AVX512VL (VPDPWSSD where it has AVX512_VNNI too), portable Go otherwise;
-// I16Fast says whether assembly runs. PINREC_KERNEL=avx512bw leaves out the VNNI tiles.
+// their exact dot products: AVX2 (VPMADDWD) where the CPU has it, AVX-VNNI (VEX-encoded
+// 256-bit VPDPWSSD) where it also has AVX_VNNI, AVX-512BW where it has AVX512BW and AVX512VL
+// (VPDPWSSD where it has AVX512_VNNI too), portable Go otherwise; I16Fast says whether
+// assembly runs.
 //
 // The environment variable PINREC_KERNEL, read once at start-up, limits the choice: "avx2"
-// leaves out the AVX-512 kernels, "go" keeps the portable ones (for measurements and for
+// leaves out the AVX-512 and AVX-VNNI kernels, "avxvnni" the AVX-512 ones, "avx512bw" the
+// AVX512_VNNI tiles, "go" keeps the portable ones (for measurements and for
 // checking a result on slower paths). Results do not depend on it beyond the last bits of a
 // dot product, which SearchBatch only uses for bounds (the integer dot products are exact on
 // every set).

@@ -15,7 +15,8 @@ func init() {
 }
 
 // choose installs the fastest kernels the CPU runs, or the slower ones that limit names:
-// "avx2" leaves out AVX-512, "go" keeps the portable kernels; anything else is no limit.
+// "avx2" leaves out AVX-512 and AVX-VNNI, "avxvnni" leaves out AVX-512, "avx512bw" the
+// AVX512_VNNI tiles, "go" keeps the portable kernels; anything else is no limit.
 func choose(limit string) {
 	chooseI16(limit)
 	L2sqTile, DotTile, Name = l2sqTileGo, dotTileGo, "go"
@@ -23,7 +24,7 @@ func choose(limit string) {
 		return
 	}
 	L2sqTile, DotTile, Name = l2sqTileAVX2, dotTileAVX2, "avx2+fma"
-	if limit == "avx2" || !cpu.X86.HasAVX512F || !cpu.X86.HasAVX512VL {
+	if limit == "avx2" || limit == "avxvnni" || !cpu.X86.HasAVX512F || !cpu.X86.HasAVX512VL {
 		return
 	}
 	DotTile, Name = dotTileAVX512, "avx512f"
@@ -129,15 +130,21 @@ func dotTileAVX512(x []float32, nr, xs int, q []float32, nq, qs, n int, out []fl
 	}
 }
 
-// chooseI16 installs the int16 kernels the CPU runs, or the slower ones that limit names
-// ("avx512bw" also leaves out the AVX512_VNNI tiles).
+// chooseI16 installs the int16 kernels the CPU runs, or the slower ones that limit names:
+// "avx2" leaves out AVX-VNNI and AVX-512, "avxvnni" AVX-512, "avx512bw" the AVX512_VNNI tiles.
 func chooseI16(limit string) {
 	DotI16Tile, normMax, quant, I16Fast, I16Name = dotI16TileGo, normMaxGo, quantGo, false, "go"
 	if limit == "go" || !cpu.X86.HasAVX2 {
 		return
 	}
 	DotI16Tile, normMax, quant, I16Fast, I16Name = dotI16TileAVX2, normMaxAVX2, quantAVX2, true, "avx2"
-	if limit == "avx2" || !cpu.X86.HasAVX512F || !cpu.X86.HasAVX512BW || !cpu.X86.HasAVX512VL {
+	if limit == "avx2" {
+		return
+	}
+	if cpu.X86.HasAVXVNNI {
+		DotI16Tile, I16Name = dotI16TileAVXVNNI, "avxvnni"
+	}
+	if limit == "avxvnni" || !cpu.X86.HasAVX512F || !cpu.X86.HasAVX512BW || !cpu.X86.HasAVX512VL {
 		return
 	}
 	DotI16Tile, I16Name = dotI16TileAVX512, "avx512bw"
@@ -170,6 +177,18 @@ func dotI16TileAVX2(x []int16, nr, xs int, q []int16, nq, qs, n int, out []float
 
 func dotI16TileAVX512(x []int16, nr, xs int, q []int16, nq, qs, n int, out []float64, os int, next []float32) {
 	i16Tiles(x, nr, xs, q, nq, qs, n, out, os, next, 4, 6, func(r, q int) i16Kernel { return i16x512Kernels[r-1][q-1] })
+}
+
+// i16vexKernels[r-1][q-1] is the AVX-VNNI (VEX, 256-bit) int16 tile for r rows and q queries.
+var i16vexKernels = [4][3]i16Kernel{
+	{i16vexR1Q1, i16vexR1Q2, i16vexR1Q3},
+	{i16vexR2Q1, i16vexR2Q2, i16vexR2Q3},
+	{i16vexR3Q1, i16vexR3Q2, i16vexR3Q3},
+	{i16vexR4Q1, i16vexR4Q2, i16vexR4Q3},
+}
+
+func dotI16TileAVXVNNI(x []int16, nr, xs int, q []int16, nq, qs, n int, out []float64, os int, next []float32) {
+	i16Tiles(x, nr, xs, q, nq, qs, n, out, os, next, 4, 3, func(r, q int) i16Kernel { return i16vexKernels[r-1][q-1] })
 }
 
 // i16vnniKernels[r-1][q-1] is the AVX512_VNNI int16 tile for r rows and q queries.
@@ -260,6 +279,9 @@ func availableI16() []i16Set {
 	sets := []i16Set{{"go", dotI16TileGo, normMaxGo, quantGo}}
 	if cpu.X86.HasAVX2 {
 		sets = append(sets, i16Set{"avx2", dotI16TileAVX2, normMaxAVX2, quantAVX2})
+		if cpu.X86.HasAVXVNNI {
+			sets = append(sets, i16Set{"avxvnni", dotI16TileAVXVNNI, normMaxAVX2, quantAVX2})
+		}
 		if cpu.X86.HasAVX512F && cpu.X86.HasAVX512BW && cpu.X86.HasAVX512VL {
 			sets = append(sets, i16Set{"avx512bw", dotI16TileAVX512, normMaxAVX2, quantAVX2})
 			if cpu.X86.HasAVX512VNNI {

@@ -509,6 +509,66 @@ func i16vnniR4Q5(x []int16, xs int, q []int16, qs int, n int, out []float64, os 
 // codes are in [-2047, 2047]. The caller guarantees that every element it reads or writes is in bounds.
 func i16vnniR4Q6(x []int16, xs int, q []int16, qs int, n int, out []float64, os int, add int)
 
+// i16vexR1Q1 computes out[j*os+i] = Σ_{t<n} x[i*xs+t] * q[j*qs+t] for i < 1, j < 1,
+// exactly, or with add != 0 adds the sum to out[j*os+i], with AVX-VNNI. n is a multiple of 32, at most
+// 2048; codes are in [-2047, 2047]. The caller guarantees that every element it reads or writes is in bounds.
+func i16vexR1Q1(x []int16, xs int, q []int16, qs int, n int, out []float64, os int, add int)
+
+// i16vexR1Q2 computes out[j*os+i] = Σ_{t<n} x[i*xs+t] * q[j*qs+t] for i < 1, j < 2,
+// exactly, or with add != 0 adds the sum to out[j*os+i], with AVX-VNNI. n is a multiple of 32, at most
+// 2048; codes are in [-2047, 2047]. The caller guarantees that every element it reads or writes is in bounds.
+func i16vexR1Q2(x []int16, xs int, q []int16, qs int, n int, out []float64, os int, add int)
+
+// i16vexR1Q3 computes out[j*os+i] = Σ_{t<n} x[i*xs+t] * q[j*qs+t] for i < 1, j < 3,
+// exactly, or with add != 0 adds the sum to out[j*os+i], with AVX-VNNI. n is a multiple of 32, at most
+// 2048; codes are in [-2047, 2047]. The caller guarantees that every element it reads or writes is in bounds.
+func i16vexR1Q3(x []int16, xs int, q []int16, qs int, n int, out []float64, os int, add int)
+
+// i16vexR2Q1 computes out[j*os+i] = Σ_{t<n} x[i*xs+t] * q[j*qs+t] for i < 2, j < 1,
+// exactly, or with add != 0 adds the sum to out[j*os+i], with AVX-VNNI. n is a multiple of 32, at most
+// 2048; codes are in [-2047, 2047]. The caller guarantees that every element it reads or writes is in bounds.
+func i16vexR2Q1(x []int16, xs int, q []int16, qs int, n int, out []float64, os int, add int)
+
+// i16vexR2Q2 computes out[j*os+i] = Σ_{t<n} x[i*xs+t] * q[j*qs+t] for i < 2, j < 2,
+// exactly, or with add != 0 adds the sum to out[j*os+i], with AVX-VNNI. n is a multiple of 32, at most
+// 2048; codes are in [-2047, 2047]. The caller guarantees that every element it reads or writes is in bounds.
+func i16vexR2Q2(x []int16, xs int, q []int16, qs int, n int, out []float64, os int, add int)
+
+// i16vexR2Q3 computes out[j*os+i] = Σ_{t<n} x[i*xs+t] * q[j*qs+t] for i < 2, j < 3,
+// exactly, or with add != 0 adds the sum to out[j*os+i], with AVX-VNNI. n is a multiple of 32, at most
+// 2048; codes are in [-2047, 2047]. The caller guarantees that every element it reads or writes is in bounds.
+func i16vexR2Q3(x []int16, xs int, q []int16, qs int, n int, out []float64, os int, add int)
+
+// i16vexR3Q1 computes out[j*os+i] = Σ_{t<n} x[i*xs+t] * q[j*qs+t] for i < 3, j < 1,
+// exactly, or with add != 0 adds the sum to out[j*os+i], with AVX-VNNI. n is a multiple of 32, at most
+// 2048; codes are in [-2047, 2047]. The caller guarantees that every element it reads or writes is in bounds.
+func i16vexR3Q1(x []int16, xs int, q []int16, qs int, n int, out []float64, os int, add int)
+
+// i16vexR3Q2 computes out[j*os+i] = Σ_{t<n} x[i*xs+t] * q[j*qs+t] for i < 3, j < 2,
+// exactly, or with add != 0 adds the sum to out[j*os+i], with AVX-VNNI. n is a multiple of 32, at most
+// 2048; codes are in [-2047, 2047]. The caller guarantees that every element it reads or writes is in bounds.
+func i16vexR3Q2(x []int16, xs int, q []int16, qs int, n int, out []float64, os int, add int)
+
+// i16vexR3Q3 computes out[j*os+i] = Σ_{t<n} x[i*xs+t] * q[j*qs+t] for i < 3, j < 3,
+// exactly, or with add != 0 adds the sum to out[j*os+i], with AVX-VNNI. n is a multiple of 32, at most
+// 2048; codes are in [-2047, 2047]. The caller guarantees that every element it reads or writes is in bounds.
+func i16vexR3Q3(x []int16, xs int, q []int16, qs int, n int, out []float64, os int, add int)
+
+// i16vexR4Q1 computes out[j*os+i] = Σ_{t<n} x[i*xs+t] * q[j*qs+t] for i < 4, j < 1,
+// exactly, or with add != 0 adds the sum to out[j*os+i], with AVX-VNNI. n is a multiple of 32, at most
+// 2048; codes are in [-2047, 2047]. The caller guarantees that every element it reads or writes is in bounds.
+func i16vexR4Q1(x []int16, xs int, q []int16, qs int, n int, out []float64, os int, add int)
+
+// i16vexR4Q2 computes out[j*os+i] = Σ_{t<n} x[i*xs+t] * q[j*qs+t] for i < 4, j < 2,
+// exactly, or with add != 0 adds the sum to out[j*os+i], with AVX-VNNI. n is a multiple of 32, at most
+// 2048; codes are in [-2047, 2047]. The caller guarantees that every element it reads or writes is in bounds.
+func i16vexR4Q2(x []int16, xs int, q []int16, qs int, n int, out []float64, os int, add int)
+
+// i16vexR4Q3 computes out[j*os+i] = Σ_{t<n} x[i*xs+t] * q[j*qs+t] for i < 4, j < 3,
+// exactly, or with add != 0 adds the sum to out[j*os+i], with AVX-VNNI. n is a multiple of 32, at most
+// 2048; codes are in [-2047, 2047]. The caller guarantees that every element it reads or writes is in bounds.
+func i16vexR4Q3(x []int16, xs int, q []int16, qs int, n int, out []float64, os int, add int)
+
 // i16Norm returns max |x[t]| and Σ x[t]² for t < n, in one pass.
 // The caller guarantees that x holds n elements.
 func i16Norm(x []float32, n int) (m float32, s float32)
