@@ -1,10 +1,14 @@
 package pinrec
 
 import (
+	"encoding/binary"
 	"fmt"
+	"hash/crc32"
 	"io"
 	"os"
 	"time"
+
+	"pinrec/internal/crc32c"
 )
 
 // VerifyFile checks the index file at path, of any kind, as [Load] does unless
@@ -82,7 +86,7 @@ func verifyFile(path string, c verifyConfig) error {
 	if err != nil {
 		return err
 	}
-	buf := make([]byte, min(ioChunk, max(h.vecLen(), 1)))
+	buf := make([]byte, min(ioChunk, max(h.vecLen(), h.tailLen(), 1)))
 	last := time.Now()
 	vcrc, err := scanBlockSerial(h.vecLen(), h.dim, true, func(off int64, n int) ([]byte, error) {
 		if off > 0 { // the previous chunk is checked
@@ -98,10 +102,34 @@ func verifyFile(path string, c verifyConfig) error {
 	if err != nil {
 		return err
 	}
-	tail := make([]byte, h.tailLen()+crcSize)
-	if _, err := f.ReadAt(tail, h.vecEnd()); err != nil {
-		return eofAsTruncated(err, "extension and checksum")
+	// The extension (an approximate index's graph and codes: gigabytes at a million items)
+	// is read as the vectors are, a chunk at a time into the same buffer, at the same pace:
+	// not into one allocation as large as itself, whose copy would take a core at once and
+	// whose garbage would start a collection.
+	crc = crc32c.Combine(crc, vcrc, h.vecLen())
+	pad := h.extOff - h.vecEnd()
+	for off, n := int64(0), h.tailLen(); off < n; off += int64(len(buf)) {
+		c.pace(time.Since(last))
+		last = time.Now()
+		b := buf[:min(int64(len(buf)), n-off)]
+		if _, err := f.ReadAt(b, h.vecEnd()+off); err != nil {
+			return eofAsTruncated(err, "extension")
+		}
+		if off < pad {
+			for _, x := range b[:min(int64(len(b)), pad-off)] {
+				if x != 0 {
+					return badFormat("padding before the extension is not zero")
+				}
+			}
+		}
+		crc = crc32.Update(crc, castagnoli, b)
 	}
-	_, err = decodeTail(h, tail, crc, vcrc, loadConfig{})
-	return err
+	var stored [crcSize]byte
+	if _, err := f.ReadAt(stored[:], h.fileSize-crcSize); err != nil {
+		return eofAsTruncated(err, "checksum")
+	}
+	if got := binary.LittleEndian.Uint32(stored[:]); got != crc {
+		return fmt.Errorf("%w: stored CRC %08x, computed %08x", ErrChecksum, got, crc)
+	}
+	return nil
 }

@@ -114,3 +114,57 @@ func TestVerifyFileWithShare(t *testing.T) {
 		})
 	}
 }
+
+// An extension of several MiB (an approximate index's graph and codes) is read a chunk at a
+// time: a whole file passes, a byte changed in its last MiB fails with ErrChecksum, a non-zero
+// byte of the padding before it with ErrBadFormat, as Load says; the verdicts hold paced too.
+func TestVerifyFileLargeExtension(t *testing.T) {
+	dir := t.TempDir()
+	ix, err := NewIndex(3) // 12 bytes of vectors: the chunk size follows the extension
+	require.NoError(t, err)
+	require.NoError(t, ix.Add(Item{ID: "only", Vector: []float32{1, 2, 3}}))
+	data := make([]byte, 5<<19) // 2.5 MiB
+	for i := range data {
+		data[i] = byte(i*7 + i>>11)
+	}
+	path := filepath.Join(dir, "big-ext.idx")
+	require.NoError(t, ix.SaveExtended(path, Extension{Kind: "test-kind", Data: data}))
+	whole, err := os.ReadFile(path)
+	require.NoError(t, err)
+	h, err := parseHeader(whole[:headerSize], int64(len(whole)))
+	require.NoError(t, err)
+	require.Greater(t, h.extOff, h.vecEnd(), "the extension starts after padding")
+	write := func(name string, at int64) string {
+		b := append([]byte(nil), whole...)
+		b[at] ^= 0x10
+		p := filepath.Join(dir, name)
+		require.NoError(t, os.WriteFile(p, b, 0o644))
+		return p
+	}
+	cases := []struct {
+		name string
+		path string
+		err  error
+	}{
+		{"whole", path, nil},
+		{"last MiB changed", write("late.idx", int64(len(whole))-crcSize-100), ErrChecksum},
+		{"first byte changed", write("early.idx", h.extOff), ErrChecksum},
+		{"padding not zero", write("pad.idx", h.vecEnd()), ErrBadFormat},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, lerr := Load(tc.path)
+			for _, share := range []float64{0, 0.9} {
+				err := VerifyFile(tc.path, WithShare(share))
+				if tc.err == nil {
+					require.NoError(t, err)
+					require.NoError(t, lerr)
+					continue
+				}
+				require.ErrorIs(t, err, tc.err, "share %v", share)
+				assert.Contains(t, err.Error(), tc.path)
+				assert.ErrorIs(t, lerr, tc.err, "Load agrees")
+			}
+		})
+	}
+}
