@@ -16,8 +16,8 @@ import (
 //
 // How: Build draws min(6000, n/10) items at random ([WithSeed]; at least 1, none below 2
 // items), builds the graph on the others, and splits the held-out items: a third choose
-// efSearch, two thirds record its recall. It searches for each item of the first part with k=10 at growing efSearch (12, 16, 24, 32, 48,
-// ... up to 4096), against the exact top 10 among the items in the graph (the exact index,
+// efSearch, two thirds record its recall. It searches for each item of the first part with k=10 at growing efSearch (20, 24, 32, 48,
+// ... up to 4096: 20 is the least default efSearch of a search of 10, see [WithEfSearch]), against the exact top 10 among the items in the graph (the exact index,
 // held-out items excluded), and keeps the smallest efSearch whose mean recall@10 is at least
 // the target plus a margin of two standard errors (of the difference between that mean and
 // the mean of as many fresh queries as the recording part has), so the index meets the target
@@ -70,11 +70,27 @@ const (
 
 // efLadder is the efSearch values the calibration tries, in order.
 //
-// Steps of a third to a half up to 128, then of an eighth to a quarter: at a million items
-// recall@10 still rose from 0.937 to 0.949 to 0.964 between 192, 256 and 384, so steps of a
-// half there left the default either under the target or 0.014 over it at 17% more time.
-var efLadder = []int{12, 16, 24, 32, 48, 64, 96, 128, 160, 192, 224, 256, 320, 384, 448, 512, 640, 768, 896, 1024,
+// It starts at the floor for k=10 (efFloor: 20), steps of a fifth to a half up to 128, then
+// of an eighth to a quarter: at a million items recall@10 still rose from 0.937 to 0.949 to
+// 0.964 between 192, 256 and 384, so steps of a half there left the default either under the
+// target or 0.014 over it at 17% more time.
+var efLadder = []int{20, 24, 32, 48, 64, 96, 128, 160, 192, 224, 256, 320, 384, 448, 512, 640, 768, 896, 1024,
 	1280, 1536, 1792, 2048, 2560, 3072, 3584, MaxEf}
+
+// efFloorPerK is the least default efSearch per result asked for: a search of k without an
+// efSearch of its own ([pinrec.WithEffort]) runs at max(efSearch, 2k) (defaultEf).
+const efFloorPerK = 2
+
+// defaultEf returns the efSearch of a search of k that gives none: the index's default
+// efSearch (calibrated for k=10, or [WithEfSearch]'s), at least 2k. The exact re-rank takes
+// at least 2k candidates (max(2k, min(ef, 4k))); a beam narrower than that hands it fewer,
+// and the code order's errors among the last of them become misses: on Fashion-MNIST
+// (60,000 x 784, 10,000 test queries) recall@10 is 0.984 at efSearch 12, 0.990 at 16, 0.993
+// at 20, and with the floor recall@20 and @30 are 0.997 and 0.998 (0.991 and 0.993 at
+// efSearch k+1). Where the calibration chose more than 2k, as on any collection large enough
+// for the default to matter, the floor changes nothing for k up to efSearch/2 (128 at a
+// million), and recall@k at a fixed efSearch holds or rises with k there (see docs/ann.md).
+func defaultEf(efs, k int) int { return max(efs, min(efFloorPerK*k, MaxEf)) }
 
 // holdOut splits ids into the items the graph is built on first and min(6000, n/10) items
 // (at least 1 of 2 or more) held out for the calibration, drawn at random with seed. Both
@@ -143,7 +159,8 @@ func (a *Index) calibrate(ctx context.Context, held []string) error {
 	}
 	ladder := efLadder
 	if a.cfg.efsSet {
-		ladder = []int{a.cfg.efs}
+		// The given efSearch, as a default search of k uses it.
+		ladder = []int{defaultEf(a.cfg.efs, k)}
 	}
 	bestEf, bestMean := 0, -1.0
 	for _, ef := range ladder {
@@ -176,6 +193,9 @@ func (a *Index) calibrate(ctx context.Context, held []string) error {
 	}
 	mean, _ := meanSE(per)
 	best := Calibration{Target: a.cfg.target, EfSearch: bestEf, Recall: mean, Queries: len(record), Items: a.node.Len() + len(held)}
+	if a.cfg.efsSet {
+		best.EfSearch = a.cfg.efs
+	}
 	a.cal = best
 	a.cfg.efs = best.EfSearch
 	return nil

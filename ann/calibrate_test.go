@@ -99,12 +99,12 @@ func TestCalibrationOptions(t *testing.T) {
 	exact, _ := testData(t, 12, 600, 1, 16)
 	ctx := context.Background()
 
-	a, err := Build(ctx, cloneExact(t, exact), WithEfSearch(20))
+	a, err := Build(ctx, cloneExact(t, exact), WithEfSearch(12))
 	require.NoError(t, err)
 	c := a.Calibration()
-	assert.Equal(t, 20, c.EfSearch)
+	assert.Equal(t, 12, c.EfSearch, "recorded as given (measured at max(12, 2k) = 20, as a default search of 10 runs)")
 	assert.Equal(t, 60, c.Queries, "a given efSearch: every held-out item measures it")
-	assert.Equal(t, "20", a.Stats()["ef_search"])
+	assert.Equal(t, "12", a.Stats()["ef_search"])
 	assert.NotEmpty(t, a.Stats()["recall_at_10"])
 
 	a, err = Build(ctx, cloneExact(t, exact), WithTargetRecall(0))
@@ -144,4 +144,79 @@ func TestCalibrationOfTinyIndexes(t *testing.T) {
 		assert.Equal(t, 1.0, c.Recall, "n=%d", n)
 		assert.Equal(t, n, a.Len())
 	}
+}
+
+// TestDefaultEf: a search of k without an efSearch of its own runs at max(efSearch, 2k),
+// at most MaxEf unless k itself asks for more.
+func TestDefaultEf(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		efs, k int
+		want   int
+	}{
+		{"calibrated above the floor", 256, 10, 256},
+		{"serve's k under efSearch/2", 256, 29, 256},
+		{"floor for k=10", 12, 10, 20},
+		{"floor grows with k", 20, 29, 58},
+		{"k=1", 20, 1, 20},
+		{"floor capped at MaxEf", 20, 5000, MaxEf},
+		{"efSearch above the cap kept", MaxEf, 5000, MaxEf},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			assert.Equal(t, tc.want, defaultEf(tc.efs, tc.k))
+		})
+	}
+	assert.Equal(t, efFloorPerK*calibrationK, efLadder[0], "the calibration starts at the floor of k=10")
+}
+
+// TestDefaultSearchScalesWithK: on a graph whose calibration chose the floor, the default
+// search of k is the search at efSearch max(20, 2k) (not the narrower k+1), and its
+// recall@k against the exact top k (brute force) holds for k from 1 to 50, at or above the
+// recall at efSearch k+1. A sparse graph (M=6) so that recall is not 1 everywhere.
+func TestDefaultSearchScalesWithK(t *testing.T) {
+	exact, qs := testData(t, 14, 20000/raceScale, 300, 32)
+	a, err := Build(context.Background(), cloneExact(t, exact), WithWorkers(2), WithM(6), WithEfConstruction(24),
+		WithTargetRecall(0.5))
+	require.NoError(t, err)
+	require.Equal(t, efLadder[0], a.Calibration().EfSearch, "an easy target chooses the first step")
+	ctx := context.Background()
+	for _, k := range []int{1, 10, 20, 30, 50} {
+		t.Run(fmt.Sprintf("k=%d", k), func(t *testing.T) {
+			ef := max(efLadder[0], 2*k)
+			hit, hitNarrow, total := 0, 0, 0
+			for _, q := range qs {
+				got, err := a.Search(ctx, q, k)
+				require.NoError(t, err)
+				at, err := a.Search(ctx, q, k, pinrec.WithEffort(ef))
+				require.NoError(t, err)
+				require.Equal(t, at, got, "the default search is the search at efSearch %d", ef)
+				narrow, err := a.Search(ctx, q, k, pinrec.WithEffort(k+1))
+				require.NoError(t, err)
+				want, err := exact.Search(ctx, q, k)
+				require.NoError(t, err)
+				hit += overlap(got, want)
+				hitNarrow += overlap(narrow, want)
+				total += len(want)
+			}
+			recall, narrow := float64(hit)/float64(total), float64(hitNarrow)/float64(total)
+			t.Logf("k=%d: efSearch %d, recall@%d %.4f; at efSearch k+1 %.4f", k, ef, k, recall, narrow)
+			assert.GreaterOrEqual(t, recall, 0.9)
+			assert.GreaterOrEqual(t, recall, narrow-0.005)
+		})
+	}
+}
+
+// overlap counts the results of got whose IDs are in want.
+func overlap(got, want []pinrec.Result) int {
+	in := make(map[string]bool, len(want))
+	for _, r := range want {
+		in[r.ID] = true
+	}
+	n := 0
+	for _, r := range got {
+		if in[r.ID] {
+			n++
+		}
+	}
+	return n
 }

@@ -77,7 +77,9 @@ func WithEfConstruction(ef int) Option { return func(c *config) { c.efc = ef } }
 // WithEfSearch sets the default beam width of searches; [pinrec.WithEffort] overrides it per
 // search. Larger finds more of the true neighbours, more slowly. Without it, [Build] picks the
 // smallest efSearch that reaches the target recall ([WithTargetRecall]); with it, Build keeps
-// ef and only measures the recall it gives. [New] starts at [DefaultEfSearch].
+// ef and only measures the recall it gives. [New] starts at [DefaultEfSearch]. A search of k
+// results without WithEffort runs at max(efSearch, 2k), so that the exact re-rank of at least
+// 2k candidates gets them; WithEffort's efSearch is taken as given (at least k+1).
 func WithEfSearch(ef int) Option { return func(c *config) { c.efs, c.efsSet = ef, true } }
 
 // WithTargetRecall sets the recall@10 that [Build] calibrates the default efSearch for
@@ -475,7 +477,7 @@ func (a *Index) search(ctx context.Context, query []float32, k int, skip string,
 	} else {
 		want = min(k, live)
 	}
-	ef := a.cfg.efs
+	ef := defaultEf(a.cfg.efs, k)
 	if p.Effort > 0 {
 		ef = min(p.Effort, MaxEf)
 	}
