@@ -77,20 +77,27 @@ const (
 var efLadder = []int{20, 24, 32, 48, 64, 96, 128, 160, 192, 224, 256, 320, 384, 448, 512, 640, 768, 896, 1024,
 	1280, 1536, 1792, 2048, 2560, 3072, 3584, MaxEf}
 
-// efFloorPerK is the least default efSearch per result asked for: a search of k without an
-// efSearch of its own ([pinrec.WithEffort]) runs at max(efSearch, 2k) (defaultEf).
+// efFloorPerK is the least default efSearch per result asked for (defaultEf).
 const efFloorPerK = 2
 
-// defaultEf returns the efSearch of a search of k that gives none: the index's default
-// efSearch (calibrated for k=10, or [WithEfSearch]'s), at least 2k. The exact re-rank takes
-// at least 2k candidates (max(2k, min(ef, 4k))); a beam narrower than that hands it fewer,
-// and the code order's errors among the last of them become misses: on Fashion-MNIST
-// (60,000 x 784, 10,000 test queries) recall@10 is 0.984 at efSearch 12, 0.990 at 16, 0.993
-// at 20, and with the floor recall@20 and @30 are 0.997 and 0.998 (0.991 and 0.993 at
-// efSearch k+1). Where the calibration chose more than 2k, as on any collection large enough
-// for the default to matter, the floor changes nothing for k up to efSearch/2 (128 at a
-// million), and recall@k at a fixed efSearch holds or rises with k there (see docs/ann.md).
-func defaultEf(efs, k int) int { return max(efs, min(efFloorPerK*k, MaxEf)) }
+// defaultEf returns the efSearch of a search of k that gives none ([pinrec.WithEffort]):
+// the index's default efSearch efs (calibrated for k=10, or [WithEfSearch]'s) plus k-10 for
+// k above 10, and at least 2k (at most MaxEf unless efs is more).
+//
+// The floor: the exact re-rank takes at least 2k candidates (max(2k, min(ef, 4k))), and a
+// beam narrower than that hands it fewer, so the codes' ordering errors among the last of
+// them become misses. On Fashion-MNIST (60,000 x 784, all 10,000 test queries) recall@10 is
+// 0.984 at efSearch 12, 0.990 at 16, 0.993 at 20; recall@30 0.993 at 31 and 0.998 at 60.
+//
+// The slack: a search of k returns the best k of the ef it holds; more k at the same ef
+// leaves fewer spare candidates between the k-th result and the beam's edge, and recall@k
+// falls (200,000 synthetic 2048-d items at efSearch 64: recall@10 0.956, @20 0.946, @30
+// 0.938). Keeping ef-k as the calibration measured it for k=10 holds recall@k near the
+// recorded recall@10 at the cost of k-10 more beam slots (at a million, efSearch 256 for
+// k=10 and 275 for serve's k of 29).
+func defaultEf(efs, k int) int {
+	return min(max(efs+max(0, k-calibrationK), efFloorPerK*k), max(efs, MaxEf))
+}
 
 // holdOut splits ids into the items the graph is built on first and min(6000, n/10) items
 // (at least 1 of 2 or more) held out for the calibration, drawn at random with seed. Both

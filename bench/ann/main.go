@@ -190,8 +190,26 @@ func build(dir string, m, efc, efs int, target float64, codec string, threads in
 	cpu0 := float64(ru0.Utime.Nano()+ru0.Stime.Nano()) / 1e9
 	t0 := time.Now()
 	last := time.Now()
+	// The calibration runs after the graph holds all but the held-out items (min(6000, n/10))
+	// and before those go in: the progress reports around that point date it.
+	n := ix.Len()
+	held := 0
+	if target > 0 && n >= 2 {
+		held = min(6000, max(1, n/10))
+	}
+	var (
+		restAt, restDone   float64 // the last report at or before n-held: seconds, nodes
+		afterAt, afterDone float64 // the first report after it
+		prevAt, prevDone   float64 // the report before restAt, for the insertion rate
+	)
 	opts := []ann.Option{ann.WithM(m), ann.WithEfConstruction(efc), ann.WithTargetRecall(target),
 		ann.WithCodec(codec), ann.WithWorkers(threads), ann.WithProgress(func(done, total int) {
+			now := time.Since(t0).Seconds()
+			if done <= n-held {
+				prevAt, prevDone, restAt, restDone = restAt, restDone, now, float64(done)
+			} else if afterDone == 0 {
+				afterAt, afterDone = now, float64(done)
+			}
 			if time.Since(last) > 10*time.Second || done == total {
 				last = time.Now()
 				log.Printf("  build: %d/%d nodes, %.0f s", done, total, time.Since(t0).Seconds())
@@ -206,12 +224,19 @@ func build(dir string, m, efc, efs int, target float64, codec string, threads in
 	var ru syscall.Rusage
 	check(syscall.Getrusage(syscall.RUSAGE_SELF, &ru))
 	buildCPU := float64(ru.Utime.Nano()+ru.Stime.Nano())/1e9 - cpu0
+	// The calibration's wall time, about: the gap between the reports around the held-out
+	// items' insertion, less the nodes inserted in it at the rate of the reports before.
+	calS := math.NaN()
+	if afterDone > 0 && restAt > prevAt && restDone > prevDone {
+		perNode := (restAt - prevAt) / (restDone - prevDone)
+		calS = afterAt - restAt - (afterDone-restDone)*perNode
+	}
 	runtime.GC()
 	st := a.Stats()
 	check(saveANN(a, filepath.Join(dir, "ann.idx")))
 	writeJSON(filepath.Join(dir, "build.json"), map[string]any{"build_s": buildS, "build_cpu_s": buildCPU, "stats": st, "calibration": a.Calibration(),
-		"rss_anon_build": rssAnon() - before, "kernel": sq8.Kernel()})
-	log.Printf("build: %.1f s (CPU %.1f s), %s", buildS, buildCPU, fmt.Sprint(st))
+		"calibration_s_about": jsonNum(calS), "rss_anon_build": rssAnon() - before, "kernel": sq8.Kernel()})
+	log.Printf("build: %.1f s (CPU %.1f s; the calibration about %.1f s of it), %s", buildS, buildCPU, calS, fmt.Sprint(st))
 }
 
 type point struct {
@@ -366,6 +391,14 @@ func search(dir string, d int, efs []int, nlat, reps, rerank int) {
 	writeJSON(filepath.Join(dir, "search.json"), map[string]any{"points": pts, "rss_anon_loaded": resident,
 		"default_ef": defaultEf, "default_recall": defRecall, "default_recall_se": defSE, "queries": nq,
 		"timed_queries": len(lq), "passes": reps})
+}
+
+// jsonNum is x, or nil for NaN (which JSON cannot hold).
+func jsonNum(x float64) any {
+	if math.IsNaN(x) {
+		return nil
+	}
+	return x
 }
 
 func atoi(s string) int {

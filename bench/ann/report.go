@@ -60,6 +60,7 @@ func report(dir string, n, d int) {
 	}
 	var bj struct {
 		BuildS      float64           `json:"build_s"`
+		CalS        *float64          `json:"calibration_s_about"`
 		Stats       map[string]string `json:"stats"`
 		Calibration ann.Calibration   `json:"calibration"`
 		RSSAnon     int64             `json:"rss_anon_build"`
@@ -167,6 +168,9 @@ func report(dir string, n, d int) {
 	fmt.Printf("filter keeping 1%%: recall@10 %.4f, %.3f ms vs %.3f ms unfiltered; churn of 10%%: recall@10 %.4f -> %.4f, %.4f after Compact\n",
 		cj.FilteredRecall, cj.FilteredLatencyS*1e3, cj.UnfilteredLatencyS*1e3, cj.RecallBefore, cj.RecallAfter, cj.RecallCompacted)
 	mem, _ := strconv.ParseFloat(bj.Stats["memory_bytes"], 64)
+	if bj.CalS != nil {
+		fmt.Printf("pinrec build %.1f s, of which the calibration about %.1f s (exact top 10 and searches of the held-out items)\n", bj.BuildS, *bj.CalS)
+	}
 	fmt.Printf("pinrec graph+codes by count: %.0f MB (%.3f of the vectors)\n", mem/1e6, mem/vecBytes)
 	fmt.Printf("ann_data=%s\n", map[bool]string{true: "fashion-mnist", false: "synthetic"}[meta.Source == "fashion-mnist"])
 	fmt.Printf("ann_n=%d\n", n)
