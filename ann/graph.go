@@ -4,6 +4,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"sync"
+	"unsafe"
 
 	"pinrec/internal/sq8"
 )
@@ -123,9 +124,15 @@ func (g *graph) grow(n int) {
 	if n > cap(g.levels) {
 		c := max(n, cap(g.levels)+cap(g.levels)/4)
 		g.levels = append(make([]uint8, 0, c), g.levels...)
-		g.links0 = append(make([]uint32, 0, c*(g.m0+1)), g.links0...)
+		links0 := make([]uint32, len(g.links0), c*(g.m0+1))
+		codes := make([]byte, len(g.codes), c*g.cs)
+		// The slabs a search reads at random, advised before the copies touch them.
+		adviseHuge(unsafe.Pointer(unsafe.SliceData(links0)), 4*cap(links0))
+		adviseHuge(unsafe.Pointer(unsafe.SliceData(codes)), cap(codes))
+		copy(links0, g.links0)
+		copy(codes, g.codes)
+		g.links0, g.codes = links0, codes
 		g.upperOff = append(make([]uint32, 0, c), g.upperOff...)
-		g.codes = append(make([]byte, 0, c*g.cs), g.codes...)
 		g.dead = append(make([]bool, 0, c), g.dead...)
 	}
 	g.levels = g.levels[:n]
