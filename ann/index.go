@@ -78,8 +78,9 @@ func WithEfConstruction(ef int) Option { return func(c *config) { c.efc = ef } }
 // search. Larger finds more of the true neighbours, more slowly. Without it, [Build] picks the
 // smallest efSearch that reaches the target recall ([WithTargetRecall]); with it, Build keeps
 // ef and only measures the recall it gives. [New] starts at [DefaultEfSearch]. A search of k
-// results without WithEffort runs at max(efSearch, 2k), so that the exact re-rank of at least
-// 2k candidates gets them; WithEffort's efSearch is taken as given (at least k+1).
+// results without WithEffort runs at efSearch+k-10 for k above 10, at least 2k, so that the
+// exact re-rank of at least 2k candidates gets them and a larger k keeps the spare candidates
+// the calibration measured at k=10; WithEffort's efSearch is taken as given (at least k+1).
 func WithEfSearch(ef int) Option { return func(c *config) { c.efs, c.efsSet = ef, true } }
 
 // WithTargetRecall sets the recall@10 that [Build] calibrates the default efSearch for
