@@ -1,8 +1,14 @@
 // Command benchindex is the pinrec side of bench/index/run.sh: it loads the benchmark's
 // data (written by bench/index/index_faiss.py gen), builds an Index, measures its memory
 // overhead, times one query and a batch with GOMAXPROCS = 1, 2, ... (best of -reps), and
-// prints them beside FAISS's times (the JSON files of index_faiss.py run) and the measured read
-// bandwidth, ending with name=value lines.
+// prints them beside FAISS's times and the measured read bandwidth, ending with name=value
+// lines.
+//
+// FAISS's times come from the JSON files of index_faiss.py run (-faiss), or, with -faiss-cmd,
+// from running it in -rounds rounds: in each round and for each thread count, FAISS and pinrec
+// are timed back to back, in alternating order (FAISS first in odd rounds), so that both sides
+// see the same load on a shared machine; each side keeps its best times over all rounds, and
+// each round's ratio is printed too.
 //
 // Run it through bench/index/run.sh (make bench-index), not by hand.
 package main
@@ -16,6 +22,7 @@ import (
 	"log"
 	"math"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
@@ -54,6 +61,8 @@ func main() {
 	reps := flag.Int("reps", 5, "repetitions (best is kept)")
 	threads := flag.String("threads", "1,2", "GOMAXPROCS values, comma-separated; the last is the headline")
 	faissFiles := flag.String("faiss", "", "FAISS result JSON files, one per thread count, comma-separated")
+	faissCmd := flag.String("faiss-cmd", "", "command line of index_faiss.py (split at spaces) to run FAISS in each round, writing its JSON to -dir")
+	rounds := flag.Int("rounds", 1, "rounds of FAISS and pinrec back to back (with -faiss-cmd)")
 	bwFile := flag.String("bandwidth", "", "file of 'bandwidth threads=T gbps=X' lines")
 	flag.Parse()
 	log.SetFlags(0)
@@ -104,16 +113,18 @@ func main() {
 	raw := float64(*n) * float64(*d) * 4
 	heap := float64(after.HeapAlloc) - float64(before.HeapAlloc)
 	overhead := (heap - raw) / raw
+	base = nil // the index holds its own copy; FAISS, run between rounds, needs the memory
+	debug.FreeOSMemory()
 
 	fmt.Printf("pinrec index benchmark: N=%d d=%d k=%d, batch of %d, best of %d; Go %s, AVX2=%v FMA=%v AVX512F=%v, %d CPUs\n",
 		*n, *d, *k, *nq, *reps, runtime.Version(), cpu.X86.HasAVX2, cpu.X86.HasFMA, cpu.X86.HasAVX512F, runtime.NumCPU())
 	fmt.Printf("CPU: %s\n", cpuinfo.Read())
 	fmt.Printf("pinrec kernels: %s, batches' int16 first pass %s (PINREC_KERNEL=%q)\n", kernel.Name, kernel.I16Name, os.Getenv("PINREC_KERNEL"))
-	if r, ok := faiss[tcounts[len(tcounts)-1]]; ok {
+	if r, ok := faiss[tcounts[len(tcounts)-1]]; ok && *faissCmd == "" {
 		fmt.Printf("FAISS %s IndexFlatL2 (faiss-cpu from PyPI), OpenBLAS kernels %s; add %.2f s\n", r.Version, r.BlasCore, r.AddS)
 	}
 	for _, t := range tcounts {
-		fmt.Printf("read bandwidth, %d thread(s): %.2f GB/s (best of the runs before and after)\n", t, bw[t])
+		fmt.Printf("read bandwidth, %d thread(s): %.2f GB/s (best of the probe's runs)\n", t, bw[t])
 	}
 	fmt.Printf("memory: raw vectors %.1f MB, index heap %.1f MB, overhead %.2f%% (goal <= 10%%)\n",
 		raw/1e6, heap/1e6, 100*overhead)
@@ -131,18 +142,61 @@ func main() {
 	}
 	var rows []row
 	var singleRatio, batchRatio, singleFraction float64
-	for _, t := range tcounts {
+	type times struct{ st, sc, bt, bc float64 }
+	mine := map[int]times{}
+	var single []pinrec.Result
+	var batch [][]pinrec.Result
+	runPinrec := func(t int) times {
 		runtime.GOMAXPROCS(t)
-		var single []pinrec.Result
 		st, sc := best(*reps, func() {
 			single, err = ix.Search(ctx, qs[0], *k)
 			check(err)
 		})
-		var batch [][]pinrec.Result
 		bt, bc := best(*reps, func() {
 			batch, err = ix.SearchBatch(ctx, qs, *k)
 			check(err)
 		})
+		return times{st, sc, bt, bc}
+	}
+	if *faissCmd == "" {
+		*rounds = 1
+	}
+	for r := 1; r <= *rounds; r++ {
+		for _, t := range tcounts {
+			load := loadavg()
+			var p times
+			var f faissResult
+			if *faissCmd == "" {
+				p, f = runPinrec(t), faiss[t]
+			} else if r%2 == 1 {
+				f = runFaiss(*faissCmd, *dir, t, r, *n, *d, *nq, *k, *reps)
+				p = runPinrec(t)
+			} else {
+				p = runPinrec(t)
+				f = runFaiss(*faissCmd, *dir, t, r, *n, *d, *nq, *k, *reps)
+			}
+			fmt.Printf("round %d, %d thread(s), load average %s -> %s: batch pinrec %.1f ms (cpu %.1f), FAISS %.1f ms (cpu %.1f), ratio %.3f (cpu %.3f); single %.2f ms (cpu %.2f) vs %.2f (cpu %.2f)\n",
+				r, t, load, loadavg(), 1e3*p.bt, 1e3*p.bc, 1e3*f.BatchS, 1e3*f.BatchCPU, ratio(p.bt, f.BatchS), ratio(p.bc, f.BatchCPU),
+				1e3*p.st, 1e3*p.sc, 1e3*f.SingleS, 1e3*f.SingleCPU)
+			if b, ok := mine[t]; ok {
+				p = times{min(p.st, b.st), min(p.sc, b.sc), min(p.bt, b.bt), min(p.bc, b.bc)}
+			}
+			mine[t] = p
+			if *faissCmd != "" {
+				if b, ok := faiss[t]; ok {
+					f.SingleS, f.SingleCPU = min(f.SingleS, b.SingleS), min(f.SingleCPU, b.SingleCPU)
+					f.BatchS, f.BatchCPU = min(f.BatchS, b.BatchS), min(f.BatchCPU, b.BatchCPU)
+					f.AddS = min(f.AddS, b.AddS)
+				}
+				faiss[t] = f
+			}
+		}
+	}
+	if r, ok := faiss[tcounts[len(tcounts)-1]]; ok && *faissCmd != "" {
+		fmt.Printf("FAISS %s IndexFlatL2 (faiss-cpu from PyPI), OpenBLAS kernels %s; add %.2f s\n", r.Version, r.BlasCore, r.AddS)
+	}
+	for _, t := range tcounts {
+		st, sc, bt, bc := mine[t].st, mine[t].sc, mine[t].bt, mine[t].bc
 		f := faiss[t]
 		r1 := row{name: "single query", threads: t, pinrec: st, faissS: f.SingleS, pinrecCPU: sc, faissCPU: f.SingleCPU,
 			gbps: raw / st / 1e9}
@@ -172,7 +226,7 @@ func main() {
 			1e3*r.faissS, ratio(r.pinrec, r.faissS), r.gbps, frac, r.agree, r.possible, 1e3*r.pinrecCPU, 1e3*r.faissCPU,
 			ratio(r.pinrecCPU, r.faissCPU))
 	}
-	fmt.Printf("(ratio = pinrec time / FAISS time, best wall times; cpu = best process CPU time of all threads,\n" +
+	fmt.Printf("(ratio = pinrec time / FAISS time, best wall times over all rounds; cpu = best process CPU time of all threads,\n" +
 		" which other programs on a loaded machine inflate less. FAISS computes batches as |x|²+|q|²-2x·q in\n" +
 		" float32, so a few near-tied neighbours may differ from pinrec's exact order)\n\n")
 	fmt.Printf("memory_overhead_fraction=%.4f\n", overhead)
@@ -199,6 +253,37 @@ func best(reps int, fn func()) (wall, cpu float64) {
 		cpu = min(cpu, processCPU()-c0)
 	}
 	return wall, cpu
+}
+
+// runFaiss runs cmd (index_faiss.py) with t threads for round r, its JSON written to dir, and
+// returns its result.
+func runFaiss(cmd, dir string, t, r, n, d, nq, k, reps int) faissResult {
+	out := filepath.Join(dir, fmt.Sprintf("faiss_%d_round%d.json", t, r))
+	args := append(strings.Fields(cmd), "run", "--dir", dir, "--n", strconv.Itoa(n), "--d", strconv.Itoa(d),
+		"--nq", strconv.Itoa(nq), "--k", strconv.Itoa(k), "--reps", strconv.Itoa(reps), "--out", out)
+	c := exec.Command(args[0], args[1:]...)
+	ts := strconv.Itoa(t)
+	c.Env = append(os.Environ(), "OMP_NUM_THREADS="+ts, "OPENBLAS_NUM_THREADS="+ts, "MKL_NUM_THREADS="+ts)
+	c.Stdout, c.Stderr = os.Stderr, os.Stderr
+	check(c.Run())
+	b, err := os.ReadFile(out)
+	check(err)
+	var f faissResult
+	check(json.Unmarshal(b, &f))
+	return f
+}
+
+// loadavg returns the system's load averages over 1, 5 and 15 minutes, as /proc/loadavg says.
+func loadavg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "?"
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "?"
+	}
+	return strings.Join(f[:3], " ")
 }
 
 // processCPU returns the CPU time the process has used, user and system, in seconds.

@@ -2,13 +2,16 @@
 # make bench-index: pinrec's Index against FAISS IndexFlatL2 on the same random data, in one run.
 #
 #   N=100000 d=2048 k=10; one query and a batch of 100; 1 and 2 threads (GOMAXPROCS for pinrec,
-#   OMP_NUM_THREADS/OPENBLAS_NUM_THREADS for FAISS); best of 5 each. The machine's read bandwidth
-#   (bench/bandwidth/bandwidth.c, 1 and 2 threads) is measured before and after, the best kept.
+#   OMP_NUM_THREADS/OPENBLAS_NUM_THREADS for FAISS); best of 5 each, in 3 rounds: in each round
+#   and for each thread count FAISS and pinrec run back to back, in alternating order, so that
+#   load from other programs drifting between the two is caught; the best over the rounds is
+#   kept and each round's ratio printed. The machine's read bandwidth
+#   (bench/bandwidth/bandwidth.c, 1 and 2 threads) is measured twice before, the best kept.
 #   Prints each case with times and ratios, and ends with name=value lines:
 #   single_ratio_vs_faiss= batch_ratio_vs_faiss= single_bandwidth_fraction= (2 threads).
 #
 # Environment: PINREC_PYTHON (default .venv/bin/python, with numpy and faiss-cpu),
-# BENCH_N, BENCH_D, BENCH_NQ, BENCH_K, BENCH_REPS, BENCH_THREADS (e.g. "1,2"), BENCH_TMP.
+# BENCH_N, BENCH_D, BENCH_NQ, BENCH_K, BENCH_REPS, BENCH_THREADS (e.g. "1,2"), BENCH_ROUNDS, BENCH_TMP.
 # BENCH_ISA chooses the instruction set of both sides, to compare them as on another machine:
 #   avx2   pinrec without AVX-512 (PINREC_KERNEL=avx2), OpenBLAS's Haswell kernels for FAISS
 #   avx512 pinrec's AVX-512 kernels, OpenBLAS's SkylakeX kernels for FAISS
@@ -26,6 +29,7 @@ NQ=${BENCH_NQ:-100}
 K=${BENCH_K:-10}
 REPS=${BENCH_REPS:-5}
 THREADS=${BENCH_THREADS:-1,2}
+ROUNDS=${BENCH_ROUNDS:-3}
 
 case "${BENCH_ISA:-}" in
 "") ;;
@@ -46,18 +50,10 @@ echo "generating N=$N d=$D random vectors and $NQ queries..." >&2
 
 mb=$(( N * D * 4 / 1048576 ))
 mb=$(( mb < 256 ? 256 : mb ))
-"$tmp/bandwidth" "$mb" "$REPS" ${THREADS//,/ } >"$tmp/bandwidth.txt" 2>/dev/null
-
-faiss_files=()
-for t in ${THREADS//,/ }; do
-	echo "FAISS with $t thread(s)..." >&2
-	OMP_NUM_THREADS=$t OPENBLAS_NUM_THREADS=$t MKL_NUM_THREADS=$t \
-		"$PY" bench/index/index_faiss.py run --dir "$tmp" --n "$N" --d "$D" --nq "$NQ" --k "$K" \
-		--reps "$REPS" --out "$tmp/faiss_$t.json"
-	faiss_files+=("$tmp/faiss_$t.json")
+for _ in 1 2; do
+	"$tmp/bandwidth" "$mb" "$REPS" ${THREADS//,/ } >>"$tmp/bandwidth.txt" 2>/dev/null
 done
 
-echo "pinrec..." >&2
-"$tmp/bandwidth" "$mb" "$REPS" ${THREADS//,/ } >>"$tmp/bandwidth.txt" 2>/dev/null
+echo "pinrec and FAISS, $ROUNDS round(s)..." >&2
 "$tmp/benchindex" -dir "$tmp" -n "$N" -d "$D" -nq "$NQ" -k "$K" -reps "$REPS" -threads "$THREADS" \
-	-faiss "$(IFS=,; echo "${faiss_files[*]}")" -bandwidth "$tmp/bandwidth.txt"
+	-faiss-cmd "$PY bench/index/index_faiss.py" -rounds "$ROUNDS" -bandwidth "$tmp/bandwidth.txt"
