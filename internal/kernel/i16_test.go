@@ -153,29 +153,3 @@ func TestQuantizeI16(t *testing.T) {
 		normMax, quant = oldNorm, oldQuant
 	}
 }
-
-// BenchmarkDotI16Batch runs every int16 tile set on the shape SearchBatch gives them: a block
-// of 64 rows against 100 queries of 2048 codes, with the strides SearchBatch uses. It reports
-// GMAC/s (multiply-adds of code pairs per second).
-func BenchmarkDotI16Batch(b *testing.B) {
-	rng := rand.New(rand.NewPCG(9, 10))
-	const nr, nq, dim, stride = 64, 100, 2048, 2048 + 32
-	x := make([]int16, nr*stride)
-	q := make([]int16, nq*stride)
-	for i := range x {
-		x[i] = int16(rng.IntN(2*I16Max+1) - I16Max)
-	}
-	for i := range q {
-		q[i] = int16(rng.IntN(2*I16Max+1) - I16Max)
-	}
-	out := make([]float64, nr*nq)
-	for _, set := range availableI16() {
-		b.Run(set.name, func(b *testing.B) {
-			b.SetBytes(2 * nr * dim)
-			for b.Loop() {
-				set.dot(x, nr, stride, q, nq, stride, dim, out, nr, nil)
-			}
-			b.ReportMetric(nr*nq*dim*float64(b.N)/b.Elapsed().Seconds()/1e9, "GMAC/s")
-		})
-	}
-}
