@@ -248,17 +248,26 @@ func TestCollapser(t *testing.T) {
 }
 
 // within must decide as the float64 distance does, on every side of the threshold: at the
-// pair's own distance, one float32 step either side, and far from it.
+// pair's own distance, one float32 step either side, and far from it; with the differences
+// spread over every value, or only in the first or the last chunk it sums (where it can stop
+// early, or not before the end).
 func TestWithinMatchesDistance(t *testing.T) {
 	rng := rand.New(rand.NewPCG(7, 11))
-	for _, n := range []int{0, 1, 3, 8, 17, 64, 67, 511, 2048} {
-		for trial := range 40 {
+	for _, n := range []int{0, 1, 3, 8, 17, 64, 67, 255, 256, 257, 511, 600, 2048} {
+		for trial := range 60 {
 			a, b := make([]float32, n), make([]float32, n)
 			for i := range a {
 				a[i] = rng.Float32() * 4
 				b[i] = a[i]
-				if trial%4 != 0 { // every fourth pair is a copy
-					b[i] += float32(rng.NormFloat64()) * float32(trial) / 40
+				differs := true
+				switch trial % 3 {
+				case 1:
+					differs = i < withinChunk/2
+				case 2:
+					differs = i >= n-withinChunk/2
+				}
+				if trial%4 != 0 && differs { // every fourth pair is a copy
+					b[i] += float32(rng.NormFloat64()) * float32(trial) / 60
 				}
 			}
 			d := distance(a, b)
