@@ -47,13 +47,15 @@ func main() {
 	modelDir := flag.String("model", "models/resnet50", "model folder whose metadata -prepare-ann stamps on the index")
 	serveAnn := flag.String("serve-ann", "", "approximate-index phase: serve this hnsw index `file` with -bin, time its start and its similar answers, and exit")
 	bin := flag.String("bin", "bin/pinrec", "the pinrec command -serve-ann runs")
+	steady := flag.Duration("steady", 0, "-serve-ann: once serve's background check of the file has ended, measure the clients this much longer (0: not)")
+	serveLog := flag.String("serve-log", "", "-serve-ann: write the server's standard error to this `file`")
 	flag.Parse()
 	if *prepAnn != "" || *serveAnn != "" {
 		var err error
 		if *prepAnn != "" {
 			err = prepareANN(*prepAnn, *annDir, *modelDir, *annN, *seed)
 		} else {
-			err = serveANN(*bin, *serveAnn, *clients, *duration, *k, *seed)
+			err = serveANN(*bin, *serveAnn, *clients, *duration, *steady, *k, *seed, *serveLog)
 		}
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "benchserve:", err)

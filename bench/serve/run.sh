@@ -25,9 +25,14 @@
 #   BENCH_ANN_N     that many synthetic CNN-shaped vectors (internal/synth) of the model's
 #                   dimension, built with ann.Build's defaults on 2 workers,
 # the last two combined into $out/ann-*.idx (reused when present) with the model's metadata,
-# which serve checks (it loads the model, as for any index, to embed uploads).
+# which serve checks (it loads the model, as for any index, to embed uploads). The requests
+# sent while serve still checks the mapped file against its checksum in the background (it
+# logs the end; its log goes to $out/serve-ann.log) are also reported apart from those sent
+# after it; STEADY (e.g. 20s) then measures that long again once the check has ended
+# (serve_ann_steady_*).
 #
 #   BENCH_ANN_N=100000 make bench-serve
+#   BENCH_ANN_N=100000 STEADY=20s make bench-serve
 #   BENCH_ANN_DIR=/big/tmp/pinrec-bench-ann.XXXXXX/synth make bench-serve
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -55,7 +60,8 @@ if [ -n "${BENCH_ANN_N:-}${BENCH_ANN_DIR:-}${BENCH_ANN_FILE:-}" ]; then
     fi
   fi
   echo "== pinrec serve -index $file; load: $(uptime | sed 's/.*load average/load average/')"
-  "$out/benchserve" -serve-ann "$file" -bin "$bin" -clients "${CLIENTS:-4}" -duration "$duration"
+  "$out/benchserve" -serve-ann "$file" -bin "$bin" -clients "${CLIENTS:-4}" -duration "$duration" \
+    -steady "${STEADY:-0}" -serve-log "$out/serve-ann.log"
   echo "load after: $(uptime | sed 's/.*load average/load average/')"
   exit 0
 fi
