@@ -93,7 +93,14 @@ func WithEfSearch(ef int) Option { return func(c *config) { c.efs, c.efsSet = ef
 func WithTargetRecall(r float64) Option { return func(c *config) { c.target = r } }
 
 // WithRerank sets how many of the best candidates (by code distance) the exact float32
-// distances re-rank; 0 (the default) means max(2k, min(ef, 4k)) for a search of k.
+// distances re-rank; 0 (the default) means max(2k, k+10) for a search of k (at most ef).
+//
+// Each re-ranked candidate reads its float32 vector (8 KB at d=2048) from the exact index,
+// at a random place: 2.5-3 µs of CPU each at 200,000 x 2048 (k=10, efSearch 56: 0.419 ms a
+// query re-ranking 40, 0.364 ms re-ranking 20). The codes order the true neighbours well
+// enough that more buys nothing: recall@10 is the same re-ranking 12, 20 or 40 at 200,000
+// synthetic 2048-d items (efSearch 48 to 128) and 11, 20 or 40 on Fashion-MNIST (efSearch
+// 12 to 48); 10 loses 0.003.
 func WithRerank(n int) Option { return func(c *config) { c.rerank = n } }
 
 // WithCodec chooses the codes: [CodecSQ8] (the default), [CodecPCASQ8] or [CodecNone].
@@ -512,7 +519,7 @@ func (a *Index) search(ctx context.Context, query []float32, k int, skip string,
 	cands := g.search(q, ef, keepNode)
 	r := a.cfg.rerank
 	if r == 0 {
-		r = max(2*k, min(ef, 4*k))
+		r = max(2*k, k+10)
 	}
 	cands = cands[:min(r, len(cands))]
 	ids := make([]string, len(cands))
