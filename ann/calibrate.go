@@ -17,7 +17,9 @@ import (
 // How: Build draws min(6000, n/10) items at random ([WithSeed]; at least 1, none below 2
 // items), builds the graph on the others, and splits the held-out items: a third choose
 // efSearch, two thirds record its recall. It searches for each item of the first part with k=10 at growing efSearch (20, 24, 32, 48,
-// ... up to 4096: 20 is the least default efSearch of a search of 10, see [WithEfSearch]), against the exact top 10 among the items in the graph (the exact index,
+// ... up to 4096: 20 is the least default efSearch of a search of 10, see [WithEfSearch];
+// a step whose recall on a quarter of them is three standard errors under the target is
+// passed over without searching for the rest), against the exact top 10 among the items in the graph (the exact index,
 // held-out items excluded), and keeps the smallest efSearch whose mean recall@10 is at least
 // the target plus a margin of two standard errors (of the difference between that mean and
 // the mean of as many fresh queries as the recording part has), so the index meets the target
@@ -61,11 +63,13 @@ func (a *Index) Calibration() Calibration {
 }
 
 // maxCalibration bounds the held-out items (a third choose efSearch, two thirds record its
-// recall);
-// calibrationK is the k of the measured recall.
+// recall); calibrationK is the k of the measured recall; screenMin is the fewest items of
+// the choosing part's quarter that screens a step (see calibrate): below it the choosing
+// part is searched whole at every step.
 const (
 	maxCalibration = 6000
 	calibrationK   = 10
+	screenMin      = 100
 )
 
 // efLadder is the efSearch values the calibration tries, in order.
@@ -169,11 +173,47 @@ func (a *Index) calibrate(ctx context.Context, held []string) error {
 		// The given efSearch, as a default search of k uses it.
 		ladder = []int{defaultEf(a.cfg.efs, k)}
 	}
+	// The screen: most steps below the answer fail by far, and at a million they are most of
+	// the choosing searches. Each step first searches for every fourth choosing item, and is
+	// passed over when that quarter's mean recall plus three of its standard errors is under
+	// the target: the whole part would have to clear the target by the margin, which it then
+	// does with a chance under 0.2%. A step that is not passed over searches for the other
+	// three quarters too, and is judged on all of them as before.
+	var quarter, others [][]float32
+	var quarterTruth, othersTruth [][]pinrec.Result
+	if len(choose) >= 4*screenMin && !a.cfg.efsSet {
+		for i := range choose {
+			if i%4 == 0 {
+				quarter, quarterTruth = append(quarter, choose[i]), append(quarterTruth, chooseTruth[i])
+			} else {
+				others, othersTruth = append(others, choose[i]), append(othersTruth, chooseTruth[i])
+			}
+		}
+	}
 	bestEf, bestMean := 0, -1.0
 	for _, ef := range ladder {
-		per, err := a.recallAt(ctx, choose, chooseTruth, k, ef)
-		if err != nil {
-			return fmt.Errorf("calibrate: %w", err)
+		var per []float64
+		if quarter != nil {
+			q, err := a.recallAt(ctx, quarter, quarterTruth, k, ef)
+			if err != nil {
+				return fmt.Errorf("calibrate: %w", err)
+			}
+			if mean, se := meanSE(q); mean+3*se < a.cfg.target && ef < a.node.Len() {
+				if mean > bestMean {
+					bestEf, bestMean = ef, mean
+				}
+				continue
+			}
+			o, err := a.recallAt(ctx, others, othersTruth, k, ef)
+			if err != nil {
+				return fmt.Errorf("calibrate: %w", err)
+			}
+			per = append(q, o...)
+		} else {
+			var err error
+			if per, err = a.recallAt(ctx, choose, chooseTruth, k, ef); err != nil {
+				return fmt.Errorf("calibrate: %w", err)
+			}
 		}
 		mean, se := meanSE(per)
 		if mean > bestMean {
