@@ -116,6 +116,10 @@ func (g *graph) setLevel(i uint32, lvl int) {
 	}
 }
 
+// hugeMin is the smallest slab adviseHuge advises (see huge_linux.go): below it the pages a
+// search touches fit the CPU's TLB anyway.
+const hugeMin = 8 << 20
+
 // grow makes room for n nodes in total. Only while no insert runs.
 func (g *graph) grow(n int) {
 	if n <= g.n {

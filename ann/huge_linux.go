@@ -8,10 +8,6 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// hugeMin is the smallest slab adviseHuge advises: below it the pages a search touches fit
-// the CPU's TLB anyway.
-const hugeMin = 8 << 20
-
 // adviseHuge asks Linux to back the 2 MiB-aligned interior of a freshly allocated slab of
 // size bytes at p with huge pages (madvise MADV_HUGEPAGE; "madvise" is the usual
 // transparent_hugepage setting), before anything touches it. A search reads a node's block
