@@ -1,7 +1,9 @@
 // Command batchtime times Index.SearchBatch on one data set with several kernel sets side by
 // side: for each repetition it runs the batch once per set (kernel.Limit, as PINREC_KERNEL
 // would choose), so that a loaded machine's slow moments fall on every set alike, and prints
-// each run's wall and CPU time, then the best and the median per set. It checks that every set
+// each run's wall and CPU time, page faults, context switches (the process's, and the
+// searching thread's own), bytes allocated and garbage collections, then the best and the
+// median per set. It checks that every set
 // returns the same results.
 //
 //	batchtime -dir D -n 200000 -nq 6000 -sets avx512bw,avx512vnni -reps 3
@@ -100,16 +102,19 @@ func main() {
 			}
 			kernel.Limit(limit)
 			runtime.GC()
+			var m0, m1 runtime.MemStats
+			runtime.ReadMemStats(&m0)
 			t0, u0, th0 := time.Now(), usage(syscall.RUSAGE_SELF), usage(rusageThread)
 			res, err := ix.SearchBatch(ctx, qs, *k, opts...)
 			check(err)
 			wall, u, th := time.Since(t0).Seconds(), usage(syscall.RUSAGE_SELF), usage(rusageThread)
+			runtime.ReadMemStats(&m1)
 			cpu := seconds(u.Utime) + seconds(u.Stime) - seconds(u0.Utime) - seconds(u0.Stime)
 			walls[s] = append(walls[s], wall)
 			cpus[s] = append(cpus[s], cpu)
-			fmt.Printf("rep %d %-12s int16 %-11s wall %8.3f s  cpu %8.3f s  page faults %6d  switches %4d voluntary %4d forced (this thread %d, %d)  load %s\n",
+			fmt.Printf("rep %d %-12s int16 %-11s wall %8.3f s  cpu %8.3f s  page faults %6d  switches %4d voluntary %4d forced (this thread %d, %d)  allocated %.1f MB  collections %d  load %s\n",
 				r, name, kernel.I16Name, wall, cpu, u.Minflt-u0.Minflt, u.Nvcsw-u0.Nvcsw, u.Nivcsw-u0.Nivcsw,
-				th.Nvcsw-th0.Nvcsw, th.Nivcsw-th0.Nivcsw, loadavg())
+				th.Nvcsw-th0.Nvcsw, th.Nivcsw-th0.Nivcsw, float64(m1.TotalAlloc-m0.TotalAlloc)/1e6, m1.NumGC-m0.NumGC, loadavg())
 			if first == nil {
 				first = res
 			} else if !same(first, res) {
