@@ -1,6 +1,7 @@
 // Package cpuinfo names the processor and the instruction-set features that change pinrec's code
 // paths, so that a test log, `pinrec version` or a benchmark can say which machine a figure came
-// from: the distance kernels (AVX2 and FMA, AVX-512F) and TensorFlow's fast mode, whose bfloat16
+// from: the distance kernels (AVX2 and FMA, AVX-512F, and for the int16 tiles of batches
+// AVX512BW, AVX512_VNNI and AVX_VNNI) and TensorFlow's fast mode, whose bfloat16
 // rewrite only runs natively with AVX512_BF16 or AMX-BF16.
 package cpuinfo
 
@@ -20,7 +21,7 @@ type Info struct {
 	// GOARCH when the operating system does not say.
 	Model string
 	// Features lists, in a fixed order, the features of those pinrec cares about that the CPU
-	// has: avx2, fma, avx512f, avx512_bf16, amx_tile, amx_bf16.
+	// has: avx2, fma, avx512f, avx512bw, avx512_vnni, avx_vnni, avx512_bf16, amx_tile, amx_bf16.
 	Features []string
 	// NativeBF16 is true when the CPU computes in bfloat16 natively (AVX512_BF16 or AMX-BF16):
 	// only then does the Embedder's fast mode run in bfloat16.
@@ -39,6 +40,9 @@ func Read() Info {
 		{"avx2", x.HasAVX2},
 		{"fma", x.HasFMA},
 		{"avx512f", x.HasAVX512F},
+		{"avx512bw", x.HasAVX512BW},
+		{"avx512_vnni", x.HasAVX512VNNI},
+		{"avx_vnni", x.HasAVXVNNI},
 		{"avx512_bf16", x.HasAVX512BF16},
 		{"amx_tile", x.HasAMXTile},
 		{"amx_bf16", x.HasAMXBF16},
@@ -53,11 +57,11 @@ func Read() Info {
 }
 
 // String is one line: the model, the logical CPU count and the features, as
-// "AMD EPYC 9B45 (2 CPUs; avx2 fma avx512f avx512_bf16)".
+// "AMD EPYC 9B45 (2 CPUs; avx2 fma avx512f avx512bw avx512_vnni avx_vnni avx512_bf16)".
 func (i Info) String() string {
 	feats := strings.Join(i.Features, " ")
 	if feats == "" {
-		feats = "none of avx2 fma avx512f avx512_bf16 amx"
+		feats = "none of avx2 fma avx512f avx512bw avx512_vnni avx_vnni avx512_bf16 amx"
 	}
 	return fmt.Sprintf("%s (%d CPUs; %s)", i.Model, i.CPUs, feats)
 }

@@ -33,7 +33,7 @@ func TestRead(t *testing.T) {
 		}
 	}
 	require.NotNil(t, flags, "/proc/cpuinfo has no flags line")
-	for _, f := range []string{"avx2", "fma", "avx512f", "avx512_bf16", "amx_tile", "amx_bf16"} {
+	for _, f := range []string{"avx2", "fma", "avx512f", "avx512bw", "avx512_vnni", "avx_vnni", "avx512_bf16", "amx_tile", "amx_bf16"} {
 		require.Equalf(t, flags[f], slices.Contains(info.Features, f), "feature %s: /proc/cpuinfo and Read disagree", f)
 	}
 	require.Equal(t, flags["avx512_bf16"] || flags["amx_bf16"], info.NativeBF16)
