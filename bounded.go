@@ -37,6 +37,14 @@ var boundedMinQueries = 4 // a variable so that tests can take either path
 // products). A variable only for tests.
 var i16Path = 0
 
+// i16LongBlockQueries is the batch size from which the int16 pass takes blocks of rows twice
+// as long (128 rows at d=2048). Every block's rows meet every query's codes; with hundreds of
+// queries those codes (4 KiB each at d=2048) no longer stay in L2 from one block to the next,
+// so each block costs a pass over all of them from L3 or memory, and longer blocks halve that
+// traffic. On a Zen 5 core (1 MiB of L2), 6,000 queries over 30,000 x 2048 rows took 10-12%
+// less CPU time, 1,000 queries 5% less, and 100 queries the same.
+const i16LongBlockQueries = 512
+
 // maxI16Dim is the largest dimension whose codes' magnitude sums fit the kernels' int32 sums.
 const maxI16Dim = 1 << 20
 
@@ -188,6 +196,9 @@ func (ix *Index) scanBounded(ctx context.Context, packed []float32, qs int, qnor
 	c := boundedErrFactor(dim)
 	c16 := boundedI16ErrFactor(dim)
 	bs := min(maxBlockRows, max(4, blockBytes/(4*dim))&^3, hi-lo)
+	if qc != nil && nq >= i16LongBlockQueries {
+		bs = min(maxBlockRows, 2*bs, hi-lo)
+	}
 	var dots []float32
 	var dots64 []float64
 	var xc *i16Codes

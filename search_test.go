@@ -171,6 +171,7 @@ func testSearchMatchesOracle(t *testing.T) {
 		{"wide", 400, 2048, 10, 4, 0},
 		{"tile edges", 1001, 67, 10, 13, 0},
 		{"batch of 100", 1203, 130, 10, 100, 2},
+		{"long blocks", 601, 1024, 10, i16LongBlockQueries + 7, 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if tc.workers > 1 {
