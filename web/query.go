@@ -124,7 +124,11 @@ const maxFetch = 4096
 type Collapser func(ctx context.Context, results []pinrec.Result) (kept []pinrec.Result, hidden int, err error)
 
 // collapsed runs search for st.K results (dedupSearch) and, with a Collapser, for more, so
-// that st.K remain once near-duplicates are hidden (when the store has as many).
+// that st.K remain once near-duplicates are hidden (when the store has as many): first for
+// k+k/4+4 (enough unless more than a fifth are hidden), then, when fewer than k remain, for
+// 2k+8. (Asking an approximate index for fewer results costs less: it re-ranks fewer of its
+// candidates on their exact vectors, about 4 per result asked.) The count hidden is of the
+// results fetched.
 func (s *Server) collapsed(ctx context.Context, st state, search func(k int) ([]hit, error)) ([]hit, int, error) {
 	c := s.cfg.collapse
 	if c == nil || st.ShowDupes {
@@ -132,26 +136,32 @@ func (s *Server) collapsed(ctx context.Context, st state, search func(k int) ([]
 		return res, 0, err
 	}
 	want := st.K
-	st.K = min(2*want+8, maxFetch)
-	res, err := dedupSearch(st, search)
-	if err != nil {
-		return nil, 0, err
+	for _, fetch := range []int{want + want/4 + 4, 2*want + 8} {
+		st.K = min(fetch, maxFetch)
+		res, err := dedupSearch(st, search)
+		if err != nil {
+			return nil, 0, err
+		}
+		plain := make([]pinrec.Result, len(res))
+		byID := make(map[string]hit, len(res))
+		for i, r := range res {
+			plain[i] = r.Result
+			byID[r.ID] = r
+		}
+		kept, hidden, err := c(ctx, plain)
+		if err != nil {
+			return nil, 0, err
+		}
+		if len(kept) < want && len(res) == st.K && st.K < min(2*want+8, maxFetch) {
+			continue // too many hidden: the store may have more
+		}
+		out := make([]hit, 0, min(len(kept), want))
+		for _, r := range kept[:min(len(kept), want)] {
+			out = append(out, byID[r.ID])
+		}
+		return out, hidden, nil
 	}
-	plain := make([]pinrec.Result, len(res))
-	byID := make(map[string]hit, len(res))
-	for i, r := range res {
-		plain[i] = r.Result
-		byID[r.ID] = r
-	}
-	kept, hidden, err := c(ctx, plain)
-	if err != nil {
-		return nil, 0, err
-	}
-	out := make([]hit, 0, min(len(kept), want))
-	for _, r := range kept[:min(len(kept), want)] {
-		out = append(out, byID[r.ID])
-	}
-	return out, hidden, nil
+	panic("unreachable: the second fetch returns")
 }
 
 // hit is one result of a page or API answer: the visual result and, for rank=hybrid, the
@@ -231,7 +241,24 @@ func (s *Server) similar(ctx context.Context, id string, st state) ([]engage.Res
 			return s.engage.similar(ctx, id, k, opts...)
 		})
 	}
-	return s.collapsed(ctx, st, visual(func(k int) ([]pinrec.Result, error) { return pinrec.SimilarPins(ctx, s.store, id, k, opts...) }))
+	return s.collapsed(ctx, st, visual(func(k int) ([]pinrec.Result, error) { return s.similarPins(ctx, id, k, opts...) }))
+}
+
+// similarPins is [pinrec.SimilarPins], which asks the store for a quarter more results than k,
+// room for region items to fold into their pins. Over a store that held no region items when
+// the server was made it asks for k (an approximate index then re-ranks fewer candidates),
+// and falls back to SimilarPins should a region item be among them.
+func (s *Server) similarPins(ctx context.Context, id string, k int, opts ...pinrec.SearchOption) ([]pinrec.Result, error) {
+	if !s.regions {
+		res, err := s.store.Similar(ctx, id, k, opts...)
+		if err != nil {
+			return nil, err
+		}
+		if !slices.ContainsFunc(res, func(r pinrec.Result) bool { _, ok := pinrec.IsRegion(r.Meta); return ok }) {
+			return res, nil
+		}
+	}
+	return pinrec.SimilarPins(ctx, s.store, id, k, opts...)
 }
 
 // slot waits for one of the server's query slots (WithConcurrentQueries) and returns its

@@ -49,6 +49,7 @@ type Server struct {
 	cats    []category          // categories, sorted by name
 	catOf   map[string]string   // ID -> category
 	catIDs  map[string][]string // category -> IDs, in the store's order
+	regions bool                // the store held region items at New
 	queries chan struct{}       // a slot per concurrent upload or crop query
 	engage  *engagement         // likes, saves and the hybrid ranking; nil without
 	foryou  *foryou.Model       // the "For you" page and personalised item pages (foryou.go); nil without
@@ -200,6 +201,7 @@ func (s *Server) indexCategories() {
 	s.catIDs = map[string][]string{}
 	visit := func(id string, meta map[string]string) {
 		if _, region := pinrec.IsRegion(meta); region {
+			s.regions = true
 			return
 		}
 		s.ids = append(s.ids, id)

@@ -103,25 +103,43 @@ func dist(a, b []float32) float64 {
 }
 
 // The near-duplicate hook: the server asks for more results, lets the Collapser hide some,
-// keeps k, and says how many were hidden.
+// keeps k, and says how many were hidden: first k+k/4+4 results, then, when fewer than k
+// remain, 2k+8.
 func TestNearDuplicatesHook(t *testing.T) {
 	f := newFixture(t)
-	// Hides every result at an odd position: an oracle a test can recompute.
-	odd := func(_ context.Context, res []pinrec.Result) ([]pinrec.Result, int, error) {
-		var kept []pinrec.Result
-		for i, r := range res {
-			if i%2 == 0 {
-				kept = append(kept, r)
+	// Hides every result but one in every `every`: an oracle a test can recompute.
+	hideAllBut := func(every int) Collapser {
+		return func(_ context.Context, res []pinrec.Result) ([]pinrec.Result, int, error) {
+			var kept []pinrec.Result
+			for i, r := range res {
+				if i%every == 0 {
+					kept = append(kept, r)
+				}
 			}
+			return kept, len(res) - len(kept), nil
 		}
-		return kept, len(res) - len(kept), nil
 	}
-	s, _ := f.server(t, WithNearDuplicates(odd))
 	id := "red/1.png"
-	a := decodeAnswer(t, do(s, "GET", "/api/similar/"+url.PathEscape(id)+"?k=4", nil, "").Body.Bytes())
-	all := f.oracle(f.vector(t, id), 16, id, nil) // k=4 asks for 2*4+8 = 16
-	assert.Equal(t, []string{all[0], all[2], all[4], all[6]}, ids(a))
-	assert.Equal(t, 8, a.Hidden)
+	all := f.oracle(f.vector(t, id), 16, id, nil)
+	for _, tc := range []struct {
+		name   string
+		every  int
+		want   []string
+		hidden int
+	}{
+		// k=4 asks for 4+1+4 = 9: 5 remain, enough.
+		{"first fetch", 2, []string{all[0], all[2], all[4], all[6]}, 4},
+		// 3 of the 9 remain: it asks again for 2*4+8 = 16, of which 6 remain.
+		{"second fetch", 3, []string{all[0], all[3], all[6], all[9]}, 10},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, _ := f.server(t, WithNearDuplicates(hideAllBut(tc.every)))
+			a := decodeAnswer(t, do(s, "GET", "/api/similar/"+url.PathEscape(id)+"?k=4", nil, "").Body.Bytes())
+			assert.Equal(t, tc.want, ids(a))
+			assert.Equal(t, tc.hidden, a.Hidden)
+		})
+	}
+	s, _ := f.server(t, WithNearDuplicates(hideAllBut(2)))
 	page := do(s, "GET", "/item/"+url.PathEscape(id)+"?k=10", nil, "").Body.String()
 	assert.Contains(t, page, "similar hidden")
 }
