@@ -124,6 +124,7 @@ func (a *Index) compact() {
 	ng.entry, ng.top = entry, top
 	ng.relinkUnreachable()
 	a.dropRowNodes()
+	a.g.hugeSlabs(false) // dropped
 	a.g = ng
 	a.ids = ids
 	a.node.Reset(len(ids))

@@ -116,7 +116,7 @@ func (g *graph) setLevel(i uint32, lvl int) {
 	}
 }
 
-// hugeMin is the smallest slab adviseHuge advises (see huge_linux.go): below it the pages a
+// hugeMin is the smallest slab hugePages advises (see huge_linux.go): below it the pages a
 // search touches fit the CPU's TLB anyway.
 const hugeMin = 8 << 20
 
@@ -130,11 +130,12 @@ func (g *graph) grow(n int) {
 		g.levels = append(make([]uint8, 0, c), g.levels...)
 		links0 := make([]uint32, len(g.links0), c*(g.m0+1))
 		codes := make([]byte, len(g.codes), c*g.cs)
-		// The slabs a search reads at random, advised before the copies touch them.
-		adviseHuge(unsafe.Pointer(unsafe.SliceData(links0)), 4*cap(links0))
-		adviseHuge(unsafe.Pointer(unsafe.SliceData(codes)), cap(codes))
+		// The slabs a search reads at random, advised before the copies touch them; the old
+		// ones, dropped, no longer.
+		hugeSlabs(links0, codes, true)
 		copy(links0, g.links0)
 		copy(codes, g.codes)
+		g.hugeSlabs(false)
 		g.links0, g.codes = links0, codes
 		g.upperOff = append(make([]uint32, 0, c), g.upperOff...)
 		g.dead = append(make([]bool, 0, c), g.dead...)
@@ -146,6 +147,16 @@ func (g *graph) grow(n int) {
 	g.dead = g.dead[:n]
 	g.n = n
 }
+
+// hugeSlabs advises the level-0 links and codes slabs to huge pages (on) or back (off): see
+// hugePages.
+func hugeSlabs(links0 []uint32, codes []byte, on bool) {
+	hugePages(unsafe.Pointer(unsafe.SliceData(links0)), 4*cap(links0), on)
+	hugePages(unsafe.Pointer(unsafe.SliceData(codes)), cap(codes), on)
+}
+
+// hugeSlabs un-advises (off) the graph's slabs when the index drops them, or advises them.
+func (g *graph) hugeSlabs(on bool) { hugeSlabs(g.links0, g.codes, on) }
 
 // randomLevel draws a node's top level: floor(-ln(U)·ml), capped.
 func (g *graph) randomLevel(rng *rand.Rand) int {

@@ -4,5 +4,5 @@ package ann
 
 import "unsafe"
 
-// adviseHuge does nothing outside Linux (see huge_linux.go).
-func adviseHuge(p unsafe.Pointer, size int) {}
+// hugePages does nothing outside Linux (see huge_linux.go).
+func hugePages(p unsafe.Pointer, size int, on bool) {}

@@ -7,10 +7,11 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// TestAdviseHugeKeepsContents advises slabs of every shape (nil, below the threshold, with
-// and without a 2 MiB-aligned interior, at odd offsets) and checks that their bytes and the
-// bytes around them are unchanged: the advice is a hint that must never move or clear data.
-func TestAdviseHugeKeepsContents(t *testing.T) {
+// TestHugePagesKeepContents advises slabs of every shape (nil, below the threshold, with
+// and without a 2 MiB-aligned interior, at odd offsets) on, off and on again, and checks
+// that their bytes and the bytes around them are unchanged: the advice is a hint that must
+// never move or clear data.
+func TestHugePagesKeepContents(t *testing.T) {
 	buf := make([]byte, 3*hugeMin)
 	for i := range buf {
 		buf[i] = byte(i*31 + 7)
@@ -29,7 +30,9 @@ func TestAdviseHugeKeepsContents(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			s := buf[c.off : c.off+c.len]
-			adviseHuge(unsafe.Pointer(unsafe.SliceData(s)), len(s))
+			hugePages(unsafe.Pointer(unsafe.SliceData(s)), len(s), true)
+			hugePages(unsafe.Pointer(unsafe.SliceData(s)), len(s), false)
+			hugePages(unsafe.Pointer(unsafe.SliceData(s)), len(s), true)
 			for i := range buf {
 				if buf[i] != byte(i*31+7) {
 					require.Failf(t, "changed", "byte %d changed", i)
@@ -37,5 +40,5 @@ func TestAdviseHugeKeepsContents(t *testing.T) {
 			}
 		})
 	}
-	adviseHuge(nil, 1<<30) // nil: nothing to advise
+	hugePages(nil, 1<<30, true) // nil: nothing to advise
 }

@@ -584,6 +584,9 @@ func (a *Index) Exact() *pinrec.Index { return a.ix }
 func (a *Index) Close() error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	if a.g != nil {
+		a.g.hugeSlabs(false) // the memory goes back to the Go heap as ordinary pages
+	}
 	return a.ix.Close()
 }
 
