@@ -146,7 +146,8 @@ func WithSavedSearches(n int, ttl time.Duration) Option {
 func WithCloseMatchDistance(d float64) Option { return func(c *config) { c.closeMatch = d } }
 
 // WithNearDuplicates hides near-duplicates in every result list with c (see Collapser); the
-// pages say how many it hid. Without it, results are shown as the search returns them (the
+// pages say how many it hid. The server then asks the store for k+k/4+4 results, and for 2k+8
+// when fewer than k remain after c, and counts what c hid among them. Without it, results are shown as the search returns them (the
 // item page's "hide near-duplicates" toggle still leaves out results nearer to the query
 // than WithDedupDistance).
 func WithNearDuplicates(c Collapser) Option { return func(cfg *config) { cfg.collapse = c } }

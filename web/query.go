@@ -125,10 +125,9 @@ type Collapser func(ctx context.Context, results []pinrec.Result) (kept []pinrec
 
 // collapsed runs search for st.K results (dedupSearch) and, with a Collapser, for more, so
 // that st.K remain once near-duplicates are hidden (when the store has as many): first for
-// k+k/4+4 (enough unless more than a fifth are hidden), then, when fewer than k remain, for
-// 2k+8. (Asking an approximate index for fewer results costs less: it re-ranks fewer of its
-// candidates on their exact vectors, about 4 per result asked.) The count hidden is of the
-// results fetched.
+// k+k/4+4 (enough unless more than k/4+4 of them are hidden), then, when fewer than k
+// remain, for 2k+8. (Asking an approximate index for fewer results costs less: its beam and
+// its exact re-rank grow with the results asked.) The count hidden is of the results fetched.
 func (s *Server) collapsed(ctx context.Context, st state, search func(k int) ([]hit, error)) ([]hit, int, error) {
 	c := s.cfg.collapse
 	if c == nil || st.ShowDupes {
