@@ -131,7 +131,9 @@ test-external: ## examples/library, its own module, without the workspace, witho
 # pinrec's HNSW index against FAISS HNSW32 and HNSW32,SQ8, hnswlib (M=16, 32) and usearch (f16)
 # on Fashion-MNIST 60k x 784 and synthetic ResNet50-like vectors: BENCH_DATA (default "fashion
 # synth"), BENCH_N (synthetic, default 1,000,000: 8.2 GB of vectors on disk, twice, deleted at the
-# end), BENCH_NQ, BENCH_EF (efSearch sweep), BENCH_M, BENCH_EFC, BENCH_CODEC, BENCH_TARGET.
+# end), BENCH_NQ (queries whose recall is scored: 10,000 Fashion-MNIST, 5,000 synthetic),
+# BENCH_NLAT and BENCH_REPS (latency: the first 1,000, best of 3 passes), BENCH_EF (efSearch
+# sweep), BENCH_M, BENCH_EFC, BENCH_CODEC, BENCH_TARGET.
 # See bench/ann/run.sh.
 bench-ann: setup ## HNSW index (package ann) against FAISS, hnswlib and usearch (bench/ann)
 	@bench/ann/run.sh
