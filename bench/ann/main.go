@@ -60,7 +60,7 @@ func main() {
 	efList := fs.String("ef", "16,32,48,64,96,128,192,256", "efSearch values to sweep")
 	nlat := fs.Int("nlat", 200, "queries timed for latency and QPS (the first ones)")
 	reps := fs.Int("reps", 3, "search: timed passes over the sweep; each point keeps its best")
-	rerank := fs.Int("rerank", 0, "search: candidates re-ranked exactly (0: the index's default, max(2k, min(ef, 4k)))")
+	rerank := fs.Int("rerank", 0, "search: candidates re-ranked exactly (0: the index's default, max(2k, k+10), at most ef)")
 	kList := fs.String("k", "10,20,30", "kscale: the k of the searches")
 	nq := fs.Int("nq", 1000, "kscale: queries scored (the first ones)")
 	cpuprof := fs.String("cpuprofile", "", "write a CPU profile of the phase to this file")

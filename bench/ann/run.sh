@@ -18,7 +18,7 @@
 # BENCH_KEEP=1 keeps each data set's folder (pinrec's exact.idx and ann.idx, not the raw vectors)
 # for bench-serve's approximate-index phase (BENCH_ANN_DIR, see bench/serve/run.sh).
 # BENCH_EF: efSearch values swept; BENCH_M, BENCH_EFC, BENCH_CODEC, BENCH_TARGET: pinrec's graph
-# and target recall; BENCH_RERANK: candidates re-ranked exactly (0: max(2k, min(ef, 4k))).
+# and target recall; BENCH_RERANK: candidates re-ranked exactly (0: max(2k, k+10), at most ef).
 #
 # Recall@10 is scored on every query (the default search's with its standard error: about
 # 0.003 at 5,000 queries and recall 0.95); latency and QPS on the first BENCH_NLAT (1000)
