@@ -5,10 +5,10 @@
 // lines.
 //
 // FAISS's times come from the JSON files of index_faiss.py run (-faiss), or, with -faiss-cmd,
-// from running it in -rounds rounds: in each round and for each thread count, FAISS and pinrec
-// are timed back to back, in alternating order (FAISS first in odd rounds), so that both sides
-// see the same load on a shared machine; each side keeps its best times over all rounds, and
-// each round's ratio is printed too.
+// from running it in -trials trials: in each trial and for each thread count, FAISS and pinrec
+// are timed back to back, in alternating order (FAISS first in odd trials), so that both sides
+// see the same load on a shared machine; each side keeps its best times over all trials, and
+// each trial's ratio is printed too.
 //
 // Run it through bench/index/run.sh (make bench-index), not by hand.
 package main
@@ -61,8 +61,8 @@ func main() {
 	reps := flag.Int("reps", 5, "repetitions (best is kept)")
 	threads := flag.String("threads", "1,2", "GOMAXPROCS values, comma-separated; the last is the headline")
 	faissFiles := flag.String("faiss", "", "FAISS result JSON files, one per thread count, comma-separated")
-	faissCmd := flag.String("faiss-cmd", "", "command line of index_faiss.py (split at spaces) to run FAISS in each round, writing its JSON to -dir")
-	rounds := flag.Int("rounds", 1, "rounds of FAISS and pinrec back to back (with -faiss-cmd)")
+	faissCmd := flag.String("faiss-cmd", "", "command line of index_faiss.py (split at spaces) to run FAISS in each trial, writing its JSON to -dir")
+	trials := flag.Int("trials", 1, "trials of FAISS and pinrec back to back (with -faiss-cmd)")
 	bwFile := flag.String("bandwidth", "", "file of 'bandwidth threads=T gbps=X' lines")
 	flag.Parse()
 	log.SetFlags(0)
@@ -113,7 +113,7 @@ func main() {
 	raw := float64(*n) * float64(*d) * 4
 	heap := float64(after.HeapAlloc) - float64(before.HeapAlloc)
 	overhead := (heap - raw) / raw
-	base = nil // the index holds its own copy; FAISS, run between rounds, needs the memory
+	base = nil // the index holds its own copy; FAISS, run between trials, needs the memory
 	debug.FreeOSMemory()
 
 	fmt.Printf("pinrec index benchmark: N=%d d=%d k=%d, batch of %d, best of %d; Go %s, AVX2=%v FMA=%v AVX512F=%v, %d CPUs\n",
@@ -159,9 +159,9 @@ func main() {
 		return times{st, sc, bt, bc}
 	}
 	if *faissCmd == "" {
-		*rounds = 1
+		*trials = 1
 	}
-	for r := 1; r <= *rounds; r++ {
+	for r := 1; r <= *trials; r++ {
 		for _, t := range tcounts {
 			load := loadavg()
 			var p times
@@ -175,7 +175,7 @@ func main() {
 				p = runPinrec(t)
 				f = runFaiss(*faissCmd, *dir, t, r, *n, *d, *nq, *k, *reps)
 			}
-			fmt.Printf("round %d, %d thread(s), load average %s -> %s: batch pinrec %.1f ms (cpu %.1f), FAISS %.1f ms (cpu %.1f), ratio %.3f (cpu %.3f); single %.2f ms (cpu %.2f) vs %.2f (cpu %.2f)\n",
+			fmt.Printf("trial %d, %d thread(s), load average %s -> %s: batch pinrec %.1f ms (cpu %.1f), FAISS %.1f ms (cpu %.1f), ratio %.3f (cpu %.3f); single %.2f ms (cpu %.2f) vs %.2f (cpu %.2f)\n",
 				r, t, load, loadavg(), 1e3*p.bt, 1e3*p.bc, 1e3*f.BatchS, 1e3*f.BatchCPU, ratio(p.bt, f.BatchS), ratio(p.bc, f.BatchCPU),
 				1e3*p.st, 1e3*p.sc, 1e3*f.SingleS, 1e3*f.SingleCPU)
 			if b, ok := mine[t]; ok {
@@ -226,7 +226,7 @@ func main() {
 			1e3*r.faissS, ratio(r.pinrec, r.faissS), r.gbps, frac, r.agree, r.possible, 1e3*r.pinrecCPU, 1e3*r.faissCPU,
 			ratio(r.pinrecCPU, r.faissCPU))
 	}
-	fmt.Printf("(ratio = pinrec time / FAISS time, best wall times over all rounds; cpu = best process CPU time of all threads,\n" +
+	fmt.Printf("(ratio = pinrec time / FAISS time, best wall times over all trials; cpu = best process CPU time of all threads,\n" +
 		" which other programs on a loaded machine inflate less. FAISS computes batches as |x|²+|q|²-2x·q in\n" +
 		" float32, so a few near-tied neighbours may differ from pinrec's exact order)\n\n")
 	fmt.Printf("memory_overhead_fraction=%.4f\n", overhead)
@@ -255,10 +255,10 @@ func best(reps int, fn func()) (wall, cpu float64) {
 	return wall, cpu
 }
 
-// runFaiss runs cmd (index_faiss.py) with t threads for round r, its JSON written to dir, and
+// runFaiss runs cmd (index_faiss.py) with t threads for trial r, its JSON written to dir, and
 // returns its result.
 func runFaiss(cmd, dir string, t, r, n, d, nq, k, reps int) faissResult {
-	out := filepath.Join(dir, fmt.Sprintf("faiss_%d_round%d.json", t, r))
+	out := filepath.Join(dir, fmt.Sprintf("faiss_%d_trial%d.json", t, r))
 	args := append(strings.Fields(cmd), "run", "--dir", dir, "--n", strconv.Itoa(n), "--d", strconv.Itoa(d),
 		"--nq", strconv.Itoa(nq), "--k", strconv.Itoa(k), "--reps", strconv.Itoa(reps), "--out", out)
 	c := exec.Command(args[0], args[1:]...)

@@ -2,16 +2,16 @@
 # make bench-index: pinrec's Index against FAISS IndexFlatL2 on the same random data, in one run.
 #
 #   N=100000 d=2048 k=10; one query and a batch of 100; 1 and 2 threads (GOMAXPROCS for pinrec,
-#   OMP_NUM_THREADS/OPENBLAS_NUM_THREADS for FAISS); best of 5 each, in 3 rounds: in each round
+#   OMP_NUM_THREADS/OPENBLAS_NUM_THREADS for FAISS); best of 5 each, in 3 trials: in each trial
 #   and for each thread count FAISS and pinrec run back to back, in alternating order, so that
-#   load from other programs drifting between the two is caught; the best over the rounds is
-#   kept and each round's ratio printed. The machine's read bandwidth
+#   load from other programs drifting between the two is caught; the best over the trials is
+#   kept and each trial's ratio printed. The machine's read bandwidth
 #   (bench/bandwidth/bandwidth.c, 1 and 2 threads) is measured twice before, the best kept.
 #   Prints each case with times and ratios, and ends with name=value lines:
 #   single_ratio_vs_faiss= batch_ratio_vs_faiss= single_bandwidth_fraction= (2 threads).
 #
 # Environment: PINREC_PYTHON (default .venv/bin/python, with numpy and faiss-cpu),
-# BENCH_N, BENCH_D, BENCH_NQ, BENCH_K, BENCH_REPS, BENCH_THREADS (e.g. "1,2"), BENCH_ROUNDS, BENCH_TMP.
+# BENCH_N, BENCH_D, BENCH_NQ, BENCH_K, BENCH_REPS, BENCH_THREADS (e.g. "1,2"), BENCH_TRIALS, BENCH_TMP.
 # BENCH_ISA chooses the instruction set of both sides, to compare them as on another machine:
 #   avx2   pinrec without AVX-512 (PINREC_KERNEL=avx2), OpenBLAS's Haswell kernels for FAISS
 #   avx512 pinrec's AVX-512 kernels, OpenBLAS's SkylakeX kernels for FAISS
@@ -29,7 +29,7 @@ NQ=${BENCH_NQ:-100}
 K=${BENCH_K:-10}
 REPS=${BENCH_REPS:-5}
 THREADS=${BENCH_THREADS:-1,2}
-ROUNDS=${BENCH_ROUNDS:-3}
+TRIALS=${BENCH_TRIALS:-3}
 
 case "${BENCH_ISA:-}" in
 "") ;;
@@ -54,6 +54,6 @@ for _ in 1 2; do
 	"$tmp/bandwidth" "$mb" "$REPS" ${THREADS//,/ } >>"$tmp/bandwidth.txt" 2>/dev/null
 done
 
-echo "pinrec and FAISS, $ROUNDS round(s)..." >&2
+echo "pinrec and FAISS, $TRIALS trial(s)..." >&2
 "$tmp/benchindex" -dir "$tmp" -n "$N" -d "$D" -nq "$NQ" -k "$K" -reps "$REPS" -threads "$THREADS" \
-	-faiss-cmd "$PY bench/index/index_faiss.py" -rounds "$ROUNDS" -bandwidth "$tmp/bandwidth.txt"
+	-faiss-cmd "$PY bench/index/index_faiss.py" -trials "$TRIALS" -bandwidth "$tmp/bandwidth.txt"
