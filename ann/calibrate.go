@@ -9,6 +9,7 @@ import (
 	"sync"
 
 	"pinrec"
+	"pinrec/internal/stats"
 )
 
 // Calibration is what [Build] measured of the index's default search: the recall@10 of
@@ -198,7 +199,7 @@ func (a *Index) calibrate(ctx context.Context, held []string) error {
 			if err != nil {
 				return fmt.Errorf("calibrate: %w", err)
 			}
-			if mean, se := meanSE(q); mean+3*se < a.cfg.target && ef < a.node.Len() {
+			if mean, se := stats.MeanSE(q); mean+3*se < a.cfg.target && ef < a.node.Len() {
 				if mean > bestMean {
 					bestEf, bestMean = ef, mean
 				}
@@ -215,7 +216,7 @@ func (a *Index) calibrate(ctx context.Context, held []string) error {
 				return fmt.Errorf("calibrate: %w", err)
 			}
 		}
-		mean, se := meanSE(per)
+		mean, se := stats.MeanSE(per)
 		if mean > bestMean {
 			bestEf, bestMean = ef, mean
 		}
@@ -238,7 +239,7 @@ func (a *Index) calibrate(ctx context.Context, held []string) error {
 	if err != nil {
 		return fmt.Errorf("calibrate: %w", err)
 	}
-	mean, _ := meanSE(per)
+	mean, _ := stats.MeanSE(per)
 	best := Calibration{Target: a.cfg.target, EfSearch: bestEf, Recall: mean, Queries: len(record), Items: a.node.Len() + len(held)}
 	if a.cfg.efsSet {
 		best.EfSearch = a.cfg.efs
@@ -289,20 +290,4 @@ func (a *Index) recallAt(ctx context.Context, queries [][]float32, truth [][]pin
 	}
 	wg.Wait()
 	return per, firstErr
-}
-
-// meanSE returns the mean of x and its standard error.
-func meanSE(x []float64) (mean, se float64) {
-	for _, v := range x {
-		mean += v
-	}
-	mean /= float64(len(x))
-	if len(x) < 2 {
-		return mean, 0
-	}
-	var ss float64
-	for _, v := range x {
-		ss += (v - mean) * (v - mean)
-	}
-	return mean, math.Sqrt(ss / float64(len(x)-1) / float64(len(x)))
 }

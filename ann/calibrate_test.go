@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"pinrec"
+	"pinrec/internal/stats"
 )
 
 // TestCalibratedRecallHoldsOnFreshQueries builds with a target recall and checks the recorded
@@ -80,7 +81,7 @@ func recallSD(t testing.TB, s, oracle pinrec.Searcher, qs [][]float32) (mean, sd
 	for i := range qs {
 		per[i] = recallAt10(t, s, oracle, qs[i:i+1])
 	}
-	mean, se := meanSE(per)
+	mean, se := stats.MeanSE(per)
 	return mean, se * math.Sqrt(float64(len(per)))
 }
 

@@ -9,6 +9,7 @@ import (
 
 	"pinrec"
 	"pinrec/ann"
+	"pinrec/internal/stats"
 )
 
 // kscale measures how recall@k and time depend on the k of a search: for each k of ks, the
@@ -46,7 +47,7 @@ func kscale(dir string, d int, ks, efs []int, nq, nlat int) {
 				opts = append(opts, pinrec.WithEffort(ef))
 			}
 			per := recallAtK(a, queries, gt, k, opts...)
-			mean, se := meanSE(per)
+			mean, se := stats.MeanSE(per)
 			runtime.GOMAXPROCS(1)
 			runtime.LockOSThread()
 			lq := queries[:min(nlat, nq)]

@@ -42,6 +42,7 @@ import (
 	"pinrec"
 	"pinrec/ann"
 	"pinrec/internal/sq8"
+	"pinrec/internal/stats"
 )
 
 func main() {
@@ -285,22 +286,6 @@ func recallPer(a *ann.Index, queries [][]float32, gt [][]int, opts ...pinrec.Sea
 	return per
 }
 
-// meanSE returns the mean of x and its standard error.
-func meanSE(x []float64) (mean, se float64) {
-	for _, v := range x {
-		mean += v
-	}
-	mean /= float64(len(x))
-	if len(x) < 2 {
-		return mean, 0
-	}
-	var ss float64
-	for _, v := range x {
-		ss += (v - mean) * (v - mean)
-	}
-	return mean, math.Sqrt(ss / float64(len(x)-1) / float64(len(x)))
-}
-
 // search scores recall@10 on every query at every efSearch of efs (and the default search,
 // with no efSearch given), then times the first nlat queries at each efSearch in reps
 // passes: a pass times every point once (1 thread, then 2 threads), odd passes in rising
@@ -339,14 +324,14 @@ func search(dir string, d int, efs []int, nlat, reps, rerank int) {
 	// The default search: no efSearch given, as a user searches.
 	t0 := time.Now()
 	defPer := recallPer(a, queries, gtf.GT)
-	defRecall, defSE := meanSE(defPer)
+	defRecall, defSE := stats.MeanSE(defPer)
 	log.Printf("  default search (efSearch %d for k=10): recall@10 %.4f, standard error %.4f, %d queries (%.0f s)", defaultEf, defRecall, defSE, nq, time.Since(t0).Seconds())
 	pts := make([]point, len(efs))
 	for i, ef := range efs {
 		t0 := time.Now()
 		per := recallPer(a, queries, gtf.GT, pinrec.WithEffort(ef))
 		pts[i] = point{Ef: ef, LatencyS: math.Inf(1), CPUS: math.Inf(1)}
-		pts[i].Recall, _ = meanSE(per)
+		pts[i].Recall, _ = stats.MeanSE(per)
 		log.Printf("  ef %4d: recall@10 %.4f on %d queries (%.0f s, 2 threads)", ef, pts[i].Recall, nq, time.Since(t0).Seconds())
 	}
 	lq := queries[:min(nlat, nq)]
