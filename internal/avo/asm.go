@@ -87,24 +87,8 @@ func kernel(nr, nq int, mask Mem, dot bool) {
 	)
 
 	// Row and query pointers.
-	xs := Load(Param("xs"), GP64())
-	SHLQ(U8(2), xs)
-	xp := make([]GPVirtual, nr)
-	xp[0] = GP64()
-	Load(Param("x").Base(), xp[0])
-	for i := 1; i < nr; i++ {
-		xp[i] = GP64()
-		LEAQ(Mem{Base: xp[i-1], Index: xs, Scale: 1}, xp[i])
-	}
-	qs := Load(Param("qs"), GP64())
-	SHLQ(U8(2), qs)
-	qp := make([]GPVirtual, nq)
-	qp[0] = GP64()
-	Load(Param("q").Base(), qp[0])
-	for j := 1; j < nq; j++ {
-		qp[j] = GP64()
-		LEAQ(Mem{Base: qp[j-1], Index: qs, Scale: 1}, qp[j])
-	}
+	xp := strided("x", "xs", nr, 2)
+	qp := strided("q", "qs", nq, 2)
 	n := Load(Param("n"), GP64())
 
 	acc := make([][]VecVirtual, nr)
@@ -220,24 +204,8 @@ func dot512(nr, nq int, mask, gather Mem) {
 		"or with add != 0 adds the sum to out[j*os+i].",
 		"The caller guarantees that every element it reads or writes is in bounds.",
 	)
-	xs := Load(Param("xs"), GP64())
-	SHLQ(U8(2), xs)
-	xp := make([]GPVirtual, nr)
-	xp[0] = GP64()
-	Load(Param("x").Base(), xp[0])
-	for i := 1; i < nr; i++ {
-		xp[i] = GP64()
-		LEAQ(Mem{Base: xp[i-1], Index: xs, Scale: 1}, xp[i])
-	}
-	qs := Load(Param("qs"), GP64())
-	SHLQ(U8(2), qs)
-	qp := make([]GPVirtual, nq)
-	qp[0] = GP64()
-	Load(Param("q").Base(), qp[0])
-	for j := 1; j < nq; j++ {
-		qp[j] = GP64()
-		LEAQ(Mem{Base: qp[j-1], Index: qs, Scale: 1}, qp[j])
-	}
+	xp := strided("x", "xs", nr, 2)
+	qp := strided("q", "qs", nq, 2)
 	n := Load(Param("n"), GP64())
 
 	acc := make([][]VecVirtual, nr)
@@ -402,4 +370,20 @@ func reduce4(name string, acc [][]VecVirtual, nq int, op, os Register, gather Me
 	}
 	VZEROUPPER()
 	RET()
+}
+
+// strided loads the address of the slice parameter base and returns n pointers into it, each
+// the parameter stride elements of 1<<shift bytes after the one before (rows of a tile, or
+// queries).
+func strided(base, stride string, n int, shift uint8) []GPVirtual {
+	s := Load(Param(stride), GP64())
+	SHLQ(U8(shift), s)
+	p := make([]GPVirtual, n)
+	p[0] = GP64()
+	Load(Param(base).Base(), p[0])
+	for i := 1; i < n; i++ {
+		p[i] = GP64()
+		LEAQ(Mem{Base: p[i-1], Index: s, Scale: 1}, p[i])
+	}
+	return p
 }

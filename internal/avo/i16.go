@@ -97,24 +97,8 @@ func i16Tile(nr, nq int, wide bool) {
 		}
 		return YMM()
 	}
-	xs := Load(Param("xs"), GP64())
-	SHLQ(U8(1), xs)
-	xp := make([]GPVirtual, nr)
-	xp[0] = GP64()
-	Load(Param("x").Base(), xp[0])
-	for i := 1; i < nr; i++ {
-		xp[i] = GP64()
-		LEAQ(Mem{Base: xp[i-1], Index: xs, Scale: 1}, xp[i])
-	}
-	qs := Load(Param("qs"), GP64())
-	SHLQ(U8(1), qs)
-	qp := make([]GPVirtual, nq)
-	qp[0] = GP64()
-	Load(Param("q").Base(), qp[0])
-	for j := 1; j < nq; j++ {
-		qp[j] = GP64()
-		LEAQ(Mem{Base: qp[j-1], Index: qs, Scale: 1}, qp[j])
-	}
+	xp := strided("x", "xs", nr, 1)
+	qp := strided("q", "qs", nq, 1)
 	n := Load(Param("n"), GP64())
 
 	acc := make([][]VecVirtual, nr)

@@ -78,24 +78,8 @@ func i16VEXTile(nr, nq int) {
 	acc := func(i, j int) int { return i*nq + j }
 	const qreg, xreg = 12, 15
 
-	xs := Load(Param("xs"), GP64())
-	SHLQ(U8(1), xs)
-	xp := make([]reg.GPVirtual, nr)
-	xp[0] = GP64()
-	Load(Param("x").Base(), xp[0])
-	for i := 1; i < nr; i++ {
-		xp[i] = GP64()
-		LEAQ(Mem{Base: xp[i-1], Index: xs, Scale: 1}, xp[i])
-	}
-	qs := Load(Param("qs"), GP64())
-	SHLQ(U8(1), qs)
-	qp := make([]reg.GPVirtual, nq)
-	qp[0] = GP64()
-	Load(Param("q").Base(), qp[0])
-	for j := 1; j < nq; j++ {
-		qp[j] = GP64()
-		LEAQ(Mem{Base: qp[j-1], Index: qs, Scale: 1}, qp[j])
-	}
+	xp := strided("x", "xs", nr, 1)
+	qp := strided("q", "qs", nq, 1)
 	n := Load(Param("n"), GP64())
 	for i := range nr {
 		for j := range nq {
