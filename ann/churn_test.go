@@ -194,8 +194,7 @@ func unreachable(g *graph) []uint32 {
 	for len(stack) > 0 {
 		x := stack[len(stack)-1]
 		stack = stack[:len(stack)-1]
-		ln := g.links(x, 0)
-		for _, y := range ln[1 : 1+ln[0]] {
+		for _, y := range level0(g, x) {
 			if !seen[y] {
 				seen[y] = true
 				stack = append(stack, y)

@@ -29,8 +29,10 @@ func (a *Index) compact() {
 	if g == nil {
 		return
 	}
+	g.widenLinks()
 	if g.n == a.node.Len() {
 		g.relinkUnreachable() // nothing to reclaim; the build may have left nodes cut off
+		g.narrowLinks()
 		return
 	}
 	// Relink live nodes away from dead ones. Dead nodes' lists are only read, live nodes'
@@ -131,6 +133,7 @@ func (a *Index) compact() {
 	for j, id := range ids {
 		a.node.Add(id, j, ids)
 	}
+	ng.narrowLinks()
 }
 
 // reachable marks the nodes that level-0 links lead to from the entry point, the nodes a

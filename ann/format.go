@@ -57,7 +57,7 @@ func (a *Index) marshal() []byte {
 		g = newGraph(&codec{kind: kind, dim: a.ix.Dim()}, a.cfg.m, a.cfg.efc) // pdim 0: untrained
 	}
 	cd := g.cd
-	b := make([]byte, 0, 64+len(g.codes)+4*len(g.links0)+5*g.n+4*(len(cd.mean)+len(cd.proj)+2*len(cd.lo)))
+	b := make([]byte, 0, 64+len(g.codes)+4*len(g.links0)+4*len(g.narrow)+5*g.n+4*(len(cd.mean)+len(cd.proj)+2*len(cd.lo)))
 	u32 := func(v uint32) { b = binary.LittleEndian.AppendUint32(b, v) }
 	f32s := func(v []float32) {
 		for _, x := range v {
@@ -101,6 +101,9 @@ func (a *Index) marshal() []byte {
 	}
 	for _, v := range g.links0 {
 		u32(v)
+	}
+	for _, v := range g.narrow { // the file's slots are 32-bit either way
+		u32(uint32(v))
 	}
 	for i := 0; i < g.n; i++ {
 		if l := int(g.levels[i]); l > 0 {
@@ -368,6 +371,8 @@ func unmarshal(data []byte, ix *pinrec.Index, opts []Option) (*Index, error) {
 	}
 	if untrained {
 		a.g = nil // the first Add trains
+	} else {
+		g.narrowLinks()
 	}
 	return a, nil
 }

@@ -247,6 +247,7 @@ func Build(ctx context.Context, ix *pinrec.Index, opts ...Option) (*Index, error
 	// Many identical vectors can leave nodes that no path from the entry point reaches
 	// (compact.go); link them in.
 	a.g.relinkUnreachable()
+	a.g.narrowLinks()
 	return a, nil
 }
 
@@ -598,8 +599,9 @@ func (a *Index) Close() error {
 	return a.ix.Close()
 }
 
-// Stats describes the index for `pinrec stats`: kind, parameters, codec, node counts and
-// the bytes the graph and codes hold in RAM (the float32 vectors are counted apart).
+// Stats describes the index for `pinrec stats`: kind, parameters, codec, node counts, the
+// bytes of a code and of a level-0 link slot, and the bytes the graph and codes hold in RAM
+// (the float32 vectors are counted apart).
 func (a *Index) Stats() map[string]string {
 	a.mu.RLock()
 	defer a.mu.RUnlock()
@@ -626,6 +628,10 @@ func (a *Index) Stats() map[string]string {
 		s["levels"] = strconv.Itoa(a.g.top + 1)
 		s["memory_bytes"] = strconv.FormatInt(a.memoryBytes(), 10)
 		s["code_bytes"] = strconv.Itoa(a.g.cd.codeSize())
+		s["link_bytes"] = "4" // a level-0 neighbour's slot
+		if a.g.narrow != nil {
+			s["link_bytes"] = "2"
+		}
 	}
 	return s
 }
@@ -633,7 +639,7 @@ func (a *Index) Stats() map[string]string {
 // memoryBytes estimates the RAM the graph, codes, codec and node IDs take. The caller holds mu.
 func (a *Index) memoryBytes() int64 {
 	g := a.g
-	b := int64(cap(g.codes)) + 4*int64(cap(g.links0)) + int64(cap(g.levels)) + int64(cap(g.dead)) +
+	b := int64(cap(g.codes)) + 4*int64(cap(g.links0)) + 2*int64(cap(g.narrow)) + int64(cap(g.levels)) + int64(cap(g.dead)) +
 		4*int64(cap(g.upperOff)) + 4*int64(cap(g.upper)) + 8*int64(len(g.locks)) + 16*int64(cap(a.ids))
 	c := g.cd
 	b += 4 * int64(len(c.mean)+len(c.proj)+len(c.lo)+len(c.step)+len(c.inv)+len(c.w))

@@ -67,6 +67,7 @@ func TestRecallAgainstExact(t *testing.T) {
 // breakGraph damages a's level-0 links: keep leaves each node only its first kept links.
 func breakGraph(a *Index, kept int) {
 	g := a.g
+	g.widenLinks()
 	for i := 0; i < g.n; i++ {
 		ln := g.links(uint32(i), 0)
 		ln[0] = uint32(min(int(ln[0]), kept))
