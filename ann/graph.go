@@ -385,24 +385,12 @@ func (g *graph) searchLayer(q *query, ep item, ef, l int, locked bool, keep func
 		}
 		// The unvisited neighbours first, then their distances, each call prefetching the
 		// block pfAhead neighbours on.
-		nbs := buf[:0]
+		var nbs []uint32
 		if l == 0 && g.narrow != nil { // no insert runs (see narrowLinks)
 			s := int(c.node) * (g.m0 + 1)
-			ln := g.narrow[s : s+g.m0+1]
-			for _, nb := range ln[1 : 1+int(ln[0])] {
-				if vs.mark[nb] != vs.gen {
-					vs.mark[nb] = vs.gen
-					nbs = append(nbs, uint32(nb))
-				}
-			}
+			nbs = unvisited(g.narrow[s:s+g.m0+1], vs, buf[:0])
 		} else {
-			ln := g.links(c.node, l)
-			for _, nb := range ln[1 : 1+int(ln[0])] {
-				if vs.mark[nb] != vs.gen {
-					vs.mark[nb] = vs.gen
-					nbs = append(nbs, nb)
-				}
-			}
+			nbs = unvisited(g.links(c.node, l), vs, buf[:0])
 		}
 		if locked {
 			g.lock(c.node).Unlock()
@@ -428,6 +416,18 @@ func (g *graph) searchLayer(q *query, ep item, ef, l int, locked bool, keep func
 		}
 	}
 	return res
+}
+
+// unvisited appends to nbs the neighbours in list ln (count first) that vs has not seen, and
+// marks them seen.
+func unvisited[T uint16 | uint32](ln []T, vs *visitSet, nbs []uint32) []uint32 {
+	for _, nb := range ln[1 : 1+int(ln[0])] {
+		if vs.mark[nb] != vs.gen {
+			vs.mark[nb] = vs.gen
+			nbs = append(nbs, uint32(nb))
+		}
+	}
+	return nbs
 }
 
 // selectNeighbours keeps at most m of the candidates (sorted nearest first) by the
